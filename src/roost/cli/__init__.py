@@ -1,0 +1,23 @@
+"""The `roost` command: server, account tools and scriptable client commands."""
+
+from __future__ import annotations
+
+import click
+
+from roost import __version__
+from roost.cli.client_cmds import chat, history, listen, send
+from roost.cli.server_cmds import serve, user
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="roost")
+def main() -> None:
+    """Roost: a self-hosted chat server and client."""
+
+
+main.add_command(serve)
+main.add_command(user)
+main.add_command(send)
+main.add_command(listen)
+main.add_command(history)
+main.add_command(chat)

@@ -1,0 +1,143 @@
+"""`roost serve` and offline account tools."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from pathlib import Path
+
+import click
+
+from roost.cli.common import emit_json, fail, get_password, parse_priority, run
+from roost.protocol.errors import RoostError
+from roost.protocol.names import check_user
+from roost.server.config import ServerConfig, load_config
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
+@click.option(
+    "--port", type=int, default=None, help="TCP port [default: 7878; 0 picks a free one]."
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data folder [default: ./roost-data].",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML config file.",
+)
+@click.option(
+    "--port-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the bound port here once listening.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    config_file: Path | None,
+    port_file: Path | None,
+    verbose: bool,
+) -> None:
+    """Run a server on a local data folder."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        cfg = load_config(config_file, host=host, port=port, data_dir=data_dir)
+    except RoostError as exc:
+        fail(exc.message, 2)
+        return
+    try:
+        run(_serve(cfg, port_file))
+    except OSError as exc:
+        fail(f"cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        pass
+
+
+async def _serve(cfg: ServerConfig, port_file: Path | None) -> None:
+    from roost.server.app import Server
+
+    server = Server(cfg)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if port_file is not None:
+        port_file.write_text(f"{server.port}\n")
+    click.echo(f"roost: serving on {cfg.host}:{server.port} (data in {cfg.data_dir})", err=True)
+    await stop.wait()
+    await server.stop()
+
+
+@click.group()
+def user() -> None:
+    """Manage accounts in a data folder (run while the server is stopped, or beside it)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--admin", "role", flag_value="admin", help="Make the account an admin.")
+@click.option("--moderator", "role", flag_value="moderator", help="Make the account a moderator.")
+@click.option("--priority", default=None, help="Priority level: urgent, high, normal, low or 0-3.")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=Path("roost-data"), show_default=True
+)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def user_add(
+    name: str,
+    role: str | None,
+    priority: str | None,
+    data_dir: Path,
+    config_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Create account NAME (password from ROOST_PASSWORD or a prompt)."""
+    try:
+        cfg = load_config(config_file, data_dir=data_dir)
+        name = check_user(name)
+        password = get_password(name)
+        if not password:
+            raise RoostError("bad_request", "the password must not be empty")
+        level = parse_priority(priority)
+        run(_user_add(cfg, name, password, role or "member", 2 if level is None else level))
+    except RoostError as exc:
+        fail(exc.message)
+        return
+    if as_json:
+        emit_json({"user": name, "role": role or "member", "data_dir": str(cfg.data_dir)})
+    else:
+        click.echo(f"created {role or 'member'} {name} in {cfg.data_dir}")
+
+
+async def _user_add(cfg: ServerConfig, name: str, password: str, role: str, priority: int) -> None:
+    from roost.server.auth import Passwords
+    from roost.store.base import Account
+    from roost.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(cfg.db_path, cfg.durability)
+    await store.open()
+    try:
+        pw_hash = await Passwords(cfg.argon2_time_cost, cfg.argon2_memory_kib).hash(password)
+        account = Account(name, pw_hash, role=role, priority=priority, created=time.time())
+        if not await store.create_account(account):
+            raise RoostError("name_taken", f"the account {name!r} exists already")
+        for room in cfg.default_rooms:
+            await store.create_room(room, "", time.time())
+            await store.add_member(room, name)
+    finally:
+        await store.close()

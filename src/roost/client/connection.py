@@ -1,0 +1,495 @@
+"""The async client SDK: connect, log in, send, receive events in order, reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import msgspec
+
+from roost.client.events import ConnectionState
+from roost.protocol.codec import BadFrame, client_decoder, encode
+from roost.protocol.errors import ErrorCode, RoostError
+from roost.protocol.frames import DEFAULT_MAX_FRAME
+from roost.protocol.messages import (
+    PROTOCOL_VERSION,
+    Bye,
+    ClientHello,
+    Error,
+    Gap,
+    History,
+    HistoryResult,
+    Join,
+    JoinResult,
+    Leave,
+    Limits,
+    ListRooms,
+    Login,
+    LoginResult,
+    Logout,
+    MemberInfo,
+    Message,
+    Ok,
+    Ping,
+    Resume,
+    RoomInfo,
+    Send,
+    SendResult,
+    ServerHello,
+    Who,
+)
+
+log = logging.getLogger("roost.client")
+T = TypeVar("T")
+
+# Events held for a consumer that is not reading; past this, live messages are
+# dropped and refetched from history, so client memory stays bounded.
+MAX_QUEUED_EVENTS = 10_000
+# Bye codes after which reconnecting is pointless.
+FINAL_CODES = {"blocked", "kicked", "banned", "auth_failed", "version", "logout"}
+
+
+class ConnectionLost(RoostError):
+    def __init__(self, message: str = "connection to the server lost") -> None:
+        super().__init__("disconnected", message)
+
+
+class Client:
+    """A connection to a Roost server, logged in as one user.
+
+    Use :func:`connect` (``async with connect(...) as client``), or call
+    :meth:`start` and :meth:`close` yourself.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 7878,
+        user: str | None = None,
+        password: str | None = None,
+        *,
+        register: bool = False,
+        token: str | None = None,
+        reconnect: bool = True,
+        cursors: dict[str, int] | None = None,
+        connect_timeout: float = 10.0,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.register = register
+        self.token = token
+        self.reconnect = reconnect
+        self.connect_timeout = connect_timeout
+        self.max_backoff = max_backoff
+        # Last seq seen per conversation: what resume asks for after a reconnect.
+        self.cursors: dict[str, int] = dict(cursors or {})
+        self._explicit_cursors = cursors is not None
+        self.limits: Limits | None = None
+        self.hello: ServerHello | None = None
+        self.session: LoginResult | None = None
+        self.bye: Bye | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._events: deque[Any] = deque()
+        self._event_ready = asyncio.Event()
+        self._dropped: dict[str, int] = {}  # room -> highest seq dropped locally
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._read_task: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._closed = False
+        self._handlers: list[Callable[[Any], None]] = []
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> LoginResult:
+        """Connect and log in; raises RoostError when that fails."""
+        await self._open()
+        return self._session()
+
+    def _session(self) -> LoginResult:
+        assert self.session is not None
+        return self.session
+
+    async def close(self) -> None:
+        """Log out politely and close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None and self._connected.is_set():
+            with contextlib.suppress(Exception):
+                self._writer.write(encode(Logout(id=next(self._ids))))
+                await asyncio.wait_for(self._writer.drain(), 1.0)
+        await self._teardown()
+        self._push_event(ConnectionState("closed", "closed by the client"))
+        self._push_event(_CLOSED)
+
+    async def __aenter__(self) -> Client:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _teardown(self) -> None:
+        self._connected.clear()
+        task, self._read_task = self._read_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+        self._writer = None
+        self._fail_pending(ConnectionLost())
+
+    def _fail_pending(self, exc: BaseException) -> None:
+        pending, self._pending = self._pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(exc)
+
+    async def _open(self) -> None:
+        """One connection attempt: TCP, hellos, login or resume."""
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port, limit=1 << 20), self.connect_timeout
+        )
+        try:
+            decoder = client_decoder(DEFAULT_MAX_FRAME)
+            hello: ServerHello | None = None
+            leftovers: list[Any] = []
+            while hello is None:
+                data = await asyncio.wait_for(reader.read(65536), self.connect_timeout)
+                if not data:
+                    raise ConnectionLost("the server closed the connection during the handshake")
+                msgs = decoder.feed(data)
+                if msgs:
+                    first = msgs[0]
+                    if not isinstance(first, ServerHello):
+                        raise RoostError(ErrorCode.PROTOCOL, "the server did not start with hello")
+                    hello = first
+                    leftovers = msgs[1:]
+            if hello.version != PROTOCOL_VERSION:
+                raise RoostError(
+                    ErrorCode.VERSION,
+                    f"server speaks protocol {hello.version}, this client {PROTOCOL_VERSION}",
+                )
+            decoder.frames.max_frame = hello.limits.max_frame
+            self.hello, self.limits = hello, hello.limits
+            writer.write(encode(ClientHello(version=PROTOCOL_VERSION, client="roost-py")))
+            self._reader, self._writer = reader, writer
+            self._read_task = asyncio.create_task(self._read_loop(reader, decoder, leftovers))
+            self._connected.set()
+            session = await self._login()
+        except BaseException:
+            await self._teardown()
+            raise
+        is_first = self.session is None
+        self.session = session
+        self.user = session.user
+        self.token = session.token
+        self._sync_cursors(session, is_first)
+
+    async def _login(self) -> LoginResult:
+        if self.token:
+            try:
+                resumed: LoginResult = await self._call(Resume(id=0, token=self.token), LoginResult)
+                return resumed
+            except RoostError as exc:
+                if exc.code != ErrorCode.AUTH_FAILED or self.password is None:
+                    raise
+        if self.user is None or self.password is None:
+            raise RoostError(ErrorCode.AUTH_FAILED, "a user name and password are needed")
+        login = Login(id=0, user=self.user, password=self.password, register=self.register)
+        session: LoginResult = await self._call(login, LoginResult)
+        return session
+
+    def _sync_cursors(self, session: LoginResult, first: bool) -> None:
+        """After a login, queue gap fills for everything missed while away."""
+        for key, last in session.conversations.items():
+            if key not in self.cursors:
+                if first and not self._explicit_cursors:
+                    # A fresh client starts at "now"; it can read older history on request.
+                    self.cursors[key] = last
+                    continue
+                self.cursors[key] = 0 if key.startswith("@") else last
+                if not key.startswith("@"):
+                    continue
+            if last > self.cursors[key]:
+                self._push_event(Gap(room=key, after=self.cursors[key], upto=last))
+
+    async def _reconnect(self) -> None:
+        delay = 0.2
+        while not self._closed:
+            self._push_event(ConnectionState("reconnecting", f"retrying in {delay:.1f}s"))
+            await asyncio.sleep(delay)
+            try:
+                await self._open()
+            except RoostError as exc:
+                if exc.code in (ErrorCode.AUTH_FAILED, ErrorCode.BLOCKED, ErrorCode.VERSION):
+                    self._push_event(ConnectionState("closed", exc.message))
+                    self._push_event(_CLOSED)
+                    self._closed = True
+                    return
+            except (TimeoutError, OSError, ConnectionError):
+                pass
+            else:
+                self._push_event(ConnectionState("connected", f"{self.host}:{self.port}"))
+                return
+            delay = min(self.max_backoff, delay * 2) * (0.8 + 0.4 * random.random())
+
+    # --- reading ---------------------------------------------------------------------
+
+    async def _read_loop(
+        self, reader: asyncio.StreamReader, decoder: Any, first: list[Any]
+    ) -> None:
+        reason = "connection to the server lost"
+        try:
+            for msg in first:
+                self._on_message(msg)
+            while True:
+                data = await reader.read(256 * 1024)
+                if not data:
+                    break
+                for msg in decoder.feed(data):
+                    self._on_message(msg)
+        except RoostError as exc:
+            reason = exc.message
+        except (OSError, ConnectionError) as exc:
+            reason = str(exc)
+        finally:
+            self._connected.clear()
+        if self.bye is not None:
+            reason = self.bye.reason
+        self._fail_pending(ConnectionLost(reason))
+        if self._closed:
+            return
+        final = self.bye is not None and self.bye.code in FINAL_CODES
+        if self.reconnect and not final:
+            self.bye = None
+            self._read_task = None
+            asyncio.create_task(self._reconnect())  # noqa: RUF006 - lives until connected
+        else:
+            self._closed = True
+            self._push_event(ConnectionState("closed", reason))
+            self._push_event(_CLOSED)
+
+    def _on_message(self, msg: Any) -> None:
+        if isinstance(msg, Ok | Error) and msg.id is not None:
+            fut = self._pending.pop(msg.id, None)
+            if fut is not None and not fut.done():
+                if isinstance(msg, Ok):
+                    fut.set_result(msg.result)
+                else:
+                    fut.set_exception(RoostError(msg.code, msg.message))
+            return
+        if isinstance(msg, BadFrame):
+            log.warning("undecodable frame from server: %s", msg.error)
+            return
+        if isinstance(msg, Bye):
+            self.bye = msg
+        for handler in self._handlers:
+            handler(msg)
+        if isinstance(msg, Message) and len(self._events) >= MAX_QUEUED_EVENTS:
+            # Not consumed fast enough: drop it; events() refetches it from history.
+            self._dropped[msg.room] = max(self._dropped.get(msg.room, 0), msg.seq)
+            return
+        self._push_event(msg)
+
+    def _push_event(self, ev: Any) -> None:
+        self._events.append(ev)
+        self._event_ready.set()
+
+    def on_event(self, handler: Callable[[Any], None]) -> None:
+        """Call ``handler`` for every event as it arrives (before ordering and gap fill)."""
+        self._handlers.append(handler)
+
+    # --- requests ----------------------------------------------------------------------
+
+    async def _call(self, msg: Any, result_type: type[T] | None = None) -> Any:
+        """Send a request (its id is filled in) and wait for its reply."""
+        if self._writer is None or not self._connected.is_set():
+            if self._closed:
+                raise ConnectionLost("the client is closed")
+            await asyncio.wait_for(self._connected.wait(), self.connect_timeout * 3)
+        assert self._writer is not None
+        request_id = next(self._ids)
+        msg.id = request_id
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = fut
+        self._writer.write(encode(msg))
+        await self._writer.drain()
+        result = await fut
+        if result_type is None:
+            return result
+        return msgspec.convert(result, result_type)
+
+    async def send(self, to: str, text: str, priority: int | None = None) -> SendResult:
+        """Send to a room or ``@user``; returns once the server has stored it."""
+        result: SendResult = await self._call(
+            Send(id=0, to=to, text=text, priority=priority), SendResult
+        )
+        # Our own message comes back as an event too; it is new to us all the same.
+        return result
+
+    async def join(self, room: str) -> JoinResult:
+        result: JoinResult = await self._call(Join(id=0, room=room), JoinResult)
+        self.cursors.setdefault(result.room, result.last_seq)
+        return result
+
+    async def follow(self, room: str, after: int | None = None) -> str:
+        """Receive a room (joining it if needed) or ``@user`` conversation in events().
+
+        With ``after``, stored messages with seq > after are replayed first.
+        Returns the conversation key.
+        """
+        if room.startswith("@"):
+            page = await self.history_page(room, 0, 0, 1)
+            key, last = page.room, page.last_seq
+        else:
+            joined = await self.join(room)
+            key, last = joined.room, joined.last_seq
+        if after is not None:
+            self.cursors[key] = after
+            if last > after:
+                self._push_event(Gap(room=key, after=after, upto=last))
+        else:
+            self.cursors.setdefault(key, last)
+        return key
+
+    async def leave(self, room: str) -> None:
+        await self._call(Leave(id=0, room=room))
+        self.cursors.pop(room, None)
+
+    async def rooms(self) -> list[RoomInfo]:
+        result: list[RoomInfo] = await self._call(ListRooms(id=0), list[RoomInfo])
+        return result
+
+    async def who(self, room: str) -> list[MemberInfo]:
+        result: list[MemberInfo] = await self._call(Who(id=0, room=room), list[MemberInfo])
+        return result
+
+    async def ping(self) -> float:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await self._call(Ping(id=0))
+        return loop.time() - t0
+
+    async def history_page(
+        self, room: str, after: int = 0, before: int = 0, limit: int = 100
+    ) -> HistoryResult:
+        """One page of stored messages with after < seq < before, oldest first."""
+        req = History(id=0, room=room, after=after, before=before, limit=limit)
+        result: HistoryResult = await self._call(req, HistoryResult)
+        return result
+
+    async def history(
+        self, room: str, after: int = 0, before: int = 0, limit: int | None = None
+    ) -> AsyncIterator[Message]:
+        """Every stored message with after < seq < before, oldest first, paging as needed."""
+        sent = 0
+        page = self.limits.history_page if self.limits else 100
+        while limit is None or sent < limit:
+            want = page if limit is None else min(page, limit - sent)
+            res = await self.history_page(room, after, before, want)
+            for m in res.messages:
+                yield m
+            sent += len(res.messages)
+            if not res.messages:
+                return
+            after = res.messages[-1].seq
+            if after >= res.last_seq or (before and after >= before - 1):
+                return
+
+    async def latest(self, room: str, count: int) -> list[Message]:
+        """The last ``count`` stored messages of a conversation, oldest first."""
+        res = await self.history_page(room, 0, 0, 1)
+        start = max(0, res.last_seq - count)
+        return [m async for m in self.history(res.room, after=start)]
+
+    # --- events --------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[Any]:
+        """Every event in order: messages per conversation by seq, without gaps or duplicates.
+
+        Gaps (from the server, from a reconnect, or from a consumer too slow for
+        the local queue) are filled from history before later messages.
+        """
+        while True:
+            while not self._events:
+                if self._dropped:
+                    room, upto = self._dropped.popitem()
+                    self._push_event(Gap(room=room, after=self.cursors.get(room, 0), upto=upto))
+                    break
+                self._event_ready.clear()
+                await self._event_ready.wait()
+            ev = self._events.popleft()
+            if ev is _CLOSED:
+                return
+            if isinstance(ev, Message):
+                async for m in self._in_order(ev):
+                    yield m
+            elif isinstance(ev, Gap):
+                async for m in self._fill(ev.room, ev.upto):
+                    yield m
+            else:
+                yield ev
+
+    async def _in_order(self, m: Message) -> AsyncIterator[Message]:
+        cur = self.cursors.get(m.room)
+        if cur is None:
+            cur = 0 if m.room.startswith("@") else m.seq - 1
+        if m.seq <= cur:
+            return
+        if m.seq > cur + 1:
+            async for old in self._fill(m.room, m.seq - 1):
+                yield old
+            if m.seq <= self.cursors.get(m.room, 0):
+                return
+        self.cursors[m.room] = m.seq
+        yield m
+
+    async def _fill(self, room: str, upto: int) -> AsyncIterator[Message]:
+        after = self.cursors.get(room, 0)
+        while after < upto:
+            try:
+                res = await self.history_page(room, after, upto + 1)
+            except ConnectionLost:
+                return  # the reconnect queues a fresh gap fill
+            for m in res.messages:
+                if m.seq > self.cursors.get(room, 0):
+                    self.cursors[room] = m.seq
+                    yield m
+            if not res.messages:
+                self.cursors[room] = max(self.cursors.get(room, 0), upto)
+                return
+            after = res.messages[-1].seq
+
+
+class _Closed:
+    pass
+
+
+_CLOSED = _Closed()
+
+
+def connect(
+    host: str = "127.0.0.1",
+    port: int = 7878,
+    user: str | None = None,
+    password: str | None = None,
+    **kwargs: Any,
+) -> Client:
+    """``async with connect(host, port, user, password) as client: ...``"""
+    return Client(host, port, user, password, **kwargs)

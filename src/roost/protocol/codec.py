@@ -1,0 +1,91 @@
+"""Messages to frames and back, sans-I/O."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from roost.protocol.errors import ErrorCode, ProtocolError
+from roost.protocol.frames import DEFAULT_MAX_FRAME, HEADER_SIZE, FrameDecoder
+from roost.protocol.messages import ClientMessage, ServerMessage
+
+T = TypeVar("T")
+
+_encoder = msgspec.msgpack.Encoder()
+
+
+def encode(msg: msgspec.Struct) -> bytes:
+    """One message as a complete frame (header + MessagePack payload)."""
+    buf = bytearray(HEADER_SIZE)
+    _encoder.encode_into(msg, buf, HEADER_SIZE)
+    buf[:HEADER_SIZE] = (len(buf) - HEADER_SIZE).to_bytes(HEADER_SIZE, "big")
+    return bytes(buf)
+
+
+def to_builtins(obj: Any) -> Any:
+    """Plain dicts/lists for a struct (for JSON output and Ok results)."""
+    return msgspec.to_builtins(obj)
+
+
+class StreamDecoder(Generic[T]):
+    """Bytes in, typed messages out. Any malformed input raises ProtocolError."""
+
+    __slots__ = ("_decoder", "frames")
+
+    def __init__(self, kind: Any, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self.frames = FrameDecoder(max_frame)
+        self._decoder: msgspec.msgpack.Decoder[T] = msgspec.msgpack.Decoder(kind)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[T | BadFrame]:
+        """Messages completed by ``data``, in order.
+
+        A frame that is whole but cannot be decoded comes out as a
+        :class:`BadFrame` in its place (the stream stays usable). A broken
+        stream (oversized frame) raises ProtocolError.
+        """
+        out: list[T | BadFrame] = []
+        decode = self._decoder.decode
+        for payload in self.frames.feed(data):
+            try:
+                out.append(decode(payload))
+            except (msgspec.DecodeError, UnicodeDecodeError, ValueError) as exc:
+                out.append(BadFrame.from_payload(payload, exc))
+        return out
+
+
+class BadFrame:
+    """A whole frame whose payload is not a valid message."""
+
+    __slots__ = ("error", "request_id")
+
+    def __init__(self, error: ProtocolError, request_id: int | None) -> None:
+        self.error = error
+        self.request_id = request_id
+
+    @classmethod
+    def from_payload(cls, payload: bytes, exc: Exception) -> BadFrame:
+        if isinstance(exc, msgspec.ValidationError):
+            err = ProtocolError(f"invalid message: {exc}", ErrorCode.BAD_REQUEST)
+        else:
+            err = ProtocolError(f"malformed frame: {exc}")
+        # Answer with the request id when one can be read, so the client can
+        # match the error to its request.
+        request_id = None
+        try:
+            obj = msgspec.msgpack.decode(payload)
+            if isinstance(obj, dict) and isinstance(obj.get("id"), int):
+                request_id = obj["id"]
+        except (msgspec.DecodeError, UnicodeDecodeError, ValueError):
+            pass
+        return cls(err, request_id)
+
+
+def server_decoder(max_frame: int = DEFAULT_MAX_FRAME) -> StreamDecoder[ClientMessage]:
+    """Decoder the server uses for what clients send."""
+    return StreamDecoder(ClientMessage, max_frame)
+
+
+def client_decoder(max_frame: int = DEFAULT_MAX_FRAME) -> StreamDecoder[ServerMessage]:
+    """Decoder a client uses for what the server sends."""
+    return StreamDecoder(ServerMessage, max_frame)

@@ -1,0 +1,56 @@
+"""Stable, machine-readable error codes shared by server, client and CLI."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Codes carried in error frames; never renamed once published (see docs/protocol.md)."""
+
+    PROTOCOL = "protocol"  # malformed frame or message
+    FRAME_TOO_LARGE = "frame_too_large"
+    VERSION = "version"  # unsupported protocol version
+    BAD_REQUEST = "bad_request"  # well-formed frame, invalid fields
+    NOT_LOGGED_IN = "not_logged_in"
+    ALREADY_LOGGED_IN = "already_logged_in"
+    AUTH_FAILED = "auth_failed"  # wrong password or unknown account
+    REGISTRATION_CLOSED = "registration_closed"
+    NAME_TAKEN = "name_taken"
+    INVALID_NAME = "invalid_name"
+    NO_SUCH_ROOM = "no_such_room"
+    NO_SUCH_USER = "no_such_user"
+    NO_SUCH_FILE = "no_such_file"
+    NOT_A_MEMBER = "not_a_member"
+    FORBIDDEN = "forbidden"  # role does not allow the action
+    BLOCKED = "blocked"
+    MUTED = "muted"
+    PENDING = "pending"  # waiting in the admission queue
+    RATE_LIMITED = "rate_limited"
+    TOO_LARGE = "too_large"  # file over the size limit
+    QUOTA_EXCEEDED = "quota_exceeded"
+    TOO_MANY_TRANSFERS = "too_many_transfers"
+    INTEGRITY = "integrity"  # checksum mismatch
+    STORAGE = "storage"  # disk full or store failure
+    SHUTTING_DOWN = "shutting_down"
+    TIMEOUT = "timeout"
+    INTERNAL = "internal"
+
+
+class RoostError(Exception):
+    """An error with a stable code; the text is a human sentence."""
+
+    def __init__(self, code: ErrorCode | str, message: str) -> None:
+        super().__init__(message)
+        self.code = ErrorCode(code) if code in ErrorCode._value2member_map_ else code
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.message} [{self.code}]"
+
+
+class ProtocolError(RoostError):
+    """The byte stream cannot be decoded; the connection must be closed."""
+
+    def __init__(self, message: str, code: ErrorCode = ErrorCode.PROTOCOL) -> None:
+        super().__init__(code, message)

@@ -1,0 +1,103 @@
+"""Length-prefixed framing, sans-I/O.
+
+A frame is a 4-byte big-endian unsigned payload length followed by the payload.
+The decoder refuses a frame whose header announces more than ``max_frame``
+bytes before any of its payload is buffered, so a peer can never make us hold
+more than ``max_frame + HEADER_SIZE`` bytes of one frame.
+"""
+
+from __future__ import annotations
+
+from roost.protocol.errors import ErrorCode, ProtocolError
+
+HEADER_SIZE = 4
+DEFAULT_MAX_FRAME = 256 * 1024
+# No frame may announce more than this even if both sides agree; keeps the
+# header check meaningful and prevents 4 GiB allocations.
+ABSOLUTE_MAX_FRAME = 16 * 1024 * 1024
+
+
+def frame_header(length: int) -> bytes:
+    """Header for a payload of ``length`` bytes."""
+    return length.to_bytes(HEADER_SIZE, "big")
+
+
+def encode_frame(payload: bytes) -> bytes:
+    """Wrap one payload in a frame."""
+    return len(payload).to_bytes(HEADER_SIZE, "big") + payload
+
+
+class FrameDecoder:
+    """Turns an arbitrary split of a byte stream into whole frame payloads."""
+
+    __slots__ = ("_buf", "_need", "max_frame")
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self.max_frame = max_frame
+        self._buf = bytearray()
+        # Payload length of the frame being assembled, or -1 while reading a header.
+        self._need = -1
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that do not yet form a whole frame."""
+        return len(self._buf)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+        """Add bytes; return every payload completed by them, in order.
+
+        Raises ProtocolError (code frame_too_large) as soon as a header
+        announces an oversized frame.
+        """
+        buf = self._buf
+        if not buf and self._need < 0 and len(data) >= HEADER_SIZE:
+            # Fast path: parse straight out of ``data`` without copying whole frames twice.
+            return self._feed_fresh(memoryview(data))
+        buf += data
+        out: list[bytes] = []
+        pos = 0
+        end = len(buf)
+        while True:
+            if self._need < 0:
+                if end - pos < HEADER_SIZE:
+                    break
+                need = int.from_bytes(buf[pos : pos + HEADER_SIZE], "big")
+                self._check(need)
+                self._need = need
+                pos += HEADER_SIZE
+            if end - pos < self._need:
+                break
+            out.append(bytes(buf[pos : pos + self._need]))
+            pos += self._need
+            self._need = -1
+        if pos:
+            del buf[:pos]
+        return out
+
+    def _feed_fresh(self, view: memoryview) -> list[bytes]:
+        out: list[bytes] = []
+        pos = 0
+        end = len(view)
+        while end - pos >= HEADER_SIZE:
+            need = int.from_bytes(view[pos : pos + HEADER_SIZE], "big")
+            self._check(need)
+            if end - pos - HEADER_SIZE < need:
+                break
+            pos += HEADER_SIZE
+            out.append(bytes(view[pos : pos + need]))
+            pos += need
+        if pos < end:
+            rest = view[pos:]
+            if len(rest) >= HEADER_SIZE:
+                self._need = int.from_bytes(rest[:HEADER_SIZE], "big")
+                self._buf += rest[HEADER_SIZE:]
+            else:
+                self._buf += rest
+        return out
+
+    def _check(self, need: int) -> None:
+        if need > self.max_frame:
+            raise ProtocolError(
+                f"frame of {need} bytes exceeds the limit of {self.max_frame} bytes",
+                ErrorCode.FRAME_TOO_LARGE,
+            )

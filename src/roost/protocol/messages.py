@@ -1,0 +1,229 @@
+"""Every message on the wire, as msgspec structs (encoded as MessagePack maps).
+
+Each message carries its type in the field ``t``. Requests (client to server)
+carry a client-chosen ``id``; the server answers each with exactly one ``ok``
+or ``error`` bearing the same id. Events (server to client) carry no id.
+docs/protocol.md is the specification; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+
+# Priority levels of messages and accounts. Lower is more important.
+URGENT, HIGH, NORMAL, LOW = 0, 1, 2, 3
+PRIORITY_NAMES = {"urgent": URGENT, "high": HIGH, "normal": NORMAL, "low": LOW}
+PRIORITY_LABELS = {v: k for k, v in PRIORITY_NAMES.items()}
+
+
+class Wire(msgspec.Struct, tag_field="t", omit_defaults=True):
+    """Base of all wire messages."""
+
+
+# --- handshake ---------------------------------------------------------------
+
+
+class Limits(msgspec.Struct, omit_defaults=True):
+    """Limits the server enforces, announced in its hello (all sizes in bytes)."""
+
+    max_frame: int
+    max_text: int = 16 * 1024
+    max_file_size: int = 10 * 1024 * 1024
+    chunk_size: int = 64 * 1024
+    user_quota: int = 100 * 1024 * 1024
+    max_transfers: int = 4
+    history_page: int = 500
+    outbox_budget: int = 1024 * 1024
+
+
+class ServerHello(Wire, tag="hello"):
+    """First frame the server sends on every connection."""
+
+    version: int
+    server: str
+    limits: Limits
+    registration: str = "open"  # open | closed | approve
+
+
+class ClientHello(Wire, tag="hello"):
+    """First frame a client sends, after reading the server's hello."""
+
+    version: int
+    client: str = ""
+    max_frame: int = 0  # 0: the client accepts anything up to the server's max_frame
+
+
+# --- requests (client -> server) --------------------------------------------
+
+
+class Login(Wire, tag="login"):
+    id: int
+    user: str
+    password: str
+    register: bool = False
+
+
+class Resume(Wire, tag="resume"):
+    """Log in with a session token from an earlier login (no password hashing)."""
+
+    id: int
+    token: str
+
+
+class Send(Wire, tag="send"):
+    id: int
+    to: str  # room name, or "@user" for a direct message
+    text: str
+    priority: int | None = None  # None: the sender's own level
+
+
+class Join(Wire, tag="join"):
+    id: int
+    room: str
+
+
+class Leave(Wire, tag="leave"):
+    id: int
+    room: str
+
+
+class ListRooms(Wire, tag="rooms"):
+    id: int
+
+
+class Who(Wire, tag="who"):
+    id: int
+    room: str
+
+
+class History(Wire, tag="history"):
+    id: int
+    room: str  # room name, "@user", or a conversation key from an event
+    after: int = 0  # return messages with seq > after ...
+    before: int = 0  # ... and seq < before (0: no upper bound)
+    limit: int = 100
+
+
+class Ping(Wire, tag="ping"):
+    id: int
+
+
+class Logout(Wire, tag="logout"):
+    id: int
+
+
+# --- replies -----------------------------------------------------------------
+
+
+class Ok(Wire, tag="ok"):
+    id: int
+    result: Any = None
+
+
+class Error(Wire, tag="error"):
+    code: str
+    message: str
+    id: int | None = None
+
+
+# --- events (server -> client) ------------------------------------------------
+
+
+class Message(Wire, tag="msg"):
+    """A chat message in a room or a direct conversation (room ``@a+b``)."""
+
+    room: str
+    seq: int
+    sender: str
+    text: str
+    ts: float
+    priority: int = NORMAL
+
+
+class Presence(Wire, tag="presence"):
+    user: str
+    online: bool
+
+
+class Joined(Wire, tag="joined"):
+    room: str
+    user: str
+
+
+class Left(Wire, tag="left"):
+    room: str
+    user: str
+
+
+class Gap(Wire, tag="gap"):
+    """Live delivery skipped messages after..upto of a room; fetch them from history."""
+
+    room: str
+    after: int
+    upto: int
+
+
+class Notice(Wire, tag="notice"):
+    text: str
+    room: str = ""
+
+
+class Bye(Wire, tag="bye"):
+    """Last frame before the server closes the connection."""
+
+    code: str
+    reason: str
+
+
+# --- results carried in Ok.result ------------------------------------------
+
+
+class LoginResult(msgspec.Struct):
+    user: str
+    role: str
+    priority: int
+    token: str
+    rooms: list[str]
+    # last seq of every conversation the user takes part in (rooms and direct)
+    conversations: dict[str, int] = {}
+
+
+class SendResult(msgspec.Struct):
+    room: str
+    seq: int
+    ts: float
+
+
+class RoomInfo(msgspec.Struct):
+    name: str
+    members: int
+    online: int
+    joined: bool
+
+
+class MemberInfo(msgspec.Struct):
+    user: str
+    online: bool
+    role: str
+
+
+class HistoryResult(msgspec.Struct):
+    room: str
+    messages: list[Message]
+    last_seq: int  # highest seq stored in the conversation
+
+
+class JoinResult(msgspec.Struct):
+    room: str
+    last_seq: int
+    created: bool = False
+
+
+ClientMessage = (
+    ClientHello | Login | Resume | Send | Join | Leave | ListRooms | Who | History | Ping | Logout
+)
+ServerMessage = ServerHello | Ok | Error | Message | Presence | Joined | Left | Gap | Notice | Bye

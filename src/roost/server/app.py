@@ -1,0 +1,282 @@
+"""The server: listener, shared state, fan-out, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from roost.bus.base import Bus, Envelope
+from roost.bus.local import LocalBus
+from roost.protocol.codec import encode
+from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
+from roost.protocol.messages import PROTOCOL_VERSION, Gap, Presence, ServerHello
+from roost.protocol.names import dm_parties
+from roost.server.auth import Passwords
+from roost.server.config import ServerConfig
+from roost.server.connection import ClientConnection
+from roost.server.outbox import CONTROL, NORMAL
+from roost.server.state import Room, ServerState
+from roost.store.base import Account, Store
+from roost.store.sqlite import SQLiteStore
+
+log = logging.getLogger("roost.server")
+
+# Several consecutive messages of a room travel as one envelope up to this size.
+BATCH_BYTES = 32 * 1024
+Handler = Callable[["Server", ClientConnection, Any], Any]
+
+
+class Server:
+    """A Roost server process. ``await start()``, then ``await stop()``."""
+
+    def __init__(
+        self, config: ServerConfig, store: Store | None = None, bus: Bus | None = None
+    ) -> None:
+        from roost.server.handlers import HANDLERS
+
+        self.config = config
+        self.store: Store = store or SQLiteStore(config.db_path, config.durability)
+        self.bus: Bus = bus or LocalBus()
+        self.state = ServerState()
+        self.accounts: dict[str, Account] = {}
+        self.passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
+        self.handlers: dict[type, Handler] = dict(HANDLERS)
+        # Checks run before a message is accepted (mutes, rate limits); each may raise RoostError.
+        self.send_checks: list[Handler] = []
+        self.connections: set[ClientConnection] = set()
+        self.port = config.port
+        self.started = time.time()
+        self._listener: asyncio.AbstractServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._dirty: set[ClientConnection] = set()
+        self._flush_scheduled = False
+        self._pending: dict[str, list[Envelope]] = {}
+        self._fanout_scheduled = False
+        self._full: set[ClientConnection] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._hello = encode(
+            ServerHello(
+                version=PROTOCOL_VERSION,
+                server=config.server_name,
+                limits=config.limits(),
+                registration=config.registration,
+            )
+        )
+        self.stopped = asyncio.Event()
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.store.open()
+        for acc in await self.store.list_accounts():
+            self.accounts[acc.name] = acc
+        for rec in await self.store.load_rooms():
+            room = Room(rec.name)
+            self.state.rooms[rec.name] = room
+            for user in rec.members:
+                self.state.add_member(room, user)
+        for name in self.config.default_rooms:
+            if name not in self.state.rooms:
+                await self.store.create_room(name, "", time.time())
+                self.state.rooms[name] = Room(name)
+        self.bus.set_handler(self.deliver)
+        await self.bus.start()
+        self._listener = await self._loop.create_server(
+            lambda: ClientConnection(self),
+            self.config.host,
+            self.config.port,
+            reuse_address=True,
+            backlog=4096,
+        )
+        sock = self._listener.sockets[0]
+        self.port = sock.getsockname()[1]
+        self._ticker = asyncio.create_task(self._tick())
+        log.info(
+            "listening on %s:%d, data in %s", self.config.host, self.port, self.config.data_dir
+        )
+
+    async def stop(self, reason: str = "server shutting down") -> None:
+        """Stop accepting, tell every client, flush the store."""
+        if self._listener is not None:
+            self._listener.close()
+        for conn in list(self.connections):
+            conn.close(str(ErrorCode.SHUTTING_DOWN), reason)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        await self.bus.stop()
+        await self.store.close()
+        if self._listener is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._listener.wait_closed(), 2.0)
+        self.stopped.set()
+        log.info("stopped")
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            limit = self.config.handshake_timeout
+            for conn in [c for c in self.connections if c.user is None]:
+                if now - conn.connected_at > limit and not conn.busy:
+                    conn.close(str(ErrorCode.TIMEOUT), f"no login within {limit:g} seconds")
+            for conn in list(self._full):
+                box = conn.outbox
+                if conn.closing or box is None or not box.over_budget:
+                    self._full.discard(conn)
+                elif now - box.full_since > self.config.stall_timeout:
+                    self._full.discard(conn)
+                    log.info("disconnect %s (%s): stalled reader", conn.peer, conn.user)
+                    conn.close(
+                        "slow_reader",
+                        f"not reading for {self.config.stall_timeout:g} seconds with a full outbox;"
+                        " reconnect to catch up from history",
+                    )
+
+    # --- connections -------------------------------------------------------------
+
+    def on_connect(self, conn: ClientConnection) -> None:
+        self.connections.add(conn)
+        log.info("connect %s", conn.peer)
+        conn.push(Envelope("", 0, CONTROL, self._hello))
+
+    def on_disconnect(self, conn: ClientConnection) -> None:
+        self.connections.discard(conn)
+        self._dirty.discard(conn)
+        self._full.discard(conn)
+        log.info("disconnect %s (%s)", conn.peer, conn.user or "not logged in")
+        if conn.user is not None and self.state.detach(conn, conn.user):
+            self.publish_presence(conn.user, False)
+
+    def on_bad_frame(self, conn: ClientConnection, exc: ProtocolError) -> None:
+        """Hook for abuse accounting (malformed or oversized frames)."""
+        log.info("bad frame from %s (%s): %s", conn.peer, conn.user, exc.message)
+
+    def attach(self, conn: ClientConnection, account: Account) -> None:
+        """Make a connection a logged-in session of ``account``."""
+        conn.user = account.name
+        conn.account = account
+        if self.state.attach(conn, account.name):
+            self.publish_presence(account.name, True)
+
+    def publish_presence(self, user: str, online: bool) -> None:
+        self.bus.publish(
+            Envelope("~" + user, 0, NORMAL, encode(Presence(user=user, online=online)))
+        )
+
+    # --- accounts ------------------------------------------------------------------
+
+    async def find_account(self, name: str) -> Account | None:
+        acc = self.accounts.get(name)
+        if acc is None:
+            # Created offline (`roost user add`) while we run, or by a peer process.
+            acc = await self.store.get_account(name)
+            if acc is not None:
+                self.accounts[name] = acc
+        return acc
+
+    def require_room(self, name: str) -> Room:
+        room = self.state.rooms.get(name)
+        if room is None:
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"no room named {name!r}")
+        return room
+
+    # --- delivery ---------------------------------------------------------------------
+
+    def mark_dirty(self, conn: ClientConnection) -> None:
+        self._dirty.add(conn)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._flush_dirty)
+
+    def _flush_dirty(self) -> None:
+        self._flush_scheduled = False
+        dirty, self._dirty = self._dirty, set()
+        for conn in dirty:
+            if not conn.closing:
+                conn.flush()
+
+    def note_full(self, conn: ClientConnection) -> None:
+        assert conn.outbox is not None
+        if not conn.outbox.full_since:
+            conn.outbox.full_since = time.monotonic()
+        self._full.add(conn)
+
+    def send_gaps(self, conn: ClientConnection, gaps: dict[str, list[int]]) -> None:
+        for room, (first, last) in gaps.items():
+            conn.send(Gap(room=room, after=first - 1, upto=last))
+
+    def recipients(self, key: str) -> Iterable[ClientConnection]:
+        """Local connections that receive events of a conversation key."""
+        if key.startswith("~"):
+            return self.state.neighbours(key[1:])
+        parties = dm_parties(key)
+        if parties is not None:
+            a, b = parties
+            return self.state.online.get(a, set()) | self.state.online.get(b, set())
+        room = self.state.rooms.get(key)
+        return room.sessions if room is not None else ()
+
+    def deliver(self, env: Envelope) -> None:
+        """Bus handler: hand an envelope to the local connections that should see it."""
+        if env.seq > 0:
+            # Messages of one loop turn are coalesced per room and sent once per recipient.
+            self._pending.setdefault(env.room, []).append(env)
+            if not self._fanout_scheduled:
+                self._fanout_scheduled = True
+                assert self._loop is not None
+                self._loop.call_soon(self._fanout)
+            return
+        self._push_all(self.recipients(env.room), env)
+
+    def _fanout(self) -> None:
+        self._fanout_scheduled = False
+        pending, self._pending = self._pending, {}
+        for key, envs in pending.items():
+            targets = self.recipients(key)
+            for batch in _coalesce(envs):
+                self._push_all(targets, batch)
+
+    def _push_all(self, targets: Iterable[ClientConnection], env: Envelope) -> None:
+        dirty = self._dirty
+        for conn in targets:
+            box = conn.outbox
+            if box is not None and not conn.closing:
+                box.push(env)
+                dirty.add(conn)
+        if not self._flush_scheduled and dirty:
+            self._flush_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._flush_dirty)
+
+
+def _coalesce(envs: list[Envelope]) -> Iterable[Envelope]:
+    """Runs of same-class consecutive messages joined into one envelope each."""
+    if len(envs) == 1:
+        yield envs[0]
+        return
+    run: list[Envelope] = []
+    size = 0
+    for env in envs:
+        if run and (env.klass != run[0].klass or size + len(env.frame) > BATCH_BYTES):
+            yield _join(run)
+            run, size = [], 0
+        run.append(env)
+        size += len(env.frame)
+    if run:
+        yield _join(run)
+
+
+def _join(run: list[Envelope]) -> Envelope:
+    if len(run) == 1:
+        return run[0]
+    return Envelope(
+        run[0].room, run[-1].seq, run[0].klass, b"".join(e.frame for e in run), run[0].seq
+    )

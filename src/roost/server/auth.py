@@ -1,0 +1,50 @@
+"""Password hashing (argon2, off the event loop) and session tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+
+class Passwords:
+    """Hashes and checks passwords in worker threads so the loop never waits."""
+
+    def __init__(self, time_cost: int = 2, memory_kib: int = 19 * 1024) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+
+    def hash_sync(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        def check() -> bool:
+            try:
+                return self._hasher.verify(password_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return await asyncio.to_thread(check)
+
+
+# A fixed hash to verify against for unknown accounts, so that the reply time
+# does not tell which names exist.
+_DUMMY_PASSWORD = secrets.token_hex(8)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """Tokens are stored hashed: a leaked database does not leak sessions."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def dummy_password() -> str:
+    return _DUMMY_PASSWORD

@@ -1,0 +1,318 @@
+"""Request handlers for accounts, rooms, messages and history.
+
+A handler takes (server, connection, request) and returns the reply's result,
+or an awaitable of it; a RoostError becomes an error reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from roost.bus.base import Envelope
+from roost.protocol.codec import encode
+from roost.protocol.errors import ErrorCode, RoostError
+from roost.protocol.messages import (
+    PROTOCOL_VERSION,
+    ClientHello,
+    History,
+    HistoryResult,
+    Join,
+    Joined,
+    JoinResult,
+    Leave,
+    Left,
+    ListRooms,
+    Login,
+    LoginResult,
+    Logout,
+    MemberInfo,
+    Message,
+    Ping,
+    Resume,
+    RoomInfo,
+    Send,
+    SendResult,
+    Who,
+)
+from roost.protocol.names import check_room, check_user, dm_key, dm_parties
+from roost.server.auth import dummy_password, new_token, token_digest
+from roost.server.connection import BulkReply
+from roost.server.outbox import NORMAL, chat_class
+from roost.server.state import Room
+from roost.store.base import Account
+
+if TYPE_CHECKING:
+    from roost.server.app import Server
+    from roost.server.connection import ClientConnection
+
+log = logging.getLogger("roost.server")
+
+
+def require_login(conn: ClientConnection) -> Account:
+    if conn.account is None:
+        raise RoostError(ErrorCode.NOT_LOGGED_IN, "log in first")
+    return conn.account
+
+
+def hello(server: Server, conn: ClientConnection, msg: ClientHello) -> None:
+    if msg.version != PROTOCOL_VERSION:
+        conn.send_error(
+            None,
+            RoostError(
+                ErrorCode.VERSION,
+                f"protocol version {msg.version} is not supported; this server speaks {PROTOCOL_VERSION}",
+            ),
+        )
+        conn.close(str(ErrorCode.VERSION), "unsupported protocol version")
+        return
+    conn.hello_done = True
+
+
+async def login(server: Server, conn: ClientConnection, msg: Login) -> LoginResult:
+    if conn.account is not None:
+        raise RoostError(ErrorCode.ALREADY_LOGGED_IN, f"already logged in as {conn.user}")
+    name = check_user(msg.user)
+    account = await server.find_account(name)
+    if account is None:
+        if not msg.register:
+            await server.passwords.verify(_DUMMY_HASH.get(server), dummy_password())
+            raise RoostError(ErrorCode.AUTH_FAILED, "unknown user or wrong password")
+        account = await register(server, conn, name, msg.password)
+    elif not await server.passwords.verify(account.password_hash, msg.password):
+        raise RoostError(ErrorCode.AUTH_FAILED, "unknown user or wrong password")
+    return await start_session(server, conn, account)
+
+
+class _DummyHash:
+    """A hash made with the server's own parameters, for timing-safe misses."""
+
+    def __init__(self) -> None:
+        self._by_server: dict[int, str] = {}
+
+    def get(self, server: Server) -> str:
+        key = id(server)
+        if key not in self._by_server:
+            self._by_server[key] = server.passwords.hash_sync(dummy_password())
+        return self._by_server[key]
+
+
+_DUMMY_HASH = _DummyHash()
+
+
+async def register(server: Server, conn: ClientConnection, name: str, password: str) -> Account:
+    if server.config.registration == "closed":
+        raise RoostError(
+            ErrorCode.REGISTRATION_CLOSED,
+            "registration is closed on this server; ask an admin for an account",
+        )
+    if len(password) < 1:
+        raise RoostError(ErrorCode.BAD_REQUEST, "the password must not be empty")
+    account = Account(name, await server.passwords.hash(password), created=time.time())
+    if not await server.store.create_account(account):
+        raise RoostError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
+    server.accounts[name] = account
+    for room_name in server.config.default_rooms:
+        room = server.state.rooms.get(room_name)
+        if room is not None:
+            server.state.add_member(room, name)
+            await server.store.add_member(room_name, name)
+    return account
+
+
+async def start_session(server: Server, conn: ClientConnection, account: Account) -> LoginResult:
+    token = new_token()
+    await server.store.save_token(
+        token_digest(token), account.name, time.time() + server.config.token_ttl
+    )
+    if conn.closing:
+        raise RoostError(ErrorCode.INTERNAL, "connection closed during login")
+    server.attach(conn, account)
+    log.info("login %s as %s", conn.peer, account.name)
+    rooms = server.state.rooms_of.get(account.name, set())
+    return LoginResult(
+        user=account.name,
+        role=account.role,
+        priority=account.priority,
+        token=token,
+        rooms=sorted(rooms),
+        conversations=server.store.conversations_of(account.name, rooms),
+    )
+
+
+async def resume(server: Server, conn: ClientConnection, msg: Resume) -> LoginResult:
+    if conn.account is not None:
+        raise RoostError(ErrorCode.ALREADY_LOGGED_IN, f"already logged in as {conn.user}")
+    user = await server.store.token_user(token_digest(msg.token), time.time())
+    account = await server.find_account(user) if user else None
+    if account is None:
+        raise RoostError(ErrorCode.AUTH_FAILED, "the session token is unknown or expired")
+    return await start_session(server, conn, account)
+
+
+def conversation_key(server: Server, me: str, target: str) -> str:
+    """Room name, ``@user`` or a ``@a+b`` key, resolved and checked for ``me``."""
+    if target.startswith("@"):
+        parties = dm_parties(target)
+        if parties is not None:
+            if me not in parties:
+                raise RoostError(ErrorCode.FORBIDDEN, "that is not your conversation")
+            return target
+        peer = check_user(target[1:])
+        if peer not in server.accounts:
+            raise RoostError(ErrorCode.NO_SUCH_USER, f"no user named {peer!r}")
+        return dm_key(me, peer)
+    room = server.require_room(check_room(target))
+    if me not in room.members:
+        raise RoostError(
+            ErrorCode.NOT_A_MEMBER, f"you are not in room {room.name!r}; join it first"
+        )
+    return room.name
+
+
+def send(server: Server, conn: ClientConnection, msg: Send) -> Any:
+    account = require_login(conn)
+    if len(msg.text) > server.config.max_text:
+        raise RoostError(
+            ErrorCode.BAD_REQUEST,
+            f"message of {len(msg.text)} characters exceeds the limit of {server.config.max_text}",
+        )
+    if not msg.text:
+        raise RoostError(ErrorCode.BAD_REQUEST, "empty message")
+    key = conversation_key(server, account.name, msg.to)
+    priority = account.priority
+    if msg.priority is not None:
+        if not 0 <= msg.priority <= 3:
+            raise RoostError(ErrorCode.BAD_REQUEST, "priority must be 0..3")
+        priority = max(priority, msg.priority)  # only a lower importance may be asked for
+    for check in server.send_checks:
+        check(server, conn, msg)
+    return post_message(server, key, account.name, msg.text, priority)
+
+
+def post_message(server: Server, key: str, sender: str, text: str, priority: int) -> Any:
+    """Store a message, then publish it; the returned future gives the SendResult."""
+    rec, stored = server.store.append_message(key, sender, text, priority, time.time())
+    frame = encode(
+        Message(room=key, seq=rec.seq, sender=sender, text=text, ts=rec.ts, priority=priority)
+    )
+    env = Envelope(key, rec.seq, chat_class(priority), frame)
+    result = SendResult(room=key, seq=rec.seq, ts=rec.ts)
+    if not server.config.ack_after_store:
+        server.bus.publish(env)
+        return result
+    out: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+
+    def done(f: asyncio.Future[None]) -> None:
+        exc = f.exception()
+        if exc is not None:
+            out.set_exception(exc)
+            return
+        server.bus.publish(env)
+        out.set_result(result)
+
+    stored.add_done_callback(done)
+    return out
+
+
+async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:
+    account = require_login(conn)
+    name = check_room(msg.room)
+    created = False
+    room = server.state.rooms.get(name)
+    if room is None:
+        room = Room(name)
+        server.state.rooms[name] = room
+        created = await server.store.create_room(name, account.name, time.time())
+    if account.name not in room.members:
+        server.state.add_member(room, account.name)
+        await server.store.add_member(name, account.name)
+        server.bus.publish(Envelope(name, 0, NORMAL, encode(Joined(room=name, user=account.name))))
+    return JoinResult(room=name, last_seq=server.store.last_seq(name), created=created)
+
+
+async def leave(server: Server, conn: ClientConnection, msg: Leave) -> dict[str, str]:
+    account = require_login(conn)
+    room = server.require_room(check_room(msg.room))
+    if account.name not in room.members:
+        raise RoostError(ErrorCode.NOT_A_MEMBER, f"you are not in room {room.name!r}")
+    server.state.remove_member(room, account.name)
+    await server.store.remove_member(room.name, account.name)
+    event = Envelope(room.name, 0, NORMAL, encode(Left(room=room.name, user=account.name)))
+    server.bus.publish(event)
+    return {"room": room.name}
+
+
+def list_rooms(server: Server, conn: ClientConnection, msg: ListRooms) -> list[RoomInfo]:
+    account = require_login(conn)
+    return [
+        RoomInfo(
+            name=room.name,
+            members=len(room.members),
+            online=sum(1 for m in room.members if m in server.state.online),
+            joined=account.name in room.members,
+        )
+        for room in sorted(server.state.rooms.values(), key=lambda r: r.name)
+    ]
+
+
+def who(server: Server, conn: ClientConnection, msg: Who) -> list[MemberInfo]:
+    require_login(conn)
+    room = server.require_room(check_room(msg.room))
+    out = []
+    for user in sorted(room.members):
+        acc = server.accounts.get(user)
+        out.append(
+            MemberInfo(
+                user=user, online=user in server.state.online, role=acc.role if acc else "member"
+            )
+        )
+    return out
+
+
+async def history(server: Server, conn: ClientConnection, msg: History) -> BulkReply:
+    account = require_login(conn)
+    key = conversation_key(server, account.name, msg.room)
+    limit = max(1, min(msg.limit, server.config.history_page))
+    rows = await server.store.history(key, max(0, msg.after), max(0, msg.before), limit)
+    # Keep the reply inside one frame: stop adding messages near the frame limit.
+    budget = server.config.max_frame - 4096
+    messages: list[Message] = []
+    for r in rows:
+        budget -= len(r.text.encode()) + len(r.sender) + len(key) + 64
+        if budget < 0 and messages:
+            break
+        messages.append(
+            Message(
+                room=r.room, seq=r.seq, sender=r.sender, text=r.text, ts=r.ts, priority=r.priority
+            )
+        )
+    return BulkReply(
+        HistoryResult(room=key, messages=messages, last_seq=server.store.last_seq(key))
+    )
+
+
+def ping(server: Server, conn: ClientConnection, msg: Ping) -> dict[str, float]:
+    return {"ts": time.time()}
+
+
+def logout(server: Server, conn: ClientConnection, msg: Logout) -> None:
+    require_login(conn)
+    asyncio.get_running_loop().call_soon(conn.close, "logout", "logged out")
+
+
+HANDLERS: dict[type, Any] = {
+    ClientHello: hello,
+    Login: login,
+    Resume: resume,
+    Send: send,
+    Join: join,
+    Leave: leave,
+    ListRooms: list_rooms,
+    Who: who,
+    History: history,
+    Ping: ping,
+    Logout: logout,
+}

@@ -1,0 +1,114 @@
+"""Server configuration: defaults, TOML file, command-line overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from roost.protocol.errors import ErrorCode, RoostError
+from roost.protocol.frames import ABSOLUTE_MAX_FRAME, DEFAULT_MAX_FRAME
+from roost.protocol.messages import Limits
+
+DEFAULT_PORT = 7878
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    """Everything an operator can set; each field is also a TOML key."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path = field(default_factory=lambda: Path("roost-data"))
+    server_name: str = "roost"
+    # open: anyone may register; closed: accounts come from `roost user add`;
+    # approve: newcomers wait until a moderator admits them.
+    registration: str = "open"
+    default_rooms: list[str] = field(default_factory=lambda: ["general"])
+    # wire limits
+    max_frame: int = DEFAULT_MAX_FRAME
+    max_text: int = 16 * 1024
+    history_page: int = 500
+    # per-connection outbox (bytes) and how long a reader may stay stalled
+    outbox_budget: int = 1024 * 1024
+    stall_timeout: float = 30.0
+    fifo_outbox: bool = False  # benchmark switch: one queue, no priorities
+    # persistence
+    durability: str = "normal"  # normal (survives kill -9) | fsync (survives power loss)
+    ack_after_store: bool = True  # False only for measuring the cost of durability
+    # authentication
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19 * 1024
+    token_ttl: float = 30 * 86400.0
+    handshake_timeout: float = 10.0
+    # files
+    max_file_size: int = 10 * 1024 * 1024
+    chunk_size: int = 64 * 1024
+    user_quota: int = 100 * 1024 * 1024
+    max_transfers: int = 4
+    file_retention: float = 30 * 86400.0
+
+    def validate(self) -> None:
+        if self.registration not in ("open", "closed", "approve"):
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, "registration must be 'open', 'closed' or 'approve'"
+            )
+        if not 1024 <= self.max_frame <= ABSOLUTE_MAX_FRAME:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, f"max_frame must be between 1024 and {ABSOLUTE_MAX_FRAME}"
+            )
+        if self.chunk_size + 1024 > self.max_frame:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, "chunk_size must be at least 1 KiB below max_frame"
+            )
+        if self.durability not in ("normal", "fsync"):
+            raise RoostError(ErrorCode.BAD_REQUEST, "durability must be 'normal' or 'fsync'")
+
+    def limits(self) -> Limits:
+        """The limits announced to clients in the server hello."""
+        return Limits(
+            max_frame=self.max_frame,
+            max_text=self.max_text,
+            max_file_size=self.max_file_size,
+            chunk_size=self.chunk_size,
+            user_quota=self.user_quota,
+            max_transfers=self.max_transfers,
+            history_page=self.history_page,
+            outbox_budget=self.outbox_budget,
+        )
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.data_dir) / "roost.db"
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> ServerConfig:
+    """Defaults, then the TOML file, then the non-None ``overrides``."""
+    values: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(ServerConfig)}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise RoostError(ErrorCode.BAD_REQUEST, f"cannot read config {path}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, f"config {path} is not valid TOML: {exc}"
+            ) from exc
+        section = data.get("server", data)
+        unknown = set(section) - names
+        if unknown:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST,
+                f"unknown config keys in {path}: {', '.join(sorted(unknown))}",
+            )
+        values.update(section)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "data_dir" in values:
+        values["data_dir"] = Path(values["data_dir"])
+    cfg = ServerConfig(**values)
+    cfg.validate()
+    return cfg

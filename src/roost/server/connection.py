@@ -1,0 +1,248 @@
+"""One client connection: bytes in through the protocol codec, frames out through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections import deque
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, cast
+
+from roost.bus.base import Envelope
+from roost.protocol.codec import BadFrame, encode, server_decoder, to_builtins
+from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
+from roost.protocol.messages import Bye, ClientHello, Error, Login, Ok, Resume, Wire
+from roost.server.outbox import BULK, CONTROL, WRITE_HIGH, WRITE_LOW, Outbox
+
+if TYPE_CHECKING:
+    from roost.server.app import Server
+    from roost.store.base import Account
+
+log = logging.getLogger("roost.server")
+
+# Requests after which the connection takes nothing else until they finish:
+# everything that follows depends on who the client is.
+BARRIERS = (ClientHello, Login, Resume)
+MAX_BACKLOG = 256
+SOCKET_SNDBUF = 64 * 1024
+
+
+class BulkReply:
+    """A large result (history) that queues behind live chat in the outbox."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class ClientConnection(asyncio.Protocol):
+    """Server side of one TCP connection."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.outbox: Outbox | None = None
+        self.decoder = server_decoder(server.config.max_frame)
+        self.peer = "?"
+        self.address = ""
+        self.user: str | None = None
+        self.account: Account | None = None
+        self.hello_done = False
+        self.closing = False
+        self.busy = False  # a barrier request is in progress
+        self.backlog: deque[Any] = deque()
+        self.reading_paused = False
+        self.connected_at = time.monotonic()
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    # --- asyncio.Protocol ------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.address = str(peer[0])
+            self.peer = f"{peer[0]}:{peer[1]}" if ":" not in peer[0] else f"[{peer[0]}]:{peer[1]}"
+        self.outbox = Outbox(
+            transport, self.server.config.outbox_budget, self.server.config.fifo_outbox
+        )
+        self.outbox.on_drain = self._on_drain
+        self.server.on_connect(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        try:
+            messages = self.decoder.feed(data)
+        except ProtocolError as exc:
+            self.fail(exc)
+            return
+        for msg in messages:
+            if self.busy:
+                self.backlog.append(msg)
+            else:
+                self._dispatch(msg)
+            if self.closing:
+                return
+        if len(self.backlog) > MAX_BACKLOG:
+            self._pause_reading()
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        for task in list(self.tasks):
+            task.cancel()
+        self.server.on_disconnect(self)
+
+    def pause_writing(self) -> None:
+        assert self.outbox is not None
+        self.outbox.paused = True
+
+    def resume_writing(self) -> None:
+        assert self.outbox is not None
+        self.outbox.paused = False
+        self.outbox.flush()
+
+    # --- requests ----------------------------------------------------------------
+
+    def _dispatch(self, msg: Any) -> None:
+        if isinstance(msg, BadFrame):
+            self.server.on_bad_frame(self, msg.error)
+            self.send_error(msg.request_id, msg.error)
+            return
+        request_id: int | None = getattr(msg, "id", None)
+        if not self.hello_done and not isinstance(msg, ClientHello):
+            self.fail(ProtocolError("the first message must be hello"))
+            return
+        handler = self.server.handlers.get(type(msg))
+        if handler is None:
+            self.send_error(request_id, RoostError(ErrorCode.BAD_REQUEST, "unexpected message"))
+            return
+        try:
+            result = handler(self.server, self, msg)
+        except RoostError as exc:
+            self.send_error(request_id, exc)
+            return
+        if isinstance(result, Awaitable):
+            fut = asyncio.ensure_future(result)
+            if isinstance(msg, BARRIERS):
+                self.busy = True
+            self.tasks.add(fut)  # type: ignore[arg-type]
+            fut.add_done_callback(lambda f: self._finished(request_id, msg, f))
+        elif request_id is not None:
+            self.send_ok(request_id, result)
+
+    def _finished(self, request_id: int | None, msg: Any, fut: asyncio.Future[Any]) -> None:
+        self.tasks.discard(fut)  # type: ignore[arg-type]
+        if fut.cancelled() or self.closing:
+            return
+        exc = fut.exception()
+        if exc is None:
+            if request_id is not None:
+                result = fut.result()
+                if isinstance(result, BulkReply):
+                    self.send_ok(request_id, result.value, BULK)
+                else:
+                    self.send_ok(request_id, result)
+        elif isinstance(exc, RoostError):
+            self.send_error(request_id, exc)
+        else:
+            log.error("request %s failed", type(msg).__name__, exc_info=exc)
+            self.send_error(request_id, RoostError(ErrorCode.INTERNAL, "internal server error"))
+        if isinstance(msg, BARRIERS):
+            self.busy = False
+            while self.backlog and not self.busy and not self.closing:
+                self._dispatch(self.backlog.popleft())
+            self._maybe_resume_reading()
+
+    # --- output --------------------------------------------------------------------
+
+    def push(self, env: Envelope) -> None:
+        """Queue an envelope and schedule a flush at the end of this loop turn."""
+        assert self.outbox is not None
+        self.outbox.push(env)
+        self.server.mark_dirty(self)
+
+    def send(self, msg: Wire, klass: int = CONTROL) -> None:
+        self.push(Envelope("", 0, klass, encode(msg)))
+
+    def send_ok(self, request_id: int, result: Any = None, klass: int = CONTROL) -> None:
+        self.send(Ok(id=request_id, result=to_builtins(result)), klass)
+
+    def send_error(self, request_id: int | None, exc: RoostError) -> None:
+        self.send(Error(code=str(exc.code), message=exc.message, id=request_id))
+
+    def flush(self) -> None:
+        assert self.outbox is not None
+        self.outbox.flush()
+        if self.outbox.over_budget:
+            self.server.note_full(self)
+            self._pause_reading()
+
+    def _on_drain(self) -> None:
+        assert self.outbox is not None
+        if self.outbox.gaps:
+            self.server.send_gaps(self, self.outbox.take_gaps())
+        self.outbox.full_since = 0.0
+        self._maybe_resume_reading()
+
+    def _pause_reading(self) -> None:
+        if not self.reading_paused and self.transport is not None and not self.closing:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def _maybe_resume_reading(self) -> None:
+        if (
+            self.reading_paused
+            and not self.closing
+            and self.transport is not None
+            and len(self.backlog) <= MAX_BACKLOG // 2
+            and (self.outbox is None or not self.outbox.over_budget)
+        ):
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    # --- ending ----------------------------------------------------------------------
+
+    def fail(self, exc: ProtocolError) -> None:
+        """A broken or hostile stream: say why, then close."""
+        self.server.on_bad_frame(self, exc)
+        self.send_error(None, exc)
+        self.close(str(exc.code), exc.message)
+
+    def close(self, code: str, reason: str) -> None:
+        """Send a bye with the reason, write what is queued, then close."""
+        if self.closing or self.transport is None:
+            return
+        self.closing = True
+        assert self.outbox is not None
+        self.outbox.push(Envelope("", 0, CONTROL, encode(Bye(code=code, reason=reason))))
+        # Control frames only: the reader is leaving, so live chat can go.
+        frames = [env.frame for env in self.outbox.queues[CONTROL]]
+        for q in self.outbox.queues:
+            q.clear()
+        self.outbox.queued = 0
+        if frames and not self.transport.is_closing():
+            self.transport.write(b"".join(frames))
+        self.transport.close()
+        # A peer that never reads would keep the socket open; abort it after a grace period.
+        asyncio.get_running_loop().call_later(5.0, self._abort)
+
+    def _abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()

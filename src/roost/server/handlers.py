@@ -1,0 +1,9 @@
+"""The request-type -> handler table, assembled from the feature modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from roost.server import chat
+
+HANDLERS: dict[type, Any] = {**chat.HANDLERS}

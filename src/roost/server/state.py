@@ -1,0 +1,66 @@
+"""In-memory view of rooms and who is online, kept in step with the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from roost.server.connection import ClientConnection
+
+
+@dataclass(slots=True, eq=False)
+class Room:
+    name: str
+    members: set[str] = field(default_factory=set)
+    # Connections of members that are logged in now; fan-out walks this set.
+    sessions: set[ClientConnection] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class ServerState:
+    rooms: dict[str, Room] = field(default_factory=dict)
+    online: dict[str, set[ClientConnection]] = field(default_factory=dict)
+    rooms_of: dict[str, set[str]] = field(default_factory=dict)
+
+    def add_member(self, room: Room, user: str) -> None:
+        room.members.add(user)
+        self.rooms_of.setdefault(user, set()).add(room.name)
+        for conn in self.online.get(user, ()):
+            room.sessions.add(conn)
+
+    def remove_member(self, room: Room, user: str) -> None:
+        room.members.discard(user)
+        self.rooms_of.get(user, set()).discard(room.name)
+        for conn in self.online.get(user, ()):
+            room.sessions.discard(conn)
+
+    def attach(self, conn: ClientConnection, user: str) -> bool:
+        """A connection logged in as ``user``; True if the user just came online."""
+        sessions = self.online.setdefault(user, set())
+        first = not sessions
+        sessions.add(conn)
+        for name in self.rooms_of.get(user, ()):
+            self.rooms[name].sessions.add(conn)
+        return first
+
+    def detach(self, conn: ClientConnection, user: str) -> bool:
+        """A connection of ``user`` ended; True if the user went offline."""
+        sessions = self.online.get(user)
+        if not sessions or conn not in sessions:
+            return False
+        sessions.discard(conn)
+        for name in self.rooms_of.get(user, ()):
+            self.rooms[name].sessions.discard(conn)
+        if not sessions:
+            del self.online[user]
+            return True
+        return False
+
+    def neighbours(self, user: str) -> set[ClientConnection]:
+        """Connections of everyone who shares a room with ``user`` (and user's own)."""
+        out: set[ClientConnection] = set()
+        for name in self.rooms_of.get(user, ()):
+            out |= self.rooms[name].sessions
+        out |= self.online.get(user, set())
+        return out

@@ -1,0 +1,113 @@
+"""The persistence interface the server talks to, and its records.
+
+The server reaches storage only through :class:`Store`; the SQLite store is
+the default and a cluster store plugs in behind the same methods.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Account:
+    name: str
+    password_hash: str
+    role: str = "member"  # admin | moderator | member
+    priority: int = 2
+    status: str = "active"  # active | pending
+    created: float = 0.0
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    room: str
+    seq: int
+    sender: str
+    text: str
+    ts: float
+    priority: int
+
+
+@dataclass(slots=True)
+class RoomRecord:
+    name: str
+    created: float
+    creator: str
+    members: set[str] = field(default_factory=set)
+
+
+class Store(abc.ABC):
+    """Durable state: accounts, rooms and memberships, messages, tokens."""
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Create or migrate the schema and load what the server caches."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Flush pending writes and release resources."""
+
+    # accounts --------------------------------------------------------------
+    @abc.abstractmethod
+    async def get_account(self, name: str) -> Account | None: ...
+
+    @abc.abstractmethod
+    async def create_account(self, account: Account) -> bool:
+        """Insert; False if the name exists."""
+
+    @abc.abstractmethod
+    async def update_account(self, name: str, **fields: object) -> None: ...
+
+    @abc.abstractmethod
+    async def list_accounts(self) -> list[Account]: ...
+
+    # session tokens --------------------------------------------------------
+    @abc.abstractmethod
+    async def save_token(self, token_hash: str, user: str, expires: float) -> None: ...
+
+    @abc.abstractmethod
+    async def token_user(self, token_hash: str, now: float) -> str | None: ...
+
+    # rooms -----------------------------------------------------------------
+    @abc.abstractmethod
+    async def load_rooms(self) -> list[RoomRecord]:
+        """Every room with its members (the server keeps them in memory)."""
+
+    @abc.abstractmethod
+    async def create_room(self, name: str, creator: str, ts: float) -> bool: ...
+
+    @abc.abstractmethod
+    async def add_member(self, room: str, user: str) -> None: ...
+
+    @abc.abstractmethod
+    async def remove_member(self, room: str, user: str) -> None: ...
+
+    # messages --------------------------------------------------------------
+    @abc.abstractmethod
+    def append_message(
+        self, room: str, sender: str, text: str, priority: int, ts: float
+    ) -> tuple[StoredMessage, asyncio.Future[None]]:
+        """Assign the next sequence number now; the future resolves once stored.
+
+        Sequence numbers are assigned in call order, and futures resolve in
+        the same order, so delivery in completion order is delivery in seq
+        order.
+        """
+
+    @abc.abstractmethod
+    def last_seq(self, room: str) -> int: ...
+
+    @abc.abstractmethod
+    def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:
+        """Last seq of each of ``rooms`` and of each direct conversation of ``user``."""
+
+    @abc.abstractmethod
+    async def history(self, room: str, after: int, before: int, limit: int) -> list[StoredMessage]:
+        """Messages with after < seq < before (before 0: unbounded), oldest first.
+
+        When more than ``limit`` match, the *oldest* ``limit`` are returned so a
+        client can page forward.
+        """

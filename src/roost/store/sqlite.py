@@ -1,0 +1,330 @@
+"""SQLite store (WAL) with group commit on one database thread.
+
+Every operation is a function of the connection, queued to the database
+thread. The thread takes everything queued, runs it in one transaction, and
+commits once: under load many messages share one commit, so acknowledging
+after the store costs little. SQLite releases the GIL while it works, so the
+event loop keeps serving meanwhile.
+
+Durability: ``synchronous=NORMAL`` (the default here) survives a crash or
+``kill -9`` of the server process, since a committed transaction is in the
+WAL file; ``durability="fsync"`` (``synchronous=FULL``) also survives power loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from roost.protocol.errors import ErrorCode, RoostError
+from roost.store.base import Account, RoomRecord, Store, StoredMessage
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL DEFAULT 'member',
+    priority INTEGER NOT NULL DEFAULT 2,
+    status TEXT NOT NULL DEFAULT 'active',
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rooms (
+    name TEXT PRIMARY KEY,
+    creator TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS members (
+    room TEXT NOT NULL,
+    user TEXT NOT NULL,
+    PRIMARY KEY (room, user)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    room TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    text TEXT NOT NULL,
+    ts REAL NOT NULL,
+    priority INTEGER NOT NULL,
+    PRIMARY KEY (room, seq)
+) WITHOUT ROWID;
+"""
+
+_STOP = object()
+
+
+class SQLiteStore(Store):
+    """The default store: one SQLite file in the data folder."""
+
+    def __init__(self, path: Path | str, durability: str = "normal") -> None:
+        self.path = Path(path)
+        self.durability = durability
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._seq: dict[str, int] = {}
+        self._conn: sqlite3.Connection | None = None
+
+    # --- the database thread -------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        sync = "FULL" if self.durability == "fsync" else "NORMAL"
+        conn.execute(f"PRAGMA synchronous={sync}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(SCHEMA)
+        return conn
+
+    def _run(self) -> None:
+        conn = self._conn
+        assert conn is not None and self._loop is not None
+        loop = self._loop
+        q = self._queue
+        while True:
+            item = q.get()
+            batch = [item]
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 2048:
+                    batch.append(q.get_nowait())
+            stop = any(b is _STOP for b in batch)
+            work = [b for b in batch if b is not _STOP]
+            results: list[tuple[asyncio.Future[Any], bool, Any]] = []
+            if work:
+                try:
+                    conn.execute("BEGIN")
+                    for fn, fut in work:
+                        try:
+                            conn.execute("SAVEPOINT op")
+                            res = fn(conn)
+                            conn.execute("RELEASE op")
+                            results.append((fut, True, res))
+                        except Exception as exc:  # one failed op must not sink its batch
+                            with contextlib.suppress(sqlite3.Error):
+                                conn.execute("ROLLBACK TO op")
+                                conn.execute("RELEASE op")
+                            results.append((fut, False, _as_store_error(exc)))
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    err = _as_store_error(exc)
+                    results = [(fut, False, err) for _, fut in work]
+                with contextlib.suppress(RuntimeError):  # loop already closed
+                    loop.call_soon_threadsafe(_resolve_all, results)
+            if stop:
+                conn.close()
+                return
+
+    def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        assert self._loop is not None, "store is not open"
+        fut: asyncio.Future[T] = self._loop.create_future()
+        self._queue.put((fn, fut))
+        return fut
+
+    # --- lifecycle -----------------------------------------------------------
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._conn = await asyncio.to_thread(self._connect)
+        self._thread = threading.Thread(target=self._run, name="roost-sqlite", daemon=True)
+        self._thread.start()
+
+        def load_seq(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute("SELECT room, MAX(seq) FROM messages GROUP BY room")
+            return {room: seq for room, seq in rows}
+
+        self._seq = await self._submit(load_seq)
+
+    async def close(self) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+
+    # --- accounts --------------------------------------------------------------
+
+    async def get_account(self, name: str) -> Account | None:
+        def op(conn: sqlite3.Connection) -> Account | None:
+            row = conn.execute(
+                "SELECT name, password_hash, role, priority, status, created"
+                " FROM accounts WHERE name = ?",
+                (name,),
+            ).fetchone()
+            return Account(*row) if row else None
+
+        return await self._submit(op)
+
+    async def create_account(self, account: Account) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO accounts"
+                " (name, password_hash, role, priority, status, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    account.name,
+                    account.password_hash,
+                    account.role,
+                    account.priority,
+                    account.status,
+                    account.created,
+                ),
+            )
+            return cur.rowcount == 1
+
+        return await self._submit(op)
+
+    async def update_account(self, name: str, **fields: object) -> None:
+        allowed = {"password_hash", "role", "priority", "status"}
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
+        cols = ", ".join(f"{k} = ?" for k in fields)
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(f"UPDATE accounts SET {cols} WHERE name = ?", (*fields.values(), name))
+
+        await self._submit(op)
+
+    async def list_accounts(self) -> list[Account]:
+        def op(conn: sqlite3.Connection) -> list[Account]:
+            rows = conn.execute(
+                "SELECT name, password_hash, role, priority, status, created"
+                " FROM accounts ORDER BY name"
+            )
+            return [Account(*r) for r in rows]
+
+        return await self._submit(op)
+
+    # --- tokens ------------------------------------------------------------------
+
+    async def save_token(self, token_hash: str, user: str, expires: float) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO tokens (token_hash, user, expires) VALUES (?, ?, ?)",
+                (token_hash, user, expires),
+            )
+
+        await self._submit(op)
+
+    async def token_user(self, token_hash: str, now: float) -> str | None:
+        def op(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT user FROM tokens WHERE token_hash = ? AND expires > ?", (token_hash, now)
+            ).fetchone()
+            return row[0] if row else None
+
+        return await self._submit(op)
+
+    # --- rooms -------------------------------------------------------------------
+
+    async def load_rooms(self) -> list[RoomRecord]:
+        def op(conn: sqlite3.Connection) -> list[RoomRecord]:
+            rooms = {
+                name: RoomRecord(name, created, creator)
+                for name, creator, created in conn.execute(
+                    "SELECT name, creator, created FROM rooms"
+                )
+            }
+            for room, user in conn.execute("SELECT room, user FROM members"):
+                if room in rooms:
+                    rooms[room].members.add(user)
+            return list(rooms.values())
+
+        return await self._submit(op)
+
+    async def create_room(self, name: str, creator: str, ts: float) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO rooms (name, creator, created) VALUES (?, ?, ?)",
+                (name, creator, ts),
+            )
+            return cur.rowcount == 1
+
+        return await self._submit(op)
+
+    async def add_member(self, room: str, user: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR IGNORE INTO members (room, user) VALUES (?, ?)", (room, user))
+
+        await self._submit(op)
+
+    async def remove_member(self, room: str, user: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM members WHERE room = ? AND user = ?", (room, user))
+
+        await self._submit(op)
+
+    # --- messages ------------------------------------------------------------------
+
+    def append_message(
+        self, room: str, sender: str, text: str, priority: int, ts: float
+    ) -> tuple[StoredMessage, asyncio.Future[None]]:
+        seq = self._seq.get(room, 0) + 1
+        self._seq[room] = seq
+        row = (room, seq, sender, text, ts, priority)
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO messages (room, seq, sender, text, ts, priority)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+        return StoredMessage(room, seq, sender, text, ts, priority), self._submit(op)
+
+    def last_seq(self, room: str) -> int:
+        return self._seq.get(room, 0)
+
+    def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:
+        out = {room: self._seq.get(room, 0) for room in rooms}
+        for key, seq in self._seq.items():
+            if key.startswith("@") and user in key[1:].split("+"):
+                out[key] = seq
+        return out
+
+    async def history(self, room: str, after: int, before: int, limit: int) -> list[StoredMessage]:
+        upper = before if before > 0 else (1 << 62)
+
+        def op(conn: sqlite3.Connection) -> list[StoredMessage]:
+            rows = conn.execute(
+                "SELECT room, seq, sender, text, ts, priority FROM messages"
+                " WHERE room = ? AND seq > ? AND seq < ? ORDER BY seq LIMIT ?",
+                (room, after, upper, limit),
+            )
+            return [StoredMessage(*r) for r in rows]
+
+        return await self._submit(op)
+
+
+def _as_store_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, RoostError):
+        return exc
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower():
+        return RoostError(ErrorCode.STORAGE, "the server's disk is full")
+    if isinstance(exc, sqlite3.Error):
+        return RoostError(ErrorCode.STORAGE, f"storage error: {exc}")
+    return exc
+
+
+def _resolve_all(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for fut, ok, value in results:
+        if fut.done():
+            continue
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(value)

@@ -1,0 +1,138 @@
+"""Shared fixtures: a real `roost serve` process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+PASSWORD = "correct horse"
+
+
+def roost_env(**extra: str) -> dict[str, str]:
+    """Environment for a `roost` subprocess that imports this checkout."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("ROOST_PASSWORD", PASSWORD)
+    env.update(extra)
+    return env
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+@dataclass
+class RunningServer:
+    """A server process started by a test; stopped by the fixture."""
+
+    data_dir: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> RunningServer:
+        cfg_path = self.data_dir.parent / f"{self.data_dir.name}.toml"
+        lines = [f"{k} = {toml_value(v)}" for k, v in self.config.items()]
+        cfg_path.write_text("\n".join(lines) + "\n")
+        port_file = self.data_dir.parent / f"{self.data_dir.name}.port"
+        port_file.unlink(missing_ok=True)
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        args = [sys.executable, "-m", "roost", "serve", "--host", self.host]
+        args += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
+        args += ["--config", str(cfg_path), "--port-file", str(port_file)]
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=roost_env())
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if port_file.exists() and port_file.read_text().strip():
+                self.port = int(port_file.read_text())
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log()}")
+            time.sleep(0.02)
+        raise RuntimeError(f"server did not start: {self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        """Stop the process (SIGTERM by default); returns its exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> RunningServer:
+        """Stop and start on the same port and data folder."""
+        self.stop()
+        return self.start()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Any]:
+    """Start servers with a given config; all are stopped at the end of the test."""
+    started: list[RunningServer] = []
+
+    def make(name: str = "data", **config: Any) -> RunningServer:
+        srv = RunningServer(tmp_path / name, config)
+        started.append(srv)
+        return srv.start()
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def server(server_factory: Any) -> RunningServer:
+    """A fresh server with the default configuration."""
+    srv: RunningServer = server_factory()
+    return srv
+
+
+def run_cli(
+    *args: str, timeout: float = 30.0, input: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `roost ARGS...` as a user would; returns the completed process."""
+    return subprocess.run(
+        [sys.executable, "-m", "roost", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=roost_env(**env),
+        input=input,
+    )
