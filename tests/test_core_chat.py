@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import PASSWORD, client_for, logged_in, next_event, unique
 
+from helpers import PASSWORD, client_for, logged_in, next_event, unique
 from roost.client import Joined, Left, Message, Presence, RoostError
 
 
@@ -27,12 +27,14 @@ async def test_direct_message_reaches_only_the_two_parties(server) -> None:
         await c.send("general", "marker")
         # c sees its marker but never the direct message
         got = []
+
         async def collect() -> None:
             async for e in c.events():
                 if isinstance(e, Message):
                     got.append(e.text)
                     if e.text == "marker":
                         return
+
         await asyncio.wait_for(collect(), 5)
         assert "psst" not in got
 

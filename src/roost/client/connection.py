@@ -116,6 +116,11 @@ class Client:
         await self._open()
         return self._session()
 
+    @property
+    def connected(self) -> bool:
+        """True while logged in over a live connection."""
+        return self._connected.is_set() and self.session is not None
+
     def _session(self) -> LoginResult:
         assert self.session is not None
         return self.session

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -72,13 +73,17 @@ class BadFrame:
         # Answer with the request id when one can be read, so the client can
         # match the error to its request.
         request_id = None
-        try:
-            obj = msgspec.msgpack.decode(payload)
-            if isinstance(obj, dict) and isinstance(obj.get("id"), int):
-                request_id = obj["id"]
-        except (msgspec.DecodeError, UnicodeDecodeError, ValueError):
-            pass
+        with contextlib.suppress(msgspec.DecodeError, UnicodeDecodeError, ValueError):
+            # Unknown fields are skipped unread, so a bad string elsewhere does not matter.
+            request_id = _id_decoder.decode(payload).id
         return cls(err, request_id)
+
+
+class _RequestId(msgspec.Struct):
+    id: int | None = None
+
+
+_id_decoder = msgspec.msgpack.Decoder(_RequestId)
 
 
 def server_decoder(max_frame: int = DEFAULT_MAX_FRAME) -> StreamDecoder[ClientMessage]:

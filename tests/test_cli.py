@@ -1,0 +1,170 @@
+"""The scriptable commands, run as a user would run them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from conftest import roost_env, run_cli
+from helpers import unique
+
+
+def test_send_listen_history_json(server) -> None:
+    alice, bob = unique("alice"), unique("bob")
+    s = server.address
+    out = run_cli(
+        "send", "general", "hi from cli", "--user", alice, "--register", "--server", s, "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    first = json.loads(out.stdout)
+    assert first["room"] == "general" and first["seq"] >= 1
+
+    listen = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "roost",
+            "listen",
+            "general",
+            "--count",
+            "3",
+            "--timeout",
+            "20",
+            "--after",
+            str(first["seq"] - 1),
+            "--json",
+            "--user",
+            bob,
+            "--register",
+            "--server",
+            s,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=roost_env(),
+    )
+    time.sleep(1.0)
+    for text in ("second", "third"):
+        res = run_cli("send", "general", text, "--user", alice, "--server", s)
+        assert res.returncode == 0 and res.stdout.strip().isdigit(), res.stderr
+    stdout, stderr = listen.communicate(timeout=30)
+    assert listen.returncode == 0, stderr
+    events = [json.loads(line) for line in stdout.splitlines()]
+    assert [e["text"] for e in events] == ["hi from cli", "second", "third"]
+    for e in events:
+        assert {"type", "room", "seq", "sender", "text", "ts", "priority"} <= set(e)
+        assert e["type"] == "message" and e["room"] == "general" and e["priority"] == 2
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+
+    hist = run_cli("history", "general", "--json", "--user", alice, "--server", s)
+    assert hist.returncode == 0, hist.stderr
+    texts = [json.loads(line)["text"] for line in hist.stdout.splitlines()]
+    assert texts[-3:] == ["hi from cli", "second", "third"]
+    last = run_cli("history", "general", "--json", "--limit", "1", "--user", alice, "--server", s)
+    assert [json.loads(x)["text"] for x in last.stdout.splitlines()] == ["third"]
+
+
+def test_direct_message_from_cli(server) -> None:
+    a, b = unique(), unique()
+    s = server.address
+    assert (
+        run_cli("send", "general", "hello", "--user", b, "--register", "--server", s).returncode
+        == 0
+    )
+    res = run_cli("send", "@" + b, "private", "--user", a, "--register", "--server", s, "--json")
+    assert res.returncode == 0, res.stderr
+    hist = run_cli("history", "@" + a, "--json", "--user", b, "--server", s)
+    msgs = [json.loads(x) for x in hist.stdout.splitlines()]
+    assert [(m["sender"], m["text"]) for m in msgs] == [(a, "private")]
+
+
+def test_failures_print_one_line_and_exit_nonzero(server) -> None:
+    s = server.address
+    name = unique()
+    assert (
+        run_cli("send", "general", "x", "--user", name, "--register", "--server", s).returncode == 0
+    )
+    wrong = run_cli("send", "general", "x", "--user", name, "--server", s, ROOST_PASSWORD="nope")
+    assert wrong.returncode != 0
+    assert wrong.stderr.strip().count("\n") == 0 and "wrong password" in wrong.stderr
+    unknown = run_cli("send", "no-room", "x", "--user", name, "--server", s)
+    assert unknown.returncode != 0 and "no room" in unknown.stderr
+    down = run_cli("send", "general", "x", "--user", name, "--server", "127.0.0.1:1")
+    assert down.returncode != 0 and "cannot reach the server" in down.stderr
+    nouser = run_cli("send", "general", "x", "--server", s, ROOST_USER="")
+    assert nouser.returncode != 0 and "--user" in nouser.stderr
+    badprio = run_cli("send", "general", "x", "--user", name, "--server", s, "--priority", "huge")
+    assert badprio.returncode != 0 and "urgent" in badprio.stderr
+
+
+def test_user_add_offline_and_closed_registration(server_factory, tmp_path) -> None:
+    data = tmp_path / "closed"
+    res = run_cli(
+        "user", "add", "root", "--admin", "--data-dir", str(data), ROOST_PASSWORD="s3cret"
+    )
+    assert res.returncode == 0, res.stderr
+    dup = run_cli("user", "add", "root", "--data-dir", str(data), ROOST_PASSWORD="s3cret")
+    assert dup.returncode != 0 and "exists" in dup.stderr
+    srv = server_factory("closed", registration="closed")
+    ok = run_cli(
+        "send",
+        "general",
+        "admin here",
+        "--user",
+        "root",
+        "--server",
+        srv.address,
+        ROOST_PASSWORD="s3cret",
+    )
+    assert ok.returncode == 0, ok.stderr
+    refused = run_cli(
+        "send", "general", "x", "--user", unique(), "--register", "--server", srv.address
+    )
+    assert refused.returncode != 0 and "registration is closed" in refused.stderr
+
+
+def test_bad_config_is_reported(tmp_path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("no_such_option = 1\n")
+    res = run_cli("serve", "--config", str(cfg), "--port", "0", "--data-dir", str(tmp_path / "d"))
+    assert res.returncode == 2 and "no_such_option" in res.stderr
+
+
+def test_line_chat_reads_commands_from_a_pipe(server) -> None:
+    name, other = unique(), unique()
+    s = server.address
+    assert (
+        run_cli(
+            "send", "general", "earlier", "--user", other, "--register", "--server", s
+        ).returncode
+        == 0
+    )
+    script = (
+        "\n".join(
+            [
+                "hello from the line client",
+                "/join pipe-room",
+                "in the pipe room",
+                "/who",
+                "/rooms",
+                f"/msg {other} a private word",
+                "/nonsense",
+                "/quit",
+            ]
+        )
+        + "\n"
+    )
+    res = run_cli("chat", "--plain", "--user", name, "--register", "--server", s, input=script)
+    assert res.returncode == 0, res.stderr
+    assert "unknown command /nonsense" in res.stdout
+    assert f"#pipe-room: {name}" in res.stdout
+    assert "#general" in res.stdout
+    hist = run_cli("history", "pipe-room", "--json", "--user", name, "--server", s)
+    assert [json.loads(x)["text"] for x in hist.stdout.splitlines()] == ["in the pipe room"]
+    dm = run_cli("history", "@" + name, "--json", "--user", other, "--server", s)
+    assert [json.loads(x)["text"] for x in dm.stdout.splitlines()] == ["a private word"]
+    gen = run_cli("history", "general", "--json", "--user", name, "--server", s)
+    assert "hello from the line client" in [json.loads(x)["text"] for x in gen.stdout.splitlines()]

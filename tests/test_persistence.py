@@ -1,0 +1,109 @@
+"""History that survives restarts and kill -9; reconnect and resume without loss."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from helpers import client_for, logged_in, next_event, unique
+from roost.client import ConnectionState, Message
+
+
+async def test_acknowledged_messages_survive_kill_9(server) -> None:
+    name = unique()
+    async with logged_in(server, name, reconnect=False) as a:
+        seqs = [(await a.send("general", f"durable {i}")).seq for i in range(50)]
+    server.kill9()
+    server.start()
+    async with logged_in(server, name) as a:
+        stored = {m.seq: m.text for m in [m async for m in a.history("general")]}
+    for i, seq in enumerate(seqs):
+        assert stored[seq] == f"durable {i}"
+
+
+async def test_pipelined_sends_survive_kill_9_once_acknowledged(server) -> None:
+    name = unique()
+    async with logged_in(server, name, reconnect=False) as a:
+        results = await asyncio.gather(*(a.send("general", f"burst {i}") for i in range(300)))
+        server.kill9()
+    server.start()
+    async with logged_in(server, name) as a:
+        texts = {m.seq: m.text for m in [m async for m in a.history("general")]}
+    for i, res in enumerate(results):
+        assert texts[res.seq] == f"burst {i}"
+
+
+async def test_sigterm_tells_clients_and_exits_zero(server) -> None:
+    async with logged_in(server, reconnect=False) as a:
+        got_bye = asyncio.Event()
+        a.on_event(lambda ev: got_bye.set() if type(ev).__name__ == "Bye" else None)
+        assert server.stop(signal.SIGTERM) == 0
+        await asyncio.wait_for(got_bye.wait(), 5)
+        assert a.bye is not None and a.bye.code == "shutting_down"
+    assert "stopped" in server.log()
+
+
+async def test_rooms_memberships_accounts_survive_restart(server) -> None:
+    name = unique()
+    room = unique("keep")
+    async with logged_in(server, name) as a:
+        await a.join(room)
+        await a.send(room, "before restart")
+    server.restart()
+    async with logged_in(server, name, register=False) as a:
+        rooms = {r.name: r for r in await a.rooms()}
+        assert rooms[room].joined
+        seq = (await a.send(room, "after restart")).seq
+        assert seq == 2  # sequence numbers continue after a restart
+        page = await a.history_page(room)
+        assert [m.text for m in page.messages] == ["before restart", "after restart"]
+
+
+async def test_reconnect_resumes_without_loss_or_duplicates(server) -> None:
+    listener = client_for(server, unique(), max_backoff=0.5)
+    await listener.start()
+    seen: list[str] = []
+    states: list[str] = []
+
+    async def collect() -> None:
+        async for ev in listener.events():
+            if isinstance(ev, ConnectionState):
+                states.append(ev.state)
+            if isinstance(ev, Message) and ev.room == "general":
+                seen.append(ev.text)
+                if ev.text == "m21":
+                    return
+
+    collector = asyncio.create_task(collect())
+    async with logged_in(server, reconnect=False) as talker:
+        await talker.send("general", "m0")
+    server.stop()
+    # messages sent while the listener is away are replayed after it reconnects
+    server.start()
+    async with logged_in(server, reconnect=False) as talker:
+        for i in range(1, 21):
+            await talker.send("general", f"m{i}")
+        # live delivery continues after the catch-up
+        for _ in range(100):
+            if listener.connected:
+                break
+            await asyncio.sleep(0.1)
+        await talker.send("general", "m21")
+    await asyncio.wait_for(collector, 15)
+    assert seen == [f"m{i}" for i in range(22)]
+    assert "reconnecting" in states and "connected" in states
+    await listener.close()
+
+
+async def test_direct_messages_sent_while_offline_arrive_after_reconnect(server) -> None:
+    bob = client_for(server, unique(), max_backoff=0.5)
+    await bob.start()
+    async with logged_in(server, reconnect=False) as alice:
+        pass
+    server.stop()
+    server.start()
+    async with logged_in(server, alice.user, reconnect=False) as alice2:
+        await alice2.send("@" + bob.user, "while you were away")
+    ev = await next_event(bob, Message, text="while you were away", timeout=15)
+    assert ev.sender == alice.user and ev.room.startswith("@")
+    await bob.close()
