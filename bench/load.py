@@ -1,0 +1,336 @@
+"""Room load shared by the fan-out, latency and durability benchmarks.
+
+One room, N receivers that only count, S senders. Two systems speak it:
+``roost`` (our protocol, ``Send`` requests acknowledged with ``ok``) and
+``irc`` (``PRIVMSG`` to a channel; a ``PING`` after every IRC_BATCH lines
+stands in for the acknowledgement, so both keep a bounded window in flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from common import (
+    IRC_MSG,
+    ROOST_ERR,
+    ROOST_GAP,
+    ROOST_MSG,
+    ROOST_OK,
+    TEXT_SIZE,
+    Counter,
+    Workers,
+    cpu_seconds,
+    adopt,
+    irc_session,
+    percentile,
+    rate_between,
+    recv_pipe,
+    resume_lazy,
+    roost_session,
+    sample_timeline,
+    stamped_text,
+)
+
+from roost.protocol.codec import encode
+from roost.protocol.messages import Send
+
+IRC_BATCH = 16
+ROOST_ROOM = "general"  # every account is in it from registration on
+IRC_CHANNEL = "#bench"
+
+
+@dataclass
+class RoomLoad:
+    system: str  # "roost" | "irc"
+    port: int
+    receivers: int = 100
+    senders: int = 4
+    receiver_procs: int = 2
+    window: int = 128  # messages in flight per sender
+    duration: float = 5.0  # seconds of sending
+    max_messages: int = 2_000_000  # per sender, a bound besides the duration
+    rate: float = 0.0  # msgs/s over all senders; 0: as fast as the window allows
+    stamp_every: int = 0  # every k-th receiver records latency samples (0: none)
+    prefix: str = "b"
+
+
+async def _connect_receivers(load: RoomLoad, first: int, count: int) -> list[Counter]:
+    counters: list[Counter] = []
+
+    async def one(i: int) -> Counter:
+        stamps = bool(load.stamp_every) and i % load.stamp_every == 0
+        # At a paced rate the receivers that do not measure read in batches.
+        lazy = load.rate > 0 and not stamps
+        if load.system == "roost":
+            _, writer, _ = await roost_session(load.port, f"{load.prefix}r{i}")
+            c = Counter(ROOST_MSG, stamps, lazy)
+            c.watch(ROOST_GAP)
+        else:
+            _, writer = await irc_session(load.port, f"{load.prefix}r{i}", [IRC_CHANNEL])
+            c = Counter(IRC_MSG, stamps, lazy)
+        adopt(writer, c)
+        return c
+
+    sem = asyncio.Semaphore(16)
+
+    async def limited(i: int) -> Counter:
+        async with sem:
+            return await one(i)
+
+    counters = list(await asyncio.gather(*(limited(i) for i in range(first, first + count))))
+    return counters
+
+
+async def receiver_worker(pipe: Connection, load: RoomLoad, first: int, count: int) -> None:
+    counters = await _connect_receivers(load, first, count)
+    lazy = resume_lazy(counters)
+    pipe.send({"ready": count})
+    timeline: list[tuple[int, int]] = []
+    sampler: asyncio.Task[None] | None = None
+    while True:
+        cmd = await recv_pipe(pipe)
+        if cmd == "go":
+            for c in counters:
+                c.count = 0
+                c.samples.clear()
+                for m in c.other:
+                    c.other[m] = 0
+            sampler = sample_timeline(counters, timeline)
+            pipe.send("going")
+        elif cmd == "poll":
+            pipe.send(sum(c.count for c in counters))
+        elif cmd == "stop":
+            if sampler is not None:
+                sampler.cancel()
+            samples = [s for c in counters for s in c.samples]
+            pipe.send(
+                {
+                    "timeline": timeline,
+                    "counts": [c.count for c in counters],
+                    "gaps": sum(c.other.get(ROOST_GAP, 0) for c in counters),
+                    "closed": sum(c.closed for c in counters),
+                    "samples": samples,
+                }
+            )
+            lazy.cancel()
+            for c in counters:
+                if c.transport is not None:
+                    c.transport.close()
+            return
+
+
+class PipelineSender(Counter):
+    """Sends up to ``window`` messages ahead of the acknowledgements it has seen."""
+
+    def __init__(self, load: RoomLoad, index: int) -> None:
+        ack = ROOST_OK if load.system == "roost" else b" PONG "
+        super().__init__(ack, lazy=load.rate > 0)
+        if load.system == "roost":
+            self.watch(ROOST_ERR)
+        self.load = load
+        self.index = index
+        self.sent = 0
+        self.padding = 0  # IRC: acknowledgement slots that carried no message
+        self.running = False
+        self.finishing = False
+        self.next_id = 100
+        self.done = asyncio.get_running_loop().create_future()
+        self.text = "x" * TEXT_SIZE
+
+    @property
+    def acked(self) -> int:
+        return self.count * (IRC_BATCH if self.load.system == "irc" else 1)
+
+    def batch(self, n: int, text: str | None = None) -> bytes:
+        if self.load.system == "roost":
+            parts = []
+            for _ in range(n):
+                self.next_id += 1
+                parts.append(encode(Send(id=self.next_id, to=ROOST_ROOM, text=text or self.text)))
+            self.sent += n
+            return b"".join(parts)
+        # IRC: whole batches of IRC_BATCH lines, each followed by a PING.
+        out = []
+        for _ in range(n // IRC_BATCH):
+            line = f"PRIVMSG {IRC_CHANNEL} :{text or self.text}\r\n"
+            out.append(line * IRC_BATCH + f"PING :{self.sent}\r\n")
+            self.sent += IRC_BATCH
+        return "".join(out).encode()
+
+    def top_up(self) -> None:
+        if not self.running or self.transport is None:
+            return
+        room = min(self.load.window - (self.sent - self.acked), self.load.max_messages - self.sent)
+        if self.load.system == "irc":
+            room -= room % IRC_BATCH
+        if room > 0:
+            self.transport.write(self.batch(room))
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self.top_up()
+        if self.finishing and self.acked >= self.sent and not self.done.done():
+            self.done.set_result(None)
+
+
+async def sender_worker(pipe: Connection, load: RoomLoad, first: int, count: int) -> None:
+    senders: list[PipelineSender] = []
+    for i in range(first, first + count):
+        if load.system == "roost":
+            _, writer, _ = await roost_session(load.port, f"{load.prefix}s{i}")
+        else:
+            _, writer = await irc_session(load.port, f"{load.prefix}s{i}", [IRC_CHANNEL], oper=True)
+        s = PipelineSender(load, i)
+        adopt(writer, s)
+        senders.append(s)
+    lazy = resume_lazy(list(senders))
+    pipe.send({"ready": count})
+    assert await recv_pipe(pipe) == "go"
+    t0 = time.monotonic_ns()
+    if load.rate > 0:
+        await _paced(senders, load)
+    else:
+        for s in senders:
+            s.running = True
+            s.top_up()
+        await asyncio.sleep(load.duration)
+    t1 = time.monotonic_ns()
+    for s in senders:
+        s.running = False
+        s.finishing = True
+        if load.system == "irc" and s.sent % IRC_BATCH and s.transport is not None:
+            # Round up to a whole batch so the last PONG covers the last lines.
+            s.padding = IRC_BATCH - s.sent % IRC_BATCH
+            s.sent += s.padding
+            s.transport.write(f"PING :{s.sent}\r\n".encode())
+        if s.acked >= s.sent and not s.done.done():
+            s.done.set_result(None)
+    # Bounded wait for the last acknowledgements.
+    await asyncio.wait([s.done for s in senders], timeout=5)
+    lazy.cancel()
+    pipe.send(
+        {
+            "t0": t0,
+            "t1": t1,
+            "sent": sum(s.sent - s.padding for s in senders),
+            "acked": sum(min(s.acked, s.sent - s.padding) for s in senders),
+            "errors": sum(s.other.get(ROOST_ERR, 0) for s in senders),
+        }
+    )
+
+
+async def _paced(senders: list[PipelineSender], load: RoomLoad) -> None:
+    """A steady rate over all senders, each message stamped with its send time."""
+    start = time.monotonic()
+    total = 0
+    turn = 0
+    limit = min(int(load.rate * load.duration), load.max_messages * len(senders))
+    unit = IRC_BATCH if load.system == "irc" else 1
+    while total < limit:
+        elapsed = time.monotonic() - start
+        if elapsed > load.duration + 5:
+            break  # cannot keep up; stop anyway
+        due = min(int(elapsed * load.rate), limit) - total
+        while due >= 1:
+            s = senders[turn % len(senders)]
+            turn += 1
+            if load.system == "roost":
+                data = s.batch(1, stamped_text(time.monotonic_ns()))
+            else:
+                # One stamped line per message; a PING per IRC_BATCH keeps the counts comparable.
+                line = f"PRIVMSG {IRC_CHANNEL} :{stamped_text(time.monotonic_ns())}\r\n"
+                s.sent += 1
+                data = line.encode() + (f"PING :{s.sent}\r\n".encode() if s.sent % unit == 0 else b"")
+            assert s.transport is not None
+            s.transport.write(data)
+            total += 1
+            due -= 1
+        await asyncio.sleep(0.0002)
+
+
+def run_room_load(
+    load: RoomLoad,
+    settle: float = 0.5,
+    warmup: float = 0.5,
+    on_go: Callable[[], None] | None = None,
+    server_pid: int | None = None,
+) -> dict[str, Any]:
+    """Run one room load against a server already listening on ``load.port``.
+
+    ``on_go`` is called as the senders start (to attach a profiler, say).
+    With ``server_pid``, the server's CPU use while the senders run is reported.
+    """
+    cpu0 = cpu1 = 0.0
+    workers = Workers()
+    try:
+        per = -(-load.receivers // load.receiver_procs)
+        recv_pipes = []
+        for first in range(0, load.receivers, per):
+            recv_pipes.append(
+                workers.start(receiver_worker, load, first, min(per, load.receivers - first))
+            )
+        send_pipe = workers.start(sender_worker, load, 0, load.senders)
+        workers.gather(timeout=120)
+        time.sleep(settle)  # presence and join notices of the setup die down
+        workers.send("go", recv_pipes)
+        workers.gather(recv_pipes)
+        workers.send("go", [send_pipe])
+        if server_pid is not None:
+            cpu0 = cpu_seconds(server_pid)
+        if on_go is not None:
+            on_go()
+        (sent,) = workers.gather([send_pipe], timeout=load.duration + 60)
+        if server_pid is not None:
+            cpu1 = cpu_seconds(server_pid)
+        # Wait until deliveries stop growing (bounded).
+        last = -1
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            workers.send("poll", recv_pipes)
+            now = sum(workers.gather(recv_pipes))
+            if now == last:
+                break
+            last = now
+        workers.send("stop", recv_pipes)
+        recv = workers.gather(recv_pipes)
+    finally:
+        workers.stop()
+    t0 = sent["t0"] + int(warmup * 1e9)
+    t1 = sent["t1"]
+    rate = rate_between([r["timeline"] for r in recv], t0, t1)
+    counts = [c for r in recv for c in r["counts"]]
+    samples = [s for r in recv for s in r["samples"]]
+    out: dict[str, Any] = {
+        "system": load.system,
+        "receivers": load.receivers,
+        "senders": load.senders,
+        "window": load.window,
+        "duration": round((sent["t1"] - sent["t0"]) / 1e9, 3),
+        "sent": sent["sent"],
+        "acked": sent["acked"],
+        "errors": sent["errors"],
+        "deliveries_per_s": round(rate),
+        "msgs_per_s": round(rate / load.receivers),
+        "delivered_min": min(counts),
+        "delivered_max": max(counts),
+        "complete": min(counts) >= sent["sent"],
+        "gaps": sum(r["gaps"] for r in recv),
+        "closed": sum(r["closed"] for r in recv),
+    }
+    if server_pid is not None:
+        out["server_cpu"] = round((cpu1 - cpu0) / max(1e-9, (sent["t1"] - sent["t0"]) / 1e9), 2)
+    if samples:
+        ms = [s / 1e6 for s in samples]
+        out["latency_ms"] = {
+            "samples": len(ms),
+            "p50": round(percentile(ms, 50), 3),
+            "p99": round(percentile(ms, 99), 3),
+            "max": round(max(ms), 3),
+        }
+    return out
