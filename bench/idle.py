@@ -40,7 +40,6 @@ from common import (
     rss_kib,
     workdir,
 )
-
 from roost.protocol.codec import encode
 from roost.protocol.messages import PROTOCOL_VERSION, ClientHello, Resume
 
@@ -129,7 +128,9 @@ async def connect_worker(
     pipe.send("closed")
 
 
-def connect_all(system: str, port: int, pid: int, sessions: int, tokens: list[str]) -> dict[str, Any]:
+def connect_all(
+    system: str, port: int, pid: int, sessions: int, tokens: list[str]
+) -> dict[str, Any]:
     workers = Workers()
     try:
         per = -(-sessions // WORKERS)

@@ -24,8 +24,8 @@ from common import (
     TEXT_SIZE,
     Counter,
     Workers,
-    cpu_seconds,
     adopt,
+    cpu_seconds,
     irc_session,
     percentile,
     rate_between,
@@ -35,7 +35,6 @@ from common import (
     sample_timeline,
     stamped_text,
 )
-
 from roost.protocol.codec import encode
 from roost.protocol.messages import Send
 
@@ -245,7 +244,9 @@ async def _paced(senders: list[PipelineSender], load: RoomLoad) -> None:
                 # One stamped line per message; a PING per IRC_BATCH keeps the counts comparable.
                 line = f"PRIVMSG {IRC_CHANNEL} :{stamped_text(time.monotonic_ns())}\r\n"
                 s.sent += 1
-                data = line.encode() + (f"PING :{s.sent}\r\n".encode() if s.sent % unit == 0 else b"")
+                data = line.encode() + (
+                    f"PING :{s.sent}\r\n".encode() if s.sent % unit == 0 else b""
+                )
             assert s.transport is not None
             s.transport.write(data)
             total += 1
