@@ -90,3 +90,20 @@ def test_transport_buffer_stays_small_so_order_is_decided_here() -> None:
     t.written.clear()
     box.flush()
     assert t.written[0].startswith(b"U")
+
+
+def test_drained_outbox_gives_back_its_queues_and_keeps_order() -> None:
+    t = Recorder()
+    box = Outbox(t, budget=10_000)
+    idle = Outbox(Recorder(), budget=10).queues
+    assert box.queues is idle  # a fresh outbox owns no queue
+    box.push(env(b"N", NORMAL))
+    box.push(env(b"C", CONTROL))
+    assert box.queues is not idle
+    box.flush()
+    assert box.queues is idle and box.queued == 0
+    # Used again after draining: still most important first.
+    box.push(env(b"L", LOW))
+    box.push(env(b"U", URGENT))
+    box.flush()
+    assert b"".join(t.written) == b"CNUL"

@@ -29,6 +29,17 @@ def to_builtins(obj: Any) -> Any:
     return msgspec.to_builtins(obj)
 
 
+_decoders: dict[Any, Any] = {}
+
+
+def _shared_decoder(kind: Any) -> Any:
+    """One msgspec decoder per message type, shared by every stream (they keep no state)."""
+    dec = _decoders.get(kind)
+    if dec is None:
+        dec = _decoders[kind] = msgspec.msgpack.Decoder(kind)
+    return dec
+
+
 class StreamDecoder(Generic[T]):
     """Bytes in, typed messages out. Any malformed input raises ProtocolError."""
 
@@ -36,7 +47,7 @@ class StreamDecoder(Generic[T]):
 
     def __init__(self, kind: Any, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self.frames = FrameDecoder(max_frame)
-        self._decoder: msgspec.msgpack.Decoder[T] = msgspec.msgpack.Decoder(kind)
+        self._decoder: msgspec.msgpack.Decoder[T] = _shared_decoder(kind)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[T | BadFrame]:
         """Messages completed by ``data``, in order.

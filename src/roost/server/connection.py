@@ -53,10 +53,11 @@ class ClientConnection(asyncio.Protocol):
         self.hello_done = False
         self.closing = False
         self.busy = False  # a barrier request is in progress
-        self.backlog: deque[Any] = deque()
+        # Requests held while a barrier runs; allocated only then (idle sessions stay small).
+        self.backlog: deque[Any] | None = None
         self.reading_paused = False
         self.connected_at = time.monotonic()
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.tasks: set[asyncio.Task[Any]] | None = None  # requests in progress
 
     # --- asyncio.Protocol ------------------------------------------------------
 
@@ -92,12 +93,14 @@ class ClientConnection(asyncio.Protocol):
             return
         for msg in messages:
             if self.busy:
+                if self.backlog is None:
+                    self.backlog = deque()
                 self.backlog.append(msg)
             else:
                 self._dispatch(msg)
             if self.closing:
                 return
-        if len(self.backlog) > MAX_BACKLOG:
+        if self.backlog is not None and len(self.backlog) > MAX_BACKLOG:
             self._pause_reading()
 
     def eof_received(self) -> bool | None:
@@ -105,7 +108,7 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
-        for task in list(self.tasks):
+        for task in list(self.tasks or ()):
             task.cancel()
         self.server.on_disconnect(self)
 
@@ -142,13 +145,18 @@ class ClientConnection(asyncio.Protocol):
             fut = asyncio.ensure_future(result)
             if isinstance(msg, BARRIERS):
                 self.busy = True
+            if self.tasks is None:
+                self.tasks = set()
             self.tasks.add(fut)  # type: ignore[arg-type]
             fut.add_done_callback(lambda f: self._finished(request_id, msg, f))
         elif request_id is not None:
             self.send_ok(request_id, result)
 
     def _finished(self, request_id: int | None, msg: Any, fut: asyncio.Future[Any]) -> None:
-        self.tasks.discard(fut)  # type: ignore[arg-type]
+        if self.tasks is not None:
+            self.tasks.discard(fut)  # type: ignore[arg-type]
+            if not self.tasks:
+                self.tasks = None
         if fut.cancelled() or self.closing:
             return
         exc = fut.exception()
@@ -168,6 +176,8 @@ class ClientConnection(asyncio.Protocol):
             self.busy = False
             while self.backlog and not self.busy and not self.closing:
                 self._dispatch(self.backlog.popleft())
+            if not self.backlog:
+                self.backlog = None
             self._maybe_resume_reading()
 
     # --- output --------------------------------------------------------------------
@@ -211,7 +221,7 @@ class ClientConnection(asyncio.Protocol):
             self.reading_paused
             and not self.closing
             and self.transport is not None
-            and len(self.backlog) <= MAX_BACKLOG // 2
+            and (self.backlog is None or len(self.backlog) <= MAX_BACKLOG // 2)
             and (self.outbox is None or not self.outbox.over_budget)
         ):
             self.reading_paused = False

@@ -33,6 +33,25 @@ def chat_class(priority: int) -> int:
     return URGENT + min(max(priority, 0), 3)
 
 
+class _Unused(deque):  # type: ignore[type-arg]
+    """An empty class queue shared by every idle outbox; never holds a frame.
+
+    An idle connection then costs no deque of its own (each is ~760 bytes, six
+    per outbox): thousands of quiet sessions stay cheap.
+    """
+
+    __slots__ = ()
+
+    def append(self, item: object) -> None:
+        raise RuntimeError("queue frames with Outbox.push")
+
+    appendleft = append
+
+
+_UNUSED: deque[Envelope] = _Unused()
+_IDLE: tuple[deque[Envelope], ...] = (_UNUSED,) * N_CLASSES
+
+
 class Transport(Protocol):
     def write(self, data: bytes) -> None: ...
     def get_write_buffer_size(self) -> int: ...
@@ -59,7 +78,9 @@ class Outbox:
         self.budget = budget
         # fifo: a single queue, for measuring what priorities buy (bench switch).
         self.fifo = fifo
-        self.queues: list[deque[Envelope]] = [deque() for _ in range(N_CLASSES)]
+        # One queue per class; a class gets a deque of its own only while it
+        # holds frames (see _Unused), and the outbox returns to _IDLE when drained.
+        self.queues: list[deque[Envelope]] | tuple[deque[Envelope], ...] = _IDLE
         self.queued = 0  # bytes in the queues
         self.paused = False  # transport asked us to stop writing
         self.gaps: dict[str, list[int]] = {}  # room -> [first, last] dropped seq
@@ -77,7 +98,15 @@ class Outbox:
         ):
             self._record_gap(env)
             return False
-        self.queues[NORMAL if self.fifo else klass].append(env)
+        if self.fifo:
+            klass = NORMAL
+        queues = self.queues
+        q = queues[klass]
+        if q is _UNUSED:
+            if not isinstance(queues, list):
+                queues = self.queues = list(_IDLE)
+            q = queues[klass] = deque()
+        q.append(env)
         self.queued += size
         return True
 
@@ -135,6 +164,8 @@ class Outbox:
                     break
             self.queued -= taken
             transport.write(parts[0] if len(parts) == 1 else b"".join(parts))
+        if not self.queued:
+            self.queues = _IDLE
         if self.on_drain is not None and self.queued < self.budget // 2:
             self.on_drain()
 
