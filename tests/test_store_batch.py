@@ -1,0 +1,51 @@
+"""Group commit: message rows of one batch go in together, and one bad row sinks no other."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from roost.protocol.errors import ErrorCode, RoostError
+from roost.store.sqlite import SQLiteStore
+
+
+async def test_a_failing_row_in_a_batch_fails_alone(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "roost.db")
+    await store.open()
+    try:
+        for text in ("one", "two", "three"):
+            _, stored = store.append_message("r", "ann", text, 2, 1.0)
+            await stored
+        # Hold the database thread so the next three rows queue up as one batch.
+        release = threading.Event()
+
+        def hold(conn: sqlite3.Connection) -> None:
+            release.wait(10)
+
+        held = store._submit(hold)
+        store._seq["r"] = 3
+        _, ok1 = store.append_message("r", "ann", "four", 2, 1.0)
+        store._seq["r"] = 1  # the next row repeats seq 2: a primary key conflict
+        _, bad = store.append_message("r", "ann", "again", 2, 1.0)
+        store._seq["r"] = 4
+        _, ok2 = store.append_message("r", "ann", "five", 2, 1.0)
+        release.set()
+        await held
+        await ok1
+        await ok2
+        with pytest.raises(RoostError) as err:
+            await bad
+        assert err.value.code == ErrorCode.STORAGE
+        rows = await store.history("r", 0, 0, 10)
+        assert [(m.seq, m.text) for m in rows] == [
+            (1, "one"),
+            (2, "two"),
+            (3, "three"),
+            (4, "four"),
+            (5, "five"),
+        ]
+    finally:
+        await store.close()
