@@ -426,13 +426,13 @@ class Counter(asyncio.Protocol):
         self.closed = True
 
 
-STAMP_PREFIX = b"@T"
+STAMP_PREFIX = b"@T:"
 STAMP_LEN = 19
 
 
 def stamped_text(now_ns: int) -> str:
     """A TEXT_SIZE-character message text that carries its send time."""
-    head = f"@T{now_ns:0{STAMP_LEN}d}"
+    head = f"@T:{now_ns:0{STAMP_LEN}d}"
     return head + "x" * (TEXT_SIZE - len(head))
 
 
@@ -449,8 +449,13 @@ def _collect_stamps(buf: bytes, seam: int, now: int, out: list[int]) -> None:
         stop = pos + len(STAMP_PREFIX) + STAMP_LEN
         if stop > end:
             break
+        digits = buf[pos + len(STAMP_PREFIX) : stop]
+        # Binary frames can hold the prefix bytes by chance; a stamp is all digits.
+        if not digits.isdigit():
+            pos = buf.find(STAMP_PREFIX, pos + 1)
+            continue
         if stop > seam:
-            out.append(now - int(buf[pos + len(STAMP_PREFIX) : stop]))
+            out.append(now - int(digits))
         pos = buf.find(STAMP_PREFIX, stop)
 
 

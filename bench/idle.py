@@ -141,7 +141,7 @@ def connect_all(
         workers.send("go")
         done = workers.gather(timeout=180)
         elapsed = (max(d["t1"] for d in done) - min(d["t0"] for d in done)) / 1e9
-        time.sleep(1.0)  # presence notices and the like settle
+        time.sleep(2.0)  # presence notices settle; idle outboxes are trimmed (server tick)
         after = rss_kib(pid)
         workers.send("close")
         workers.gather(timeout=60)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from roost.bus.base import Envelope
 from roost.server.outbox import BULK, CONTROL, HIGH, LOW, NORMAL, URGENT, WRITE_HIGH, Outbox
 
@@ -92,7 +94,7 @@ def test_transport_buffer_stays_small_so_order_is_decided_here() -> None:
     assert t.written[0].startswith(b"U")
 
 
-def test_drained_outbox_gives_back_its_queues_and_keeps_order() -> None:
+def test_idle_outbox_owns_no_queue_and_keeps_order_after_use() -> None:
     t = Recorder()
     box = Outbox(t, budget=10_000)
     idle = Outbox(Recorder(), budget=10).queues
@@ -101,9 +103,11 @@ def test_drained_outbox_gives_back_its_queues_and_keeps_order() -> None:
     box.push(env(b"C", CONTROL))
     assert box.queues is not idle
     box.flush()
-    assert box.queues is idle and box.queued == 0
-    # Used again after draining: still most important first.
+    assert box.queued == 0 and not any(box.queues)
     box.push(env(b"L", LOW))
     box.push(env(b"U", URGENT))
     box.flush()
     assert b"".join(t.written) == b"CNUL"
+    # The shared empty queue refuses frames that bypass push().
+    with pytest.raises(RuntimeError):
+        idle[BULK].append(env(b"B", BULK))

@@ -198,18 +198,22 @@ class ClientConnection(asyncio.Protocol):
         self.send(Error(code=str(exc.code), message=exc.message, id=request_id))
 
     def flush(self) -> None:
-        assert self.outbox is not None
-        self.outbox.flush()
-        if self.outbox.over_budget:
+        box = self.outbox
+        assert box is not None
+        box.flush()
+        if box.queued >= box.budget:
             self.server.note_full(self)
             self._pause_reading()
 
     def _on_drain(self) -> None:
-        assert self.outbox is not None
-        if self.outbox.gaps:
-            self.server.send_gaps(self, self.outbox.take_gaps())
-        self.outbox.full_since = 0.0
-        self._maybe_resume_reading()
+        # Runs after nearly every flush: keep the common case (nothing to do) cheap.
+        box = self.outbox
+        assert box is not None
+        if box.gaps:
+            self.server.send_gaps(self, box.take_gaps())
+        box.full_since = 0.0
+        if self.reading_paused:
+            self._maybe_resume_reading()
 
     def _pause_reading(self) -> None:
         if not self.reading_paused and self.transport is not None and not self.closing:
