@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import sqlite3
 import threading
@@ -63,6 +64,8 @@ CREATE TABLE IF NOT EXISTS messages (
 """
 
 _STOP = object()
+CHECKPOINT_INTERVAL = 0.5  # seconds between WAL checkpoints (on their own thread)
+WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL before the writer checkpoints too
 
 
 class SQLiteStore(Store):
@@ -73,6 +76,8 @@ class SQLiteStore(Store):
         self.durability = durability
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._stop_checkpoints = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._seq: dict[str, int] = {}
         self._conn: sqlite3.Connection | None = None
@@ -87,14 +92,39 @@ class SQLiteStore(Store):
         sync = "FULL" if self.durability == "fsync" else "NORMAL"
         conn.execute(f"PRAGMA synchronous={sync}")
         conn.execute("PRAGMA foreign_keys=ON")
+        # Checkpoints (copying the WAL into the database, with an fsync) run on
+        # a thread of their own, so a commit never waits behind one.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.executescript(SCHEMA)
         return conn
+
+    def _bound_wal(self, conn: sqlite3.Connection) -> None:
+        """Under steady writes the checkpoint thread never catches up with the
+        end of the WAL, so the WAL never restarts; past WAL_LIMIT the writer
+        checkpoints the (short) rest itself, between two batches."""
+        try:
+            size = os.path.getsize(f"{self.path}-wal")
+        except OSError:
+            return
+        if size > WAL_LIMIT:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _checkpoints(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop_checkpoints.wait(CHECKPOINT_INTERVAL):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
 
     def _run(self) -> None:
         conn = self._conn
         assert conn is not None and self._loop is not None
         loop = self._loop
         q = self._queue
+        commits = 0
         while True:
             item = q.get()
             work: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
@@ -130,6 +160,9 @@ class SQLiteStore(Store):
                             _run_one(conn, fn, fut, results)
                             i += 1
                     conn.execute("COMMIT")
+                    commits += 1
+                    if commits % 32 == 0:
+                        self._bound_wal(conn)
                 except sqlite3.Error as exc:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
@@ -163,6 +196,11 @@ class SQLiteStore(Store):
         self._conn = await asyncio.to_thread(self._connect)
         self._thread = threading.Thread(target=self._run, name="roost-sqlite", daemon=True)
         self._thread.start()
+        self._stop_checkpoints.clear()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoints, name="roost-sqlite-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
 
         def load_seq(conn: sqlite3.Connection) -> dict[str, int]:
             rows = conn.execute("SELECT room, MAX(seq) FROM messages GROUP BY room")
@@ -173,6 +211,10 @@ class SQLiteStore(Store):
     async def close(self) -> None:
         if self._thread is None:
             return
+        if self._checkpointer is not None:
+            self._stop_checkpoints.set()
+            await asyncio.to_thread(self._checkpointer.join)
+            self._checkpointer = None
         self._hand_over()
         self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
