@@ -369,6 +369,8 @@ async def recv_pipe(pipe: Connection) -> Any:
 
     def ready() -> None:
         loop.remove_reader(pipe.fileno())
+        # The loop made the pipe non-blocking; a large reply must not be cut short.
+        os.set_blocking(pipe.fileno(), True)
         if not fut.done():
             fut.set_result(pipe.recv())
 

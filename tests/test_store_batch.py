@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -47,5 +50,32 @@ async def test_a_failing_row_in_a_batch_fails_alone(tmp_path: Path) -> None:
             (4, "four"),
             (5, "five"),
         ]
+    finally:
+        await store.close()
+
+
+async def test_messages_resolve_in_seq_order_whichever_thread_commits(tmp_path: Path) -> None:
+    """Small batches may commit on the loop thread, large or mixed ones on the
+    database thread; either way acknowledgements follow seq order."""
+    store = SQLiteStore(tmp_path / "roost.db")
+    await store.open()
+    rng = random.Random(7)
+    order: list[int] = []
+    pending = []
+    try:
+        for _ in range(300):
+            if rng.random() < 0.3:
+                # Keeps the database thread busy for a moment.
+                pending.append(store._submit(lambda conn: time.sleep(0.001)))
+            for _ in range(rng.choice([1, 1, 2, 5, 20])):
+                rec, stored = store.append_message("r", "ann", "hi", 2, 1.0)
+                stored.add_done_callback(lambda f, seq=rec.seq: order.append(seq))
+                pending.append(stored)
+            if rng.random() < 0.5:
+                await asyncio.sleep(0)
+        await asyncio.gather(*pending)
+        await asyncio.sleep(0)
+        assert len(order) == store.last_seq("r")
+        assert order == sorted(order)
     finally:
         await store.close()
