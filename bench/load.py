@@ -266,7 +266,7 @@ def run_room_load(
     ``on_go`` is called as the senders start (to attach a profiler, say).
     With ``server_pid``, the server's CPU use while the senders run is reported.
     """
-    cpu0 = cpu1 = 0.0
+    cpu0 = cpu1 = clients0 = clients1 = 0.0
     workers = Workers()
     try:
         per = -(-load.receivers // load.receiver_procs)
@@ -281,6 +281,8 @@ def run_room_load(
         workers.send("go", recv_pipes)
         workers.gather(recv_pipes)
         workers.send("go", [send_pipe])
+        pids = [p.pid for p in workers.procs if p.pid is not None]
+        clients0 = sum(cpu_seconds(pid) for pid in pids)
         if server_pid is not None:
             cpu0 = cpu_seconds(server_pid)
         if on_go is not None:
@@ -288,6 +290,7 @@ def run_room_load(
         (sent,) = workers.gather([send_pipe], timeout=load.duration + 60)
         if server_pid is not None:
             cpu1 = cpu_seconds(server_pid)
+        clients1 = sum(cpu_seconds(pid) for pid in pids)
         # Wait until deliveries stop growing (bounded).
         last = -1
         deadline = time.monotonic() + 15
@@ -324,8 +327,12 @@ def run_room_load(
         "gaps": sum(r["gaps"] for r in recv),
         "closed": sum(r["closed"] for r in recv),
     }
+    span = max(1e-9, (sent["t1"] - sent["t0"]) / 1e9)
+    out["clients_cpu"] = round((clients1 - clients0) / span, 2)
     if server_pid is not None:
-        out["server_cpu"] = round((cpu1 - cpu0) / max(1e-9, (sent["t1"] - sent["t0"]) / 1e9), 2)
+        out["server_cpu"] = round((cpu1 - cpu0) / span, 2)
+        # Server CPU time per delivery: less sensitive to a busy machine than rates.
+        out["server_ns_per_delivery"] = round((cpu1 - cpu0) / span / max(1.0, rate) * 1e9)
     if samples:
         ms = [s / 1e6 for s in samples]
         out["latency_ms"] = {

@@ -61,6 +61,16 @@ ROWS: list[tuple[str, str, Getter, str, Getter, str, str, str]] = [
         "higher",
     ),
     (
+        "fan-out: server CPU per delivery (ns)",
+        "fanout",
+        _get("roost", "server_ns_per_delivery"),
+        "ngircd",
+        _get("ngircd", "server_ns_per_delivery"),
+        "ns",
+        "-",
+        "lower",
+    ),
+    (
         "latency p50 (ms)",
         "latency",
         _get("roost", "latency_ms", "p50"),
