@@ -103,7 +103,7 @@ def test_idle_outbox_owns_no_queue_and_keeps_order_after_use() -> None:
     box.push(env(b"C", CONTROL))
     assert box.queues is not idle
     box.flush()
-    assert box.queued == 0 and not any(box.queues)
+    assert box.queued == 0 and box.queues is idle  # drained: owns no queue again
     box.push(env(b"L", LOW))
     box.push(env(b"U", URGENT))
     box.flush()

@@ -33,11 +33,12 @@ def chat_class(priority: int) -> int:
 
 
 class _Unused(list):  # type: ignore[type-arg]
-    """The empty queue of a class an outbox has never used; shared, never holds a frame.
+    """The queue of every class that holds nothing: shared, never holds a frame.
 
-    Queues are lists, not deques: a deque always allocates a 0.5 KiB block,
-    while a drained list keeps only its 56-byte header, so thousands of
-    quiet sessions stay small.
+    An outbox starts with all its classes on this queue, takes a list of its
+    own for a class when it queues a frame there, and returns to sharing once
+    drained: thousands of quiet sessions own no queue at all. (Lists, not
+    deques: a deque always allocates a 0.5 KiB block.)
     """
 
     __slots__ = ()
@@ -82,8 +83,8 @@ class Outbox:
         self.budget = budget
         # fifo: a single queue, for measuring what priorities buy (bench switch).
         self.fifo = fifo
-        # One queue per class (oldest first); a class gets a list of its own
-        # only once it is used (see _Unused).
+        # One queue per class (oldest first); a class has a list of its own
+        # only while it holds frames (see _Unused).
         self.queues: list[list[Envelope]] | tuple[list[Envelope], ...] = _IDLE
         self.queued = 0  # bytes in the queues
         self.paused = False  # transport asked us to stop writing
@@ -173,6 +174,8 @@ class Outbox:
                     break
             self.queued -= taken
             transport.write(parts[0] if len(parts) == 1 else b"".join(parts))
+        if not self.queued:
+            self.queues = _IDLE  # drained: back to owning no queue (cheap to redo)
         if self.on_drain is not None and self.queued < self.budget // 2:
             self.on_drain()
 
