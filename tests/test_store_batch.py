@@ -67,7 +67,7 @@ async def test_messages_resolve_in_seq_order_whichever_thread_commits(tmp_path: 
             if rng.random() < 0.3:
                 # Keeps the database thread busy for a moment.
                 pending.append(store._submit(lambda conn: time.sleep(0.001)))
-            for _ in range(rng.choice([1, 1, 2, 5, 20])):
+            for _ in range(rng.choice([1, 1, 2, 5, 20, 150])):
                 rec, stored = store.append_message("r", "ann", "hi", 2, 1.0)
                 stored.add_done_callback(lambda f, seq=rec.seq: order.append(seq))
                 pending.append(stored)

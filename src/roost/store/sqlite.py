@@ -67,6 +67,7 @@ _STOP = object()
 CHECKPOINT_INTERVAL = 0.5  # seconds between WAL checkpoints (on their own thread)
 WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL before the writer checkpoints too
 INLINE_MAX = 64  # message rows the loop thread may commit itself (see _hand_over)
+COMMIT_CHUNK = 64  # operations per commit on the database thread (durability "normal")
 
 
 class SQLiteStore(Store):
@@ -147,8 +148,12 @@ class SQLiteStore(Store):
                     item = q.get_nowait()
                 except queue.Empty:
                     break
-            if work:
-                results = self._execute(conn, work)
+            # In chunks, each its own commit: the loop fans out and acknowledges
+            # one chunk while the next commits, instead of the whole room waiting
+            # for one big commit. (With an fsync per commit, one big batch.)
+            chunk = len(work) if self.durability == "fsync" else COMMIT_CHUNK
+            for i in range(0, len(work), chunk):
+                results = self._execute(conn, work[i : i + chunk])
                 with contextlib.suppress(RuntimeError):  # loop already closed
                     loop.call_soon_threadsafe(_resolve_all, results)
             # Only now may the loop thread use the connection itself (see _hand_over).
