@@ -7,9 +7,20 @@ async with connect("127.0.0.1", 7878, "bot", "secret", register=True) as client:
 """
 
 from roost.client.connection import Client, ConnectionLost, connect
-from roost.client.events import ConnectionState
+from roost.client.events import ConnectionState, FileSaved
 from roost.protocol.errors import ErrorCode, RoostError
-from roost.protocol.messages import Bye, Gap, Joined, Left, Message, Notice, Presence
+from roost.protocol.messages import (
+    Bye,
+    FileDetails,
+    FileInfo,
+    FileResult,
+    Gap,
+    Joined,
+    Left,
+    Message,
+    Notice,
+    Presence,
+)
 
 __all__ = [
     "Bye",
@@ -17,6 +28,10 @@ __all__ = [
     "ConnectionLost",
     "ConnectionState",
     "ErrorCode",
+    "FileDetails",
+    "FileInfo",
+    "FileResult",
+    "FileSaved",
     "Gap",
     "Joined",
     "Left",

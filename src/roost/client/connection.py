@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -22,6 +24,10 @@ from roost.protocol.messages import (
     Bye,
     ClientHello,
     Error,
+    FileData,
+    FileDetails,
+    FileQuery,
+    FileResult,
     Gap,
     History,
     HistoryResult,
@@ -44,6 +50,9 @@ from roost.protocol.messages import (
     ServerHello,
     Who,
 )
+
+if TYPE_CHECKING:
+    from roost.client.files import AutoAccept, Progress
 
 log = logging.getLogger("roost.client")
 T = TypeVar("T")
@@ -80,6 +89,7 @@ class Client:
         cursors: dict[str, int] | None = None,
         connect_timeout: float = 10.0,
         max_backoff: float = 10.0,
+        auto_accept: str | os.PathLike[str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -108,6 +118,13 @@ class Client:
         self._connected = asyncio.Event()
         self._closed = False
         self._handlers: list[Callable[[Any], None]] = []
+        # Requests whose reply follows a stream of data events (downloads): id -> sink.
+        self._streams: dict[int, Callable[[FileData], None]] = {}
+        self._auto: AutoAccept | None = None
+        if auto_accept is not None:
+            from roost.client.files import AutoAccept
+
+            self._auto = AutoAccept(self, Path(auto_accept))
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -130,6 +147,8 @@ class Client:
         if self._closed:
             return
         self._closed = True
+        if self._auto is not None:
+            await self._auto.close()
         if self._writer is not None and self._connected.is_set():
             with contextlib.suppress(Exception):
                 self._writer.write(encode(Logout(id=next(self._ids))))
@@ -291,6 +310,11 @@ class Client:
             self._push_event(_CLOSED)
 
     def _on_message(self, msg: Any) -> None:
+        if isinstance(msg, FileData):
+            sink = self._streams.get(msg.id)
+            if sink is not None:
+                sink(msg)
+            return
         if isinstance(msg, Ok | Error) and msg.id is not None:
             fut = self._pending.pop(msg.id, None)
             if fut is not None and not fut.done():
@@ -322,23 +346,51 @@ class Client:
 
     # --- requests ----------------------------------------------------------------------
 
-    async def _call(self, msg: Any, result_type: type[T] | None = None) -> Any:
-        """Send a request (its id is filled in) and wait for its reply."""
+    async def _call(
+        self,
+        msg: Any,
+        result_type: type[T] | None = None,
+        stream: Callable[[FileData], None] | None = None,
+    ) -> Any:
+        """Send a request (its id is filled in) and wait for its reply.
+
+        ``stream`` receives the data events of the request (downloads).
+        """
         if self._writer is None or not self._connected.is_set():
             if self._closed:
                 raise ConnectionLost("the client is closed")
             await asyncio.wait_for(self._connected.wait(), self.connect_timeout * 3)
-        assert self._writer is not None
-        request_id = next(self._ids)
-        msg.id = request_id
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = fut
-        self._writer.write(encode(msg))
-        await self._writer.drain()
+        fut = self._request(msg, stream)
+        await self._drain()
         result = await fut
         if result_type is None:
             return result
         return msgspec.convert(result, result_type)
+
+    def _request(
+        self, msg: Any, stream: Callable[[FileData], None] | None = None
+    ) -> asyncio.Future[Any]:
+        """Write a request now, without waiting; the future gives the raw reply result."""
+        if self._writer is None or not self._connected.is_set():
+            raise ConnectionLost()
+        request_id = next(self._ids)
+        msg.id = request_id
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = fut
+        if stream is not None:
+            self._streams[request_id] = stream
+            fut.add_done_callback(lambda _: self._streams.pop(request_id, None))
+        self._writer.write(encode(msg))
+        return fut
+
+    async def _drain(self) -> None:
+        """Wait while the socket's send buffer is full."""
+        if self._writer is None:
+            raise ConnectionLost()
+        try:
+            await self._writer.drain()
+        except (ConnectionError, OSError) as exc:
+            raise ConnectionLost(f"connection to the server lost: {exc}") from exc
 
     async def send(self, to: str, text: str, priority: int | None = None) -> SendResult:
         """Send to a room or ``@user``; returns once the server has stored it."""
@@ -417,6 +469,42 @@ class Client:
             if after >= res.last_seq or (before and after >= before - 1):
                 return
 
+    # --- files ---------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        path: str | os.PathLike[str],
+        to: str,
+        *,
+        name: str | None = None,
+        text: str = "",
+        media_type: str | None = None,
+        progress: Progress | None = None,
+    ) -> FileResult:
+        """Send a file to a room or ``@user``; see :func:`roost.client.files.upload`."""
+        from roost.client.files import upload
+
+        return await upload(
+            self, path, to, name=name, text=text, media_type=media_type, progress=progress
+        )
+
+    async def download(
+        self,
+        file_id: str,
+        dest: str | os.PathLike[str] | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Fetch a file; see :func:`roost.client.files.download`. Returns where it was saved."""
+        from roost.client.files import download
+
+        return await download(self, file_id, dest, progress=progress)
+
+    async def file_info(self, file_id: str) -> FileDetails:
+        """What the server knows about a file: FileDetails(file, sender, room, created, expires)."""
+        result: FileDetails = await self._call(FileQuery(id=0, file=file_id), FileDetails)
+        return result
+
     async def latest(self, room: str, count: int) -> list[Message]:
         """The last ``count`` stored messages of a conversation, oldest first."""
         res = await self.history_page(room, 0, 0, 1)
@@ -442,11 +530,13 @@ class Client:
             ev = self._events.popleft()
             if ev is _CLOSED:
                 return
-            if isinstance(ev, Message):
-                async for m in self._in_order(ev):
-                    yield m
-            elif isinstance(ev, Gap):
-                async for m in self._fill(ev.room, ev.upto):
+            if isinstance(ev, Message | Gap):
+                ordered = (
+                    self._in_order(ev) if isinstance(ev, Message) else self._fill(ev.room, ev.upto)
+                )
+                async for m in ordered:
+                    if m.file is not None and self._auto is not None:
+                        self._auto.offer(m)
                     yield m
             else:
                 yield ev

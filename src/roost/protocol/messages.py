@@ -38,6 +38,7 @@ class Limits(msgspec.Struct, omit_defaults=True):
     max_transfers: int = 4
     history_page: int = 500
     outbox_budget: int = 1024 * 1024
+    file_retention: float = 30 * 86400.0  # seconds a stored file is kept
 
 
 class ServerHello(Wire, tag="hello"):
@@ -108,6 +109,70 @@ class History(Wire, tag="history"):
     limit: int = 100
 
 
+# --- file transfer (docs/files.md) -------------------------------------------
+
+
+class Upload(Wire, tag="upload"):
+    """Announce a file for ``to``; limits are checked before any data moves.
+
+    ``resume`` names an earlier upload of this account to continue; without
+    it, a detached partial upload of the same name and size to the same
+    conversation is continued. ``sha256`` (optional here, required at the
+    end) lets a file whose bytes the server already holds complete at once.
+    """
+
+    id: int
+    to: str
+    name: str
+    size: int
+    media_type: str = ""
+    text: str = ""  # caption; the file name when empty
+    sha256: str = ""
+    resume: str = ""
+
+
+class Put(Wire, tag="put"):
+    """``data`` of an upload at ``offset`` (the bytes received so far); result: the new offset."""
+
+    id: int
+    upload: str
+    offset: int
+    data: memoryview  # decoded without a copy; any bytes-like object encodes
+
+
+class UploadDone(Wire, tag="upload_done"):
+    """All bytes sent: check SHA-256, store the blob, post the offer."""
+
+    id: int
+    upload: str
+    sha256: str
+
+
+class UploadCancel(Wire, tag="upload_cancel"):
+    id: int
+    upload: str
+
+
+class FileQuery(Wire, tag="file_info"):
+    id: int
+    file: str
+
+
+class Download(Wire, tag="download"):
+    """Stream a file from ``offset`` as ``data`` events; the reply comes after the last byte."""
+
+    id: int
+    file: str
+    offset: int = 0
+
+
+class DownloadCancel(Wire, tag="download_cancel"):
+    """Stop the download started by request ``download`` (its request id)."""
+
+    id: int
+    download: int
+
+
 class Ping(Wire, tag="ping"):
     id: int
 
@@ -133,8 +198,21 @@ class Error(Wire, tag="error"):
 # --- events (server -> client) ------------------------------------------------
 
 
+class FileInfo(msgspec.Struct, omit_defaults=True):
+    """A stored file, as offered in a message."""
+
+    id: str
+    name: str  # cleaned for display by the server; still sanitize before saving
+    size: int
+    sha256: str  # hex
+    media_type: str = "application/octet-stream"
+
+
 class Message(Wire, tag="msg"):
-    """A chat message in a room or a direct conversation (room ``@a+b``)."""
+    """A chat message in a room or a direct conversation (room ``@a+b``).
+
+    A message with ``file`` is a file offer; its text is the caption.
+    """
 
     room: str
     seq: int
@@ -142,6 +220,15 @@ class Message(Wire, tag="msg"):
     text: str
     ts: float
     priority: int = NORMAL
+    file: FileInfo | None = None
+
+
+class FileData(Wire, tag="data"):
+    """Bytes of the download started by request ``id``, in order, BULK class."""
+
+    id: int
+    offset: int
+    data: memoryview
 
 
 class Presence(Wire, tag="presence"):
@@ -223,7 +310,51 @@ class JoinResult(msgspec.Struct):
     created: bool = False
 
 
+class UploadResult(msgspec.Struct):
+    upload: str
+    offset: int  # send from here; equal to the size when nothing is left to send
+    prefix_sha256: str = ""  # SHA-256 of the bytes before offset, to check a resume
+
+
+class FileResult(msgspec.Struct):
+    """Result of upload_done: the stored file and the offer message."""
+
+    file: FileInfo
+    room: str
+    seq: int
+    ts: float
+
+
+class FileDetails(msgspec.Struct):
+    """Result of file_info (and of download, after its last byte)."""
+
+    file: FileInfo
+    sender: str
+    room: str
+    created: float
+    expires: float
+
+
 ClientMessage = (
-    ClientHello | Login | Resume | Send | Join | Leave | ListRooms | Who | History | Ping | Logout
+    ClientHello
+    | Login
+    | Resume
+    | Send
+    | Join
+    | Leave
+    | ListRooms
+    | Who
+    | History
+    | Ping
+    | Logout
+    | Upload
+    | Put
+    | UploadDone
+    | UploadCancel
+    | FileQuery
+    | Download
+    | DownloadCancel
 )
-ServerMessage = ServerHello | Ok | Error | Message | Presence | Joined | Left | Gap | Notice | Bye
+ServerMessage = (
+    ServerHello | Ok | Error | Message | Presence | Joined | Left | Gap | Notice | Bye | FileData
+)

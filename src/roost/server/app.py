@@ -18,6 +18,7 @@ from roost.protocol.names import dm_parties
 from roost.server.auth import Passwords
 from roost.server.config import ServerConfig
 from roost.server.connection import ClientConnection
+from roost.server.files import FileService
 from roost.server.outbox import CONTROL, NORMAL
 from roost.server.state import Room, ServerState
 from roost.store.base import Account, Store
@@ -47,6 +48,7 @@ class Server:
         self.handlers: dict[type, Handler] = dict(HANDLERS)
         # Checks run before a message is accepted (mutes, rate limits); each may raise RoostError.
         self.send_checks: list[Handler] = []
+        self.files = FileService(self)
         self.connections: set[ClientConnection] = set()
         self.port = config.port
         self.started = time.time()
@@ -84,6 +86,7 @@ class Server:
             if name not in self.state.rooms:
                 await self.store.create_room(name, "", time.time())
                 self.state.rooms[name] = Room(name)
+        await self.files.start()
         self.bus.set_handler(self.deliver)
         await self.bus.start()
         self._listener = await self._loop.create_server(
@@ -110,6 +113,7 @@ class Server:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        await self.files.stop()
         await self.bus.stop()
         await self.store.close()
         if self._listener is not None:
@@ -150,6 +154,7 @@ class Server:
         self.connections.discard(conn)
         self._dirty.discard(conn)
         self._full.discard(conn)
+        self.files.on_disconnect(conn)
         log.info("disconnect %s (%s)", conn.peer, conn.user or "not logged in")
         if conn.user is not None and self.state.detach(conn, conn.user):
             self.publish_presence(conn.user, False)

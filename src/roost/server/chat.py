@@ -17,6 +17,7 @@ from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.messages import (
     PROTOCOL_VERSION,
     ClientHello,
+    FileInfo,
     History,
     HistoryResult,
     Join,
@@ -42,7 +43,7 @@ from roost.server.auth import dummy_password, new_token, token_digest
 from roost.server.connection import BulkReply
 from roost.server.outbox import NORMAL, chat_class
 from roost.server.state import Room
-from roost.store.base import Account
+from roost.store.base import Account, FileRecord, StoredMessage
 
 if TYPE_CHECKING:
     from roost.server.app import Server
@@ -192,12 +193,20 @@ def send(server: Server, conn: ClientConnection, msg: Send) -> Any:
     return post_message(server, key, account.name, msg.text, priority)
 
 
-def post_message(server: Server, key: str, sender: str, text: str, priority: int) -> Any:
-    """Store a message, then publish it; the returned future gives the SendResult."""
-    rec, stored = server.store.append_message(key, sender, text, priority, time.time())
-    frame = encode(
-        Message(room=key, seq=rec.seq, sender=sender, text=text, ts=rec.ts, priority=priority)
-    )
+def post_message(
+    server: Server,
+    key: str,
+    sender: str,
+    text: str,
+    priority: int,
+    file: FileRecord | None = None,
+) -> Any:
+    """Store a message, then publish it; the returned future gives the SendResult.
+
+    With ``file``, the message is the offer of that file (stored with it).
+    """
+    rec, stored = server.store.append_message(key, sender, text, priority, time.time(), file)
+    frame = encode(wire_message(rec))
     env = Envelope(key, rec.seq, chat_class(priority), frame)
     result = SendResult(room=key, seq=rec.seq, ts=rec.ts)
     if not server.config.ack_after_store:
@@ -282,16 +291,32 @@ async def history(server: Server, conn: ClientConnection, msg: History) -> BulkR
     messages: list[Message] = []
     for r in rows:
         budget -= len(r.text.encode()) + len(r.sender) + len(key) + 64
+        if r.file is not None:
+            budget -= len(r.file.name.encode()) + len(r.file.media_type) + 128
         if budget < 0 and messages:
             break
-        messages.append(
-            Message(
-                room=r.room, seq=r.seq, sender=r.sender, text=r.text, ts=r.ts, priority=r.priority
-            )
-        )
+        messages.append(wire_message(r))
     return BulkReply(
         HistoryResult(room=key, messages=messages, last_seq=server.store.last_seq(key))
     )
+
+
+def wire_message(r: StoredMessage) -> Message:
+    """A stored message as the event clients receive."""
+    return Message(
+        room=r.room,
+        seq=r.seq,
+        sender=r.sender,
+        text=r.text,
+        ts=r.ts,
+        priority=r.priority,
+        file=file_info(r.file) if r.file is not None else None,
+    )
+
+
+def file_info(f: FileRecord) -> FileInfo:
+    """What clients are told about a stored file."""
+    return FileInfo(id=f.id, name=f.name, size=f.size, sha256=f.sha256, media_type=f.media_type)
 
 
 def ping(server: Server, conn: ClientConnection, msg: Ping) -> dict[str, float]:

@@ -49,6 +49,8 @@ class ServerConfig:
     user_quota: int = 100 * 1024 * 1024
     max_transfers: int = 4
     file_retention: float = 30 * 86400.0
+    # seconds an interrupted upload is kept for its client to resume it
+    upload_timeout: float = 3600.0
 
     def validate(self) -> None:
         if self.registration not in ("open", "closed", "approve"):
@@ -62,6 +64,17 @@ class ServerConfig:
         if self.chunk_size + 1024 > self.max_frame:
             raise RoostError(
                 ErrorCode.BAD_REQUEST, "chunk_size must be at least 1 KiB below max_frame"
+            )
+        for name in ("max_file_size", "user_quota"):
+            if getattr(self, name) < 0:
+                raise RoostError(ErrorCode.BAD_REQUEST, f"{name} must not be negative")
+        if self.chunk_size < 1024:
+            raise RoostError(ErrorCode.BAD_REQUEST, "chunk_size must be at least 1024")
+        if self.max_transfers < 1:
+            raise RoostError(ErrorCode.BAD_REQUEST, "max_transfers must be at least 1")
+        if self.file_retention <= 0 or self.upload_timeout <= 0:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, "file_retention and upload_timeout must be positive"
             )
         if self.durability not in ("normal", "fsync"):
             raise RoostError(ErrorCode.BAD_REQUEST, "durability must be 'normal' or 'fsync'")
@@ -77,6 +90,7 @@ class ServerConfig:
             max_transfers=self.max_transfers,
             history_page=self.history_page,
             outbox_budget=self.outbox_budget,
+            file_retention=self.file_retention,
         )
 
     @property

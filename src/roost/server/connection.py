@@ -7,7 +7,7 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from roost.bus.base import Envelope
@@ -57,6 +57,9 @@ class ClientConnection(asyncio.Protocol):
         self.reading_paused = False
         self.connected_at = time.monotonic()
         self.tasks: set[asyncio.Task[Any]] = set()
+        # Producers of bulk data (file downloads): called whenever the outbox and
+        # the transport have drained, to queue their next chunks (Outbox.bulk_room).
+        self.drain_hooks: list[Callable[[], None]] = []
 
     # --- asyncio.Protocol ------------------------------------------------------
 
@@ -117,6 +120,8 @@ class ClientConnection(asyncio.Protocol):
         assert self.outbox is not None
         self.outbox.paused = False
         self.outbox.flush()
+        # flush() calls no hook when nothing was queued, yet a producer may be waiting.
+        self._run_drain_hooks()
 
     # --- requests ----------------------------------------------------------------
 
@@ -200,6 +205,13 @@ class ClientConnection(asyncio.Protocol):
             self.server.send_gaps(self, self.outbox.take_gaps())
         self.outbox.full_since = 0.0
         self._maybe_resume_reading()
+        self._run_drain_hooks()
+
+    def _run_drain_hooks(self) -> None:
+        for hook in list(self.drain_hooks):
+            if self.closing:
+                return
+            hook()
 
     def _pause_reading(self) -> None:
         if not self.reading_paused and self.transport is not None and not self.closing:

@@ -22,6 +22,22 @@ class Account:
 
 
 @dataclass(slots=True)
+class FileRecord:
+    """Metadata of a stored file; its bytes are the blob named by ``sha256``."""
+
+    id: str
+    sha256: str
+    name: str
+    size: int
+    media_type: str
+    owner: str
+    room: str  # conversation key the file was offered in
+    created: float
+    expires: float
+    expired: bool = False
+
+
+@dataclass(slots=True)
 class StoredMessage:
     room: str
     seq: int
@@ -29,6 +45,7 @@ class StoredMessage:
     text: str
     ts: float
     priority: int
+    file: FileRecord | None = None  # set for a file offer
 
 
 @dataclass(slots=True)
@@ -88,13 +105,20 @@ class Store(abc.ABC):
     # messages --------------------------------------------------------------
     @abc.abstractmethod
     def append_message(
-        self, room: str, sender: str, text: str, priority: int, ts: float
+        self,
+        room: str,
+        sender: str,
+        text: str,
+        priority: int,
+        ts: float,
+        file: FileRecord | None = None,
     ) -> tuple[StoredMessage, asyncio.Future[None]]:
         """Assign the next sequence number now; the future resolves once stored.
 
         Sequence numbers are assigned in call order, and futures resolve in
         the same order, so delivery in completion order is delivery in seq
-        order.
+        order. With ``file``, the file's record is stored in the same
+        transaction as the message that offers it.
         """
 
     @abc.abstractmethod
@@ -111,3 +135,24 @@ class Store(abc.ABC):
         When more than ``limit`` match, the *oldest* ``limit`` are returned so a
         client can page forward.
         """
+
+    # files -------------------------------------------------------------------
+    @abc.abstractmethod
+    async def get_file(self, file_id: str) -> FileRecord | None:
+        """The record of a file, expired or not; None if unknown."""
+
+    @abc.abstractmethod
+    async def file_usage(self, owner: str) -> int:
+        """Bytes of unexpired files owned by ``owner`` (what counts against the quota)."""
+
+    @abc.abstractmethod
+    async def expire_files(self, now: float) -> tuple[list[FileRecord], list[str]]:
+        """Mark files past their expiry as expired.
+
+        Returns the records expired now and the SHA-256 of every blob that no
+        unexpired file uses any more (the caller deletes those blobs).
+        """
+
+    @abc.abstractmethod
+    async def live_blobs(self) -> set[str]:
+        """SHA-256 of every blob an unexpired file uses."""

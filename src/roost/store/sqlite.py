@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from roost.protocol.errors import ErrorCode, RoostError
-from roost.store.base import Account, RoomRecord, Store, StoredMessage
+from roost.store.base import Account, FileRecord, RoomRecord, Store, StoredMessage
 
 T = TypeVar("T")
 
@@ -58,9 +58,28 @@ CREATE TABLE IF NOT EXISTS messages (
     text TEXT NOT NULL,
     ts REAL NOT NULL,
     priority INTEGER NOT NULL,
+    file TEXT,
     PRIMARY KEY (room, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    room TEXT NOT NULL,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    expired INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS files_owner ON files (owner) WHERE expired = 0;
+CREATE INDEX IF NOT EXISTS files_expires ON files (expires) WHERE expired = 0;
+CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
 """
+# Columns added after a table was first published: (table, column, definition).
+MIGRATIONS = [("messages", "file", "TEXT")]
+FILE_COLUMNS = "id, sha256, name, size, media_type, owner, room, created, expires, expired"
 
 _STOP = object()
 
@@ -86,6 +105,10 @@ class SQLiteStore(Store):
         sync = "FULL" if self.durability == "fsync" else "NORMAL"
         conn.execute(f"PRAGMA synchronous={sync}")
         conn.execute("PRAGMA foreign_keys=ON")
+        for table, column, definition in MIGRATIONS:
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if have and column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         conn.executescript(SCHEMA)
         return conn
 
@@ -271,20 +294,31 @@ class SQLiteStore(Store):
     # --- messages ------------------------------------------------------------------
 
     def append_message(
-        self, room: str, sender: str, text: str, priority: int, ts: float
+        self,
+        room: str,
+        sender: str,
+        text: str,
+        priority: int,
+        ts: float,
+        file: FileRecord | None = None,
     ) -> tuple[StoredMessage, asyncio.Future[None]]:
         seq = self._seq.get(room, 0) + 1
         self._seq[room] = seq
-        row = (room, seq, sender, text, ts, priority)
+        row = (room, seq, sender, text, ts, priority, file.id if file else None)
 
         def op(conn: sqlite3.Connection) -> None:
+            if file is not None:
+                conn.execute(
+                    f"INSERT INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _file_row(file),
+                )
             conn.execute(
-                "INSERT INTO messages (room, seq, sender, text, ts, priority)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (room, seq, sender, text, ts, priority, file)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
 
-        return StoredMessage(room, seq, sender, text, ts, priority), self._submit(op)
+        return StoredMessage(room, seq, sender, text, ts, priority, file), self._submit(op)
 
     def last_seq(self, room: str) -> int:
         return self._seq.get(room, 0)
@@ -299,15 +333,95 @@ class SQLiteStore(Store):
     async def history(self, room: str, after: int, before: int, limit: int) -> list[StoredMessage]:
         upper = before if before > 0 else (1 << 62)
 
+        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
+
         def op(conn: sqlite3.Connection) -> list[StoredMessage]:
             rows = conn.execute(
-                "SELECT room, seq, sender, text, ts, priority FROM messages"
-                " WHERE room = ? AND seq > ? AND seq < ? ORDER BY seq LIMIT ?",
+                f"SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
+                " FROM messages m LEFT JOIN files f ON f.id = m.file"
+                " WHERE m.room = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ?",
                 (room, after, upper, limit),
             )
-            return [StoredMessage(*r) for r in rows]
+            return [
+                StoredMessage(
+                    r[0], r[1], r[2], r[3], r[4], r[5], _file_record(r[6:]) if r[6] else None
+                )
+                for r in rows
+            ]
 
         return await self._submit(op)
+
+    # --- files ---------------------------------------------------------------------
+
+    async def get_file(self, file_id: str) -> FileRecord | None:
+        def op(conn: sqlite3.Connection) -> FileRecord | None:
+            row = conn.execute(
+                f"SELECT {FILE_COLUMNS} FROM files WHERE id = ?", (file_id,)
+            ).fetchone()
+            return _file_record(row) if row else None
+
+        return await self._submit(op)
+
+    async def file_usage(self, owner: str) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = ? AND expired = 0",
+                (owner,),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._submit(op)
+
+    async def expire_files(self, now: float) -> tuple[list[FileRecord], list[str]]:
+        def op(conn: sqlite3.Connection) -> tuple[list[FileRecord], list[str]]:
+            rows = conn.execute(
+                f"SELECT {FILE_COLUMNS} FROM files WHERE expired = 0 AND expires <= ?", (now,)
+            ).fetchall()
+            if not rows:
+                return [], []
+            gone = [_file_record(r) for r in rows]
+            conn.executemany("UPDATE files SET expired = 1 WHERE id = ?", [(f.id,) for f in gone])
+            unused = [
+                sha
+                for sha in {f.sha256 for f in gone}
+                if conn.execute(
+                    "SELECT 1 FROM files WHERE sha256 = ? AND expired = 0 LIMIT 1", (sha,)
+                ).fetchone()
+                is None
+            ]
+            return gone, unused
+
+        return await self._submit(op)
+
+    async def live_blobs(self) -> set[str]:
+        def op(conn: sqlite3.Connection) -> set[str]:
+            return {
+                r[0] for r in conn.execute("SELECT DISTINCT sha256 FROM files WHERE expired = 0")
+            }
+
+        return await self._submit(op)
+
+
+def _file_row(f: FileRecord) -> tuple[object, ...]:
+    return (
+        f.id,
+        f.sha256,
+        f.name,
+        f.size,
+        f.media_type,
+        f.owner,
+        f.room,
+        f.created,
+        f.expires,
+        int(f.expired),
+    )
+
+
+def _file_record(row: tuple[Any, ...]) -> FileRecord:
+    fid, sha, name, size, media_type, owner, room, created, expires, expired = row
+    return FileRecord(
+        fid, sha, name, size, media_type, owner, room, created, expires, bool(expired)
+    )
 
 
 def _as_store_error(exc: BaseException) -> BaseException:
