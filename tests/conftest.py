@@ -47,6 +47,7 @@ class RunningServer:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    preexec: Any = None  # run in the child before exec (e.g. to set resource limits)
 
     @property
     def address(self) -> str:
@@ -63,7 +64,9 @@ class RunningServer:
         args = [sys.executable, "-m", "roost", "serve", "--host", self.host]
         args += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
         args += ["--config", str(cfg_path), "--port-file", str(port_file)]
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=roost_env())
+        self.proc = subprocess.Popen(
+            args, stdout=log, stderr=log, env=roost_env(), preexec_fn=self.preexec
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
