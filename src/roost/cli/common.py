@@ -133,10 +133,7 @@ def to_jsonable(obj: Any) -> Any:
         if isinstance(data, dict) and isinstance(tag, str):
             data = {"type": EVENT_TYPES.get(tag, tag), **data}
         return data
-    if hasattr(obj, "__dataclass_fields__"):
-        import dataclasses
-
-        return dataclasses.asdict(obj)
+    # Dataclasses too (their fields may hold structs, which dataclasses.asdict leaves as is).
     return msgspec.to_builtins(obj)
 
 

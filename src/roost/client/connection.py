@@ -361,7 +361,11 @@ class Client:
                 raise ConnectionLost("the client is closed")
             await asyncio.wait_for(self._connected.wait(), self.connect_timeout * 3)
         fut = self._request(msg, stream)
-        await self._drain()
+        try:
+            await self._drain()
+        except BaseException:
+            fut.cancel()  # the connection is gone; nobody will wait for this reply
+            raise
         result = await fut
         if result_type is None:
             return result

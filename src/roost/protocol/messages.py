@@ -198,7 +198,7 @@ class Error(Wire, tag="error"):
 # --- events (server -> client) ------------------------------------------------
 
 
-class FileInfo(msgspec.Struct, omit_defaults=True):
+class FileInfo(msgspec.Struct):
     """A stored file, as offered in a message."""
 
     id: str
