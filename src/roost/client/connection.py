@@ -120,6 +120,11 @@ class Client:
         self._handlers: list[Callable[[Any], None]] = []
         # Requests whose reply follows a stream of data events (downloads): id -> sink.
         self._streams: dict[int, Callable[[FileData], None]] = {}
+        # Cleared while a stream's consumer (a download's disk writer) is behind:
+        # the read loop then waits, and TCP makes the server wait too.
+        self._read_gate = asyncio.Event()
+        self._read_gate.set()
+        self._read_holds = 0
         self._auto: AutoAccept | None = None
         if auto_accept is not None:
             from roost.client.files import AutoAccept
@@ -283,6 +288,8 @@ class Client:
             for msg in first:
                 self._on_message(msg)
             while True:
+                if not self._read_gate.is_set():
+                    await self._read_gate.wait()
                 data = await reader.read(256 * 1024)
                 if not data:
                     break
@@ -335,6 +342,16 @@ class Client:
             self._dropped[msg.room] = max(self._dropped.get(msg.room, 0), msg.seq)
             return
         self._push_event(msg)
+
+    def hold_reading(self) -> None:
+        """Stop reading from the server until release_reading (a stream consumer is behind)."""
+        self._read_holds += 1
+        self._read_gate.clear()
+
+    def release_reading(self) -> None:
+        self._read_holds = max(0, self._read_holds - 1)
+        if not self._read_holds:
+            self._read_gate.set()
 
     def _push_event(self, ev: Any) -> None:
         self._events.append(ev)

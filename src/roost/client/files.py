@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from roost.client.connection import ConnectionLost
 from roost.client.events import FileSaved
+from roost.fileio import HashingWriter
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.filenames import numbered, safe_filename
 from roost.protocol.messages import (
@@ -198,7 +199,8 @@ async def download(
     details: FileDetails = await client.file_info(file_id)
     info = details.file
     folder, name = resolve_destination(dest, info.name)
-    sink = await asyncio.to_thread(_Sink.open, folder / f"{name}.{info.id}.part", info, progress)
+    sink = await _Sink.open(client, folder / f"{name}.{info.id}.part", info)
+    sink.progress = progress
     failures = 0
     try:
         while True:
@@ -206,22 +208,22 @@ async def download(
             if progress is not None:
                 progress(start, info.size)
             try:
-                await client._call(
-                    Download(id=0, file=info.id, offset=start), None, stream=sink.receive(client)
-                )
+                request = Download(id=0, file=info.id, offset=start)
+                await client._call(request, None, stream=sink.receive())
                 break
             except ConnectionLost:
                 if not client.reconnect or client._closed:
                     raise
+                await sink.settle()
                 failures = failures + 1 if sink.offset == start else 1
                 if failures > MAX_ATTEMPTS:
                     raise
                 log.info("download of %s interrupted; resuming after reconnect", info.name)
         if sink.error is not None:
             raise sink.error
-        return sink.finish(folder, name)
+        return await sink.finish(folder, name)
     finally:
-        sink.close()
+        await sink.close()
 
 
 def resolve_destination(dest: str | os.PathLike[str] | None, offered: str) -> tuple[Path, str]:
@@ -238,40 +240,53 @@ def resolve_destination(dest: str | os.PathLike[str] | None, offered: str) -> tu
 
 
 class _Sink:
-    """The ``.part`` file of a download, written and hashed chunk by chunk."""
+    """The ``.part`` file of a download, written and hashed on a worker thread as data comes."""
 
-    def __init__(self, part: Path, fd: int, info: FileInfo, offset: int, hasher: Any) -> None:
+    def __init__(self, client: Client, part: Path, fd: int, info: FileInfo, have: int) -> None:
+        self.client = client
         self.part = part
-        self.fd: int | None = fd
+        self.fd = fd
         self.info = info
-        self.offset = offset
-        self.hasher = hasher
+        self.offset = have  # bytes accepted (written, or queued for the writer)
+        self.writer = HashingWriter(fd, hashlib.sha256(), on_room=self._room)
         self.progress: Progress | None = None
         self.error: BaseException | None = None
+        self.held = False
+        self.closed = False
 
     @classmethod
-    def open(cls, part: Path, info: FileInfo, progress: Progress | None) -> _Sink:
-        fd = os.open(part, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
-        try:
-            have = os.fstat(fd).st_size
-            if have > info.size:
-                os.ftruncate(fd, 0)  # not a prefix of this file
-                have = 0
-            hasher = hashlib.sha256()
-            pos = 0
-            while pos < have:
-                block = os.pread(fd, min(_HASH_BLOCK, have - pos), pos)
-                hasher.update(block)
-                pos += len(block)
-            os.lseek(fd, have, os.SEEK_SET)
-        except BaseException:
-            os.close(fd)
-            raise
-        sink = cls(part, fd, info, have, hasher)
-        sink.progress = progress
+    async def open(cls, client: Client, part: Path, info: FileInfo) -> _Sink:
+        def prepare() -> tuple[int, int, Any]:
+            fd = os.open(part, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+            try:
+                have = os.fstat(fd).st_size
+                if have > info.size:
+                    os.ftruncate(fd, 0)  # not a prefix of this file
+                    have = 0
+                hasher = hashlib.sha256()
+                pos = 0
+                while pos < have:
+                    block = os.pread(fd, min(_HASH_BLOCK, have - pos), pos)
+                    hasher.update(block)
+                    pos += len(block)
+                os.lseek(fd, have, os.SEEK_SET)
+            except BaseException:
+                os.close(fd)
+                raise
+            return fd, have, hasher
+
+        fd, have, hasher = await asyncio.to_thread(prepare)
+        sink = cls(client, part, fd, info, have)
+        sink.writer.hasher = hasher
+        sink.writer.queued = sink.writer.written = have
         return sink
 
-    def receive(self, client: Client) -> Callable[[FileData], None]:
+    def _room(self) -> None:
+        if self.held:
+            self.held = False
+            self.client.release_reading()
+
+    def receive(self) -> Callable[[FileData], None]:
         """The stream callback: runs in the client's read loop, so it must not raise."""
 
         def on_data(msg: FileData) -> None:
@@ -283,27 +298,34 @@ class _Sink:
                         ErrorCode.PROTOCOL,
                         f"download data at offset {msg.offset}, expected {self.offset}",
                     )
-                data = msg.data
-                assert self.fd is not None
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self.fd, view) :]
-                self.hasher.update(data)
-                self.offset += len(data)
+                if not self.writer.feed(msg.data) and not self.held:
+                    self.held = True
+                    self.client.hold_reading()
+                self.offset += len(msg.data)
                 if self.progress is not None:
                     self.progress(self.offset, self.info.size)
             except Exception as exc:
                 self.error = exc
-                abort_stream(client, msg.id, exc)
+                abort_stream(self.client, msg.id, exc)
 
         return on_data
 
-    def finish(self, folder: Path, name: str) -> Path:
+    async def settle(self) -> None:
+        """Wait for the writer; afterwards ``offset`` is what the .part file holds."""
+        try:
+            await self.writer.flush()
+        except OSError as exc:
+            raise RoostError(
+                ErrorCode.STORAGE, f"cannot write {self.part}: {exc.strerror or exc}"
+            ) from exc
+        self.offset = self.writer.written
+
+    async def finish(self, folder: Path, name: str) -> Path:
         """Check the bytes and give them their final name; the .part goes away either way."""
-        assert self.fd is not None
+        await self.settle()
+        self.closed = True
         os.close(self.fd)
-        self.fd = None
-        digest = self.hasher.hexdigest()
+        digest = self.writer.hasher.hexdigest()
         if self.offset != self.info.size or digest != self.info.sha256:
             self.part.unlink(missing_ok=True)
             raise RoostError(
@@ -312,14 +334,18 @@ class _Sink:
                 f" ({self.offset} of {self.info.size} bytes, sha256 {digest});"
                 " nothing was saved, download it again",
             )
-        final = place(self.part, folder, name)
-        return final
+        return await asyncio.to_thread(place, self.part, folder, name)
 
-    def close(self) -> None:
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = None
+    async def close(self) -> None:
+        """Keep what was received in the .part file (for a later resume) and close it."""
+        self._room()
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            await self.writer.flush()
+        fd = self.fd
+        self.writer.abandon(lambda: os.close(fd))
 
 
 def place(part: Path, folder: Path, name: str) -> Path:

@@ -55,6 +55,7 @@ class ClientConnection(asyncio.Protocol):
         self.busy = False  # a barrier request is in progress
         self.backlog: deque[Any] = deque()
         self.reading_paused = False
+        self.read_holds = 0  # reasons to keep reading paused (e.g. an upload's disk backlog)
         self.connected_at = time.monotonic()
         self.tasks: set[asyncio.Task[Any]] = set()
         # Producers of bulk data (file downloads): called whenever the outbox and
@@ -213,6 +214,15 @@ class ClientConnection(asyncio.Protocol):
                 return
             hook()
 
+    def hold_reading(self) -> None:
+        """Stop reading requests until release_reading (a consumer is behind)."""
+        self.read_holds += 1
+        self._pause_reading()
+
+    def release_reading(self) -> None:
+        self.read_holds = max(0, self.read_holds - 1)
+        self._maybe_resume_reading()
+
     def _pause_reading(self) -> None:
         if not self.reading_paused and self.transport is not None and not self.closing:
             self.reading_paused = True
@@ -225,6 +235,7 @@ class ClientConnection(asyncio.Protocol):
             and self.transport is not None
             and len(self.backlog) <= MAX_BACKLOG // 2
             and (self.outbox is None or not self.outbox.over_budget)
+            and not self.read_holds
         ):
             self.reading_paused = False
             self.transport.resume_reading()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roost.bus.base import Envelope
+from roost.fileio import HashingWriter
 from roost.protocol.codec import encode
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.filenames import clean_name
@@ -53,7 +54,7 @@ from roost.server.chat import conversation_key, file_info, post_message, require
 from roost.server.connection import BulkReply
 from roost.server.outbox import BULK
 from roost.store.base import FileRecord
-from roost.store.blobs import BlobStore, storage_error, write_all
+from roost.store.blobs import BlobStore, storage_error
 
 if TYPE_CHECKING:
     from roost.server.app import Server
@@ -64,6 +65,9 @@ log = logging.getLogger("roost.files")
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
+# An upload is flushed to disk in the background every this many bytes, so the
+# fsync before it becomes a blob has little left to write.
+SYNC_EVERY = 64 * 1024 * 1024
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,127}")
 
 
@@ -83,13 +87,20 @@ class PartialUpload:
     size: int
     media_type: str
     text: str
-    fd: int | None
+    fd: int
     path: Path
+    writer: HashingWriter
     conn: ClientConnection | None = None
     received: int = 0
-    hasher: Any = field(default_factory=hashlib.sha256)
     touched: float = field(default_factory=time.monotonic)
     finishing: bool = False
+    held: ClientConnection | None = None  # connection paused while the disk catches up
+
+    def release(self) -> None:
+        """The writer has room again: let the paused connection read."""
+        if self.held is not None:
+            self.held.release_reading()
+            self.held = None
 
 
 @dataclass(eq=False)
@@ -224,6 +235,7 @@ class FileService:
         if up.conn is not None:
             up.conn = None
             self._release(up.owner)
+        up.release()
         up.touched = time.monotonic()
 
     def _release(self, user: str) -> None:
@@ -276,16 +288,22 @@ class FileService:
         ]
         return max(candidates, key=lambda up: up.touched, default=None)
 
-    def drop(self, up: PartialUpload) -> None:
-        """Forget an upload and delete its data."""
+    def forget(self, up: PartialUpload) -> None:
+        """Stop tracking an upload (its slot and reserved bytes are freed)."""
         if self.uploads.pop(up.id, None) is None:
             return
         self._detach(up)
         self.reserved[up.owner] -= up.size
         if self.reserved[up.owner] <= 0:
             del self.reserved[up.owner]
-        fd, up.fd = up.fd, None
-        self.blobs.discard(fd, up.path)
+
+    def drop(self, up: PartialUpload) -> None:
+        """Forget an upload that will not complete and delete its data."""
+        if up.id not in self.uploads:
+            return
+        self.forget(up)
+        fd, path, blobs = up.fd, up.path, self.blobs
+        up.writer.abandon(lambda: blobs.discard(fd, path))
 
     # --- sweeper -----------------------------------------------------------------------
 
@@ -377,7 +395,12 @@ async def upload(server: Server, conn: ClientConnection, msg: Upload) -> UploadR
         if up.conn is None:
             svc._check_transfers(account.name)
         svc._attach(up, conn)
-        prefix = up.hasher.copy().hexdigest() if up.received else ""
+        try:
+            await up.writer.flush()  # the offset is what is on disk
+        except OSError as exc:
+            svc.drop(up)
+            raise storage_error(exc) from exc
+        prefix = up.writer.hasher.copy().hexdigest() if up.received else ""
         return UploadResult(upload=up.id, offset=up.received, prefix_sha256=prefix)
 
     svc._check_transfers(account.name)
@@ -397,6 +420,7 @@ async def upload(server: Server, conn: ClientConnection, msg: Upload) -> UploadR
         fd, path = svc.blobs.create_temp(upload_id)
     except OSError as exc:
         raise storage_error(exc) from exc
+    writer = HashingWriter(fd, hashlib.sha256(), sync_every=SYNC_EVERY)
     up = PartialUpload(
         id=upload_id,
         owner=account.name,
@@ -407,7 +431,9 @@ async def upload(server: Server, conn: ClientConnection, msg: Upload) -> UploadR
         text=msg.text or name,
         fd=fd,
         path=path,
+        writer=writer,
     )
+    writer.on_room = up.release
     svc.uploads[upload_id] = up
     svc.reserved[account.name] += msg.size
     svc._attach(up, conn)
@@ -418,7 +444,7 @@ def put(server: Server, conn: ClientConnection, msg: Put) -> int:
     account = require_login(conn)
     svc = service(server)
     up = svc.own_upload(account.name, conn, msg.upload)
-    if up.finishing or up.fd is None:
+    if up.finishing:
         raise RoostError(ErrorCode.BAD_REQUEST, "the upload is complete; send upload_done")
     if msg.offset != up.received:
         raise RoostError(
@@ -436,11 +462,15 @@ def put(server: Server, conn: ClientConnection, msg: Put) -> int:
             ErrorCode.BAD_REQUEST, f"more data than the {up.size} bytes announced; upload dropped"
         )
     try:
-        write_all(up.fd, data)
+        # Written and hashed by a worker thread, in order; the frame's bytes stay
+        # alive until then. Past the writer's backlog, this connection stops reading.
+        has_room = up.writer.feed(data)
     except OSError as exc:
         svc.drop(up)
         raise storage_error(exc) from exc
-    up.hasher.update(data)
+    if not has_room and up.held is None:
+        up.held = conn
+        conn.hold_reading()
     up.received += n
     up.touched = time.monotonic()
     return up.received
@@ -450,15 +480,23 @@ async def upload_done(server: Server, conn: ClientConnection, msg: UploadDone) -
     account = require_login(conn)
     svc = service(server)
     up = svc.own_upload(account.name, conn, msg.upload)
-    if up.finishing or up.fd is None:
+    if up.finishing:
         raise RoostError(ErrorCode.BAD_REQUEST, "the upload is being completed already")
     if up.received != up.size:
         raise RoostError(
             ErrorCode.BAD_REQUEST,
             f"the upload is incomplete: {up.received} of {up.size} bytes received",
         )
-    digest = up.hasher.hexdigest()
+    up.finishing = True  # no more puts, no resume, no sweep
+    try:
+        await up.writer.flush()
+    except OSError as exc:
+        up.finishing = False
+        svc.drop(up)
+        raise storage_error(exc) from exc
+    digest = up.writer.hasher.hexdigest()
     if msg.sha256.strip().lower() != digest:
+        up.finishing = False
         svc.drop(up)
         raise RoostError(
             ErrorCode.INTEGRITY,
@@ -469,18 +507,21 @@ async def upload_done(server: Server, conn: ClientConnection, msg: UploadDone) -
         # The sender may have left the conversation while the bytes moved.
         conversation_key(server, account.name, up.key)
     except RoostError:
+        up.finishing = False
         svc.drop(up)
         raise
-    up.finishing = True
-    fd, up.fd = up.fd, None
     svc.pins[digest] += 1
     try:
+        writer = up.writer
+
+        def commit() -> bool:
+            writer.join_sync()
+            return svc.blobs.commit(up.fd, up.path, digest)  # closes fd, removes temp on error
+
         try:
-            await asyncio.to_thread(svc.blobs.commit, fd, up.path, digest)
-        except RoostError:
-            up.finishing = False
-            svc.drop(up)
-            raise
+            await asyncio.to_thread(commit)
+        finally:
+            svc.forget(up)
         now = time.time()
         record = FileRecord(
             id=new_id(),
@@ -501,8 +542,6 @@ async def upload_done(server: Server, conn: ClientConnection, msg: UploadDone) -
         svc.pins[digest] -= 1
         if svc.pins[digest] <= 0:
             del svc.pins[digest]
-        up.finishing = False
-        svc.drop(up)  # the temp file is gone (renamed or deleted); this frees the slot
     log.info("stored %s (%d bytes) from %s in %s", record.id, record.size, record.owner, up.key)
     return FileResult(file=file_info(record), room=posted.room, seq=posted.seq, ts=posted.ts)
 
