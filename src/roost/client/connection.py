@@ -290,7 +290,8 @@ class Client:
             while True:
                 if not self._read_gate.is_set():
                     await self._read_gate.wait()
-                data = await reader.read(256 * 1024)
+                # More than the reader may buffer: it hands over all it has, without a memmove.
+                data = await reader.read(4 * 1024 * 1024)
                 if not data:
                     break
                 for msg in decoder.feed(data):
@@ -389,19 +390,27 @@ class Client:
         return msgspec.convert(result, result_type)
 
     def _request(
-        self, msg: Any, stream: Callable[[FileData], None] | None = None
+        self,
+        msg: Any,
+        stream: Callable[[FileData], None] | None = None,
+        encoder: Callable[[Any], bytes | bytearray] = encode,
     ) -> asyncio.Future[Any]:
-        """Write a request now, without waiting; the future gives the raw reply result."""
+        """Write a request now, without waiting; the future gives the raw reply result.
+
+        ``encoder`` makes the frame once the request id is set (file data is
+        read straight into its frame).
+        """
         if self._writer is None or not self._connected.is_set():
             raise ConnectionLost()
         request_id = next(self._ids)
         msg.id = request_id
+        frame = encoder(msg)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = fut
         if stream is not None:
             self._streams[request_id] = stream
             fut.add_done_callback(lambda _: self._streams.pop(request_id, None))
-        self._writer.write(encode(msg))
+        self._writer.write(frame)
         return fut
 
     async def _drain(self) -> None:

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import mimetypes
 import os
 from collections import deque
 from collections.abc import Callable
+from io import FileIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from roost.client.connection import ConnectionLost
 from roost.client.events import FileSaved
 from roost.fileio import HashingWriter
+from roost.protocol.codec import frame_with_room
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.filenames import numbered, safe_filename
 from roost.protocol.messages import (
@@ -54,6 +57,7 @@ UPLOAD_WINDOW = 1024 * 1024
 # Reconnect-and-resume attempts in a row that make no progress before giving up.
 MAX_ATTEMPTS = 5
 _HASH_BLOCK = 1024 * 1024
+_EMPTY = memoryview(b"")
 
 
 # --- upload -----------------------------------------------------------------------------
@@ -121,7 +125,7 @@ async def upload(
                 log.info("upload of %s interrupted; resuming after reconnect", name)
 
 
-def _hash_prefix(f: BinaryIO, length: int) -> Any:
+def _hash_prefix(f: FileIO, length: int) -> Any:
     """SHA-256 state after the first ``length`` bytes of ``f``."""
     hasher = hashlib.sha256()
     f.seek(0)
@@ -137,7 +141,7 @@ def _hash_prefix(f: BinaryIO, length: int) -> Any:
 
 async def _send(
     client: Client,
-    f: BinaryIO,
+    f: FileIO,
     upload_id: str,
     offset: int,
     size: int,
@@ -150,16 +154,23 @@ async def _send(
     inflight: deque[asyncio.Future[Any]] = deque()
     acked = offset
     f.seek(offset)
+
+    def put_frame(msg: Put, n: int) -> bytearray:
+        # The file's bytes are read straight into the frame and hashed there.
+        frame, start = frame_with_room(msg, n)
+        room = memoryview(frame)[start:]
+        got = f.readinto(room)
+        if got != n:
+            raise RoostError(ErrorCode.BAD_REQUEST, "the file shrank while it was being sent")
+        hasher.update(room)
+        return frame
+
     try:
         while offset < size:
-            data = f.read(min(chunk, size - offset))
-            if not data:
-                raise RoostError(ErrorCode.BAD_REQUEST, "the file shrank while it was being sent")
-            hasher.update(data)
-            inflight.append(
-                client._request(Put(id=0, upload=upload_id, offset=offset, data=memoryview(data)))
-            )
-            offset += len(data)
+            n = min(chunk, size - offset)
+            put = Put(id=0, upload=upload_id, offset=offset, data=_EMPTY)
+            inflight.append(client._request(put, encoder=functools.partial(put_frame, n=n)))
+            offset += n
             await client._drain()
             while inflight and offset - acked >= UPLOAD_WINDOW:
                 acked = await inflight.popleft()

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from roost.bus.base import Envelope
 from roost.fileio import HashingWriter
-from roost.protocol.codec import encode
+from roost.protocol.codec import frame_with_room
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.filenames import clean_name
 from roost.protocol.messages import (
@@ -65,6 +65,7 @@ log = logging.getLogger("roost.files")
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
+_EMPTY = memoryview(b"")
 # An upload is flushed to disk in the background every this many bytes, so the
 # fsync before it becomes a blob has little left to write.
 SYNC_EVERY = 64 * 1024 * 1024
@@ -134,17 +135,19 @@ class DownloadPump:
         while streams and box.bulk_room() > 0:
             s = streams[0]
             n = min(self.chunk_size, s.record.size - s.offset)
+            # The file's bytes are read straight into their frame: one copy.
+            msg = FileData(id=s.request_id, offset=s.offset, data=_EMPTY)
+            frame, start = frame_with_room(msg, n)
             try:
-                data = os.pread(s.fd, n, s.offset)
+                got = os.preadv(s.fd, [memoryview(frame)[start:]], s.offset)
             except OSError as exc:
                 self.fail(s, storage_error(exc))
                 continue
-            if len(data) != n:
+            if got != n:
                 self.fail(
                     s, RoostError(ErrorCode.STORAGE, "the stored file is damaged (too short)")
                 )
                 continue
-            frame = encode(FileData(id=s.request_id, offset=s.offset, data=memoryview(data)))
             box.push(Envelope("", 0, BULK, frame))
             pushed = True
             s.offset += n

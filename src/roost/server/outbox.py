@@ -34,7 +34,7 @@ def chat_class(priority: int) -> int:
 
 
 class Transport(Protocol):
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | bytearray) -> None: ...
     def get_write_buffer_size(self) -> int: ...
     def is_closing(self) -> bool: ...
 
@@ -124,7 +124,7 @@ class Outbox:
             room = WRITE_HIGH - transport.get_write_buffer_size()
             if room <= 0:
                 break
-            parts: list[bytes] = []
+            parts: list[bytes | bytearray] = []
             taken = 0
             for q in queues:
                 while q and taken < room:
