@@ -21,6 +21,9 @@ from concurrent.futures import Executor
 from typing import Any
 
 BACKLOG_HIGH = 2 * 1024 * 1024
+# A job is started once this much is pending (or on flush): a job costs a
+# thread hand-off and a loop wake-up, too much to pay per 64 KiB chunk.
+BATCH = 512 * 1024
 
 
 class HashingWriter:
@@ -53,6 +56,7 @@ class HashingWriter:
         self.error: BaseException | None = None
         self._pending: deque[Any] = deque()  # appended here, popped by the worker
         self._busy = False
+        self._in_job = 0  # bytes pending when the running job started (approximately its share)
         self._waiters: list[asyncio.Future[None]] = []
         self._when_idle: list[Callable[[], None]] = []
         self._synced = 0
@@ -72,12 +76,14 @@ class HashingWriter:
             raise self.error
         self._pending.append(data)
         self.queued += len(data)
-        self._kick()
+        if self.backlog - self._in_job >= BATCH:
+            self._kick()
         return self.backlog < self.high
 
     async def flush(self) -> None:
         """Wait until everything fed is written and hashed; raise the worker's error if any."""
         while (self.backlog or self._busy) and self.error is None:
+            self._kick()
             fut = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
             await fut
@@ -87,7 +93,8 @@ class HashingWriter:
     def abandon(self, fn: Callable[[], None]) -> None:
         """Stop: drop what is pending and run ``fn`` (which may close ``fd``) once no job runs.
 
-        ``fn`` runs on a worker thread, after any background fdatasync ended.
+        ``fn`` runs after any background fdatasync ended: at once when the
+        writer is idle, else on a worker thread.
         """
         self._pending.clear()
         if self.error is None:
@@ -100,6 +107,9 @@ class HashingWriter:
 
         if self._busy:
             self._when_idle.append(finish)
+        elif self._syncing.acquire(blocking=False):
+            self._syncing.release()
+            fn()  # idle: closing and unlinking now is quick
         else:
             asyncio.get_running_loop().run_in_executor(self.executor, finish)
 
@@ -112,6 +122,7 @@ class HashingWriter:
         if self._busy or not self._pending or self.error is not None:
             return
         self._busy = True
+        self._in_job = self.backlog
         fut = asyncio.get_running_loop().run_in_executor(self.executor, self._work)
         fut.add_done_callback(self._done)
 
@@ -145,6 +156,7 @@ class HashingWriter:
 
     def _done(self, fut: asyncio.Future[int]) -> None:
         self._busy = False
+        self._in_job = 0
         exc = fut.exception()
         if exc is not None:
             self.error = self.error or exc
@@ -155,7 +167,8 @@ class HashingWriter:
             for fn in callbacks:
                 asyncio.get_running_loop().run_in_executor(self.executor, fn)
             return
-        self._kick()
+        if self.backlog >= BATCH or self._waiters:
+            self._kick()
         if self.on_room is not None and (self.error is not None or self.backlog <= self.high // 2):
             self.on_room()
         if self.error is not None or not self.backlog:
