@@ -159,7 +159,9 @@ async def relay_once(path: Path, size: int) -> float:
         proc.wait(10)
 
 
-def start_server(tmp: Path, size: int, extra: dict[str, Any]) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    tmp: Path, size: int, extra: dict[str, Any]
+) -> tuple[subprocess.Popen[bytes], int]:
     cfg = {"max_file_size": size, "user_quota": 4 * size, "registration": "open", **extra}
     lines = [f"{k} = {json.dumps(v)}" for k, v in cfg.items()]
     (tmp / "server.toml").write_text("\n".join(lines) + "\n")
@@ -182,7 +184,9 @@ def start_server(tmp: Path, size: int, extra: dict[str, Any]) -> tuple[subproces
     raise RuntimeError((tmp / "server.log").read_text())
 
 
-async def roost_once(tmp: Path, src: Path, size: int, run: int, extra: dict[str, Any]) -> dict[str, Any]:
+async def roost_once(
+    tmp: Path, src: Path, size: int, run: int, extra: dict[str, Any]
+) -> dict[str, Any]:
     proc, port = start_server(tmp, size, extra)
     try:
         client = Client("127.0.0.1", port, f"bench{run}", "bench-password", register=True)
