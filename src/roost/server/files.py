@@ -461,6 +461,7 @@ def put(server: Server, conn: ClientConnection, msg: Put) -> int:
             f"chunk of {n} bytes exceeds the chunk size of {server.config.chunk_size}",
         )
     if up.received + n > up.size:
+        svc.drop(up)
         raise RoostError(
             ErrorCode.BAD_REQUEST, f"more data than the {up.size} bytes announced; upload dropped"
         )
@@ -493,25 +494,20 @@ async def upload_done(server: Server, conn: ClientConnection, msg: UploadDone) -
     up.finishing = True  # no more puts, no resume, no sweep
     try:
         await up.writer.flush()
-    except OSError as exc:
-        up.finishing = False
-        svc.drop(up)
-        raise storage_error(exc) from exc
-    digest = up.writer.hasher.hexdigest()
-    if msg.sha256.strip().lower() != digest:
-        up.finishing = False
-        svc.drop(up)
-        raise RoostError(
-            ErrorCode.INTEGRITY,
-            f"{up.name}: the bytes received do not match the SHA-256 declared (got {digest});"
-            " the upload was discarded, send it again",
-        )
-    try:
+        digest = up.writer.hasher.hexdigest()
+        if msg.sha256.strip().lower() != digest:
+            raise RoostError(
+                ErrorCode.INTEGRITY,
+                f"{up.name}: the bytes received do not match the SHA-256 declared"
+                f" (got {digest}); the upload was discarded, send it again",
+            )
         # The sender may have left the conversation while the bytes moved.
         conversation_key(server, account.name, up.key)
-    except RoostError:
+    except (OSError, RoostError) as exc:
         up.finishing = False
         svc.drop(up)
+        if isinstance(exc, OSError):
+            raise storage_error(exc) from exc
         raise
     svc.pins[digest] += 1
     try:
