@@ -63,7 +63,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("roost.files")
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 _EMPTY = memoryview(b"")
 # An upload is flushed to disk in the background every this many bytes, so the
@@ -224,7 +223,7 @@ class FileService:
         if self.transfers[user] >= limit:
             raise RoostError(
                 ErrorCode.TOO_MANY_TRANSFERS,
-                f"{self.transfers[user]} of your transfers are in progress, the limit is"
+                f"you have {self.transfers[user]} transfers in progress and the limit is"
                 f" {limit} at a time; wait for one to finish",
             )
 
