@@ -96,6 +96,12 @@ def rss_kib(pid: int | str = "self") -> tuple[int, int]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
+def cpu_s(pid: int | str = "self") -> float:
+    """User + system CPU seconds of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_peak(pid: int | str = "self") -> None:
     """Make VmHWM start again from the current RSS (Linux: clear_refs 5)."""
     Path(f"/proc/{pid}/clear_refs").write_text("5")
@@ -119,8 +125,12 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-async def relay_once(path: Path, size: int) -> float:
-    """Seconds to move the file's bytes sender -> relay process -> receiver."""
+async def relay_once(path: Path, size: int, sink: Path | None = None) -> tuple[float, float]:
+    """(seconds, CPU seconds of both processes) to move the file's bytes through the relay.
+
+    With ``sink``, the receiver also writes what it gets to that file (no
+    hashing, no fsync): the cost of the disk writes any download must make.
+    """
     proc = subprocess.Popen(
         [sys.executable, "-c", RELAY], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -132,11 +142,19 @@ async def relay_once(path: Path, size: int) -> float:
 
         async def receive() -> int:
             got = 0
-            while got < size:
-                data = await r.read(1 << 20)
-                if not data:
-                    break
-                got += len(data)
+            fd = os.open(sink, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) if sink else -1
+            try:
+                while got < size:
+                    data = await r.read(1 << 20)
+                    if not data:
+                        break
+                    if fd >= 0:
+                        os.write(fd, data)
+                    got += len(data)
+            finally:
+                if fd >= 0:
+                    os.close(fd)
+                    os.unlink(sink)  # type: ignore[arg-type]
             return got
 
         async def send() -> None:
@@ -146,14 +164,16 @@ async def relay_once(path: Path, size: int) -> float:
                     await w.drain()
 
         t0 = time.perf_counter()
+        c0 = cpu_s() + cpu_s(proc.pid)
         receiver = asyncio.create_task(receive())
         await send()
         got = await asyncio.wait_for(receiver, TIMEOUT)
         elapsed = time.perf_counter() - t0
+        cpu = cpu_s() + cpu_s(proc.pid) - c0
         assert got == size, f"relay delivered {got} of {size} bytes"
         w.close()
         w2.close()
-        return elapsed
+        return elapsed, cpu
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
@@ -196,14 +216,14 @@ async def roost_once(
         reset_peak(proc.pid)
         cli_before, _ = rss_kib()
         reset_peak()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_s() + cpu_s(proc.pid)
         sent = await asyncio.wait_for(client.upload(src, "general"), TIMEOUT)
-        up = time.perf_counter() - t0
+        up, up_cpu = time.perf_counter() - t0, cpu_s() + cpu_s(proc.pid) - c0
         out = tmp / "out"
         out.mkdir(exist_ok=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_s() + cpu_s(proc.pid)
         saved = await asyncio.wait_for(client.download(sent.file.id, out), TIMEOUT)
-        down = time.perf_counter() - t0
+        down, down_cpu = time.perf_counter() - t0, cpu_s() + cpu_s(proc.pid) - c0
         _, srv_peak = rss_kib(proc.pid)
         _, cli_peak = rss_kib()
         await client.close()
@@ -214,6 +234,8 @@ async def roost_once(
         return {
             "upload_s": up,
             "download_s": down,
+            "upload_cpu_s": up_cpu,
+            "download_cpu_s": down_cpu,
             "sha256": digest,
             "server_rss_growth_mib": (srv_peak - srv_before) / 1024,
             "client_rss_growth_mib": (cli_peak - cli_before) / 1024,
@@ -229,7 +251,7 @@ async def roost_once(
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--size-mib", type=int, default=1024)
-    ap.add_argument("--runs", type=int, default=2, help="runs of each measurement; best is kept")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each measurement; best is kept")
     ap.add_argument("--dir", default=None, help="parent of the temporary folder")
     ap.add_argument("--chunk-kib", type=int, default=0, help="chunk_size (0: server default)")
     args = ap.parse_args()
@@ -243,23 +265,32 @@ async def main() -> None:
         make_source(src, size)
         expected = sha256_file(src)
         print(f"load before: {os.getloadavg()}", flush=True)
-        relays, results = [], []
+        relays: list[tuple[float, float]] = []
+        to_disk: list[tuple[float, float]] = []
+        results = []
         for run in range(args.runs):
             relays.append(await relay_once(src, size))
+            to_disk.append(await relay_once(src, size, tmp / "relayed.bin"))
             res = await roost_once(tmp, src, size, run, extra)
             assert res["sha256"] == expected, "the server stored other bytes"
             results.append(res)
             print(
-                f"run {run}: relay {size / relays[-1] / 1e9:.2f} GB/s, "
-                f"upload {size / res['upload_s'] / 1e9:.2f} GB/s, "
-                f"download {size / res['download_s'] / 1e9:.2f} GB/s, "
+                f"run {run}: relay {size / relays[-1][0] / 1e9:.2f} GB/s "
+                f"({relays[-1][1]:.2f} CPU s), relay+write {size / to_disk[-1][0] / 1e9:.2f} GB/s "
+                f"({to_disk[-1][1]:.2f} CPU s), "
+                f"upload {size / res['upload_s'] / 1e9:.2f} GB/s ({res['upload_cpu_s']:.2f} CPU s), "
+                f"download {size / res['download_s'] / 1e9:.2f} GB/s "
+                f"({res['download_cpu_s']:.2f} CPU s), "
                 f"server RSS +{res['server_rss_growth_mib']:.1f} MiB, "
                 f"client RSS +{res['client_rss_growth_mib']:.1f} MiB",
                 flush=True,
             )
-        relay = min(relays)
+        relay = min(r[0] for r in relays)
+        relay_cpu = min(r[1] for r in relays)
         up = min(r["upload_s"] for r in results)
         down = min(r["download_s"] for r in results)
+        up_cpu = min(r["upload_cpu_s"] for r in results)
+        down_cpu = min(r["download_cpu_s"] for r in results)
         summary = {
             "size_mib": args.size_mib,
             "relay_gbps": size / relay / 1e9,
@@ -267,6 +298,15 @@ async def main() -> None:
             "download_gbps": size / down / 1e9,
             "upload_ratio": relay / up,
             "download_ratio": relay / down,
+            # CPU seconds (client + server, all threads) per transfer; less sensitive to load.
+            "relay_cpu_s": relay_cpu,
+            # The relay whose receiver also writes the bytes to a file: what the disk costs.
+            "relay_write_gbps": size / min(r[0] for r in to_disk) / 1e9,
+            "relay_write_cpu_s": min(r[1] for r in to_disk),
+            "upload_cpu_s": up_cpu,
+            "download_cpu_s": down_cpu,
+            "upload_cpu_ratio": relay_cpu / up_cpu,
+            "download_cpu_ratio": relay_cpu / down_cpu,
             "server_rss_growth_mib": max(r["server_rss_growth_mib"] for r in results),
             "client_rss_growth_mib": max(r["client_rss_growth_mib"] for r in results),
             "load_after": os.getloadavg(),
