@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from rich.table import Table
 from rich.text import Text
 
 from roost.protocol.messages import HIGH, LOW, URGENT, MemberInfo, Message
@@ -41,22 +42,27 @@ def sender_colour(name: str) -> str:
     return SENDER_COLOURS[int.from_bytes(digest, "big") % len(SENDER_COLOURS)]
 
 
-def message_text(m: Message, me: str, fmt: TimeFormat = local_time) -> Text:
-    """``14:05 alice  hello``, with the priority mark and the urgent line in red."""
-    out = Text()
-    out.append(fmt(m.ts), style="dim")
-    out.append(" ")
+def message_text(m: Message, me: str, fmt: TimeFormat = local_time) -> Table:
+    """``14:05 alice  hello``, with the priority mark and the urgent text in red.
+
+    A grid, so that wrapped and multi-line text stays right of the sender.
+    """
+    head = Text(no_wrap=True)
+    head.append(fmt(m.ts), style="dim")
+    head.append(" ")
     mark = PRIORITY_MARKS.get(m.priority)
     if mark is not None:
-        out.append(mark[0], style=mark[1])
+        head.append(mark[0], style=mark[1])
     name_style = f"bold {sender_colour(m.sender)}"
     if m.sender == me:
         name_style += " underline"
-    out.append(m.sender, style=name_style)
-    out.append("  ")
-    body_style = {URGENT: "bold red", LOW: "dim"}.get(m.priority, "")
-    out.append(m.text, style=body_style)
-    return out
+    head.append(m.sender, style=name_style)
+    body = Text(m.text, style={URGENT: "bold red", LOW: "dim"}.get(m.priority, ""))
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
+    grid.add_row(head, body)
+    return grid
 
 
 def info_text(text: str, level: str = "info") -> Text:

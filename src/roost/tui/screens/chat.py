@@ -178,13 +178,20 @@ class ChatScreen(Screen[None]):
     def _title(self, conv: Conversation) -> str:
         if conv.is_direct:
             return f"{conv.title} — direct conversation"
-        return conv.title
+        members = self.session.model.members.get(conv.key)
+        if members is None:
+            return conv.title
+        online = sum(1 for m in members if m.online)
+        return f"{conv.title} — {len(members)} members, {online} online"
 
     def _show_members(self, key: str) -> None:
         if key == self.current:
             self.query_one(MemberList).show_members(
                 self.session.model.members_of(key), self.session.me
             )
+            conv = self.session.model.conversations.get(key)
+            if conv is not None:
+                self.query_one("#title", Static).update(self._title(conv))
 
     async def _load_latest(self, conv: Conversation, view: MessageView) -> None:
         await self.session.load_latest(conv.key)

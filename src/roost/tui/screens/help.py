@@ -37,8 +37,11 @@ def help_table() -> Table:
         table.add_row(entry.key.upper() if len(entry.key) <= 3 else entry.key, entry.description)
     table.add_row("", "")
     table.add_row(Text("Member list", style="bold"), "")
+    by_name: dict[str, list[str]] = {}
     for action in EXTENSIONS.member_actions:
-        table.add_row(action.key.capitalize(), action.description)
+        by_name.setdefault(action.description, []).append(action.key.capitalize())
+    for description, keys in by_name.items():
+        table.add_row(", ".join(keys), description)
     table.add_row("", "")
     table.add_row(Text("Commands", style="bold"), "")
     for command in EXTENSIONS.commands:

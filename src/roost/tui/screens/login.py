@@ -34,7 +34,7 @@ LoginAttempt = Callable[[Credentials], Awaitable[str | None]]
 class LoginScreen(Screen[None]):
     """The login and registration form; submits by itself when everything is given."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.quit", "Quit")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.quit", "Quit", show=False)]
 
     DEFAULT_CSS = """
     LoginScreen { align: center middle; }

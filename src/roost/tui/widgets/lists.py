@@ -14,7 +14,7 @@ from roost.tui.model import ChatModel
 from roost.tui.render import conversation_label, member_label
 
 # Characters for a conversation title and its unread count, inside the sidebar's padding.
-LABEL_WIDTH = 20
+LABEL_WIDTH = 21
 
 
 class ConversationList(OptionList):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from rich.text import Text
+from rich.table import Table
 from textual.containers import VerticalScroll
 from textual.message import Message as TextualMessage
 from textual.widget import Widget
@@ -18,7 +18,7 @@ from roost.tui.render import TimeFormat, info_text, local_time, message_text
 class MessageLine(Static):
     """One chat message."""
 
-    def __init__(self, message: Message, text: Text) -> None:
+    def __init__(self, message: Message, text: Table) -> None:
         classes = "message urgent" if message.priority == URGENT else "message"
         super().__init__(text, classes=classes)
         self.message = message
