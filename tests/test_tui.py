@@ -289,6 +289,13 @@ async def test_slash_commands_and_completion(server, tmp_path) -> None:
             await type_line(pilot, "/leave random-talk")
             await wait_until(pilot, lambda: "random-talk" not in screen.session.model.conversations)
             assert not any(str(t).startswith("#random-talk") for t in list_text(screen))
+            # Leaving the room on screen shows another conversation.
+            await type_line(pilot, "/join scratch")
+            await wait_until(pilot, lambda: screen.current == "scratch")
+            await type_line(pilot, "/leave")
+            await wait_until(pilot, lambda: screen.current not in (None, "scratch"))
+            assert "scratch" not in screen.session.model.conversations
+            await wait_until(pilot, lambda: "left #scratch" in infos(screen))
             await type_line(pilot, "/quit")
             await wait_until(pilot, lambda: app.return_code is not None or not app.is_running)
 

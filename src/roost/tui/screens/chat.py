@@ -204,7 +204,10 @@ class ChatScreen(Screen[None]):
         try:
             await coro
         except ConnectionLost as exc:
-            self.show(f"not sent: {exc.message}; it reconnects by itself, try again", "error")
+            if self.session.connection == "closed":
+                self.show("not done: the session has ended; start roost chat again", "error")
+            else:
+                self.show(f"not done: {exc.message}; it reconnects by itself, try again", "error")
         except RoostError as exc:
             self.show(exc.message, "error")
         except TimeoutError:

@@ -16,7 +16,7 @@ from roost.tui.extensions import EXTENSIONS
 
 KEYS = (
     ("Enter", "send the message or run the /command"),
-    ("Ctrl+J, Alt+Enter", "new line (Shift+Enter where the terminal tells it apart)"),
+    ("Ctrl+J", "new line (also Shift+Enter where the terminal tells it apart)"),
     ("Tab", "complete a /command, room or user; again: next candidate"),
     ("Up / Down", "recall earlier input (from the first / last line)"),
     ("PageUp / PageDown", "scroll the messages; at the top older ones load"),
