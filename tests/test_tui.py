@@ -177,6 +177,8 @@ async def test_switch_rooms_with_unread_counts(server, tmp_path) -> None:
         assert screen.current == "dev"
         await wait_until(pilot, lambda: texts(screen)[-3:] == [f"dev news {i}" for i in range(3)])
         assert unread(screen, "dev") == 0 and list_text(screen)[0].rstrip() == "#dev"
+        assert f"{bob} joined #dev" in infos(screen)
+        assert [m.user for m in screen.session.model.members["dev"]] == sorted([alice, bob])
         assert str(screen.query_one("#title", Static).content).startswith("#dev")
 
         # Clicking the direct conversation in the list opens it.
@@ -507,3 +509,24 @@ async def test_unread_counts_survive_a_restart_of_the_app(server, tmp_path) -> N
             await pilot.press("ctrl+p")
             await wait_until(pilot, lambda: texts(screen)[-3:] == ["seen", "missed 1", "missed 2"])
             assert unread(screen, "general") == 0
+
+
+async def test_a_session_that_ended_says_so(server, tmp_path) -> None:
+    app = chat_app(server, tmp_path, unique("alice"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await chat_screen(pilot)
+        await screen.session.client.close()  # as when the server ends the session for good
+        await wait_until(pilot, lambda: "✖ disconnected" in screen_text(app))
+        assert screen.query_one("#status").has_class("-closed")
+        await type_line(pilot, "anyone?")
+        await wait_until(pilot, lambda: any("session has ended" in t for t in infos(screen)))
+
+
+async def test_a_bad_start_room_falls_back_to_general(server, tmp_path) -> None:
+    app = chat_app(server, tmp_path, unique("alice"), room="no such room!")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await chat_screen(pilot)
+        assert screen.current == "general"
+        await wait_until(
+            pilot, lambda: any("invalid room name" in n.message for n in app._notifications)
+        )

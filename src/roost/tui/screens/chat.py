@@ -140,27 +140,29 @@ class ChatScreen(Screen[None]):
 
     async def _start(self) -> None:
         """Open the first conversation: the asked-for room, else general, else the first."""
+        key = await self._start_room() if self.start_room else None
         model = self.session.model
-        if self.start_room:
-            target = self.start_room
-            key = await (
-                self.session.open_direct(target)
-                if target.startswith("@")
-                else self.session.join(target)
-            )
-        elif "general" in model.conversations:
+        if key is None and "general" in model.conversations:
             key = "general"
-        else:
-            ordered = model.ordered()
-            if not ordered:
-                self._started = True
-                self.notify("you are in no room yet: /join NAME or F2 to browse rooms")
-                return
-            key = ordered[0].key
-        self.switch_to(key)
+        elif key is None and model.conversations:
+            key = model.ordered()[0].key
         self._started = True
+        if key is None:
+            self.notify("you are in no room yet: /join NAME or F2 to browse rooms")
+        else:
+            self.switch_to(key)
         # Known rooms for completion, without waiting for the user to ask.
         await self.session.rooms()
+
+    async def _start_room(self) -> str | None:
+        target = self.start_room or ""
+        try:
+            if target.startswith("@"):
+                return await self.session.open_direct(target)
+            return await self.session.join(target)
+        except RoostError as exc:
+            self.notify(f"cannot open {target}: {exc.message}", severity="error", timeout=10)
+            return None
 
     def _view(self, conv: Conversation) -> MessageView:
         view = self.views.get(conv.key)
