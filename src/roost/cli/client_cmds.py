@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -198,13 +200,17 @@ async def history(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
     show_default=True,
-    help="Folder that /get saves into.",
+    help="Folder that /get saves into (line client).",
 )
 @click.option(
-    "--auto-accept", is_flag=True, help="Download every file offered by others into --downloads."
+    "--auto-accept",
+    is_flag=True,
+    help="Download every file offered by others into --downloads (line client).",
 )
 @client_options
+@click.pass_context
 def chat(
+    ctx: click.Context,
     room: str,
     plain: bool,
     downloads: Path,
@@ -213,7 +219,22 @@ def chat(
     user: str | None,
     register: bool,
 ) -> None:
-    """Interactive chat."""
-    from roost.cli.line_chat import run_line_chat
+    """Interactive chat: full-screen, or a line client with --plain or without a terminal."""
+    if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from roost.cli.line_chat import run_line_chat
 
-    run_line_chat(server, user, register, room, downloads, auto_accept)
+        run_line_chat(server, user, register, room, downloads, auto_accept)
+        return
+    from roost.tui import run_tui
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+    # Unset options fall back to what the app remembers from the last login.
+    run_tui(
+        server if given("server") else None,
+        user,
+        os.environ.get("ROOST_PASSWORD"),
+        register,
+        room if given("room") else None,
+    )
