@@ -12,6 +12,7 @@ from roost.protocol.filenames import (
     MAX_NAME_BYTES,
     clean_name,
     numbered,
+    printable,
     safe_filename,
     split_ext,
 )
@@ -57,6 +58,12 @@ def test_clean_name_keeps_what_is_only_unsafe_on_disk() -> None:
     assert clean_name("../.bashrc") == ".bashrc"
     assert clean_name("CON") == "CON"
     assert clean_name("x\x00/y\x01z") == "yz"
+
+
+def test_printable_text_for_a_terminal() -> None:
+    assert printable("text/plain") == "text/plain"
+    assert printable("a\x1b]0;pwned\x07b\u202e\r\nc\u2028d") == "a]0;pwnedbcd"
+    assert printable("  many   spaces\t") == "many spaces"
 
 
 def test_long_names_are_cut_in_bytes_keeping_the_extension() -> None:

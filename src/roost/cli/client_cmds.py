@@ -14,6 +14,7 @@ import click
 
 from roost.cli.common import client_options, emit_json, make_client, parse_priority, run_async
 from roost.client.events import FileSaved
+from roost.protocol.filenames import printable
 from roost.protocol.messages import Message
 from roost.protocol.sizes import human_size
 
@@ -155,13 +156,15 @@ def format_offer(m: Message) -> str:
     f = m.file
     assert f is not None
     caption = "" if m.text == f.name else f": {m.text}"
-    return f"[file] {f.name} ({human_size(f.size)}, {f.media_type}) id {f.id}{caption}"
+    # Names come from the network: no control characters reach the terminal.
+    name, media = printable(f.name), printable(f.media_type)
+    return f"[file] {name} ({human_size(f.size)}, {media}) id {printable(f.id)}{caption}"
 
 
 def format_saved(ev: FileSaved) -> str:
     if ev.error:
-        return f"* could not save {ev.file.name} ({ev.file.id}): {ev.error}"
-    return f"* saved {ev.file.name} ({human_size(ev.file.size)}) to {ev.path}"
+        return f"* could not save {printable(ev.file.name)} ({ev.file.id}): {ev.error}"
+    return f"* saved {printable(ev.file.name)} ({human_size(ev.file.size)}) to {ev.path}"
 
 
 @click.command()

@@ -31,20 +31,24 @@ def clean_name(name: str) -> str:
     For display: what the server announces in offers. Path separators of
     either platform count, so ``../../etc/passwd`` becomes ``passwd``.
     """
-    name = unicodedata.normalize("NFC", name)
     # Drop everything up to the last separator of either platform.
-    name = re.split(r"[/\\]", name)[-1]
-    out = []
-    for ch in name:
-        cat = unicodedata.category(ch)
-        if cat in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-            # Controls, NUL, bidi overrides (which disguise "gpj.exe"), surrogates.
-            continue
-        out.append(" " if cat == "Zs" else ch)
-    cleaned = " ".join("".join(out).split())
+    cleaned = printable(re.split(r"[/\\]", unicodedata.normalize("NFC", name))[-1])
     if cleaned in ("", ".", ".."):
         return FALLBACK
     return _truncate(cleaned, MAX_NAME_BYTES)
+
+
+def printable(text: str) -> str:
+    """``text`` without controls, NUL, bidi overrides (which disguise "gpj.exe"),
+    surrogates or line breaks, its runs of white space made single spaces:
+    safe to print on a terminal."""
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            continue
+        out.append(" " if cat == "Zs" else ch)
+    return " ".join("".join(out).split())
 
 
 def safe_filename(name: str) -> str:
