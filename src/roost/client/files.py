@@ -172,8 +172,13 @@ async def _send(
             inflight.append(client._request(put, encoder=functools.partial(put_frame, n=n)))
             offset += n
             await client._drain()
-            while inflight and offset - acked >= UPLOAD_WINDOW:
-                acked = await inflight.popleft()
+            if offset - acked >= UPLOAD_WINDOW:
+                # Window full: wait until half of it is acknowledged, then go on
+                # (one wake-up per half window rather than one per chunk).
+                while inflight and offset - acked > UPLOAD_WINDOW // 2:
+                    acked = await inflight.popleft()
+                while inflight and inflight[0].done():
+                    acked = inflight.popleft().result()
                 if progress is not None:
                     progress(acked, size)
         while inflight:
