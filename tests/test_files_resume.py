@@ -173,3 +173,34 @@ async def test_chat_flows_on_the_same_connection_during_transfers(
         await sending[0]
         assert at_message and at_message[0] < size
         assert saved.stat().st_size == size
+
+
+async def test_an_upload_with_all_its_bytes_completes_when_the_sender_drops(
+    server, tmp_path: Path
+) -> None:
+    from roost.protocol.messages import Put, Upload, UploadDone, UploadResult
+
+    data = make_file(tmp_path / "last.bin", 300_000)
+    async with logged_in(server, reconnect=False) as alice, logged_in(server) as bob:
+        up: UploadResult = await alice._call(
+            Upload(id=0, to="general", name="last.bin", size=len(data)), UploadResult
+        )
+        for pos in range(0, len(data), 65536):
+            part = memoryview(data)[pos : pos + 65536]
+            await alice._call(Put(id=0, upload=up.upload, offset=pos, data=part))
+        pending = alice._request(UploadDone(id=0, upload=up.upload, sha256=sha256(data)))
+        cut_connection(alice)  # gone before the reply can come
+        with pytest.raises(Exception):  # noqa: B017 - ConnectionLost
+            await pending
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while True:
+            offers = [m for m in await bob.latest("general", 5) if m.file is not None]
+            if offers:
+                break
+            assert loop.time() < deadline, "the upload was not completed"
+            await asyncio.sleep(0.1)
+        assert offers[-1].file is not None and offers[-1].file.sha256 == sha256(data)
+        saved = await bob.download(offers[-1].file.id, tmp_path / "copy.bin")
+    assert saved.read_bytes() == data
+    assert sha256(data) in blobs(server)

@@ -53,7 +53,7 @@ from roost.protocol.sizes import compare_sizes, human_size
 from roost.server.chat import conversation_key, file_info, post_message, require_login
 from roost.server.connection import BulkReply
 from roost.server.outbox import BULK
-from roost.store.base import FileRecord
+from roost.store.base import Account, FileRecord
 from roost.store.blobs import BlobStore, storage_error
 
 if TYPE_CHECKING:
@@ -183,6 +183,7 @@ class FileService:
         self.pins: Counter[str] = Counter()  # blobs being committed: not to be swept
         self.pumps: dict[ClientConnection, DownloadPump] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self.completing: set[asyncio.Future[FileResult]] = set()  # uploads being stored
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -202,6 +203,9 @@ class FileService:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        if self.completing:
+            # Uploads with all their bytes are stored before the store closes.
+            await asyncio.wait(self.completing, timeout=30)
         for up in list(self.uploads.values()):
             if not up.finishing:
                 self.drop(up)
@@ -491,10 +495,24 @@ async def upload_done(server: Server, conn: ClientConnection, msg: UploadDone) -
             f"the upload is incomplete: {up.received} of {up.size} bytes received",
         )
     up.finishing = True  # no more puts, no resume, no sweep
+    # Once all bytes are here, storing and offering the file goes to its end even
+    # if the connection drops meanwhile (the task is not cancelled with it).
+    task = asyncio.ensure_future(_complete(server, account, up, msg.sha256))
+    svc.completing.add(task)
+    task.add_done_callback(svc.completing.discard)
+    # Its error is the reply's; with nobody left to reply to, it is read here.
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return await asyncio.shield(task)
+
+
+async def _complete(
+    server: Server, account: Account, up: PartialUpload, declared: str
+) -> FileResult:
+    svc = service(server)
     try:
         await up.writer.flush()
         digest = up.writer.hasher.hexdigest()
-        if msg.sha256.strip().lower() != digest:
+        if declared.strip().lower() != digest:
             raise RoostError(
                 ErrorCode.INTEGRITY,
                 f"{up.name}: the bytes received do not match the SHA-256 declared"
