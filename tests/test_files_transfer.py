@@ -328,3 +328,28 @@ async def test_auto_accept_saves_offers_from_others(server, tmp_path: Path) -> N
         assert saved.error == "" and saved.file == sent.file
         assert Path(saved.path) == inbox / "auto.txt" and Path(saved.path).read_bytes() == data
     assert sorted(p.name for p in inbox.iterdir()) == ["auto.txt"]  # not bob's own upload
+
+
+async def test_interrupted_uploads_per_user_are_bounded(server_factory) -> None:
+    from roost.protocol.messages import Upload, UploadResult
+
+    srv = server_factory(max_transfers=2)
+    name = unique("alice")
+    first: list[str] = []
+    for round_ in range(3):
+        async with logged_in(srv, name) as alice:
+            res = await alice._call(
+                Upload(id=0, to="general", name=f"f{round_}", size=100), UploadResult
+            )
+            first.append(res.upload)
+        await asyncio.sleep(0.2)  # the server sees the connection end
+    # Two interrupted uploads are kept (the limit); the oldest went to make room.
+    assert sorted(leftover_uploads(srv)) == sorted(f"{u}.part" for u in first[1:])
+    async with logged_in(srv, name) as alice:
+        again = await alice._call(
+            Upload(id=0, to="general", name="f0", size=100, resume=first[0]), UploadResult
+        )
+        kept = await alice._call(
+            Upload(id=0, to="general", name="f2", size=100, resume=first[2]), UploadResult
+        )
+    assert again.upload != first[0] and kept.upload == first[2]

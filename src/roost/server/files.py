@@ -303,6 +303,22 @@ class FileService:
         if self.reserved[up.owner] <= 0:
             del self.reserved[up.owner]
 
+    def limit_detached(self, user: str) -> None:
+        """Keep at most max_transfers interrupted uploads per user: drop the oldest.
+
+        Each holds an open file and reserved quota; without a bound, a client
+        that starts uploads and drops its connection could pile them up.
+        """
+        detached = [
+            up
+            for up in self.uploads.values()
+            if up.owner == user and up.conn is None and not up.finishing
+        ]
+        while len(detached) >= self.config.max_transfers:
+            oldest = min(detached, key=lambda up: up.touched)
+            detached.remove(oldest)
+            self.drop(oldest)
+
     def drop(self, up: PartialUpload) -> None:
         """Forget an upload that will not complete and delete its data."""
         if up.id not in self.uploads:
@@ -421,6 +437,7 @@ async def upload(server: Server, conn: ClientConnection, msg: Upload) -> UploadR
         )
     # Checked again after the await: another upload may have started meanwhile.
     svc._check_transfers(account.name)
+    svc.limit_detached(account.name)
     upload_id = new_id()
     try:
         fd, path = svc.blobs.create_temp(upload_id)
