@@ -281,8 +281,10 @@ class _Sink:
                     have = 0
                 hasher = hashlib.sha256()
                 pos = 0
-                while pos < have:
-                    block = os.pread(fd, min(_HASH_BLOCK, have - pos), pos)
+                while pos < have:  # plain reads: no os.pread on Windows
+                    block = os.read(fd, min(_HASH_BLOCK, have - pos))
+                    if not block:
+                        break
                     hasher.update(block)
                     pos += len(block)
                 os.lseek(fd, have, os.SEEK_SET)
