@@ -353,3 +353,22 @@ async def test_interrupted_uploads_per_user_are_bounded(server_factory) -> None:
             Upload(id=0, to="general", name="f2", size=100, resume=first[2]), UploadResult
         )
     assert again.upload != first[0] and kept.upload == first[2]
+
+
+async def test_one_download_per_part_file(server_factory, tmp_path: Path) -> None:
+    srv = server_factory(max_file_size=64 * MiB, user_quota=256 * MiB)
+    data = make_file(tmp_path / "twice.bin", 16 * MiB)
+    out = tmp_path / "out"
+    out.mkdir()
+    async with logged_in(srv) as alice:
+        sent = await alice.upload(tmp_path / "twice.bin", "general")
+        results = await asyncio.gather(
+            alice.download(sent.file.id, out),
+            alice.download(sent.file.id, out),
+            return_exceptions=True,
+        )
+    saved = [r for r in results if isinstance(r, Path)]
+    refused = [r for r in results if isinstance(r, RoostError)]
+    assert len(saved) == 1 and len(refused) == 1, results
+    assert "is being downloaded already" in refused[0].message
+    assert saved[0].read_bytes() == data and list(out.iterdir()) == saved

@@ -275,6 +275,7 @@ class _Sink:
         def prepare() -> tuple[int, int, Any]:
             fd = os.open(part, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
             try:
+                _lock(fd, part)
                 have = os.fstat(fd).st_size
                 if have > info.size:
                     os.ftruncate(fd, 0)  # not a prefix of this file
@@ -364,6 +365,20 @@ class _Sink:
             await self.writer.flush()
         fd = self.fd
         self.writer.abandon(lambda: os.close(fd))
+
+
+def _lock(fd: int, part: Path) -> None:
+    """One download per .part file: a second one into the same folder is refused."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: opening the file shares it anyway
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RoostError(
+            ErrorCode.BAD_REQUEST, f"{part.name} is being downloaded already (by another transfer)"
+        ) from None
 
 
 def place(part: Path, folder: Path, name: str) -> Path:
