@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual.widget import Widget
 
+from roost.tui import files as _files  # noqa: F401 - registers /send and /get
 from roost.tui.api import ChatApi
 from roost.tui.extensions import EXTENSIONS, MemberAction, ScreenEntry, SidebarPanel
 from roost.tui.screens.rooms import RoomsScreen

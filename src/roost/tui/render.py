@@ -10,7 +10,9 @@ from datetime import datetime
 from rich.table import Table
 from rich.text import Text
 
+from roost.protocol.filenames import printable
 from roost.protocol.messages import HIGH, LOW, URGENT, MemberInfo, Message
+from roost.protocol.sizes import human_size
 from roost.tui.model import Conversation
 
 TimeFormat = Callable[[float], str]
@@ -58,6 +60,12 @@ def message_text(m: Message, me: str, fmt: TimeFormat = local_time) -> Table:
         name_style += " underline"
     head.append(m.sender, style=name_style)
     body = Text(m.text, style={URGENT: "bold red", LOW: "dim"}.get(m.priority, ""))
+    if m.file is not None:
+        f = m.file
+        body = Text(f"[file] {printable(f.name)}", style="bold")
+        body.append(f" ({human_size(f.size)}, {printable(f.media_type)}) /get {f.id}", style="dim")
+        if m.text != f.name:
+            body.append(f"  {m.text}")
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(no_wrap=True)
     grid.add_column(ratio=1, overflow="fold")
