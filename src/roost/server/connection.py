@@ -56,6 +56,12 @@ class ClientConnection(asyncio.Protocol):
         self.backlog: deque[Any] = deque()
         self.reading_paused = False
         self.connected_at = time.monotonic()
+        # Keepalive (roost.server.keepalive): when the peer last sent anything, and
+        # when we pinged it (0: no ping outstanding).
+        self.last_seen = self.connected_at
+        self.ping_sent = 0.0
+        # Waiting in the admission lobby (roost.server.admission): user is set, account is not.
+        self.pending = False
         self.tasks: set[asyncio.Task[Any]] = set()
 
     # --- asyncio.Protocol ------------------------------------------------------
@@ -85,6 +91,7 @@ class ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        self.last_seen = time.monotonic()
         try:
             messages = self.decoder.feed(data)
         except ProtocolError as exc:

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from roost.server import chat
+from roost.server import chat, keepalive, moderation
 
-HANDLERS: dict[type, Any] = {**chat.HANDLERS}
+HANDLERS: dict[type, Any] = {**chat.HANDLERS, **moderation.HANDLERS, **keepalive.HANDLERS}
