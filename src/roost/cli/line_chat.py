@@ -11,16 +11,31 @@ import click
 
 from roost.cli.client_cmds import format_message
 from roost.cli.common import make_client, run_async
-from roost.client import Client, ConnectionState, Joined, Left, Message, Presence, RoostError
+from roost.cli.line_moderation import ModerationCommands
+from roost.client import (
+    Admitted,
+    Client,
+    ConnectionState,
+    Joined,
+    Left,
+    Message,
+    Moderation,
+    Presence,
+    RoostError,
+)
 from roost.protocol.messages import Bye, Gap, Notice
 
 HELP = (
     "commands: /join ROOM, /leave [ROOM], /msg USER TEXT, /who [ROOM], /rooms, "
-    "/room ROOM (switch), /history [N], /quit; anything else goes to the current room"
+    "/room ROOM (switch), /history [N], /quit; anything else goes to the current room. "
+    "Moderators: /block NAME [DURATION] [REASON], /unblock NAME, /kick NAME [REASON], "
+    "/mute NAME [DURATION] [REASON], /unmute NAME, /priority NAME LEVEL, /blocks, /pending, "
+    "/admit NAME [LEVEL], /refuse NAME [REASON], /ban ADDRESS [DURATION] [REASON], "
+    "/unban ADDRESS, /audit [N]"
 )
 
 
-class LineChat:
+class LineChat(ModerationCommands):
     """State of one line-chat session: the client and the current conversation."""
 
     def __init__(self, client: Client, room: str, out: Callable[[str], None]) -> None:
@@ -39,6 +54,7 @@ class LineChat:
             "help": self.cmd_help,
             "quit": self.cmd_quit,
             "exit": self.cmd_quit,
+            **self.moderation_commands(),
         }
 
     async def handle(self, line: str) -> bool:
@@ -56,6 +72,8 @@ class LineChat:
                 return await cmd([a for a in args])
             await self.client.send(self.room, line.removeprefix("/"))
         except RoostError as exc:
+            self.out(f"! {exc.message}")
+        except click.BadParameter as exc:
             self.out(f"! {exc.message}")
         return True
 
@@ -127,6 +145,10 @@ class LineChat:
             return f"* {ev.user} left #{ev.room}"
         if isinstance(ev, Notice):
             return f"* {ev.text}"
+        if isinstance(ev, Moderation):
+            return f"* [mod] {ev.entry.text}"
+        if isinstance(ev, Admitted):
+            return None  # the server's welcome notice says it
         if isinstance(ev, Bye):
             return f"* disconnected: {ev.reason}"
         if isinstance(ev, ConnectionState):
@@ -145,6 +167,10 @@ def run_line_chat(server: str, user: str | None, register: bool, room: str) -> N
 async def _line_chat(server: str, user: str | None, register: bool, room: str) -> None:
     client = make_client(server, user, register)
     async with client:
+        if client.pending_admission:
+            print("* your account waits for a moderator to admit it; please stay", flush=True)
+            await client.wait_admitted()
+            print("* admitted: welcome", flush=True)
         key = await client.follow(room)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         chat = LineChat(client, key, _printer())

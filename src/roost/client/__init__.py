@@ -9,9 +9,25 @@ async with connect("127.0.0.1", 7878, "bot", "secret", register=True) as client:
 from roost.client.connection import Client, ConnectionLost, connect
 from roost.client.events import ConnectionState
 from roost.protocol.errors import ErrorCode, RoostError
-from roost.protocol.messages import Bye, Gap, Joined, Left, Message, Notice, Presence
+from roost.protocol.messages import (
+    Admitted,
+    AuditEntry,
+    Bye,
+    Gap,
+    Joined,
+    Left,
+    Message,
+    Moderation,
+    ModResult,
+    Notice,
+    PendingUser,
+    Presence,
+    SanctionInfo,
+)
 
 __all__ = [
+    "Admitted",
+    "AuditEntry",
     "Bye",
     "Client",
     "ConnectionLost",
@@ -21,8 +37,12 @@ __all__ = [
     "Joined",
     "Left",
     "Message",
+    "ModResult",
+    "Moderation",
     "Notice",
+    "PendingUser",
     "Presence",
     "RoostError",
+    "SanctionInfo",
     "connect",
 ]

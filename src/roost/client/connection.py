@@ -6,19 +6,24 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 
 from roost.client.events import ConnectionState
+from roost.client.moderation import ModerationMixin
+from roost.client.tls import KnownServers, default_known_servers, open_tls, server_key
 from roost.protocol.codec import BadFrame, client_decoder, encode
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.frames import DEFAULT_MAX_FRAME
 from roost.protocol.messages import (
     PROTOCOL_VERSION,
+    Admitted,
     Bye,
     ClientHello,
     Error,
@@ -27,6 +32,7 @@ from roost.protocol.messages import (
     HistoryResult,
     Join,
     JoinResult,
+    KeepAlive,
     Leave,
     Limits,
     ListRooms,
@@ -37,6 +43,7 @@ from roost.protocol.messages import (
     Message,
     Ok,
     Ping,
+    Pong,
     Resume,
     RoomInfo,
     Send,
@@ -52,7 +59,16 @@ T = TypeVar("T")
 # dropped and refetched from history, so client memory stays bounded.
 MAX_QUEUED_EVENTS = 10_000
 # Bye codes after which reconnecting is pointless.
-FINAL_CODES = {"blocked", "kicked", "banned", "auth_failed", "version", "logout"}
+FINAL_CODES = {"blocked", "kicked", "banned", "refused", "auth_failed", "version", "logout"}
+# Failures of a connection attempt that retrying will not cure.
+FINAL_ERRORS = {
+    ErrorCode.AUTH_FAILED,
+    ErrorCode.BLOCKED,
+    ErrorCode.BANNED,
+    ErrorCode.VERSION,
+    ErrorCode.TLS,
+    ErrorCode.CERT_CHANGED,
+}
 
 
 class ConnectionLost(RoostError):
@@ -60,7 +76,7 @@ class ConnectionLost(RoostError):
         super().__init__("disconnected", message)
 
 
-class Client:
+class Client(ModerationMixin):
     """A connection to a Roost server, logged in as one user.
 
     Use :func:`connect` (``async with connect(...) as client``), or call
@@ -80,6 +96,10 @@ class Client:
         cursors: dict[str, int] | None = None,
         connect_timeout: float = 10.0,
         max_backoff: float = 10.0,
+        tls: bool = False,
+        insecure: bool = False,
+        known_servers: str | os.PathLike[str] | None = None,
+        on_pin: Callable[[str, str], None] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -90,6 +110,15 @@ class Client:
         self.reconnect = reconnect
         self.connect_timeout = connect_timeout
         self.max_backoff = max_backoff
+        # TLS: the server's certificate must match its pin in the known-servers file
+        # (pinned on first use), unless ``insecure`` skips the check.
+        self.tls = tls
+        self.insecure = insecure
+        self.known_servers = KnownServers(
+            Path(known_servers) if known_servers is not None else default_known_servers()
+        )
+        self.pinned: str | None = None  # fingerprint pinned by the first connection, if new
+        self.on_pin = on_pin  # called with (server, fingerprint) when a certificate is pinned
         # Last seq seen per conversation: what resume asks for after a reconnect.
         self.cursors: dict[str, int] = dict(cursors or {})
         self._explicit_cursors = cursors is not None
@@ -165,22 +194,41 @@ class Client:
             if not fut.done():
                 fut.set_exception(exc)
 
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if not self.tls:
+            return await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+        known = None if self.insecure else self.known_servers
+        reader, writer, pinned = await open_tls(self.host, self.port, known, 1 << 20)
+        if pinned is not None:
+            self.pinned = pinned
+            if self.on_pin is not None:
+                self.on_pin(server_key(self.host, self.port), pinned)
+        return reader, writer
+
     async def _open(self) -> None:
-        """One connection attempt: TCP, hellos, login or resume."""
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, limit=1 << 20), self.connect_timeout
-        )
+        """One connection attempt: TCP (and TLS), hellos, login or resume."""
+        reader, writer = await asyncio.wait_for(self._connect(), self.connect_timeout)
         try:
             decoder = client_decoder(DEFAULT_MAX_FRAME)
             hello: ServerHello | None = None
             leftovers: list[Any] = []
             while hello is None:
-                data = await asyncio.wait_for(reader.read(65536), self.connect_timeout)
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), self.connect_timeout)
+                except TimeoutError:
+                    hint = "" if self.tls else " (if it uses TLS, connect with TLS: --tls)"
+                    raise RoostError(
+                        ErrorCode.TIMEOUT,
+                        f"no hello from the server within {self.connect_timeout:g} seconds{hint}",
+                    ) from None
                 if not data:
                     raise ConnectionLost("the server closed the connection during the handshake")
                 msgs = decoder.feed(data)
                 if msgs:
                     first = msgs[0]
+                    if isinstance(first, Bye):
+                        # Refused at the door (a banned address, too many connections).
+                        raise RoostError(first.code, first.reason)
                     if not isinstance(first, ServerHello):
                         raise RoostError(ErrorCode.PROTOCOL, "the server did not start with hello")
                     hello = first
@@ -242,7 +290,8 @@ class Client:
             try:
                 await self._open()
             except RoostError as exc:
-                if exc.code in (ErrorCode.AUTH_FAILED, ErrorCode.BLOCKED, ErrorCode.VERSION):
+                if exc.code in FINAL_ERRORS:
+                    self._admission_ended(None, exc)
                     self._push_event(ConnectionState("closed", exc.message))
                     self._push_event(_CLOSED)
                     self._closed = True
@@ -287,6 +336,8 @@ class Client:
             asyncio.create_task(self._reconnect())  # noqa: RUF006 - lives until connected
         else:
             self._closed = True
+            code = self.bye.code if self.bye is not None else "disconnected"
+            self._admission_ended(None, RoostError(code, reason))
             self._push_event(ConnectionState("closed", reason))
             self._push_event(_CLOSED)
 
@@ -302,8 +353,18 @@ class Client:
         if isinstance(msg, BadFrame):
             log.warning("undecodable frame from server: %s", msg.error)
             return
+        if isinstance(msg, KeepAlive):
+            if self._writer is not None:
+                self._writer.write(encode(Pong(ts=msg.ts)))
+            return
         if isinstance(msg, Bye):
             self.bye = msg
+        elif isinstance(msg, Admitted):
+            # Out of the lobby: the same connection is now a full session.
+            self.session = msg.session
+            self.token = msg.session.token
+            self._sync_cursors(msg.session, True)
+            self._admission_ended(msg.session, None)
         for handler in self._handlers:
             handler(msg)
         if isinstance(msg, Message) and len(self._events) >= MAX_QUEUED_EVENTS:

@@ -280,7 +280,6 @@ class Moderation(Wire, tag="moderation"):
     """A moderation action or a registration waiting for admission; sent to moderators online."""
 
     entry: AuditEntry
-    text: str
 
 
 # --- results carried in Ok.result ------------------------------------------
@@ -376,6 +375,7 @@ class AuditEntry(msgspec.Struct):
     target: str
     reason: str = ""
     detail: str = ""
+    text: str = ""  # the whole entry as one sentence, for display
 
 
 ClientMessage = (

@@ -215,7 +215,17 @@ class Server:
             acc = await self.store.get_account(name)
             if acc is not None:
                 self.accounts[name] = acc
+                await self._load_memberships(name)
         return acc
+
+    async def _load_memberships(self, name: str) -> None:
+        """Rooms of an account that appeared in the store after start (rare: no index needed)."""
+        for rec in await self.store.load_rooms():
+            if name in rec.members:
+                room = self.state.rooms.get(rec.name)
+                if room is None:
+                    room = self.state.rooms[rec.name] = Room(rec.name)
+                self.state.add_member(room, name)
 
     def require_room(self, name: str) -> Room:
         room = self.state.rooms.get(name)

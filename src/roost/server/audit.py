@@ -72,14 +72,13 @@ async def record(
     rec = AuditRecord(time.time(), actor, action, target, reason, detail)
     rec.id = await server.store.append_audit(rec)
     entry = to_entry(rec)
-    text = describe(entry)
-    log.info("audit: %s", text)
-    tell_staff(server, encode(Moderation(entry=entry, text=text)))
+    log.info("audit: %s", entry.text)
+    tell_staff(server, encode(Moderation(entry=entry)))
     return entry
 
 
 def to_entry(rec: AuditRecord) -> AuditEntry:
-    return AuditEntry(
+    entry = AuditEntry(
         id=rec.id,
         ts=rec.ts,
         actor=rec.actor,
@@ -88,6 +87,8 @@ def to_entry(rec: AuditRecord) -> AuditEntry:
         reason=rec.reason,
         detail=rec.detail,
     )
+    entry.text = describe(entry)
+    return entry
 
 
 def tell_staff(server: Server, frame: bytes) -> None:

@@ -119,8 +119,9 @@ def span(duration: float) -> str:
 
 
 def sessions_of(server: Server, name: str) -> set[ClientConnection]:
-    """Every connection of ``name``: sessions and lobby seats."""
-    return set(server.state.online.get(name, ())) | server.lobby.of(name)
+    """Every open connection of ``name``: sessions and lobby seats."""
+    conns = set(server.state.online.get(name, ())) | server.lobby.of(name)
+    return {c for c in conns if not c.closing}
 
 
 def end_sessions(server: Server, name: str, code: str, reason: str) -> int:

@@ -86,6 +86,7 @@ class Offender:
     strikes: deque[float] = field(default_factory=deque)
     level: int = 0
     last: float = float("-inf")
+    step: asyncio.Future[None] | None = None  # the escalation under way, if any
 
 
 def _bucket(rate: float, burst: float, now: float) -> TokenBucket | None:
@@ -240,7 +241,14 @@ class Protection:
             return
         now = time.monotonic()
         off = self.offenders.setdefault(key, Offender())
-        if now - off.last < cfg.abuse_interval:
+        if off.level == BLOCK:
+            # Strikes that arrive while the block is imposed, or while it lasts, add nothing;
+            # once it is over, the source starts afresh.
+            if (off.step is not None and not off.step.done()) or self._blocked(key):
+                return
+            off.level = 0
+            off.strikes.clear()
+        if conn.closing or now - off.last < cfg.abuse_interval:
             return
         off.last = now
         if not _recent(off.strikes, now, cfg.abuse_window):
@@ -259,12 +267,18 @@ class Protection:
         if step <= off.level:
             return
         off.level = step
-        if step == BLOCK:
-            del self.offenders[key]  # the block is the consequence; afterwards it starts over
         reason = f"{cause} ({n} strikes in {format_duration(cfg.abuse_window)})"
         task = asyncio.ensure_future(self._escalate(key, step, reason, conn))
+        off.step = task
         self.tasks.add(task)
         task.add_done_callback(self._done)
+
+    def _blocked(self, key: tuple[str, str]) -> bool:
+        kind, target = key
+        now = time.time()
+        if kind == "user":
+            return self.server.sanctions.block_of(target, now) is not None
+        return self.server.sanctions.ban_of(target, now) is not None
 
     async def _escalate(
         self, key: tuple[str, str], step: int, reason: str, conn: ClientConnection

@@ -1,0 +1,307 @@
+"""`roost admin ...`: moderation against a running server, as a moderator or admin."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from roost.cli.common import (
+    client_options,
+    duration_value,
+    emit_json,
+    make_client,
+    parse_priority,
+    run_async,
+)
+from roost.client import AuditEntry, Client, ModResult, PendingUser, SanctionInfo
+from roost.protocol.durations import format_until
+from roost.protocol.messages import PRIORITY_LABELS
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@click.group()
+def admin() -> None:
+    """Moderate a running server (needs a moderator or admin account).
+
+    Refused actions print the reason and exit with status 1.
+    """
+
+
+def json_option(fn: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON (one object per line)."
+    )(fn)
+
+
+def for_option(fn: F) -> F:
+    return click.option(
+        "--for",
+        "duration",
+        default=None,
+        callback=duration_value,
+        help="How long: 90s, 30m, 2h, 7d, 1h30m (default: until lifted).",
+    )(fn)
+
+
+def reason_option(fn: F) -> F:
+    return click.option(
+        "--reason", "-r", default="", help="Why (shown to them and in the audit log)."
+    )(fn)
+
+
+async def call(
+    server: str, user: str | None, register: bool, fn: Callable[[Client], Awaitable[T]]
+) -> T:
+    """Log in, run one request, log out."""
+    async with make_client(server, user, register, reconnect=False) as client:
+        return await fn(client)
+
+
+def show(result: ModResult, as_json: bool) -> None:
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(show_text(result))
+
+
+def show_text(result: ModResult) -> str:
+    """One line saying what an action did."""
+    text = f"{result.action}: {result.target}"
+    if result.action in ("block", "mute", "ban"):
+        text += f" {format_until(result.expires)}"
+    if result.priority is not None and result.action in ("priority", "admit"):
+        text += f" at {PRIORITY_LABELS.get(result.priority, result.priority)} priority"
+    if result.role:
+        text += f" as {result.role}"
+    if result.sessions:
+        text += f" ({result.sessions} connection(s) ended)"
+    if result.reason:
+        text += f": {result.reason}"
+    return text
+
+
+def _stamp(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def sanction_line(s: SanctionInfo) -> str:
+    line = f"{s.kind:<5} {s.target:<20} {format_until(s.expires)}, by {s.author}"
+    return f"{line}: {s.reason}" if s.reason else line
+
+
+def pending_line(p: PendingUser) -> str:
+    where = f"online from {p.address}" if p.online else "offline"
+    return f"{p.user:<20} waiting since {_stamp(p.since)} ({where})"
+
+
+def audit_line(e: AuditEntry) -> str:
+    return f"{_stamp(e.ts)} #{e.id} {e.text}"
+
+
+def emit_all(items: list[Any], as_json: bool, line: Callable[[Any], str]) -> None:
+    for item in items:
+        if as_json:
+            emit_json(item)
+        else:
+            click.echo(line(item))
+
+
+@admin.command("block")
+@click.argument("name")
+@for_option
+@reason_option
+@json_option
+@client_options
+@run_async
+async def block(
+    name: str,
+    duration: float,
+    reason: str,
+    as_json: bool,
+    server: str,
+    user: str | None,
+    register: bool,
+) -> None:
+    """Block account NAME: its sessions end now and it cannot log in until unblocked."""
+    show(await call(server, user, register, lambda c: c.block(name, duration, reason)), as_json)
+
+
+@admin.command("unblock")
+@click.argument("name")
+@json_option
+@client_options
+@run_async
+async def unblock(name: str, as_json: bool, server: str, user: str | None, register: bool) -> None:
+    """Lift the block of account NAME."""
+    show(await call(server, user, register, lambda c: c.unblock(name)), as_json)
+
+
+@admin.command("kick")
+@click.argument("name")
+@reason_option
+@json_option
+@client_options
+@run_async
+async def kick(
+    name: str, reason: str, as_json: bool, server: str, user: str | None, register: bool
+) -> None:
+    """End every session of NAME now (they may log in again)."""
+    show(await call(server, user, register, lambda c: c.kick(name, reason)), as_json)
+
+
+@admin.command("mute")
+@click.argument("name")
+@for_option
+@reason_option
+@json_option
+@client_options
+@run_async
+async def mute(
+    name: str,
+    duration: float,
+    reason: str,
+    as_json: bool,
+    server: str,
+    user: str | None,
+    register: bool,
+) -> None:
+    """Stop NAME from sending messages (they still read)."""
+    show(await call(server, user, register, lambda c: c.mute(name, duration, reason)), as_json)
+
+
+@admin.command("unmute")
+@click.argument("name")
+@json_option
+@client_options
+@run_async
+async def unmute(name: str, as_json: bool, server: str, user: str | None, register: bool) -> None:
+    """Let NAME send messages again."""
+    show(await call(server, user, register, lambda c: c.unmute(name)), as_json)
+
+
+@admin.command("priority")
+@click.argument("name")
+@click.argument("level")
+@json_option
+@client_options
+@run_async
+async def priority(
+    name: str, level: str, as_json: bool, server: str, user: str | None, register: bool
+) -> None:
+    """Set NAME's priority LEVEL: urgent, high, normal, low or 0-3 (admins only)."""
+    value = parse_priority(level)
+    assert value is not None
+    show(await call(server, user, register, lambda c: c.set_priority(name, value)), as_json)
+
+
+@admin.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["admin", "moderator", "member"]))
+@json_option
+@client_options
+@run_async
+async def role(
+    name: str, role: str, as_json: bool, server: str, user: str | None, register: bool
+) -> None:
+    """Make NAME an admin, moderator or member (admins only)."""
+    show(await call(server, user, register, lambda c: c.set_role(name, role)), as_json)
+
+
+@admin.command("ban-address")
+@click.argument("address")
+@for_option
+@reason_option
+@json_option
+@client_options
+@run_async
+async def ban_address(
+    address: str,
+    duration: float,
+    reason: str,
+    as_json: bool,
+    server: str,
+    user: str | None,
+    register: bool,
+) -> None:
+    """Ban ADDRESS (one IP or a CIDR network such as 203.0.113.0/24): it cannot connect."""
+    show(
+        await call(server, user, register, lambda c: c.ban_address(address, duration, reason)),
+        as_json,
+    )
+
+
+@admin.command("unban-address")
+@click.argument("address")
+@json_option
+@client_options
+@run_async
+async def unban_address(
+    address: str, as_json: bool, server: str, user: str | None, register: bool
+) -> None:
+    """Lift the ban of ADDRESS (written as when it was banned)."""
+    show(await call(server, user, register, lambda c: c.unban_address(address)), as_json)
+
+
+@admin.command("blocks")
+@json_option
+@client_options
+@run_async
+async def blocks(as_json: bool, server: str, user: str | None, register: bool) -> None:
+    """List blocks, mutes and address bans in force."""
+    emit_all(await call(server, user, register, lambda c: c.blocks()), as_json, sanction_line)
+
+
+@admin.command("pending")
+@json_option
+@client_options
+@run_async
+async def pending(as_json: bool, server: str, user: str | None, register: bool) -> None:
+    """List newcomers waiting for admission."""
+    emit_all(await call(server, user, register, lambda c: c.pending()), as_json, pending_line)
+
+
+@admin.command("admit")
+@click.argument("name")
+@click.option("--priority", "-p", "level", default=None, help="Admit at this priority level.")
+@json_option
+@client_options
+@run_async
+async def admit(
+    name: str, level: str | None, as_json: bool, server: str, user: str | None, register: bool
+) -> None:
+    """Admit the waiting newcomer NAME."""
+    value = parse_priority(level)
+    show(await call(server, user, register, lambda c: c.admit(name, value)), as_json)
+
+
+@admin.command("refuse")
+@click.argument("name")
+@reason_option
+@json_option
+@client_options
+@run_async
+async def refuse(
+    name: str, reason: str, as_json: bool, server: str, user: str | None, register: bool
+) -> None:
+    """Refuse the waiting newcomer NAME: the account is removed."""
+    show(await call(server, user, register, lambda c: c.refuse(name, reason)), as_json)
+
+
+@admin.command("audit")
+@click.option("--limit", "-n", type=int, default=50, show_default=True, help="Newest N entries.")
+@click.option("--about", default="", help="Only entries about this user or address.")
+@json_option
+@client_options
+@run_async
+async def audit(
+    limit: int, about: str, as_json: bool, server: str, user: str | None, register: bool
+) -> None:
+    """Show the audit log (who did what to whom, why, when), oldest first."""
+    emit_all(
+        await call(server, user, register, lambda c: c.audit(limit, about)), as_json, audit_line
+    )
