@@ -121,6 +121,8 @@ class Server:
             self._listener.close()
         for conn in list(self.connections):
             conn.close(str(ErrorCode.SHUTTING_DOWN), reason)
+        for task in list(self.protection.tasks):
+            task.cancel()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -108,7 +108,6 @@ class Protection:
         self.per_connection: dict[ClientConnection, Limiter] = {}
         self.per_account: dict[str, Limiter] = {}
         self.per_address: dict[str, int] = {}
-        self.counted: set[ClientConnection] = set()
         self.fails_account: dict[str, deque[float]] = {}
         self.fails_address: dict[str, deque[float]] = {}
         self.offenders: dict[tuple[str, str], Offender] = {}
@@ -123,29 +122,28 @@ class Protection:
 
     def on_connect(self, conn: ClientConnection) -> tuple[str, str] | None:
         """(bye code, reason) if the connection must be refused, else None."""
+        # Every connection counts until it is gone, refused ones too: that keeps the
+        # books simple (no per-connection flag) and a burst of attempts changes nothing.
+        count = self.per_address.get(conn.address, 0) + 1
+        self.per_address[conn.address] = count
         ban = self.server.sanctions.ban_of(conn.address, time.time())
         if ban is not None:
             return str(ErrorCode.BANNED), banned_text(ban)
         limit = self.cfg.max_connections_per_address
-        count = self.per_address.get(conn.address, 0)
-        if limit and count >= limit:
+        if limit and count > limit:
             return (
                 str(ErrorCode.RATE_LIMITED),
                 f"too many connections from {conn.address} (the limit is {limit})",
             )
-        self.per_address[conn.address] = count + 1
-        self.counted.add(conn)
         return None
 
     def on_disconnect(self, conn: ClientConnection) -> None:
         self.per_connection.pop(conn, None)
-        if conn in self.counted:
-            self.counted.discard(conn)
-            left = self.per_address.get(conn.address, 1) - 1
-            if left > 0:
-                self.per_address[conn.address] = left
-            else:
-                self.per_address.pop(conn.address, None)
+        left = self.per_address.get(conn.address, 1) - 1
+        if left > 0:
+            self.per_address[conn.address] = left
+        else:
+            self.per_address.pop(conn.address, None)
 
     # --- rate limits -----------------------------------------------------------------
 
