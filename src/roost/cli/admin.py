@@ -111,77 +111,86 @@ def emit_all(items: list[Any], as_json: bool, line: Callable[[Any], str]) -> Non
             click.echo(line(item))
 
 
-@admin.command("block")
-@click.argument("name")
-@for_option
-@reason_option
-@json_option
-@client_options
-@run_async
-async def block(
-    name: str,
-    duration: float,
-    reason: str,
-    as_json: bool,
-    server: str,
-    user: str | None,
-    register: bool,
-) -> None:
-    """Block account NAME: its sessions end now and it cannot log in until unblocked."""
-    show(await call(server, user, register, lambda c: c.block(name, duration, reason)), as_json)
+def _sanction(name: str, method: str, what: str, doc: str) -> None:
+    """`roost admin NAME TARGET [--for DURATION] [--reason TEXT]`."""
+
+    @admin.command(name, help=doc)
+    @click.argument("target", metavar=what)
+    @for_option
+    @reason_option
+    @json_option
+    @client_options
+    @run_async
+    async def command(
+        target: str,
+        duration: float,
+        reason: str,
+        as_json: bool,
+        server: str,
+        user: str | None,
+        register: bool,
+    ) -> None:
+        result = await call(
+            server, user, register, lambda c: getattr(c, method)(target, duration, reason)
+        )
+        show(result, as_json)
 
 
-@admin.command("unblock")
-@click.argument("name")
-@json_option
-@client_options
-@run_async
-async def unblock(name: str, as_json: bool, server: str, user: str | None, register: bool) -> None:
-    """Lift the block of account NAME."""
-    show(await call(server, user, register, lambda c: c.unblock(name)), as_json)
+def _with_reason(name: str, method: str, doc: str) -> None:
+    """`roost admin NAME USER [--reason TEXT]`."""
+
+    @admin.command(name, help=doc)
+    @click.argument("target", metavar="NAME")
+    @reason_option
+    @json_option
+    @client_options
+    @run_async
+    async def command(
+        target: str, reason: str, as_json: bool, server: str, user: str | None, register: bool
+    ) -> None:
+        show(
+            await call(server, user, register, lambda c: getattr(c, method)(target, reason)),
+            as_json,
+        )
 
 
-@admin.command("kick")
-@click.argument("name")
-@reason_option
-@json_option
-@client_options
-@run_async
-async def kick(
-    name: str, reason: str, as_json: bool, server: str, user: str | None, register: bool
-) -> None:
-    """End every session of NAME now (they may log in again)."""
-    show(await call(server, user, register, lambda c: c.kick(name, reason)), as_json)
+def _undo(name: str, method: str, what: str, doc: str) -> None:
+    """`roost admin NAME TARGET`: lift a sanction."""
+
+    @admin.command(name, help=doc)
+    @click.argument("target", metavar=what)
+    @json_option
+    @client_options
+    @run_async
+    async def command(
+        target: str, as_json: bool, server: str, user: str | None, register: bool
+    ) -> None:
+        show(await call(server, user, register, lambda c: getattr(c, method)(target)), as_json)
 
 
-@admin.command("mute")
-@click.argument("name")
-@for_option
-@reason_option
-@json_option
-@client_options
-@run_async
-async def mute(
-    name: str,
-    duration: float,
-    reason: str,
-    as_json: bool,
-    server: str,
-    user: str | None,
-    register: bool,
-) -> None:
-    """Stop NAME from sending messages (they still read)."""
-    show(await call(server, user, register, lambda c: c.mute(name, duration, reason)), as_json)
-
-
-@admin.command("unmute")
-@click.argument("name")
-@json_option
-@client_options
-@run_async
-async def unmute(name: str, as_json: bool, server: str, user: str | None, register: bool) -> None:
-    """Let NAME send messages again."""
-    show(await call(server, user, register, lambda c: c.unmute(name)), as_json)
+_sanction(
+    "block",
+    "block",
+    "NAME",
+    "Block account NAME: its sessions end now and it cannot log in until unblocked.",
+)
+_sanction("mute", "mute", "NAME", "Stop NAME from sending messages (they still read).")
+_sanction(
+    "ban-address",
+    "ban_address",
+    "ADDRESS",
+    "Ban ADDRESS (one IP or a CIDR network such as 203.0.113.0/24): it cannot connect.",
+)
+_undo("unblock", "unblock", "NAME", "Lift the block of account NAME.")
+_undo("unmute", "unmute", "NAME", "Let NAME send messages again.")
+_undo(
+    "unban-address",
+    "unban_address",
+    "ADDRESS",
+    "Lift the ban of ADDRESS (the network as banned, or any address in it).",
+)
+_with_reason("kick", "kick", "End every session of NAME now (they may log in again).")
+_with_reason("refuse", "refuse", "Refuse the waiting newcomer NAME: the account is removed.")
 
 
 @admin.command("priority")
@@ -210,41 +219,6 @@ async def role(
 ) -> None:
     """Make NAME an admin, moderator or member (admins only)."""
     show(await call(server, user, register, lambda c: c.set_role(name, role)), as_json)
-
-
-@admin.command("ban-address")
-@click.argument("address")
-@for_option
-@reason_option
-@json_option
-@client_options
-@run_async
-async def ban_address(
-    address: str,
-    duration: float,
-    reason: str,
-    as_json: bool,
-    server: str,
-    user: str | None,
-    register: bool,
-) -> None:
-    """Ban ADDRESS (one IP or a CIDR network such as 203.0.113.0/24): it cannot connect."""
-    show(
-        await call(server, user, register, lambda c: c.ban_address(address, duration, reason)),
-        as_json,
-    )
-
-
-@admin.command("unban-address")
-@click.argument("address")
-@json_option
-@client_options
-@run_async
-async def unban_address(
-    address: str, as_json: bool, server: str, user: str | None, register: bool
-) -> None:
-    """Lift the ban of ADDRESS (written as when it was banned)."""
-    show(await call(server, user, register, lambda c: c.unban_address(address)), as_json)
 
 
 @admin.command("blocks")
@@ -277,19 +251,6 @@ async def admit(
     """Admit the waiting newcomer NAME."""
     value = parse_priority(level)
     show(await call(server, user, register, lambda c: c.admit(name, value)), as_json)
-
-
-@admin.command("refuse")
-@click.argument("name")
-@reason_option
-@json_option
-@client_options
-@run_async
-async def refuse(
-    name: str, reason: str, as_json: bool, server: str, user: str | None, register: bool
-) -> None:
-    """Refuse the waiting newcomer NAME: the account is removed."""
-    show(await call(server, user, register, lambda c: c.refuse(name, reason)), as_json)
 
 
 @admin.command("audit")

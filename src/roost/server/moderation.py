@@ -153,12 +153,15 @@ async def impose(
     return s
 
 
-async def lift(server: Server, kind: str, target: str, actor: str, what: str) -> Sanction:
-    s = server.sanctions.pop(kind, target)
+async def lift(
+    server: Server, kind: str, target: str, actor: str, shown: str, reason: str = ""
+) -> None:
+    """Remove a sanction (from memory and store) and record it; an error if there was none."""
+    held = server.sanctions.pop(kind, target)
     stored = await server.store.delete_sanction(kind, target)
-    if s is None and not stored:
-        raise RoostError(ErrorCode.BAD_REQUEST, f"{what} is not {DONE[kind]}")
-    return s or Sanction(kind, target, "", actor, time.time())
+    if held is None and not stored:
+        raise RoostError(ErrorCode.BAD_REQUEST, f"{shown} is not {DONE[kind]}")
+    await record(server, actor, UNDO[kind], shown, reason)
 
 
 # --- actions (also used by automatic protection, with actor AUTO) --------------------
@@ -206,9 +209,8 @@ async def ban(server: Server, actor: str, address: str, duration: float, reason:
 async def expire(server: Server) -> None:
     """Lift sanctions whose time is up (the lookups already ignore them)."""
     for s in server.sanctions.expired(time.time()):
-        await server.store.delete_sanction(s.kind, s.target)
-        target = show_network(s.target) if s.kind == BAN else s.target
-        await record(server, AUTO, UNDO[s.kind], target, "expired")
+        shown = show_network(s.target) if s.kind == BAN else s.target
+        await lift(server, s.kind, s.target, AUTO, shown, "expired")
 
 
 def check_mute(server: Server, conn: ClientConnection, msg: Send) -> None:
@@ -235,7 +237,6 @@ async def handle_unblock(server: Server, conn: ClientConnection, msg: Unblock) -
     actor = require_staff(conn, "unblock users")
     target = await subject(server, actor, msg.user, "unblock")
     await lift(server, BLOCK, target.name, actor.name, target.name)
-    await record(server, actor.name, "unblock", target.name)
     return ModResult("unblock", target.name)
 
 
@@ -265,7 +266,6 @@ async def handle_unmute(server: Server, conn: ClientConnection, msg: Unmute) -> 
     target = await subject(server, actor, msg.user, "unmute")
     await lift(server, MUTE, target.name, actor.name, target.name)
     tell_user(server, target.name, f"you may speak again (unmuted by {actor.name})")
-    await record(server, actor.name, "unmute", target.name)
     return ModResult("unmute", target.name)
 
 
@@ -306,7 +306,6 @@ async def handle_unban(server: Server, conn: ClientConnection, msg: UnbanAddress
     net = parse_network(msg.address)
     shown = show_network(net)
     await lift(server, BAN, str(net), actor.name, shown)
-    await record(server, actor.name, "unban", shown)
     return ModResult("unban", shown)
 
 
