@@ -253,6 +253,8 @@ class Client(ModerationMixin):
         self.user = session.user
         self.token = session.token
         self._sync_cursors(session, is_first)
+        if self._admission is not None and session.status != "pending":
+            self._admission_ended(session, None)  # admitted while we were away
 
     async def _login(self) -> LoginResult:
         if self.token:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.messages import LoginResult, Notice
 from roost.server.audit import record
 from roost.store.base import Account
@@ -52,6 +53,8 @@ async def enter_lobby(
     server: Server, conn: ClientConnection, account: Account, registered: bool
 ) -> LoginResult:
     """Park a connection of a pending account in the lobby and tell the moderators."""
+    if conn.closing:
+        raise RoostError(ErrorCode.INTERNAL, "connection closed during login")
     conn.user = account.name
     conn.pending = True
     server.lobby.add(conn, account.name)

@@ -143,13 +143,13 @@ def room_notice(server: Server, user: str, text: str) -> None:
         server.bus.publish(Envelope(room, 0, CONTROL, frame))
 
 
-async def impose(
+def impose(
     server: Server, kind: str, target: str, actor: str, duration: float, reason: str
 ) -> Sanction:
+    """A sanction in force from now on; the caller acts on it, then stores it."""
     now = time.time()
     s = Sanction(kind, target, reason, actor, now, now + duration if duration > 0 else 0.0)
-    server.sanctions.put(s)  # in force from now on, before the store has it
-    await server.store.put_sanction(s)
+    server.sanctions.put(s)
     return s
 
 
@@ -168,16 +168,19 @@ async def lift(
 
 
 async def block(server: Server, actor: str, name: str, duration: float, reason: str) -> ModResult:
-    s = await impose(server, BLOCK, name, actor, duration, reason)
+    s = impose(server, BLOCK, name, actor, duration, reason)
+    # The sessions end in this loop turn; storing the block waits for the next commit.
     sessions = end_sessions(server, name, str(ErrorCode.BLOCKED), f"you are blocked {terms(s)}")
     room_notice(server, name, f"{name} was blocked {terms(s)}")
+    await server.store.put_sanction(s)
     detail = span(duration) + (f", ended {sessions} session(s)" if sessions else "")
     await record(server, actor, "block", name, reason, detail)
     return ModResult("block", name, reason, s.expires, sessions)
 
 
 async def mute(server: Server, actor: str, name: str, duration: float, reason: str) -> ModResult:
-    s = await impose(server, MUTE, name, actor, duration, reason)
+    s = impose(server, MUTE, name, actor, duration, reason)
+    await server.store.put_sanction(s)
     tell_user(server, name, f"you are muted {terms(s)}")
     room_notice(server, name, f"{name} was muted {terms(s)}")
     await record(server, actor, "mute", name, reason, span(duration))
@@ -196,11 +199,12 @@ async def warn(server: Server, target: str, conns: set[ClientConnection], cause:
 async def ban(server: Server, actor: str, address: str, duration: float, reason: str) -> ModResult:
     net = parse_network(address)
     shown = show_network(net)
-    s = await impose(server, BAN, str(net), actor, duration, reason)
+    s = impose(server, BAN, str(net), actor, duration, reason)
     # Staff sessions stay, so that a ban covering a moderator's own address can be undone.
     hit = [c for c in server.connections if not is_staff(c.account) and covers(net, c.address)]
     for conn in hit:
         conn.close(str(ErrorCode.BANNED), f"your address is banned {terms(s)}")
+    await server.store.put_sanction(s)
     detail = span(duration) + (f", ended {len(hit)} connection(s)" if hit else "")
     await record(server, actor, "ban", shown, reason, detail)
     return ModResult("ban", shown, reason, s.expires, len(hit))
