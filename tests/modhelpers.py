@@ -43,6 +43,16 @@ async def first_frame(srv: Any, timeout: float = 5.0) -> Any:
         writer.close()
 
 
+async def audit_until(client: Client, count: int, **kwargs: Any) -> list[Any]:
+    """The audit log once it holds ``count`` entries (automatic actions land a moment later)."""
+    for _ in range(100):
+        entries = await client.audit(**kwargs)
+        if len(entries) >= count:
+            return entries
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the audit log stayed at {entries}")
+
+
 class Recorder:
     """Every event a client receives, as it arrives (before ordering)."""
 

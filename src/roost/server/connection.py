@@ -62,6 +62,7 @@ class ClientConnection(asyncio.Protocol):
         self.ping_sent = 0.0
         # Waiting in the admission lobby (roost.server.admission): user is set, account is not.
         self.pending = False
+        self.released = False  # server.on_disconnect has run
         self.tasks: set[asyncio.Task[Any]] = set()
 
     # --- asyncio.Protocol ------------------------------------------------------
@@ -114,7 +115,13 @@ class ClientConnection(asyncio.Protocol):
         self.closing = True
         for task in list(self.tasks):
             task.cancel()
-        self.server.on_disconnect(self)
+        self._release()
+
+    def _release(self) -> None:
+        """Leave the server's books, once: when we close, or when the peer goes first."""
+        if not self.released:
+            self.released = True
+            self.server.on_disconnect(self)
 
     def pause_writing(self) -> None:
         assert self.outbox is not None
@@ -246,7 +253,17 @@ class ClientConnection(asyncio.Protocol):
         self.outbox.queued = 0
         if frames and not self.transport.is_closing():
             self.transport.write(b"".join(frames))
-        self.transport.close()
+        if self.transport.can_write_eof():
+            # Half-close, and go on reading (and dropping) until the peer closes too:
+            # closing a socket with requests still unread makes the kernel send a
+            # reset, which can destroy the bye and its reason before the peer reads it.
+            self.transport.write_eof()
+            if self.reading_paused:
+                self.transport.resume_reading()
+        else:
+            self.transport.close()
+        # The session ends now for everyone else (presence, rooms, counts).
+        self._release()
         # A peer that never reads would keep the socket open; abort it after a grace period.
         asyncio.get_running_loop().call_later(5.0, self._abort)
 

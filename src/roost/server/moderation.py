@@ -180,9 +180,9 @@ async def block(server: Server, actor: str, name: str, duration: float, reason: 
 
 async def mute(server: Server, actor: str, name: str, duration: float, reason: str) -> ModResult:
     s = impose(server, MUTE, name, actor, duration, reason)
-    await server.store.put_sanction(s)
     tell_user(server, name, f"you are muted {terms(s)}")
     room_notice(server, name, f"{name} was muted {terms(s)}")
+    await server.store.put_sanction(s)
     await record(server, actor, "mute", name, reason, span(duration))
     return ModResult("mute", name, reason, s.expires)
 

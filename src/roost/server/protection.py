@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,7 @@ class Offender:
     strikes: deque[float] = field(default_factory=deque)
     level: int = 0
     last: float = float("-inf")
-    step: asyncio.Future[None] | None = None  # the escalation under way, if any
+    step: asyncio.Task[Any] | None = None  # the escalation under way, if any
 
 
 def _bucket(rate: float, burst: float, now: float) -> TokenBucket | None:
@@ -191,36 +192,25 @@ class Protection:
                     f"too many failed logins {what}; try again in {format_duration(wait)}",
                 )
 
-    async def login_failed(self, conn: ClientConnection, name: str) -> None:
+    def login_failed(self, conn: ClientConnection, name: str) -> None:
+        """Count a failed login; lock the account or ban the address past the limits."""
         cfg = self.cfg
         now = time.monotonic()
         window = format_duration(cfg.login_fail_window)
         by_account = self.fails_account.setdefault(name, deque())
         by_account.append(now)
-        if (
-            cfg.login_fail_account
-            and _recent(by_account, now, cfg.login_fail_window) == cfg.login_fail_account
-        ):
-            await record(
-                self.server,
-                AUTO,
-                "lock",
-                name,
-                f"{cfg.login_fail_account} failed logins in {window}",
-                f"for up to {window}",
-            )
+        n = _recent(by_account, now, cfg.login_fail_window)
+        if cfg.login_fail_account and n == cfg.login_fail_account:
+            why = f"{n} failed logins in {window}"
+            self._spawn(record(self.server, AUTO, "lock", name, why, f"for up to {window}"))
         by_address = self.fails_address.setdefault(conn.address, deque())
         by_address.append(now)
         n = _recent(by_address, now, cfg.login_fail_window)
         if cfg.login_fail_address and n >= cfg.login_fail_address and conn.address:
             by_address.clear()
-            await moderation.ban(
-                self.server,
-                AUTO,
-                conn.address,
-                cfg.auto_block_duration,
-                f"{n} failed logins in {window}",
-            )
+            why = f"{n} failed logins in {window}"
+            duration = cfg.auto_block_duration
+            self._spawn(moderation.ban(self.server, AUTO, conn.address, duration, why))
 
     # --- abuse --------------------------------------------------------------------------
 
@@ -266,10 +256,15 @@ class Protection:
             return
         off.level = step
         reason = f"{cause} ({n} strikes in {format_duration(cfg.abuse_window)})"
-        task = asyncio.ensure_future(self._escalate(key, step, reason, conn))
-        off.step = task
+        off.step = self._spawn(self._escalate(key, step, reason, conn))
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run an automatic action on its own: not in a request's task, which ends
+        (and would be cancelled) when the action closes that request's connection."""
+        task = asyncio.ensure_future(work)
         self.tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _blocked(self, key: tuple[str, str]) -> bool:
         kind, target = key
