@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -16,9 +15,8 @@ from roost.cli.common import (
     parse_priority,
     run_async,
 )
-from roost.client import AuditEntry, Client, ModResult, PendingUser, SanctionInfo
-from roost.protocol.durations import format_until
-from roost.protocol.messages import PRIORITY_LABELS
+from roost.client import Client, ModResult
+from roost.client.moderation import audit_text, pending_text, result_text, sanction_text
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,41 +64,7 @@ def show(result: ModResult, as_json: bool) -> None:
     if as_json:
         emit_json(result)
     else:
-        click.echo(show_text(result))
-
-
-def show_text(result: ModResult) -> str:
-    """One line saying what an action did."""
-    text = f"{result.action}: {result.target}"
-    if result.action in ("block", "mute", "ban"):
-        text += f" {format_until(result.expires)}"
-    if result.priority is not None and result.action in ("priority", "admit"):
-        text += f" at {PRIORITY_LABELS.get(result.priority, result.priority)} priority"
-    if result.role:
-        text += f" as {result.role}"
-    if result.sessions:
-        text += f" ({result.sessions} connection(s) ended)"
-    if result.reason:
-        text += f": {result.reason}"
-    return text
-
-
-def _stamp(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def sanction_line(s: SanctionInfo) -> str:
-    line = f"{s.kind:<5} {s.target:<20} {format_until(s.expires)}, by {s.author}"
-    return f"{line}: {s.reason}" if s.reason else line
-
-
-def pending_line(p: PendingUser) -> str:
-    where = f"online from {p.address}" if p.online else "offline"
-    return f"{p.user:<20} waiting since {_stamp(p.since)} ({where})"
-
-
-def audit_line(e: AuditEntry) -> str:
-    return f"{_stamp(e.ts)} #{e.id} {e.text}"
+        click.echo(result_text(result))
 
 
 def emit_all(items: list[Any], as_json: bool, line: Callable[[Any], str]) -> None:
@@ -227,7 +191,7 @@ async def role(
 @run_async
 async def blocks(as_json: bool, server: str, user: str | None, register: bool) -> None:
     """List blocks, mutes and address bans in force."""
-    emit_all(await call(server, user, register, lambda c: c.blocks()), as_json, sanction_line)
+    emit_all(await call(server, user, register, lambda c: c.blocks()), as_json, sanction_text)
 
 
 @admin.command("pending")
@@ -236,7 +200,7 @@ async def blocks(as_json: bool, server: str, user: str | None, register: bool) -
 @run_async
 async def pending(as_json: bool, server: str, user: str | None, register: bool) -> None:
     """List newcomers waiting for admission."""
-    emit_all(await call(server, user, register, lambda c: c.pending()), as_json, pending_line)
+    emit_all(await call(server, user, register, lambda c: c.pending()), as_json, pending_text)
 
 
 @admin.command("admit")
@@ -264,5 +228,5 @@ async def audit(
 ) -> None:
     """Show the audit log (who did what to whom, why, when), oldest first."""
     emit_all(
-        await call(server, user, register, lambda c: c.audit(limit, about)), as_json, audit_line
+        await call(server, user, register, lambda c: c.audit(limit, about)), as_json, audit_text
     )

@@ -15,7 +15,7 @@ import msgspec
 
 from roost.protocol.durations import parse_duration
 from roost.protocol.errors import RoostError
-from roost.protocol.messages import PRIORITY_NAMES
+from roost.protocol.names import check_priority
 from roost.server.config import DEFAULT_PORT
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,12 +35,10 @@ def parse_priority(value: str | int | None) -> int | None:
     """A priority level by name (urgent, high, normal, low) or number (0-3)."""
     if value is None:
         return None
-    text = str(value).strip().lower()
-    if text in PRIORITY_NAMES:
-        return PRIORITY_NAMES[text]
-    if text.isdigit() and 0 <= int(text) <= 3:
-        return int(text)
-    raise click.BadParameter(f"{value!r}: use urgent, high, normal, low or 0-3")
+    try:
+        return check_priority(value)
+    except RoostError as exc:
+        raise click.BadParameter(exc.message) from None
 
 
 def duration_value(ctx: click.Context, param: click.Parameter, value: str | None) -> float:

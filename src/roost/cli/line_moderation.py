@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from roost.cli.admin import audit_line, pending_line, sanction_line, show_text
 from roost.cli.common import parse_priority
-from roost.protocol.durations import is_duration, parse_duration
+from roost.client.moderation import audit_text, pending_text, result_text, sanction_text
+from roost.protocol.durations import split_duration
 
 if TYPE_CHECKING:
     from roost.client import Client
@@ -24,13 +24,6 @@ def _split(args: list[str], usage: str, least: int) -> list[str]:
 
 class _Usage(Exception):
     pass
-
-
-def _duration_and_reason(words: list[str]) -> tuple[float, str]:
-    """``[DURATION] [REASON...]``: a first word that reads as a duration is one."""
-    if words and is_duration(words[0]):
-        return parse_duration(words[0]), " ".join(words[1:])
-    return 0.0, " ".join(words)
 
 
 class ModerationCommands:
@@ -68,56 +61,56 @@ class ModerationCommands:
         return run
 
     async def _block(self, w: list[str]) -> None:
-        duration, reason = _duration_and_reason(w[1:])
-        self.out("* " + show_text(await self.client.block(w[0], duration, reason)))
+        duration, reason = split_duration(w[1:])
+        self.out("* " + result_text(await self.client.block(w[0], duration, reason)))
 
     async def _unblock(self, w: list[str]) -> None:
-        self.out("* " + show_text(await self.client.unblock(w[0])))
+        self.out("* " + result_text(await self.client.unblock(w[0])))
 
     async def _kick(self, w: list[str]) -> None:
-        self.out("* " + show_text(await self.client.kick(w[0], " ".join(w[1:]))))
+        self.out("* " + result_text(await self.client.kick(w[0], " ".join(w[1:]))))
 
     async def _mute(self, w: list[str]) -> None:
-        duration, reason = _duration_and_reason(w[1:])
-        self.out("* " + show_text(await self.client.mute(w[0], duration, reason)))
+        duration, reason = split_duration(w[1:])
+        self.out("* " + result_text(await self.client.mute(w[0], duration, reason)))
 
     async def _unmute(self, w: list[str]) -> None:
-        self.out("* " + show_text(await self.client.unmute(w[0])))
+        self.out("* " + result_text(await self.client.unmute(w[0])))
 
     async def _priority(self, w: list[str]) -> None:
         level = parse_priority(w[1])
         assert level is not None
-        self.out("* " + show_text(await self.client.set_priority(w[0], level)))
+        self.out("* " + result_text(await self.client.set_priority(w[0], level)))
 
     async def _blocks(self, w: list[str]) -> None:
         found = await self.client.blocks()
         for s in found:
-            self.out("* " + sanction_line(s))
+            self.out("* " + sanction_text(s))
         if not found:
             self.out("* no blocks, mutes or bans")
 
     async def _pending(self, w: list[str]) -> None:
         waiting = await self.client.pending()
         for p in waiting:
-            self.out("* " + pending_line(p))
+            self.out("* " + pending_text(p))
         if not waiting:
             self.out("* nobody waits for admission")
 
     async def _admit(self, w: list[str]) -> None:
         level = parse_priority(w[1]) if len(w) > 1 else None
-        self.out("* " + show_text(await self.client.admit(w[0], level)))
+        self.out("* " + result_text(await self.client.admit(w[0], level)))
 
     async def _refuse(self, w: list[str]) -> None:
-        self.out("* " + show_text(await self.client.refuse(w[0], " ".join(w[1:]))))
+        self.out("* " + result_text(await self.client.refuse(w[0], " ".join(w[1:]))))
 
     async def _ban(self, w: list[str]) -> None:
-        duration, reason = _duration_and_reason(w[1:])
-        self.out("* " + show_text(await self.client.ban_address(w[0], duration, reason)))
+        duration, reason = split_duration(w[1:])
+        self.out("* " + result_text(await self.client.ban_address(w[0], duration, reason)))
 
     async def _unban(self, w: list[str]) -> None:
-        self.out("* " + show_text(await self.client.unban_address(w[0])))
+        self.out("* " + result_text(await self.client.unban_address(w[0])))
 
     async def _audit(self, w: list[str]) -> None:
         count = int(w[0]) if w and w[0].isdigit() else 20
         for e in await self.client.audit(count):
-            self.out("* " + audit_line(e))
+            self.out("* " + audit_text(e))

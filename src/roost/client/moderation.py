@@ -8,10 +8,13 @@ Durations are seconds, ``None`` or 0 meaning until lifted.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, TypeVar
 
+from roost.protocol.durations import format_until
 from roost.protocol.errors import RoostError
 from roost.protocol.messages import (
+    PRIORITY_LABELS,
     Admit,
     Audit,
     AuditEntry,
@@ -150,3 +153,40 @@ class ModerationMixin:
         elif error is not None:
             fut.set_exception(error)
             fut.exception()  # nobody may be waiting; do not warn about it
+
+
+# --- one line of text per result, for command-line and chat clients ----------------------
+
+
+def result_text(result: ModResult) -> str:
+    """What an action did: ``block: mallory until 2025-06-01 12:00:00 UTC: spam``."""
+    text = f"{result.action}: {result.target}"
+    if result.action in ("block", "mute", "ban"):
+        text += f" {format_until(result.expires)}"
+    if result.priority is not None and result.action in ("priority", "admit"):
+        text += f" at {PRIORITY_LABELS.get(result.priority, result.priority)} priority"
+    if result.role:
+        text += f" as {result.role}"
+    if result.sessions:
+        text += f" ({result.sessions} connection(s) ended)"
+    if result.reason:
+        text += f": {result.reason}"
+    return text
+
+
+def _stamp(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def sanction_text(s: SanctionInfo) -> str:
+    line = f"{s.kind:<5} {s.target:<20} {format_until(s.expires)}, by {s.author}"
+    return f"{line}: {s.reason}" if s.reason else line
+
+
+def pending_text(p: PendingUser) -> str:
+    where = f"online from {p.address}" if p.online else "offline"
+    return f"{p.user:<20} waiting since {_stamp(p.since)} ({where})"
+
+
+def audit_text(e: AuditEntry) -> str:
+    return f"{_stamp(e.ts)} #{e.id} {e.text}"

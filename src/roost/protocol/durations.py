@@ -46,6 +46,14 @@ def is_duration(text: str) -> bool:
     return bool(text.strip())
 
 
+def split_duration(words: list[str]) -> tuple[float, str]:
+    """``[DURATION] [REASON...]`` as typed in a chat command: a first word that
+    reads as a duration is one; the rest is the reason."""
+    if words and is_duration(words[0]):
+        return parse_duration(words[0]), " ".join(words[1:])
+    return 0.0, " ".join(words)
+
+
 def format_duration(seconds: float) -> str:
     """``1h30m``, ``45s``, ``2d``; ``forever`` for 0."""
     if seconds <= 0:
