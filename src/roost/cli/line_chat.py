@@ -73,8 +73,6 @@ class LineChat(ModerationCommands):
             await self.client.send(self.room, line.removeprefix("/"))
         except RoostError as exc:
             self.out(f"! {exc.message}")
-        except click.BadParameter as exc:
-            self.out(f"! {exc.message}")
         return True
 
     async def cmd_join(self, args: list[str]) -> bool:

@@ -7,127 +7,37 @@ moderators receive, show as warning lines in the conversation on screen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from roost.client import Moderation
-from roost.client.moderation import audit_text, pending_text, result_text, sanction_text
-from roost.protocol.durations import split_duration
-from roost.protocol.names import check_priority
+from roost.client.chat_commands import MODERATION_COMMANDS, ChatCommand
+from roost.client.moderation import result_text
 from roost.tui.api import ChatApi
-from roost.tui.commands import Arg, Command
+from roost.tui.commands import Arg, ArgKind, Command
 from roost.tui.extensions import EXTENSIONS, MemberAction
 from roost.tui.session import ChatSession
 
-USER = Arg("NAME", "user")
-DURATION_REASON = Arg("DURATION REASON", "text", optional=True, rest=True)
-REASON = Arg("REASON", "text", optional=True, rest=True)
+
+def _args(usage: str) -> tuple[Arg, ...]:
+    """Completion hints from a usage line: NAME completes users; the rest is text."""
+    words = usage.split()[1:]
+    out: list[Arg] = []
+    for i, word in enumerate(words):
+        optional = word.startswith("[")
+        name = word.strip("[]")
+        kind: ArgKind = "user" if name == "NAME" else "text"
+        last = i == len(words) - 1
+        out.append(Arg(name, kind, optional=optional, rest=last and name == "REASON"))
+    return tuple(out)
 
 
-def _rest(args: list[str]) -> list[str]:
-    return " ".join(args[1:]).split()
+def _runner(command: ChatCommand) -> Callable[[ChatApi, list[str]], Awaitable[None]]:
+    async def run(ctx: ChatApi, args: list[str]) -> None:
+        for line in await command.run(ctx.session.client, " ".join(args).split()):
+            ctx.show(line)
 
-
-async def cmd_block(ctx: ChatApi, args: list[str]) -> None:
-    duration, reason = split_duration(_rest(args))
-    ctx.show(result_text(await ctx.session.client.block(args[0], duration, reason)))
-
-
-async def cmd_unblock(ctx: ChatApi, args: list[str]) -> None:
-    ctx.show(result_text(await ctx.session.client.unblock(args[0])))
-
-
-async def cmd_kick(ctx: ChatApi, args: list[str]) -> None:
-    ctx.show(result_text(await ctx.session.client.kick(args[0], " ".join(args[1:]))))
-
-
-async def cmd_mute(ctx: ChatApi, args: list[str]) -> None:
-    duration, reason = split_duration(_rest(args))
-    ctx.show(result_text(await ctx.session.client.mute(args[0], duration, reason)))
-
-
-async def cmd_unmute(ctx: ChatApi, args: list[str]) -> None:
-    ctx.show(result_text(await ctx.session.client.unmute(args[0])))
-
-
-async def cmd_priority(ctx: ChatApi, args: list[str]) -> None:
-    level = check_priority(args[1])
-    ctx.show(result_text(await ctx.session.client.set_priority(args[0], level)))
-
-
-async def cmd_blocks(ctx: ChatApi, args: list[str]) -> None:
-    found = await ctx.session.client.blocks()
-    for s in found:
-        ctx.show(sanction_text(s))
-    if not found:
-        ctx.show("no blocks, mutes or bans")
-
-
-async def cmd_pending(ctx: ChatApi, args: list[str]) -> None:
-    waiting = await ctx.session.client.pending()
-    for p in waiting:
-        ctx.show(pending_text(p))
-    if not waiting:
-        ctx.show("nobody waits for admission")
-
-
-async def cmd_admit(ctx: ChatApi, args: list[str]) -> None:
-    level = check_priority(args[1]) if len(args) > 1 else None
-    ctx.show(result_text(await ctx.session.client.admit(args[0], level)))
-
-
-async def cmd_refuse(ctx: ChatApi, args: list[str]) -> None:
-    ctx.show(result_text(await ctx.session.client.refuse(args[0], " ".join(args[1:]))))
-
-
-async def cmd_ban(ctx: ChatApi, args: list[str]) -> None:
-    duration, reason = split_duration(_rest(args))
-    ctx.show(result_text(await ctx.session.client.ban_address(args[0], duration, reason)))
-
-
-async def cmd_unban(ctx: ChatApi, args: list[str]) -> None:
-    ctx.show(result_text(await ctx.session.client.unban_address(args[0])))
-
-
-async def cmd_audit(ctx: ChatApi, args: list[str]) -> None:
-    count = int(args[0]) if args and args[0].isdigit() else 20
-    for entry in await ctx.session.client.audit(count):
-        ctx.show(audit_text(entry))
-
-
-ADDRESS = Arg("ADDRESS", "text")
-MODERATION_COMMANDS = (
-    Command(
-        "block",
-        (USER, DURATION_REASON),
-        "block NAME, for DURATION (e.g. 2h) if given; it ends their sessions",
-        cmd_block,
-    ),
-    Command("unblock", (USER,), "lift the block of NAME", cmd_unblock),
-    Command("kick", (USER, REASON), "end every session of NAME", cmd_kick),
-    Command("mute", (USER, DURATION_REASON), "stop NAME sending, for DURATION if given", cmd_mute),
-    Command("unmute", (USER,), "let NAME send again", cmd_unmute),
-    Command(
-        "priority",
-        (USER, Arg("LEVEL", "text")),
-        "set NAME's priority: urgent, high, normal, low (admins)",
-        cmd_priority,
-    ),
-    Command("blocks", (), "list blocks, mutes and bans in force", cmd_blocks),
-    Command("pending", (), "list newcomers waiting for admission", cmd_pending),
-    Command(
-        "admit",
-        (USER, Arg("LEVEL", "text", optional=True)),
-        "admit a waiting newcomer",
-        cmd_admit,
-    ),
-    Command("refuse", (USER, REASON), "refuse a waiting newcomer", cmd_refuse),
-    Command("ban", (ADDRESS, DURATION_REASON), "ban an address or CIDR network", cmd_ban),
-    Command("unban", (ADDRESS,), "lift an address ban", cmd_unban),
-    Command(
-        "audit", (Arg("N", "text", optional=True),), "the last N moderation actions", cmd_audit
-    ),
-)
+    return run
 
 
 def _staff_on_other(session: ChatSession, user: str) -> bool:
@@ -147,7 +57,9 @@ def _on_moderation(session: ChatSession, ev: Moderation) -> None:
 
 def install() -> None:
     for command in MODERATION_COMMANDS:
-        EXTENSIONS.commands.add(command)
+        EXTENSIONS.commands.add(
+            Command(command.name, _args(command.usage), command.help, _runner(command))
+        )
     for key, verb, what in (
         ("b", "block", "block the member until unblocked (moderators)"),
         ("k", "kick", "end the member's sessions (moderators)"),
