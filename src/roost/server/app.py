@@ -119,8 +119,10 @@ class Server:
         log.info("stopped")
 
     async def _tick(self) -> None:
+        # Often enough that a stalled reader goes within a quarter of stall_timeout of it.
+        interval = min(1.0, max(0.05, self.config.stall_timeout / 4))
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(interval)
             now = time.monotonic()
             limit = self.config.handshake_timeout
             for conn in [c for c in self.connections if c.user is None]:
@@ -128,7 +130,7 @@ class Server:
                     conn.close(str(ErrorCode.TIMEOUT), f"no login within {limit:g} seconds")
             for conn in list(self._full):
                 box = conn.outbox
-                if conn.closing or box is None or not box.over_budget:
+                if conn.closing or box is None or not box.full_since:
                     self._full.discard(conn)
                 elif now - box.full_since > self.config.stall_timeout:
                     self._full.discard(conn)
@@ -204,12 +206,10 @@ class Server:
                 conn.flush()
 
     def note_full(self, conn: ClientConnection) -> None:
-        assert conn.outbox is not None
-        if not conn.outbox.full_since:
-            conn.outbox.full_since = time.monotonic()
+        """Watch a connection whose outbox overflowed; _tick ends it if it stays so."""
         self._full.add(conn)
 
-    def send_gaps(self, conn: ClientConnection, gaps: dict[str, list[int]]) -> None:
+    def send_gaps(self, conn: ClientConnection, gaps: dict[str, tuple[int, int]]) -> None:
         for room, (first, last) in gaps.items():
             conn.send(Gap(room=room, after=first - 1, upto=last))
 
@@ -226,8 +226,9 @@ class Server:
 
     def deliver(self, env: Envelope) -> None:
         """Bus handler: hand an envelope to the local connections that should see it."""
-        if env.seq > 0:
-            # Messages of one loop turn are coalesced per room and sent once per recipient.
+        if env.seq > 0 or env.room in self._pending:
+            # Messages of one loop turn are coalesced per room and sent once per recipient;
+            # other events of a room with messages pending queue behind them, in order.
             self._pending.setdefault(env.room, []).append(env)
             if not self._fanout_scheduled:
                 self._fanout_scheduled = True
@@ -258,14 +259,23 @@ class Server:
 
 
 def _coalesce(envs: list[Envelope]) -> Iterable[Envelope]:
-    """Runs of same-class consecutive messages joined into one envelope each."""
+    """Runs of same-class consecutive messages joined into one envelope each.
+
+    Events outside the sequence (seq 0) travel alone, so a joined envelope's
+    ``first``..``seq`` always names messages.
+    """
     if len(envs) == 1:
         yield envs[0]
         return
     run: list[Envelope] = []
     size = 0
     for env in envs:
-        if run and (env.klass != run[0].klass or size + len(env.frame) > BATCH_BYTES):
+        if run and (
+            env.klass != run[0].klass
+            or not env.seq
+            or not run[0].seq
+            or size + len(env.frame) > BATCH_BYTES
+        ):
             yield _join(run)
             run, size = [], 0
         run.append(env)
