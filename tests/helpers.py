@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from roost.client import Client
+from roost.client import Client, Message
 from roost.protocol.codec import client_decoder, encode
 from roost.protocol.messages import PROTOCOL_VERSION, ClientHello, Login, Ok, ServerHello
 
@@ -113,16 +113,14 @@ class RawConnection:
         self.writer.close()
 
 
-def pause_reading(client: Client, rcvbuf: int = 8192) -> None:
+def pause_reading(client: Client) -> None:
     """Make an SDK client stop taking data from its socket, as a stalled consumer would.
 
-    The kernel's receive buffer is shrunk too, so the server soon sees the stall.
+    (Its receive buffer is left alone: shrinking it on a live loopback
+    connection keeps the window nearly shut long after reading resumes.)
     """
     assert client._writer is not None
-    transport = client._writer.transport
-    sock = transport.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    transport.pause_reading()
+    client._writer.transport.pause_reading()
 
 
 def resume_reading(client: Client) -> None:
@@ -133,8 +131,9 @@ def resume_reading(client: Client) -> None:
 class StalledReader:
     """A raw connection that reads nothing until asked to (no background reading).
 
-    Its socket's receive buffer is small, so the server's outbox, not the
-    kernel, holds what this reader has not taken.
+    The kernel holds what its receive buffer takes (about 128 KiB by default on
+    Linux); the server's outbox holds the rest. (A much smaller buffer would
+    keep the window shut after reading resumes, below the loopback MSS.)
     """
 
     def __init__(self, sock: socket.socket) -> None:
@@ -142,10 +141,9 @@ class StalledReader:
         self.decoder = client_decoder()
 
     @classmethod
-    async def open(cls, srv: Any, user: str, rcvbuf: int = 4096) -> StalledReader:
+    async def open(cls, srv: Any, user: str) -> StalledReader:
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.setblocking(False)
         await loop.sock_connect(sock, (srv.host, srv.port))
         reader = cls(sock)
@@ -170,8 +168,16 @@ class StalledReader:
             for msg in self.decoder.feed(data):
                 yield msg
 
-    async def read_all(self, idle: float = 1.0) -> list[Any]:
-        return [msg async for msg in self.messages(idle)]
+    async def read_all(self, idle: float = 1.0, chat: int = 0) -> list[Any]:
+        """Everything until idle or closed, or until ``chat`` chat messages have come."""
+        out: list[Any] = []
+        seen = 0
+        async for msg in self.messages(idle):
+            out.append(msg)
+            seen += isinstance(msg, Message)
+            if chat and seen == chat:
+                break
+        return out
 
     def close(self) -> None:
         self.sock.close()

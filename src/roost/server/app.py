@@ -226,9 +226,8 @@ class Server:
 
     def deliver(self, env: Envelope) -> None:
         """Bus handler: hand an envelope to the local connections that should see it."""
-        if env.seq > 0 or env.room in self._pending:
-            # Messages of one loop turn are coalesced per room and sent once per recipient;
-            # other events of a room with messages pending queue behind them, in order.
+        if env.seq > 0:
+            # Messages of one loop turn are coalesced per room and sent once per recipient.
             self._pending.setdefault(env.room, []).append(env)
             if not self._fanout_scheduled:
                 self._fanout_scheduled = True
@@ -259,23 +258,14 @@ class Server:
 
 
 def _coalesce(envs: list[Envelope]) -> Iterable[Envelope]:
-    """Runs of same-class consecutive messages joined into one envelope each.
-
-    Events outside the sequence (seq 0) travel alone, so a joined envelope's
-    ``first``..``seq`` always names messages.
-    """
+    """Runs of same-class consecutive messages joined into one envelope each."""
     if len(envs) == 1:
         yield envs[0]
         return
     run: list[Envelope] = []
     size = 0
     for env in envs:
-        if run and (
-            env.klass != run[0].klass
-            or not env.seq
-            or not run[0].seq
-            or size + len(env.frame) > BATCH_BYTES
-        ):
+        if run and (env.klass != run[0].klass or size + len(env.frame) > BATCH_BYTES):
             yield _join(run)
             run, size = [], 0
         run.append(env)
