@@ -93,7 +93,6 @@ async def test_fifty_stalled_readers_cost_bounded_memory_and_lose_nothing(server
     # 64 KiB more; with allocator and SQLite cache slack, under 16 MiB in all.
     # (Had each stalled reader's backlog been kept, 50 readers would pin 2 MB
     # each in transport copies alone.)
-    print("RSS", base, peak)
     assert peak - base < 16 * 1024, (base, peak)
     for c, got in zip(active, heard, strict=True):
         assert [m.seq for m in got] == list(range(1, n + 1))
