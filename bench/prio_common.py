@@ -69,8 +69,18 @@ def percentile(values: list[float], pct: float) -> float:
 def add_user(data_dir: Path, name: str, priority: str) -> None:
     """An account with an administrator-set priority level, made before the server starts."""
     subprocess.run(
-        [sys.executable, "-m", "roost", "user", "add", name, "--priority", priority]
-        + ["--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "roost",
+            "user",
+            "add",
+            name,
+            "--priority",
+            priority,
+            "--data-dir",
+            str(data_dir),
+        ],
         check=True,
         capture_output=True,
         env=env(),

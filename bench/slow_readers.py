@@ -29,7 +29,6 @@ from prio_common import (
     rss_kib,
     uptime,
 )
-
 from roost.protocol.codec import encode
 from roost.protocol.messages import Send
 
@@ -119,7 +118,9 @@ async def main() -> None:
             res = await run_setting(stalled, min(args.seconds, 30.0))
             results.append(res)
             print(json.dumps(res) if args.json else res, flush=True)
-    by = {s: [r["deliveries_per_s"] for r in results if r["stalled"] == s] for s in (0, args.stalled)}
+    by = {
+        s: [r["deliveries_per_s"] for r in results if r["stalled"] == s] for s in (0, args.stalled)
+    }
     ratio = statistics.mean(by[args.stalled]) / statistics.mean(by[0])
     peak = max(r["server_rss_mib_peak"] for r in results if r["stalled"])
     print(

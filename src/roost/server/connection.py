@@ -220,15 +220,16 @@ class ClientConnection(asyncio.Protocol):
                 self._pause_reading()
 
     def _on_drain(self) -> None:
-        """The outbox overflowed and is back under half its budget."""
+        """The outbox is under half its budget after a flush."""
         box = self.outbox
         assert box is not None
-        box.full_since = 0.0
-        if box.gaps:
-            self.server.send_gaps(self, box.take_gaps())
-        if self.over:
-            self.over = False
-            self._release()
+        if box.full_since:
+            box.full_since = 0.0
+            if box.gaps:
+                self.server.send_gaps(self, box.take_gaps())
+            if self.over:
+                self.over = False
+                self._release()
 
     def _pause_reading(self) -> None:
         if not self.reading_paused and self.transport is not None and not self.closing:

@@ -156,11 +156,14 @@ class Outbox:
     def flush(self) -> None:
         """Write queued frames, most important first, while the transport has room.
 
-        Calls ``on_drain`` once an overflowed outbox is back under half its budget.
+        Then, if the outbox is under half its budget, calls ``on_drain`` (gap
+        notices of an outbox that overflowed, producers waiting for room).
         """
         if self.queued and not self.paused:
             self._write()
-        if self.full_since and self.queued < self.budget // 2 and self.on_drain is not None:
+        elif not self.full_since:
+            return  # nothing written, nothing to report
+        if self.queued < self.budget // 2 and self.on_drain is not None:
             self.on_drain()
 
     def _write(self) -> None:
