@@ -37,7 +37,7 @@ from roost.protocol.messages import Send
 
 ARCHIVE = 4000  # messages of 1 KiB in the room the bulk stream replays
 PAGE = 60  # messages per bulk reply: about 64 KiB, like a file chunk
-WINDOW = 4  # bulk requests in flight: 1 MiB, like a download's window
+WINDOW = 16  # bulk requests in flight: 1 MiB, like a download's window
 
 
 async def fill_archive(port: int) -> None:
