@@ -165,3 +165,34 @@ async def test_sdk_reader_gets_urgent_first_and_every_message(server_factory) ->
     assert where < 400, where
     lows = [m.seq for m in got if m.priority == 3]
     assert lows == sorted(lows)
+
+
+async def test_consumer_slower_than_the_local_queue_loses_nothing(
+    server_factory, monkeypatch
+) -> None:
+    import roost.client.connection as sdk
+
+    monkeypatch.setattr(sdk, "MAX_QUEUED_EVENTS", 50)  # the SDK's own queue, made small
+    srv = server_factory(**FAST)
+    async with logged_in(srv) as reader, logged_in(srv) as sender:
+        other = unique("room")
+        await sender.join(other)
+        await reader.join(other)
+        # the reader's SDK reads the socket, but nobody consumes events() yet
+        items = [(f"m{i}", 2) for i in range(300)]
+        await asyncio.gather(send_all(sender, "general", items), send_all(sender, other, items))
+        await asyncio.sleep(0.5)
+        assert len(reader._events) <= 50 and reader._dropped  # it did drop
+        last = await sender.send("general", "last")
+        got: dict[str, list[int]] = {"general": [], other: []}
+
+        async def collect() -> None:
+            async for ev in reader.events():
+                if isinstance(ev, Message):
+                    got[ev.room].append(ev.seq)
+                    if ev.room == "general" and ev.seq == last.seq:
+                        return
+
+        await asyncio.wait_for(collect(), 20)
+    assert got["general"] == list(range(1, last.seq + 1))
+    assert got[other] == list(range(1, len(got[other]) + 1)) and len(got[other]) >= 50

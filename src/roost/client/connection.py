@@ -321,17 +321,21 @@ class Client:
             self.bye = msg
         for handler in self._handlers:
             handler(msg)
-        if isinstance(msg, Message) and (
-            len(self._events) >= MAX_QUEUED_EVENTS or msg.room in self._dropped
-        ):
-            # Not consumed fast enough: drop it, and the rest of its conversation until
-            # the drop is refetched (so order holds); events() refetches from history.
-            self._dropped[msg.room] = max(self._dropped.get(msg.room, 0), msg.seq)
-            return
+        if isinstance(msg, Message):
+            if len(self._events) >= MAX_QUEUED_EVENTS:
+                # Not consumed fast enough: drop it; events() refetches it from history.
+                self._dropped[msg.room] = max(self._dropped.get(msg.room, 0), msg.seq)
+                return
+            upto = self._dropped.pop(msg.room, None)
+            if upto is not None:  # the drop is refetched in its place, before this one
+                self._queue(Gap(room=msg.room, after=0, upto=upto))
+        self._queue(msg)
+
+    def _queue(self, ev: Any) -> None:
         if self._held is not None:
-            self._held.append(msg)
-            return
-        self._push_event(msg)
+            self._held.append(ev)
+        else:
+            self._push_event(ev)
 
     def _push_event(self, ev: Any) -> None:
         self._events.append(ev)

@@ -32,6 +32,7 @@ MAX_INFLIGHT = 64
 # Unsent bytes the kernel may hold for a socket: beyond this it refuses writes,
 # so frames wait in the outbox, where priorities still apply.
 NOTSENT_LOWAT = 16 * 1024
+SOCKET_SNDBUF = 64 * 1024  # where the platform cannot bound the unsent queue alone
 TCP_NOTSENT_LOWAT: int | None = getattr(socket, "TCP_NOTSENT_LOWAT", None)
 
 
@@ -82,6 +83,8 @@ class ClientConnection(asyncio.Protocol):
                     # Bound the kernel's unsent queue rather than the whole send buffer
                     # (SO_SNDBUF): in-flight data still autotunes, so throughput is kept.
                     sock.setsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
+                else:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
             except OSError:
                 pass
         peer = transport.get_extra_info("peername")
