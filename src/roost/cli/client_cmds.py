@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -159,8 +161,26 @@ async def history(
 @click.option("--room", "-r", default="general", show_default=True, help="Room to start in.")
 @click.option("--plain", is_flag=True, help="Line client (no full-screen interface).")
 @client_options
-def chat(room: str, plain: bool, server: str, user: str | None, register: bool) -> None:
-    """Interactive chat."""
-    from roost.cli.line_chat import run_line_chat
+@click.pass_context
+def chat(
+    ctx: click.Context, room: str, plain: bool, server: str, user: str | None, register: bool
+) -> None:
+    """Interactive chat: full-screen, or a line client with --plain or without a terminal."""
+    if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from roost.cli.line_chat import run_line_chat
 
-    run_line_chat(server, user, register, room)
+        run_line_chat(server, user, register, room)
+        return
+    from roost.tui import run_tui
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+    # Unset options fall back to what the app remembers from the last login.
+    run_tui(
+        server if given("server") else None,
+        user,
+        os.environ.get("ROOST_PASSWORD"),
+        register,
+        room if given("room") else None,
+    )

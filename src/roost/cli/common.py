@@ -22,18 +22,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def parse_server(value: str) -> tuple[str, int]:
     """``HOST:PORT``, ``HOST``, ``:PORT`` or ``[IPv6]:PORT``."""
-    value = value.strip()
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port = rest.removeprefix(":")
-    elif value.count(":") == 1:
-        host, _, port = value.partition(":")
-    else:
-        host, port = value, ""
+    from roost.client.address import parse_address
+
     try:
-        return host or "127.0.0.1", int(port) if port else DEFAULT_PORT
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT") from None
+        return parse_address(value, DEFAULT_PORT)
+    except RoostError as exc:
+        raise click.BadParameter(exc.message) from None
 
 
 def parse_priority(value: str | int | None) -> int | None:

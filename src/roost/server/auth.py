@@ -15,6 +15,14 @@ class Passwords:
 
     def __init__(self, time_cost: int = 2, memory_kib: int = 19 * 1024) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        self._dummy_hash: str | None = None
+
+    async def waste_time(self) -> None:
+        """Spend what a verification costs, for unknown accounts, so that the
+        reply time does not tell which names exist."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash(secrets.token_hex(8))
+        await self.verify(self._dummy_hash, "")
 
     def hash_sync(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -32,11 +40,6 @@ class Passwords:
         return await asyncio.to_thread(check)
 
 
-# A fixed hash to verify against for unknown accounts, so that the reply time
-# does not tell which names exist.
-_DUMMY_PASSWORD = secrets.token_hex(8)
-
-
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -44,7 +47,3 @@ def new_token() -> str:
 def token_digest(token: str) -> str:
     """Tokens are stored hashed: a leaked database does not leak sessions."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def dummy_password() -> str:
-    return _DUMMY_PASSWORD

@@ -38,7 +38,7 @@ from roost.protocol.messages import (
     Who,
 )
 from roost.protocol.names import check_room, check_user, dm_key, dm_parties
-from roost.server.auth import dummy_password, new_token, token_digest
+from roost.server.auth import new_token, token_digest
 from roost.server.connection import BulkReply
 from roost.server.outbox import NORMAL, chat_class
 from roost.server.state import Room
@@ -78,28 +78,12 @@ async def login(server: Server, conn: ClientConnection, msg: Login) -> LoginResu
     account = await server.find_account(name)
     if account is None:
         if not msg.register:
-            await server.passwords.verify(_DUMMY_HASH.get(server), dummy_password())
+            await server.passwords.waste_time()
             raise RoostError(ErrorCode.AUTH_FAILED, "unknown user or wrong password")
         account = await register(server, conn, name, msg.password)
     elif not await server.passwords.verify(account.password_hash, msg.password):
         raise RoostError(ErrorCode.AUTH_FAILED, "unknown user or wrong password")
     return await start_session(server, conn, account)
-
-
-class _DummyHash:
-    """A hash made with the server's own parameters, for timing-safe misses."""
-
-    def __init__(self) -> None:
-        self._by_server: dict[int, str] = {}
-
-    def get(self, server: Server) -> str:
-        key = id(server)
-        if key not in self._by_server:
-            self._by_server[key] = server.passwords.hash_sync(dummy_password())
-        return self._by_server[key]
-
-
-_DUMMY_HASH = _DummyHash()
 
 
 async def register(server: Server, conn: ClientConnection, name: str, password: str) -> Account:
