@@ -181,6 +181,11 @@ class Server:
             acc = await self.store.get_account(name)
             if acc is not None:
                 self.accounts[name] = acc
+                # `roost user add` made it a member of the default rooms in the store.
+                for room_name in self.config.default_rooms:
+                    room = self.state.rooms.get(room_name)
+                    if room is not None and name not in room.members:
+                        self.state.add_member(room, name)
         return acc
 
     def require_room(self, name: str) -> Room:
