@@ -22,6 +22,7 @@ from roost.protocol.codec import BadFrame, client_decoder, encode
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.frames import DEFAULT_MAX_FRAME
 from roost.protocol.messages import (
+    LOW,
     PROTOCOL_VERSION,
     Admitted,
     Bye,
@@ -58,6 +59,9 @@ T = TypeVar("T")
 # Events held for a consumer that is not reading; past this, live messages are
 # dropped and refetched from history, so client memory stays bounded.
 MAX_QUEUED_EVENTS = 10_000
+# Messages of one conversation passed on ahead of earlier, less important ones
+# still on their way; past this many the earlier ones are fetched from history.
+MAX_AHEAD = 1_000
 # Bye codes after which reconnecting is pointless.
 FINAL_CODES = {"blocked", "kicked", "banned", "refused", "auth_failed", "version", "logout"}
 # Failures of a connection attempt that retrying will not cure.
@@ -131,6 +135,11 @@ class Client(ModerationMixin):
         self._events: deque[Any] = deque()
         self._event_ready = asyncio.Event()
         self._dropped: dict[str, int] = {}  # room -> highest seq dropped locally
+        # Per conversation, seqs above the cursor already yielded (messages that
+        # overtook less important earlier ones).
+        self._ahead: dict[str, set[int]] = {}
+        # Events that arrive during a login wait here until its gap fills are queued.
+        self._held: list[Any] | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._read_task: asyncio.Task[None] | None = None
@@ -242,10 +251,12 @@ class Client(ModerationMixin):
             self.hello, self.limits = hello, hello.limits
             writer.write(encode(ClientHello(version=PROTOCOL_VERSION, client="roost-py")))
             self._reader, self._writer = reader, writer
+            self._held = []
             self._read_task = asyncio.create_task(self._read_loop(reader, decoder, leftovers))
             self._connected.set()
             session = await self._login()
         except BaseException:
+            self._held = None
             await self._teardown()
             raise
         is_first = self.session is None
@@ -255,6 +266,10 @@ class Client(ModerationMixin):
         self._sync_cursors(session, is_first)
         if self._admission is not None and session.status != "pending":
             self._admission_ended(session, None)  # admitted while we were away
+        # Live events of the new session come after the fills of what was missed.
+        held, self._held = self._held or [], None
+        for ev in held:
+            self._push_event(ev)
 
     async def _login(self) -> LoginResult:
         if self.token:
@@ -369,11 +384,21 @@ class Client(ModerationMixin):
             self._admission_ended(msg.session, None)
         for handler in self._handlers:
             handler(msg)
-        if isinstance(msg, Message) and len(self._events) >= MAX_QUEUED_EVENTS:
-            # Not consumed fast enough: drop it; events() refetches it from history.
-            self._dropped[msg.room] = max(self._dropped.get(msg.room, 0), msg.seq)
-            return
-        self._push_event(msg)
+        if isinstance(msg, Message):
+            if len(self._events) >= MAX_QUEUED_EVENTS:
+                # Not consumed fast enough: drop it; events() refetches it from history.
+                self._dropped[msg.room] = max(self._dropped.get(msg.room, 0), msg.seq)
+                return
+            upto = self._dropped.pop(msg.room, None)
+            if upto is not None:  # the drop is refetched in its place, before this one
+                self._queue(Gap(room=msg.room, after=0, upto=upto))
+        self._queue(msg)
+
+    def _queue(self, ev: Any) -> None:
+        if self._held is not None:
+            self._held.append(ev)
+        else:
+            self._push_event(ev)
 
     def _push_event(self, ev: Any) -> None:
         self._events.append(ev)
@@ -430,6 +455,7 @@ class Client(ModerationMixin):
             key, last = joined.room, joined.last_seq
         if after is not None:
             self.cursors[key] = after
+            self._ahead.pop(key, None)
             if last > after:
                 self._push_event(Gap(room=key, after=after, upto=last))
         else:
@@ -439,6 +465,7 @@ class Client(ModerationMixin):
     async def leave(self, room: str) -> None:
         await self._call(Leave(id=0, room=room))
         self.cursors.pop(room, None)
+        self._ahead.pop(room, None)
 
     async def rooms(self) -> list[RoomInfo]:
         result: list[RoomInfo] = await self._call(ListRooms(id=0), list[RoomInfo])
@@ -489,10 +516,13 @@ class Client(ModerationMixin):
     # --- events --------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[Any]:
-        """Every event in order: messages per conversation by seq, without gaps or duplicates.
+        """Every event, each message once and none missing.
 
-        Gaps (from the server, from a reconnect, or from a consumer too slow for
-        the local queue) are filled from history before later messages.
+        Per conversation, a message comes after every earlier message of the
+        same or a more important priority; a more important message may come
+        before earlier, less important ones still on their way (that is what
+        priorities are for). Gaps (from the server, from a reconnect, or from a
+        consumer too slow for the local queue) are filled from history.
         """
         while True:
             while not self._events:
@@ -509,40 +539,83 @@ class Client(ModerationMixin):
                 async for m in self._in_order(ev):
                     yield m
             elif isinstance(ev, Gap):
-                async for m in self._fill(ev.room, ev.upto):
+                async for m in self._fill(ev.room, ev.upto, ev.after):
                     yield m
             else:
                 yield ev
 
+    def _seen(self, room: str, seq: int) -> bool:
+        return seq <= self.cursors.get(room, 0) or seq in self._ahead.get(room, ())
+
+    def _mark(self, room: str, seq: int) -> None:
+        """Record ``seq`` as yielded: move the cursor, or remember it above the cursor."""
+        cur = self.cursors.get(room, 0)
+        if seq > cur + 1:
+            self._ahead.setdefault(room, set()).add(seq)
+            return
+        self._advance(room, seq)
+
+    def _advance(self, room: str, seq: int) -> None:
+        """Everything up to ``seq`` is yielded (or does not exist): move the cursor there."""
+        cur = self.cursors.get(room, 0)
+        if seq <= cur:
+            return
+        ahead = self._ahead.get(room)
+        if ahead:
+            if seq > cur + 1:  # a jump (end of a fill): forget what it passed
+                ahead.difference_update([s for s in ahead if s <= seq])
+            while seq + 1 in ahead:
+                seq += 1
+                ahead.discard(seq)
+        if ahead is not None and not ahead:
+            del self._ahead[room]
+        self.cursors[room] = seq
+
     async def _in_order(self, m: Message) -> AsyncIterator[Message]:
-        cur = self.cursors.get(m.room)
+        room = m.room
+        cur = self.cursors.get(room)
         if cur is None:
-            cur = 0 if m.room.startswith("@") else m.seq - 1
-        if m.seq <= cur:
+            cur = self.cursors[room] = 0 if room.startswith("@") else m.seq - 1
+        if self._seen(room, m.seq):
             return
         if m.seq > cur + 1:
-            async for old in self._fill(m.room, m.seq - 1):
-                yield old
-            if m.seq <= self.cursors.get(m.room, 0):
+            ahead = self._ahead.get(room)
+            if m.priority < LOW and (ahead is None or len(ahead) < MAX_AHEAD):
+                # The server sends a conversation's messages of one priority in
+                # order, and announces drops before anything later of that
+                # priority; so the missing ones are less important and still
+                # coming, or will be announced. This one goes first.
+                self._mark(room, m.seq)
+                yield m
                 return
-        self.cursors[m.room] = m.seq
+            async for old in self._fill(room, m.seq - 1):
+                yield old
+            if self._seen(room, m.seq):
+                return
+        self._mark(room, m.seq)
         yield m
 
-    async def _fill(self, room: str, upto: int) -> AsyncIterator[Message]:
-        after = self.cursors.get(room, 0)
-        while after < upto:
+    async def _fill(self, room: str, upto: int, after: int | None = None) -> AsyncIterator[Message]:
+        """Yield the stored messages after..upto not yet yielded (after: the cursor)."""
+        cur = self.cursors.get(room, 0)
+        start = cur if after is None else max(after, cur)
+        pos = start
+        page = self.limits.history_page if self.limits else 100
+        while pos < upto:
             try:
-                res = await self.history_page(room, after, upto + 1)
+                res = await self.history_page(room, pos, upto + 1, page)
             except ConnectionLost:
                 return  # the reconnect queues a fresh gap fill
             for m in res.messages:
-                if m.seq > self.cursors.get(room, 0):
-                    self.cursors[room] = m.seq
+                if not self._seen(room, m.seq):
+                    self._mark(room, m.seq)
                     yield m
             if not res.messages:
-                self.cursors[room] = max(self.cursors.get(room, 0), upto)
-                return
-            after = res.messages[-1].seq
+                break
+            pos = res.messages[-1].seq
+        if start <= cur:
+            # History holds all of cur..upto: a seq missing there was never stored.
+            self._advance(room, upto)
 
 
 class _Closed:

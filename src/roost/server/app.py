@@ -137,13 +137,13 @@ class Server:
 
     async def _tick(self) -> None:
         cfg = self.config
-        # Often enough that short timeouts (tests, strict configs) are kept closely.
-        periods = [1.0, cfg.handshake_timeout / 4]
+        # Often enough that short timeouts (stall, handshake, ping) are kept closely.
+        periods = [1.0, cfg.stall_timeout / 4, cfg.handshake_timeout / 4]
         if cfg.ping_interval > 0:
             periods.append(cfg.ping_interval / 4)
-        period = max(0.05, min(periods))
+        interval = max(0.05, min(periods))
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(interval)
             now = time.monotonic()
             keepalive(self, now)
             self.protection.tick()
@@ -158,7 +158,7 @@ class Server:
                     conn.close(str(ErrorCode.TIMEOUT), f"no login within {limit:g} seconds")
             for conn in list(self._full):
                 box = conn.outbox
-                if conn.closing or box is None or not box.over_budget:
+                if conn.closing or box is None or not box.full_since:
                     self._full.discard(conn)
                 elif now - box.full_since > self.config.stall_timeout:
                     self._full.discard(conn)
@@ -217,17 +217,12 @@ class Server:
             acc = await self.store.get_account(name)
             if acc is not None:
                 self.accounts[name] = acc
-                await self._load_memberships(name)
+                # `roost user add` made it a member of the default rooms in the store.
+                for room_name in self.config.default_rooms:
+                    room = self.state.rooms.get(room_name)
+                    if room is not None and name not in room.members:
+                        self.state.add_member(room, name)
         return acc
-
-    async def _load_memberships(self, name: str) -> None:
-        """Rooms of an account that appeared in the store after start (rare: no index needed)."""
-        for rec in await self.store.load_rooms():
-            if name in rec.members:
-                room = self.state.rooms.get(rec.name)
-                if room is None:
-                    room = self.state.rooms[rec.name] = Room(rec.name)
-                self.state.add_member(room, name)
 
     def require_room(self, name: str) -> Room:
         room = self.state.rooms.get(name)
@@ -252,12 +247,10 @@ class Server:
                 conn.flush()
 
     def note_full(self, conn: ClientConnection) -> None:
-        assert conn.outbox is not None
-        if not conn.outbox.full_since:
-            conn.outbox.full_since = time.monotonic()
+        """Watch a connection whose outbox overflowed; _tick ends it if it stays so."""
         self._full.add(conn)
 
-    def send_gaps(self, conn: ClientConnection, gaps: dict[str, list[int]]) -> None:
+    def send_gaps(self, conn: ClientConnection, gaps: dict[str, tuple[int, int]]) -> None:
         for room, (first, last) in gaps.items():
             conn.send(Gap(room=room, after=first - 1, upto=last))
 

@@ -13,6 +13,8 @@ from roost.protocol.frames import ABSOLUTE_MAX_FRAME, DEFAULT_MAX_FRAME
 from roost.protocol.messages import Limits
 
 DEFAULT_PORT = 7878
+# Below this a reader that keeps up could not hold one turn's batch of a busy room.
+MIN_OUTBOX_BUDGET = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -99,6 +101,14 @@ class ServerConfig:
         if self.chunk_size + 1024 > self.max_frame:
             raise RoostError(
                 ErrorCode.BAD_REQUEST, "chunk_size must be at least 1 KiB below max_frame"
+            )
+        if self.outbox_budget < MIN_OUTBOX_BUDGET:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, f"outbox_budget must be at least {MIN_OUTBOX_BUDGET} bytes"
+            )
+        if not self.stall_timeout > 0:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, "stall_timeout must be a positive number of seconds"
             )
         if self.durability not in ("normal", "fsync"):
             raise RoostError(ErrorCode.BAD_REQUEST, "durability must be 'normal' or 'fsync'")
