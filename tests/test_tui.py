@@ -409,7 +409,7 @@ async def test_help_on_f1_and_question_mark(server, tmp_path) -> None:
         text = screen_text(app)
         assert "Ctrl+J" in text and "complete a /command" in text
         await pilot.press("end")
-        await wait_until(pilot, lambda: "/join ROOM" in screen_text(app))
+        await wait_until(pilot, lambda: "/who [ROOM]" in screen_text(app))
         await pilot.press("escape")
         assert app.screen is screen
         # "?" types a question mark in the input; elsewhere it opens the help.

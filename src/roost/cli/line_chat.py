@@ -12,13 +12,16 @@ import click
 
 from roost.cli.client_cmds import format_message, format_saved
 from roost.cli.common import make_client, run_async
+from roost.cli.line_moderation import ModerationCommands
 from roost.client import (
+    Admitted,
     Client,
     ConnectionState,
     FileSaved,
     Joined,
     Left,
     Message,
+    Moderation,
     Presence,
     RoostError,
 )
@@ -28,11 +31,15 @@ from roost.protocol.sizes import human_size
 HELP = (
     "commands: /join ROOM, /leave [ROOM], /msg USER TEXT, /who [ROOM], /rooms, "
     "/room ROOM (switch), /history [N], /send PATH, /get FILE_ID, /quit; "
-    "anything else goes to the current room"
+    "anything else goes to the current room. "
+    "Moderators: /block NAME [DURATION] [REASON], /unblock NAME, /kick NAME [REASON], "
+    "/mute NAME [DURATION] [REASON], /unmute NAME, /priority NAME LEVEL, /blocks, /pending, "
+    "/admit NAME [LEVEL], /refuse NAME [REASON], /ban ADDRESS [DURATION] [REASON], "
+    "/unban ADDRESS, /audit [N]"
 )
 
 
-class LineChat:
+class LineChat(ModerationCommands):
     """State of one line-chat session: the client and the current conversation."""
 
     def __init__(
@@ -62,6 +69,7 @@ class LineChat:
             "help": self.cmd_help,
             "quit": self.cmd_quit,
             "exit": self.cmd_quit,
+            **self.moderation_commands(),
         }
 
     async def handle(self, line: str) -> bool:
@@ -203,6 +211,10 @@ class LineChat:
             return f"* {ev.user} left #{ev.room}"
         if isinstance(ev, Notice):
             return f"* {ev.text}"
+        if isinstance(ev, Moderation):
+            return f"* [mod] {ev.entry.text}"
+        if isinstance(ev, Admitted):
+            return None  # the server's welcome notice says it
         if isinstance(ev, Bye):
             return f"* disconnected: {ev.reason}"
         if isinstance(ev, ConnectionState):
@@ -238,6 +250,10 @@ async def _line_chat(
     folder = downloads or Path(".")
     client = make_client(server, user, register, auto_accept=folder if auto_accept else None)
     async with client:
+        if client.pending_admission:
+            print("* your account waits for a moderator to admit it; please stay", flush=True)
+            await client.wait_admitted()
+            print("* admitted: welcome", flush=True)
         key = await client.follow(room)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         chat = LineChat(client, key, _printer(), folder)

@@ -10,6 +10,8 @@ from roost.client.connection import Client, ConnectionLost, connect
 from roost.client.events import ConnectionState, FileSaved
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.messages import (
+    Admitted,
+    AuditEntry,
     Bye,
     FileDetails,
     FileInfo,
@@ -18,11 +20,17 @@ from roost.protocol.messages import (
     Joined,
     Left,
     Message,
+    Moderation,
+    ModResult,
     Notice,
+    PendingUser,
     Presence,
+    SanctionInfo,
 )
 
 __all__ = [
+    "Admitted",
+    "AuditEntry",
     "Bye",
     "Client",
     "ConnectionLost",
@@ -36,8 +44,12 @@ __all__ = [
     "Joined",
     "Left",
     "Message",
+    "ModResult",
+    "Moderation",
     "Notice",
+    "PendingUser",
     "Presence",
     "RoostError",
+    "SanctionInfo",
     "connect",
 ]

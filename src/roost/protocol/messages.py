@@ -181,6 +181,97 @@ class Logout(Wire, tag="logout"):
     id: int
 
 
+class Pong(Wire, tag="pong"):
+    """Answer to the server's keepalive ``ping`` event; not a request (no id, no reply)."""
+
+    ts: float = 0.0
+
+
+# --- moderation requests (docs/moderation.md) -----------------------------------
+# Durations are seconds; 0 means "until lifted".
+
+
+class Block(Wire, tag="block"):
+    id: int
+    user: str
+    duration: float = 0.0
+    reason: str = ""
+
+
+class Unblock(Wire, tag="unblock"):
+    id: int
+    user: str
+
+
+class Kick(Wire, tag="kick"):
+    id: int
+    user: str
+    reason: str = ""
+
+
+class Mute(Wire, tag="mute"):
+    id: int
+    user: str
+    duration: float = 0.0
+    reason: str = ""
+
+
+class Unmute(Wire, tag="unmute"):
+    id: int
+    user: str
+
+
+class SetPriority(Wire, tag="set_priority"):
+    id: int
+    user: str
+    level: int
+
+
+class SetRole(Wire, tag="set_role"):
+    id: int
+    user: str
+    role: str  # admin | moderator | member
+
+
+class BanAddress(Wire, tag="ban"):
+    id: int
+    address: str  # one address or a CIDR network
+    duration: float = 0.0
+    reason: str = ""
+
+
+class UnbanAddress(Wire, tag="unban"):
+    id: int
+    address: str
+
+
+class ListBlocks(Wire, tag="blocks"):
+    id: int
+
+
+class ListPending(Wire, tag="pending"):
+    id: int
+
+
+class Admit(Wire, tag="admit"):
+    id: int
+    user: str
+    priority: int | None = None  # None: the default level
+
+
+class Refuse(Wire, tag="refuse"):
+    id: int
+    user: str
+    reason: str = ""
+
+
+class Audit(Wire, tag="audit"):
+    id: int
+    limit: int = 100
+    target: str = ""  # only entries about this user or address
+    before: int = 0  # only entries with id < before (0: the newest)
+
+
 # --- replies -----------------------------------------------------------------
 
 
@@ -266,6 +357,18 @@ class Bye(Wire, tag="bye"):
     reason: str
 
 
+class KeepAlive(Wire, tag="ping"):
+    """The server checks that a silent connection is alive; answer with ``pong``."""
+
+    ts: float = 0.0
+
+
+class Moderation(Wire, tag="moderation"):
+    """A moderation action or a registration waiting for admission; sent to moderators online."""
+
+    entry: AuditEntry
+
+
 # --- results carried in Ok.result ------------------------------------------
 
 
@@ -277,6 +380,15 @@ class LoginResult(msgspec.Struct):
     rooms: list[str]
     # last seq of every conversation the user takes part in (rooms and direct)
     conversations: dict[str, int] = {}
+    # "pending": the account waits for admission (no token, no rooms yet); an
+    # ``admitted`` event with the full session follows when a moderator admits it.
+    status: str = "active"
+
+
+class Admitted(Wire, tag="admitted"):
+    """The waiting account was admitted: this connection is now a normal session."""
+
+    session: LoginResult
 
 
 class SendResult(msgspec.Struct):
@@ -335,6 +447,49 @@ class FileDetails(msgspec.Struct):
     expires: float
 
 
+class SanctionInfo(msgspec.Struct):
+    """A block (account), mute (account) or ban (address or network)."""
+
+    kind: str  # block | mute | ban
+    target: str  # user name, or address/network for bans
+    reason: str
+    author: str
+    created: float
+    expires: float = 0.0  # 0: until lifted
+
+
+class ModResult(msgspec.Struct):
+    """Result of a moderation action."""
+
+    action: str
+    target: str
+    reason: str = ""
+    expires: float = 0.0
+    sessions: int = 0  # sessions the action ended
+    priority: int | None = None
+    role: str = ""
+
+
+class PendingUser(msgspec.Struct):
+    user: str
+    since: float
+    online: bool
+    address: str = ""
+
+
+class AuditEntry(msgspec.Struct):
+    """One line of the audit log: who did what to whom, why and when."""
+
+    id: int
+    ts: float
+    actor: str  # a user name, or "(auto)" for automatic protection
+    action: str
+    target: str
+    reason: str = ""
+    detail: str = ""
+    text: str = ""  # the whole entry as one sentence, for display
+
+
 ClientMessage = (
     ClientHello
     | Login
@@ -347,6 +502,21 @@ ClientMessage = (
     | History
     | Ping
     | Logout
+    | Pong
+    | Block
+    | Unblock
+    | Kick
+    | Mute
+    | Unmute
+    | SetPriority
+    | SetRole
+    | BanAddress
+    | UnbanAddress
+    | ListBlocks
+    | ListPending
+    | Admit
+    | Refuse
+    | Audit
     | Upload
     | Put
     | UploadDone
@@ -356,5 +526,18 @@ ClientMessage = (
     | DownloadCancel
 )
 ServerMessage = (
-    ServerHello | Ok | Error | Message | Presence | Joined | Left | Gap | Notice | Bye | FileData
+    ServerHello
+    | Ok
+    | Error
+    | Message
+    | Presence
+    | Joined
+    | Left
+    | Gap
+    | Notice
+    | Bye
+    | KeepAlive
+    | Moderation
+    | Admitted
+    | FileData
 )

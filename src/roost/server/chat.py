@@ -39,9 +39,11 @@ from roost.protocol.messages import (
     Who,
 )
 from roost.protocol.names import check_room, check_user, dm_key, dm_parties
+from roost.server.admission import PENDING, enter_lobby
 from roost.server.auth import new_token, token_digest
 from roost.server.connection import BulkReply
 from roost.server.outbox import NORMAL, chat_class
+from roost.server.sanctions import banned_text, blocked_error
 from roost.server.state import Room
 from roost.store.base import Account, FileRecord, StoredMessage
 
@@ -54,8 +56,18 @@ log = logging.getLogger("roost.server")
 
 def require_login(conn: ClientConnection) -> Account:
     if conn.account is None:
+        if conn.pending:
+            raise RoostError(ErrorCode.PENDING, "your account waits for a moderator to admit it")
         raise RoostError(ErrorCode.NOT_LOGGED_IN, "log in first")
     return conn.account
+
+
+def require_no_login(conn: ClientConnection) -> None:
+    """For login and resume: the connection must not have a session (or a lobby seat) yet."""
+    if conn.pending:
+        raise RoostError(ErrorCode.PENDING, "your account waits for a moderator to admit it")
+    if conn.account is not None:
+        raise RoostError(ErrorCode.ALREADY_LOGGED_IN, f"already logged in as {conn.user}")
 
 
 def hello(server: Server, conn: ClientConnection, msg: ClientHello) -> None:
@@ -73,16 +85,20 @@ def hello(server: Server, conn: ClientConnection, msg: ClientHello) -> None:
 
 
 async def login(server: Server, conn: ClientConnection, msg: Login) -> LoginResult:
-    if conn.account is not None:
-        raise RoostError(ErrorCode.ALREADY_LOGGED_IN, f"already logged in as {conn.user}")
+    require_no_login(conn)
     name = check_user(msg.user)
+    # Refused before any hashing, so guessing costs the guesser, not the server.
+    server.protection.check_login(conn, name)
     account = await server.find_account(name)
     if account is None:
         if not msg.register:
             await server.passwords.waste_time()
+            server.protection.login_failed(conn, name)
             raise RoostError(ErrorCode.AUTH_FAILED, "unknown user or wrong password")
         account = await register(server, conn, name, msg.password)
-    elif not await server.passwords.verify(account.password_hash, msg.password):
+        return await start_session(server, conn, account, new=True)
+    if not await server.passwords.verify(account.password_hash, msg.password):
+        server.protection.login_failed(conn, name)
         raise RoostError(ErrorCode.AUTH_FAILED, "unknown user or wrong password")
     return await start_session(server, conn, account)
 
@@ -93,27 +109,55 @@ async def register(server: Server, conn: ClientConnection, name: str, password: 
             ErrorCode.REGISTRATION_CLOSED,
             "registration is closed on this server; ask an admin for an account",
         )
+    ban = server.sanctions.ban_of(conn.address, time.time())
+    if ban is not None:
+        raise RoostError(ErrorCode.BANNED, banned_text(ban))
     if len(password) < 1:
         raise RoostError(ErrorCode.BAD_REQUEST, "the password must not be empty")
-    account = Account(name, await server.passwords.hash(password), created=time.time())
+    # With approval, a newcomer waits (roost.server.admission) and joins rooms once admitted.
+    approve = server.config.registration == "approve"
+    status = PENDING if approve else "active"
+    account = Account(
+        name, await server.passwords.hash(password), status=status, created=time.time()
+    )
     if not await server.store.create_account(account):
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
     server.accounts[name] = account
+    if not approve:
+        await join_default_rooms(server, name)
+    return account
+
+
+async def join_default_rooms(server: Server, name: str) -> None:
+    """Make a new (or newly admitted) account a member of the configured default rooms."""
     for room_name in server.config.default_rooms:
         room = server.state.rooms.get(room_name)
         if room is not None:
             server.state.add_member(room, name)
             await server.store.add_member(room_name, name)
-    return account
 
 
-async def start_session(server: Server, conn: ClientConnection, account: Account) -> LoginResult:
+def check_blocked(server: Server, name: str) -> None:
+    block = server.sanctions.block_of(name, time.time())
+    if block is not None:
+        raise blocked_error(name, block)
+
+
+async def start_session(
+    server: Server, conn: ClientConnection, account: Account, new: bool = False
+) -> LoginResult:
+    """Turn a connection whose credentials checked out into a session (or a lobby seat)."""
+    check_blocked(server, account.name)
+    if account.status == PENDING:
+        return await enter_lobby(server, conn, account, new)
     token = new_token()
     await server.store.save_token(
         token_digest(token), account.name, time.time() + server.config.token_ttl
     )
     if conn.closing:
         raise RoostError(ErrorCode.INTERNAL, "connection closed during login")
+    # Again: a block may have landed while the token was being stored.
+    check_blocked(server, account.name)
     server.attach(conn, account)
     log.info("login %s as %s", conn.peer, account.name)
     rooms = server.state.rooms_of.get(account.name, set())
@@ -128,8 +172,7 @@ async def start_session(server: Server, conn: ClientConnection, account: Account
 
 
 async def resume(server: Server, conn: ClientConnection, msg: Resume) -> LoginResult:
-    if conn.account is not None:
-        raise RoostError(ErrorCode.ALREADY_LOGGED_IN, f"already logged in as {conn.user}")
+    require_no_login(conn)
     user = await server.store.token_user(token_digest(msg.token), time.time())
     account = await server.find_account(user) if user else None
     if account is None:
@@ -308,7 +351,8 @@ def ping(server: Server, conn: ClientConnection, msg: Ping) -> dict[str, float]:
 
 
 def logout(server: Server, conn: ClientConnection, msg: Logout) -> None:
-    require_login(conn)
+    if not conn.pending:
+        require_login(conn)
     asyncio.get_running_loop().call_soon(conn.close, "logout", "logged out")
 
 

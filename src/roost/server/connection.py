@@ -26,7 +26,14 @@ log = logging.getLogger("roost.server")
 # everything that follows depends on who the client is.
 BARRIERS = (ClientHello, Login, Resume)
 MAX_BACKLOG = 256
-SOCKET_SNDBUF = 64 * 1024
+# Requests being handled at once (waiting on the store) before the connection
+# takes no more: bounds the replies one client can have in the making.
+MAX_INFLIGHT = 64
+# Unsent bytes the kernel may hold for a socket: beyond this it refuses writes,
+# so frames wait in the outbox, where priorities still apply.
+NOTSENT_LOWAT = 16 * 1024
+SOCKET_SNDBUF = 64 * 1024  # where the platform cannot bound the unsent queue alone
+TCP_NOTSENT_LOWAT: int | None = getattr(socket, "TCP_NOTSENT_LOWAT", None)
 
 
 class BulkReply:
@@ -54,9 +61,19 @@ class ClientConnection(asyncio.Protocol):
         self.closing = False
         self.busy = False  # a barrier request is in progress
         self.backlog: deque[Any] = deque()
+        # held: take no requests now (the outbox is over budget, or too many in flight)
+        self.held = False
+        self.over = False  # the outbox went over budget and has not drained to half yet
         self.reading_paused = False
         self.read_holds = 0  # reasons to keep reading paused (e.g. an upload's disk backlog)
         self.connected_at = time.monotonic()
+        # Keepalive (roost.server.keepalive): when the peer last sent anything, and
+        # when we pinged it (0: no ping outstanding).
+        self.last_seen = self.connected_at
+        self.ping_sent = 0.0
+        # Waiting in the admission lobby (roost.server.admission): user is set, account is not.
+        self.pending = False
+        self.departed = False  # server.on_disconnect has run
         self.tasks: set[asyncio.Task[Any]] = set()
         # Producers of bulk data (file downloads): called whenever the outbox and
         # the transport have drained, to queue their next chunks (Outbox.bulk_room).
@@ -72,8 +89,13 @@ class ClientConnection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if TCP_NOTSENT_LOWAT is not None:
+                    # Bound the kernel's unsent queue rather than the whole send buffer
+                    # (SO_SNDBUF): in-flight data still autotunes, so throughput is kept.
+                    sock.setsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
+                else:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
             except OSError:
                 pass
         peer = transport.get_extra_info("peername")
@@ -89,13 +111,14 @@ class ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        self.last_seen = time.monotonic()
         try:
             messages = self.decoder.feed(data)
         except ProtocolError as exc:
             self.fail(exc)
             return
         for msg in messages:
-            if self.busy:
+            if self.busy or self.held:
                 self.backlog.append(msg)
             else:
                 self._dispatch(msg)
@@ -111,7 +134,13 @@ class ClientConnection(asyncio.Protocol):
         self.closing = True
         for task in list(self.tasks):
             task.cancel()
-        self.server.on_disconnect(self)
+        self._depart()
+
+    def _depart(self) -> None:
+        """Leave the server's books, once: when we close, or when the peer goes first."""
+        if not self.departed:
+            self.departed = True
+            self.server.on_disconnect(self)
 
     def pause_writing(self) -> None:
         assert self.outbox is not None
@@ -149,6 +178,8 @@ class ClientConnection(asyncio.Protocol):
             if isinstance(msg, BARRIERS):
                 self.busy = True
             self.tasks.add(fut)  # type: ignore[arg-type]
+            if len(self.tasks) >= MAX_INFLIGHT:
+                self.held = True
             fut.add_done_callback(lambda f: self._finished(request_id, msg, f))
         elif request_id is not None:
             self.send_ok(request_id, result)
@@ -172,9 +203,16 @@ class ClientConnection(asyncio.Protocol):
             self.send_error(request_id, RoostError(ErrorCode.INTERNAL, "internal server error"))
         if isinstance(msg, BARRIERS):
             self.busy = False
-            while self.backlog and not self.busy and not self.closing:
-                self._dispatch(self.backlog.popleft())
-            self._maybe_resume_reading()
+            self._release()
+        elif self.held:
+            self._release()
+
+    def _release(self) -> None:
+        """Handle held requests while nothing holds them back, then read again."""
+        self.held = self.over or len(self.tasks) >= MAX_INFLIGHT
+        while self.backlog and not (self.busy or self.held or self.closing):
+            self._dispatch(self.backlog.popleft())
+        self._maybe_resume_reading()
 
     # --- output --------------------------------------------------------------------
 
@@ -194,18 +232,27 @@ class ClientConnection(asyncio.Protocol):
         self.send(Error(code=str(exc.code), message=exc.message, id=request_id))
 
     def flush(self) -> None:
-        assert self.outbox is not None
-        self.outbox.flush()
-        if self.outbox.over_budget:
+        box = self.outbox
+        assert box is not None
+        box.flush()
+        if box.full_since:
             self.server.note_full(self)
-            self._pause_reading()
+            if box.queued >= box.budget and not self.over:
+                # Replies must not pile up: take no requests until it drains.
+                self.over = self.held = True
+                self._pause_reading()
 
     def _on_drain(self) -> None:
-        assert self.outbox is not None
-        if self.outbox.gaps:
-            self.server.send_gaps(self, self.outbox.take_gaps())
-        self.outbox.full_since = 0.0
-        self._maybe_resume_reading()
+        """The outbox is under half its budget after a flush."""
+        box = self.outbox
+        assert box is not None
+        if box.full_since:
+            box.full_since = 0.0
+            if box.gaps:
+                self.server.send_gaps(self, box.take_gaps())
+            if self.over:
+                self.over = False
+                self._release()
         self._run_drain_hooks()
 
     def _run_drain_hooks(self) -> None:
@@ -234,7 +281,7 @@ class ClientConnection(asyncio.Protocol):
             and not self.closing
             and self.transport is not None
             and len(self.backlog) <= MAX_BACKLOG // 2
-            and (self.outbox is None or not self.outbox.over_budget)
+            and not self.over
             and not self.read_holds
         ):
             self.reading_paused = False
@@ -255,14 +302,25 @@ class ClientConnection(asyncio.Protocol):
         self.closing = True
         assert self.outbox is not None
         self.outbox.push(Envelope("", 0, CONTROL, encode(Bye(code=code, reason=reason))))
-        # Control frames only: the reader is leaving, so live chat can go.
-        frames = [env.frame for env in self.outbox.queues[CONTROL]]
+        # Control frames only: the reader is leaving, so live chat can go
+        # (with the fifo switch the control queue holds everything).
+        frames = [env.frame for env in self.outbox.queues[CONTROL] if env.klass == CONTROL]
         for q in self.outbox.queues:
             q.clear()
         self.outbox.queued = 0
         if frames and not self.transport.is_closing():
             self.transport.write(b"".join(frames))
-        self.transport.close()
+        if self.transport.can_write_eof():
+            # Half-close, and go on reading (and dropping) until the peer closes too:
+            # closing a socket with requests still unread makes the kernel send a
+            # reset, which can destroy the bye and its reason before the peer reads it.
+            self.transport.write_eof()
+            if self.reading_paused:
+                self.transport.resume_reading()
+        else:
+            self.transport.close()
+        # The session ends now for everyone else (presence, rooms, counts).
+        self._depart()
         # A peer that never reads would keep the socket open; abort it after a grace period.
         asyncio.get_running_loop().call_later(5.0, self._abort)
 

@@ -49,6 +49,31 @@ class StoredMessage:
 
 
 @dataclass(slots=True)
+class Sanction:
+    """A block or mute of an account, or a ban of an address or network."""
+
+    kind: str  # block | mute | ban
+    target: str  # user name; for bans a network in CIDR form ("10.0.0.7/32")
+    reason: str
+    author: str
+    created: float
+    expires: float = 0.0  # 0: until lifted
+
+
+@dataclass(slots=True)
+class AuditRecord:
+    """One moderation action: who did what to whom, why and when."""
+
+    ts: float
+    actor: str
+    action: str
+    target: str
+    reason: str = ""
+    detail: str = ""
+    id: int = 0  # assigned by the store
+
+
+@dataclass(slots=True)
 class RoomRecord:
     name: str
     created: float
@@ -57,7 +82,7 @@ class RoomRecord:
 
 
 class Store(abc.ABC):
-    """Durable state: accounts, rooms and memberships, messages, tokens."""
+    """Durable state: accounts, rooms and memberships, messages, tokens, sanctions, audit."""
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -80,6 +105,29 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_accounts(self) -> list[Account]: ...
+
+    @abc.abstractmethod
+    async def delete_account(self, name: str) -> bool:
+        """Remove an account with its memberships and tokens; False if it did not exist."""
+
+    # moderation ------------------------------------------------------------
+    @abc.abstractmethod
+    async def put_sanction(self, sanction: Sanction) -> None:
+        """Insert or replace the sanction of that kind on that target."""
+
+    @abc.abstractmethod
+    async def delete_sanction(self, kind: str, target: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def list_sanctions(self) -> list[Sanction]: ...
+
+    @abc.abstractmethod
+    async def append_audit(self, record: AuditRecord) -> int:
+        """Store one audit record; returns its id (increasing)."""
+
+    @abc.abstractmethod
+    async def audit_log(self, limit: int, target: str = "", before: int = 0) -> list[AuditRecord]:
+        """The newest ``limit`` records with id < before (0: no bound), oldest first."""
 
     # session tokens --------------------------------------------------------
     @abc.abstractmethod

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from roost.protocol.errors import ErrorCode, RoostError
-from roost.store.base import Account, FileRecord, RoomRecord, Store, StoredMessage
+from roost.store.base import (
+    Account,
+    AuditRecord,
+    FileRecord,
+    RoomRecord,
+    Sanction,
+    Store,
+    StoredMessage,
+)
 
 T = TypeVar("T")
 
@@ -76,6 +84,25 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_owner ON files (owner) WHERE expired = 0;
 CREATE INDEX IF NOT EXISTS files_expires ON files (expires) WHERE expired = 0;
 CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
+CREATE TABLE IF NOT EXISTS sanctions (
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (kind, target)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_target ON audit (target, id);
 """
 # Columns added after a table was first published: (table, column, definition).
 MIGRATIONS = [("messages", "file", "TEXT")]
@@ -229,6 +256,75 @@ class SQLiteStore(Store):
                 " FROM accounts ORDER BY name"
             )
             return [Account(*r) for r in rows]
+
+        return await self._submit(op)
+
+    async def delete_account(self, name: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM members WHERE user = ?", (name,))
+            conn.execute("DELETE FROM tokens WHERE user = ?", (name,))
+            return conn.execute("DELETE FROM accounts WHERE name = ?", (name,)).rowcount == 1
+
+        return await self._submit(op)
+
+    # --- moderation ----------------------------------------------------------------
+
+    async def put_sanction(self, sanction: Sanction) -> None:
+        s = sanction
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO sanctions (kind, target, reason, author, created, expires)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (s.kind, s.target, s.reason, s.author, s.created, s.expires),
+            )
+
+        await self._submit(op)
+
+    async def delete_sanction(self, kind: str, target: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM sanctions WHERE kind = ? AND target = ?", (kind, target)
+            )
+            return cur.rowcount == 1
+
+        return await self._submit(op)
+
+    async def list_sanctions(self) -> list[Sanction]:
+        def op(conn: sqlite3.Connection) -> list[Sanction]:
+            rows = conn.execute(
+                "SELECT kind, target, reason, author, created, expires FROM sanctions"
+                " ORDER BY created"
+            )
+            return [Sanction(*r) for r in rows]
+
+        return await self._submit(op)
+
+    async def append_audit(self, record: AuditRecord) -> int:
+        r = record
+
+        def op(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO audit (ts, actor, action, target, reason, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (r.ts, r.actor, r.action, r.target, r.reason, r.detail),
+            )
+            return int(cur.lastrowid or 0)
+
+        return await self._submit(op)
+
+    async def audit_log(self, limit: int, target: str = "", before: int = 0) -> list[AuditRecord]:
+        upper = before if before > 0 else (1 << 62)
+        where = "id < ?" + (" AND target = ?" if target else "")
+        args: tuple[object, ...] = (upper, target, limit) if target else (upper, limit)
+
+        def op(conn: sqlite3.Connection) -> list[AuditRecord]:
+            rows = conn.execute(
+                "SELECT ts, actor, action, target, reason, detail, id FROM audit"
+                f" WHERE {where} ORDER BY id DESC LIMIT ?",
+                args,
+            ).fetchall()
+            return [AuditRecord(*r) for r in reversed(rows)]
 
         return await self._submit(op)
 

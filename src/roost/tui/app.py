@@ -77,6 +77,7 @@ class RoostApp(App[None]):
                 creds.password,
                 register=creds.register,
                 markers=ReadMarkers.load(self.config_path),
+                on_pending=self._waiting_for_admission,
             )
         except RoostError as exc:
             return f"{exc.message} ({exc.code})"
@@ -103,6 +104,10 @@ class RoostApp(App[None]):
             )
         )
         return None
+
+    def _waiting_for_admission(self) -> None:
+        if isinstance(self.screen, LoginScreen):
+            self.screen.show_error("your account waits for a moderator to admit it; please stay")
 
     def ring(self) -> None:
         self.bells += 1

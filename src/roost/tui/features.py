@@ -43,3 +43,6 @@ for _key in ("enter", "m"):
         MemberAction(_key, "message", "open a direct conversation", _message_member, _not_me)
     )
 EXTENSIONS.add_screen(ScreenEntry("f2", "rooms", "browse and join rooms", RoomsScreen))
+
+# Later features register themselves on import.
+import roost.tui.moderation  # noqa: E402, F401

@@ -85,11 +85,20 @@ class ChatSession:
         *,
         register: bool = False,
         markers: ReadMarkers | None = None,
+        on_pending: Callable[[], None] | None = None,
     ) -> ChatSession:
-        """Connect and log in; raises RoostError or OSError when that fails."""
+        """Connect and log in; raises RoostError or OSError when that fails.
+
+        A new account on a server that admits newcomers waits here until a
+        moderator admits it (``on_pending`` is called first, to say so).
+        """
         client = Client(host, port, user, password, register=register)
         try:
             login = await client.start()
+            if client.pending_admission:
+                if on_pending is not None:
+                    on_pending()
+                login = await client.wait_admitted()
         except BaseException:
             await client.close()
             raise
