@@ -52,6 +52,8 @@ class ScreenEntry:
     name: str
     description: str
     open: Callable[[ChatApi], Screen[Any]]
+    # Whether the key is offered in this session (e.g. only to moderators).
+    available: Callable[[ChatSession], bool] = lambda session: True
 
 
 SessionHook = Callable[[ChatSession], None]
