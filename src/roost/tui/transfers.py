@@ -44,7 +44,9 @@ class Transfer:
         """Bytes per second moved by this run (not counting what a resume found)."""
         elapsed = (self.ended if self.ended is not None else now) - self.started
         moved = self.done - (self.base or 0)
-        return moved / elapsed if elapsed >= MIN_ELAPSED and moved > 0 else 0.0
+        # Once finished, the average over the whole run, however short.
+        enough = elapsed > 0 if self.ended is not None else elapsed >= MIN_ELAPSED
+        return moved / elapsed if enough and moved > 0 else 0.0
 
     def time_left(self, now: float) -> float | None:
         rate = self.rate(now)
