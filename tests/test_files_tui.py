@@ -30,8 +30,10 @@ async def test_send_and_get_in_the_full_screen_client(server, tmp_path: Path) ->
             await wait_until(pilot, lambda: f"sent slides.pdf as {file_id}" in infos(screen))
             await wait_until(
                 pilot,
-                lambda: "[file] slides.pdf" in screen_text(pilot.app)
-                and f"/get {file_id}" in screen_text(pilot.app),
+                lambda: (
+                    "[file] slides.pdf" in screen_text(pilot.app)
+                    and f"/get {file_id}" in screen_text(pilot.app)
+                ),
             )
 
             await type_line(pilot, f"/get {file_id} {inbox}")
@@ -92,7 +94,7 @@ async def test_save_and_open_an_offer(server, tmp_path: Path, monkeypatch) -> No
             screen = await chat_screen(pilot)
             sent = await bob.upload(tmp_path / "notes.txt", "general")
             file_id = sent.file.id
-            await wait_until(pilot, lambda: f"[file] notes.txt" in screen_text(app))
+            await wait_until(pilot, lambda: "[file] notes.txt" in screen_text(app))
             await type_line(pilot, f"/save {file_id}")
             saved = downloads / "notes.txt"
             await wait_until(pilot, lambda: f"saved {file_id} to {saved}" in infos(screen))

@@ -150,7 +150,7 @@ async def test_block_from_the_member_list_asks_first(server, tmp_path) -> None:
                 ),
             )
             [sanction] = [s for s in await screen.session.client.blocks() if s.target == bob]
-            assert sanction.reason == "flooding #general" and 7000 < sanction.expires - time.time()
+            assert sanction.reason == "flooding #general" and sanction.expires - time.time() > 7000
 
 
 async def test_pending_admission_screen(server_factory, tmp_path) -> None:

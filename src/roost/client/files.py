@@ -63,6 +63,7 @@ class TransferCancelled(RoostError):
     def __init__(self, message: str = "cancelled") -> None:
         super().__init__(ErrorCode.CANCELLED, message)
 
+
 # Unacknowledged upload bytes in flight: enough to keep a fast link busy, small
 # enough that a chat message sent meanwhile is not stuck behind much data.
 UPLOAD_WINDOW = 1024 * 1024

@@ -134,9 +134,7 @@ COMMANDS.add(
 COMMANDS.add(
     Command("save", (_FILE_ID,), "download an offered file into the downloads folder", cmd_save)
 )
-COMMANDS.add(
-    Command("open", (_FILE_ID,), "download an offered file, then open it", cmd_open)
-)
+COMMANDS.add(Command("open", (_FILE_ID,), "download an offered file, then open it", cmd_open))
 EXTENSIONS.add_screen(
     ScreenEntry("f3", "transfers", "uploads and downloads; C cancels one", TransfersScreen)
 )

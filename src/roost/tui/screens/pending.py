@@ -53,7 +53,7 @@ class PendingScreen(ModalScreen[None]):
         self.api = api
         self.users: list[PendingUser] = []
         self._unsubscribe: Any = None
-        self.loads = 0  # completed loads (tests wait on it)
+        self._asked = 0
 
     def compose(self) -> ComposeResult:
         listing = OptionList(id="pending")
@@ -75,15 +75,18 @@ class PendingScreen(ModalScreen[None]):
             self.reload()
 
     def reload(self) -> None:
-        self.run_worker(self._load, group="pending", exclusive=True)
+        self._asked += 1
+        self.run_worker(self._load(self._asked), group="pending")
 
-    async def _load(self) -> None:
+    async def _load(self, asked: int) -> None:
         note = self.query_one("#pending-note", Static)
         try:
             users = await self.api.session.client.pending()
         except RoostError as exc:
             note.update(exc.message)
             return
+        if asked != self._asked:
+            return  # a later reload is on its way; its answer is the newer one
         listing = self.query_one(OptionList)
         highlighted = listing.highlighted
         self.users = sorted(users, key=lambda p: p.since)
@@ -91,7 +94,6 @@ class PendingScreen(ModalScreen[None]):
         if self.users:
             listing.highlighted = min(highlighted or 0, len(self.users) - 1)
         note.update("" if self.users else "nobody is waiting")
-        self.loads += 1
 
     def selected(self) -> str | None:
         listing = self.query_one(OptionList)
