@@ -68,7 +68,7 @@ async def test_upload_progress_on_the_transfers_screen(server_factory, tmp_path:
             await wait_until(pilot, lambda: "done" in screen_text(app))
             shown = screen_text(app)
             assert "↑ backup.tar" in shown and "100%" in shown
-            assert "3.0 MiB / 3.0 MiB" in shown and "MiB/s" in shown
+            assert "3.0 MiB / 3.0 MiB" in shown and "iB/s" in shown  # the average rate
             # progress was reported along the way, not only at the end
             assert any(0 < n < len(data) for n in seen) and seen == sorted(seen)
             offer = await next_event(bob, Message, sender=alice, timeout=10)
