@@ -47,6 +47,7 @@ class RunningServer:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    preexec: Any = None  # run in the child before exec (e.g. to set resource limits)
 
     @property
     def address(self) -> str:
@@ -63,7 +64,9 @@ class RunningServer:
         args = [sys.executable, "-m", "roost", "serve", "--host", self.host]
         args += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
         args += ["--config", str(cfg_path), "--port-file", str(port_file)]
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=roost_env())
+        self.proc = subprocess.Popen(
+            args, stdout=log, stderr=log, env=roost_env(), preexec_fn=self.preexec
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -102,13 +105,25 @@ class RunningServer:
         return self.start()
 
 
+# The rate limits' defaults suit people chatting; other tests send hundreds of
+# pipelined messages and open many connections from 127.0.0.1 on purpose, so
+# their servers run without them. Tests of the protection set their own values.
+RELAXED_LIMITS = {
+    "msg_rate": 0,
+    "bytes_rate": 0,
+    "account_msg_rate": 0,
+    "account_bytes_rate": 0,
+    "max_connections_per_address": 0,
+}
+
+
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Any]:
     """Start servers with a given config; all are stopped at the end of the test."""
     started: list[RunningServer] = []
 
     def make(name: str = "data", **config: Any) -> RunningServer:
-        srv = RunningServer(tmp_path / name, config)
+        srv = RunningServer(tmp_path / name, {**RELAXED_LIMITS, **config})
         started.append(srv)
         return srv.start()
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
 
-from roost.client import Client
+from roost.client import Client, Message
 from roost.protocol.codec import client_decoder, encode
-from roost.protocol.messages import PROTOCOL_VERSION, ClientHello, Login, ServerHello
+from roost.protocol.messages import PROTOCOL_VERSION, ClientHello, Login, Ok, ServerHello
 
 PASSWORD = "correct horse"
 _names = itertools.count(1)
@@ -110,3 +111,73 @@ class RawConnection:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def pause_reading(client: Client) -> None:
+    """Make an SDK client stop taking data from its socket, as a stalled consumer would.
+
+    (Its receive buffer is left alone: shrinking it on a live loopback
+    connection keeps the window nearly shut long after reading resumes.)
+    """
+    assert client._writer is not None
+    client._writer.transport.pause_reading()
+
+
+def resume_reading(client: Client) -> None:
+    assert client._writer is not None
+    client._writer.transport.resume_reading()
+
+
+class StalledReader:
+    """A raw connection that reads nothing until asked to (no background reading).
+
+    The kernel holds what its receive buffer takes (about 128 KiB by default on
+    Linux); the server's outbox holds the rest. (A much smaller buffer would
+    keep the window shut after reading resumes, below the loopback MSS.)
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.decoder = client_decoder()
+
+    @classmethod
+    async def open(cls, srv: Any, user: str) -> StalledReader:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, (srv.host, srv.port))
+        reader = cls(sock)
+        login = Login(id=1, user=user, password=PASSWORD, register=True)
+        await loop.sock_sendall(sock, encode(ClientHello(version=PROTOCOL_VERSION)) + encode(login))
+        async for msg in reader.messages(idle=5.0):
+            if getattr(msg, "id", None) == 1:
+                assert isinstance(msg, Ok), msg
+                return reader
+        raise AssertionError("no login reply")
+
+    async def messages(self, idle: float = 1.0) -> AsyncIterator[Any]:
+        """Messages as they are read, until the stream ends or is idle for ``idle`` s."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                data = await asyncio.wait_for(loop.sock_recv(self.sock, 65536), idle)
+            except (TimeoutError, ConnectionResetError):
+                return
+            if not data:
+                return
+            for msg in self.decoder.feed(data):
+                yield msg
+
+    async def read_all(self, idle: float = 1.0, chat: int = 0) -> list[Any]:
+        """Everything until idle or closed, or until ``chat`` chat messages have come."""
+        out: list[Any] = []
+        seen = 0
+        async for msg in self.messages(idle):
+            out.append(msg)
+            seen += isinstance(msg, Message)
+            if chat and seen == chat:
+                break
+        return out
+
+    def close(self) -> None:
+        self.sock.close()

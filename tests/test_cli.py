@@ -168,3 +168,21 @@ def test_line_chat_reads_commands_from_a_pipe(server) -> None:
     assert [json.loads(x)["text"] for x in dm.stdout.splitlines()] == ["a private word"]
     gen = run_cli("history", "general", "--json", "--user", name, "--server", s)
     assert "hello from the line client" in [json.loads(x)["text"] for x in gen.stdout.splitlines()]
+
+
+def test_user_added_while_the_server_runs_is_in_general(server) -> None:
+    res = run_cli(
+        "user", "add", "latecomer", "--data-dir", str(server.data_dir), ROOST_PASSWORD="pw1"
+    )
+    assert res.returncode == 0, res.stderr
+    sent = run_cli(
+        "send",
+        "general",
+        "made it",
+        "--user",
+        "latecomer",
+        "--server",
+        server.address,
+        ROOST_PASSWORD="pw1",
+    )
+    assert sent.returncode == 0, sent.stderr

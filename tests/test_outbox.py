@@ -64,10 +64,10 @@ def test_budget_drops_least_important_and_records_gap() -> None:
     assert box.push(env(b"uuuu", URGENT, "room", 6))
     assert box.queued <= 10
     gaps = box.take_gaps()
-    assert gaps == {"room": [4, 5]}
+    assert gaps == {"room": (4, 5)}
     # a low message that does not fit is dropped itself
     assert not box.push(env(b"ll", LOW, "room", 7))
-    assert box.take_gaps() == {"room": [7, 7]}
+    assert box.take_gaps() == {"room": (7, 7)}
 
 
 def test_control_frames_are_never_dropped() -> None:

@@ -25,7 +25,7 @@ class Envelope:
     room: str
     seq: int
     klass: int
-    frame: bytes
+    frame: bytes | bytearray  # bytearray: built in place (file data), never changed after
     first: int = 0  # first seq held, when more than one
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from roost import __version__
+from roost.cli.admin import admin
 from roost.cli.client_cmds import chat, history, listen, send
+from roost.cli.file_cmds import download, upload
 from roost.cli.server_cmds import serve, user
 
 
@@ -21,3 +23,6 @@ main.add_command(send)
 main.add_command(listen)
 main.add_command(history)
 main.add_command(chat)
+main.add_command(upload)
+main.add_command(download)
+main.add_command(admin)

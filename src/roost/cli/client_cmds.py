@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
 
 from roost.cli.common import client_options, emit_json, make_client, parse_priority, run_async
+from roost.client.events import FileSaved
+from roost.protocol.filenames import printable
 from roost.protocol.messages import Message
+from roost.protocol.sizes import human_size
 
 
 @click.command()
@@ -54,6 +60,13 @@ async def send(
 @click.option(
     "--all", "all_events", is_flag=True, help="Also print presence and join/leave events."
 )
+@click.option(
+    "--auto-accept",
+    "accept_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Download every file offered by others into this folder.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @client_options
 @run_async
@@ -63,13 +76,19 @@ async def listen(
     timeout: float | None,
     after: int | None,
     all_events: bool,
+    accept_dir: Path | None,
     as_json: bool,
     server: str,
     user: str | None,
     register: bool,
 ) -> None:
-    """Print messages arriving in ROOMS (rooms or @users) until --count or --timeout."""
-    client = make_client(server, user, register)
+    """Print messages arriving in ROOMS (rooms or @users) until --count or --timeout.
+
+    File offers are messages with a "file" object (id, name, size, sha256,
+    media_type); with --auto-accept, each saved file is reported as a
+    "file_saved" event and counts towards --count.
+    """
+    client = make_client(server, user, register, auto_accept=accept_dir)
     async with client:
         for room in rooms:
             await client.follow(room, after)
@@ -83,7 +102,7 @@ async def listen(
                 if isinstance(ev, Message):
                     if not _matches(ev.room, wanted, peers, client.user or ""):
                         continue
-                elif not (all_events or _is_offer(ev)):
+                elif not (all_events or isinstance(ev, FileSaved)):
                     continue
                 _print_event(ev, as_json, client.user or "")
                 seen += 1
@@ -95,7 +114,8 @@ async def listen(
 
 
 def _is_offer(ev: Any) -> bool:
-    return type(ev).__name__ == "FileOffer"
+    """A file offer is a message that carries a file."""
+    return isinstance(ev, Message) and ev.file is not None
 
 
 def _matches(room: str, wanted: set[str], peers: set[str], me: str) -> bool:
@@ -113,6 +133,8 @@ def _print_event(ev: Any, as_json: bool, me: str) -> None:
         emit_json(ev)
     elif isinstance(ev, Message):
         click.echo(format_message(ev, me))
+    elif isinstance(ev, FileSaved):
+        click.echo(format_saved(ev))
     else:
         click.echo(str(ev))
 
@@ -124,7 +146,25 @@ def format_message(m: Message, me: str) -> str:
     stamp = datetime.fromtimestamp(m.ts).strftime("%H:%M:%S")
     where = f"@{dm_peer(m.room, me)}" if m.room.startswith("@") else f"#{m.room}"
     mark = "" if m.priority == 2 else f" [{PRIORITY_LABELS.get(m.priority, m.priority)}]"
+    if _is_offer(m):
+        return f"{stamp} {where} <{m.sender}>{mark} {format_offer(m)}"
     return f"{stamp} {where} <{m.sender}>{mark} {m.text}"
+
+
+def format_offer(m: Message) -> str:
+    """``[file] report.pdf (1.2 MiB, application/pdf) id abc: caption``."""
+    f = m.file
+    assert f is not None
+    caption = "" if m.text == f.name else f": {m.text}"
+    # Names come from the network: no control characters reach the terminal.
+    name, media = printable(f.name), printable(f.media_type)
+    return f"[file] {name} ({human_size(f.size)}, {media}) id {printable(f.id)}{caption}"
+
+
+def format_saved(ev: FileSaved) -> str:
+    if ev.error:
+        return f"* could not save {printable(ev.file.name)} ({ev.file.id}): {ev.error}"
+    return f"* saved {printable(ev.file.name)} ({human_size(ev.file.size)}) to {ev.path}"
 
 
 @click.command()
@@ -158,9 +198,46 @@ async def history(
 @click.command()
 @click.option("--room", "-r", default="general", show_default=True, help="Room to start in.")
 @click.option("--plain", is_flag=True, help="Line client (no full-screen interface).")
+@click.option(
+    "--downloads",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder that /get saves into (line client).",
+)
+@click.option(
+    "--auto-accept",
+    is_flag=True,
+    help="Download every file offered by others into --downloads (line client).",
+)
 @client_options
-def chat(room: str, plain: bool, server: str, user: str | None, register: bool) -> None:
-    """Interactive chat."""
-    from roost.cli.line_chat import run_line_chat
+@click.pass_context
+def chat(
+    ctx: click.Context,
+    room: str,
+    plain: bool,
+    downloads: Path,
+    auto_accept: bool,
+    server: str,
+    user: str | None,
+    register: bool,
+) -> None:
+    """Interactive chat: full-screen, or a line client with --plain or without a terminal."""
+    if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from roost.cli.line_chat import run_line_chat
 
-    run_line_chat(server, user, register, room)
+        run_line_chat(server, user, register, room, downloads, auto_accept)
+        return
+    from roost.tui import run_tui
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+    # Unset options fall back to what the app remembers from the last login.
+    run_tui(
+        server if given("server") else None,
+        user,
+        os.environ.get("ROOST_PASSWORD"),
+        register,
+        room if given("room") else None,
+    )

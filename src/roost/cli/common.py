@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 import click
 import msgspec
 
+from roost.protocol.durations import parse_duration
 from roost.protocol.errors import RoostError
-from roost.protocol.messages import PRIORITY_NAMES
+from roost.protocol.names import check_priority
 from roost.server.config import DEFAULT_PORT
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -22,34 +23,60 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def parse_server(value: str) -> tuple[str, int]:
     """``HOST:PORT``, ``HOST``, ``:PORT`` or ``[IPv6]:PORT``."""
-    value = value.strip()
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port = rest.removeprefix(":")
-    elif value.count(":") == 1:
-        host, _, port = value.partition(":")
-    else:
-        host, port = value, ""
+    from roost.client.address import parse_address
+
     try:
-        return host or "127.0.0.1", int(port) if port else DEFAULT_PORT
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT") from None
+        return parse_address(value, DEFAULT_PORT)
+    except RoostError as exc:
+        raise click.BadParameter(exc.message) from None
 
 
 def parse_priority(value: str | int | None) -> int | None:
     """A priority level by name (urgent, high, normal, low) or number (0-3)."""
     if value is None:
         return None
-    text = str(value).strip().lower()
-    if text in PRIORITY_NAMES:
-        return PRIORITY_NAMES[text]
-    if text.isdigit() and 0 <= int(text) <= 3:
-        return int(text)
-    raise click.BadParameter(f"{value!r}: use urgent, high, normal, low or 0-3")
+    try:
+        return check_priority(value)
+    except RoostError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+def duration_value(ctx: click.Context, param: click.Parameter, value: str | None) -> float:
+    """Option callback: 90s, 10m, 2h, 7d, 1h30m or forever, as seconds (None: 0, until lifted)."""
+    if value is None:
+        return 0.0
+    try:
+        return parse_duration(value)
+    except RoostError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    ctx.meta[f"roost.{param.name}"] = value
+    return value
 
 
 def client_options(fn: F) -> F:
-    """--server, --user, --register for commands that talk to a server."""
+    """--server, --user, --register, --tls, --insecure for commands that talk to a server.
+
+    --tls and --insecure reach make_client through the click context rather
+    than as parameters, so that every command keeps its signature.
+    """
+    fn = click.option(
+        "--insecure",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember,
+        help="With --tls: do not check the server's certificate against its pin.",
+    )(fn)
+    fn = click.option(
+        "--tls",
+        is_flag=True,
+        envvar="ROOST_TLS",
+        expose_value=False,
+        callback=_remember,
+        help="Connect with TLS; the server's certificate is pinned on first use (env ROOST_TLS).",
+    )(fn)
     fn = click.option(
         "--register", is_flag=True, help="Create the account first if it does not exist."
     )(fn)
@@ -83,7 +110,18 @@ def make_client(server: str, user: str | None, register: bool, **kwargs: Any) ->
     if not user:
         raise RoostError("bad_request", "no user: pass --user NAME or set ROOST_USER")
     host, port = parse_server(server)
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    kwargs.setdefault("tls", bool(meta.get("roost.tls")))
+    kwargs.setdefault("insecure", bool(meta.get("roost.insecure")))
+    kwargs.setdefault("on_pin", _tell_pinned)
     return Client(host, port, user, get_password(user), register=register, **kwargs)
+
+
+def _tell_pinned(server: str, fingerprint: str) -> None:
+    click.echo(
+        f"roost: first connection to {server}: pinned its certificate {fingerprint}", err=True
+    )
 
 
 def run_async(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
@@ -133,10 +171,7 @@ def to_jsonable(obj: Any) -> Any:
         if isinstance(data, dict) and isinstance(tag, str):
             data = {"type": EVENT_TYPES.get(tag, tag), **data}
         return data
-    if hasattr(obj, "__dataclass_fields__"):
-        import dataclasses
-
-        return dataclasses.asdict(obj)
+    # Dataclasses too (their fields may hold structs, which dataclasses.asdict leaves as is).
     return msgspec.to_builtins(obj)
 
 

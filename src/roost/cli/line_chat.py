@@ -5,28 +5,56 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
-from roost.cli.client_cmds import format_message
+from roost.cli.client_cmds import format_message, format_saved
 from roost.cli.common import make_client, run_async
-from roost.client import Client, ConnectionState, Joined, Left, Message, Presence, RoostError
+from roost.cli.line_moderation import ModerationCommands
+from roost.client import (
+    Admitted,
+    Client,
+    ConnectionState,
+    FileSaved,
+    Joined,
+    Left,
+    Message,
+    Moderation,
+    Presence,
+    RoostError,
+)
 from roost.protocol.messages import Bye, Gap, Notice
+from roost.protocol.sizes import human_size
 
 HELP = (
     "commands: /join ROOM, /leave [ROOM], /msg USER TEXT, /who [ROOM], /rooms, "
-    "/room ROOM (switch), /history [N], /quit; anything else goes to the current room"
+    "/room ROOM (switch), /history [N], /send PATH, /get FILE_ID, /quit; "
+    "anything else goes to the current room. "
+    "Moderators: /block NAME [DURATION] [REASON], /unblock NAME, /kick NAME [REASON], "
+    "/mute NAME [DURATION] [REASON], /unmute NAME, /priority NAME LEVEL, /blocks, /pending, "
+    "/admit NAME [LEVEL], /refuse NAME [REASON], /ban ADDRESS [DURATION] [REASON], "
+    "/unban ADDRESS, /audit [N]"
 )
 
 
-class LineChat:
+class LineChat(ModerationCommands):
     """State of one line-chat session: the client and the current conversation."""
 
-    def __init__(self, client: Client, room: str, out: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        client: Client,
+        room: str,
+        out: Callable[[str], None],
+        downloads: Path | None = None,
+    ) -> None:
         self.client = client
         self.room = room
         self.out = out
+        self.downloads = downloads or Path(".")
+        # Transfers run beside the chat, so typing goes on while files move.
+        self.transfers: set[asyncio.Task[None]] = set()
         self.commands: dict[str, Callable[[list[str]], Awaitable[bool]]] = {
             "join": self.cmd_join,
             "leave": self.cmd_leave,
@@ -36,9 +64,12 @@ class LineChat:
             "rooms": self.cmd_rooms,
             "room": self.cmd_room,
             "history": self.cmd_history,
+            "send": self.cmd_send,
+            "get": self.cmd_get,
             "help": self.cmd_help,
             "quit": self.cmd_quit,
             "exit": self.cmd_quit,
+            **self.moderation_commands(),
         }
 
     async def handle(self, line: str) -> bool:
@@ -48,6 +79,10 @@ class LineChat:
             return True
         try:
             if line.startswith("/") and not line.startswith("//"):
+                name, _, rest = line[1:].partition(" ")
+                if name.lower() == "send":
+                    # A path may contain spaces: take the rest of the line whole.
+                    return await self.cmd_send([rest.strip()] if rest.strip() else [])
                 name, *args = line[1:].split(" ", 2)
                 cmd = self.commands.get(name.lower())
                 if cmd is None:
@@ -108,6 +143,55 @@ class LineChat:
             self.out(format_message(m, self.client.user or ""))
         return True
 
+    async def cmd_send(self, args: list[str]) -> bool:
+        if not args:
+            self.out("! usage: /send PATH")
+            return True
+        path = Path(args[0]).expanduser()
+        if not path.is_file():
+            self.out(f"! no file {str(path)!r}")
+            return True
+        room = self.room
+        self.out(f"* sending {path.name} ({human_size(path.stat().st_size)}) to {room}")
+
+        async def run() -> None:
+            result = await self.client.upload(path, room)
+            self.out(f"* sent {result.file.name} as {result.file.id}")
+
+        self._background(run(), f"sending {path.name}")
+        return True
+
+    async def cmd_get(self, args: list[str]) -> bool:
+        if not args:
+            self.out("! usage: /get FILE_ID")
+            return True
+        file_id = args[0]
+        self.out(f"* fetching {file_id} into {self.downloads}")
+
+        async def run() -> None:
+            saved = await self.client.download(file_id, self.downloads)
+            self.out(f"* saved {file_id} to {saved}")
+
+        self._background(run(), f"fetching {file_id}")
+        return True
+
+    def _background(self, work: Awaitable[None], what: str) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except (RoostError, OSError) as exc:
+                text = exc.message if isinstance(exc, RoostError) else str(exc)
+                self.out(f"! {what} failed: {text}")
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self.transfers.add(task)
+        task.add_done_callback(self.transfers.discard)
+
+    async def wait_transfers(self) -> None:
+        """Wait until every file transfer started here has ended."""
+        while self.transfers:
+            await asyncio.gather(*self.transfers, return_exceptions=True)
+
     async def cmd_help(self, args: list[str]) -> bool:
         self.out(HELP)
         return True
@@ -127,27 +211,52 @@ class LineChat:
             return f"* {ev.user} left #{ev.room}"
         if isinstance(ev, Notice):
             return f"* {ev.text}"
+        if isinstance(ev, Moderation):
+            return f"* [mod] {ev.entry.text}"
+        if isinstance(ev, Admitted):
+            return None  # the server's welcome notice says it
         if isinstance(ev, Bye):
             return f"* disconnected: {ev.reason}"
         if isinstance(ev, ConnectionState):
             return f"* {ev.state}{': ' + ev.detail if ev.detail else ''}"
+        if isinstance(ev, FileSaved):
+            return format_saved(ev)
         if isinstance(ev, Gap):
             return None
         text = getattr(ev, "text", None)
         return f"* {text}" if text else None
 
 
-def run_line_chat(server: str, user: str | None, register: bool, room: str) -> None:
-    _line_chat(server, user, register, room)
+def run_line_chat(
+    server: str,
+    user: str | None,
+    register: bool,
+    room: str,
+    downloads: Path | None = None,
+    auto_accept: bool = False,
+) -> None:
+    _line_chat(server, user, register, room, downloads, auto_accept)
 
 
 @run_async
-async def _line_chat(server: str, user: str | None, register: bool, room: str) -> None:
-    client = make_client(server, user, register)
+async def _line_chat(
+    server: str,
+    user: str | None,
+    register: bool,
+    room: str,
+    downloads: Path | None,
+    auto_accept: bool,
+) -> None:
+    folder = downloads or Path(".")
+    client = make_client(server, user, register, auto_accept=folder if auto_accept else None)
     async with client:
+        if client.pending_admission:
+            print("* your account waits for a moderator to admit it; please stay", flush=True)
+            await client.wait_admitted()
+            print("* admitted: welcome", flush=True)
         key = await client.follow(room)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
-        chat = LineChat(client, key, _printer())
+        chat = LineChat(client, key, _printer(), folder)
         chat.out(f"* logged in as {client.user}; in #{key}. /help for commands")
         events = asyncio.create_task(_pump(client, chat))
         try:
@@ -155,8 +264,11 @@ async def _line_chat(server: str, user: str | None, register: bool, room: str) -
                 await _prompt_loop(chat)
             else:
                 await _stdin_loop(chat)
+            await chat.wait_transfers()
         finally:
             events.cancel()
+            for task in chat.transfers:
+                task.cancel()
 
 
 def _printer() -> Callable[[str], None]:

@@ -40,6 +40,13 @@ from roost.server.config import ServerConfig, load_config
     default=None,
     help="Write the bound port here once listening.",
 )
+@click.option(
+    "--tls",
+    is_flag=True,
+    default=None,
+    help="Serve TLS: tls_cert/tls_key from the config, else a self-signed certificate"
+    " made on first start and kept in the data folder.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def serve(
     host: str | None,
@@ -47,6 +54,7 @@ def serve(
     data_dir: Path | None,
     config_file: Path | None,
     port_file: Path | None,
+    tls: bool | None,
     verbose: bool,
 ) -> None:
     """Run a server on a local data folder."""
@@ -55,12 +63,14 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        cfg = load_config(config_file, host=host, port=port, data_dir=data_dir)
+        cfg = load_config(config_file, host=host, port=port, data_dir=data_dir, tls=tls or None)
     except RoostError as exc:
         fail(exc.message, 2)
         return
     try:
         run(_serve(cfg, port_file))
+    except RoostError as exc:
+        fail(exc.message, 2)
     except OSError as exc:
         fail(f"cannot listen on {cfg.host}:{cfg.port}: {exc.strerror or exc}")
     except KeyboardInterrupt:
@@ -78,7 +88,10 @@ async def _serve(cfg: ServerConfig, port_file: Path | None) -> None:
         loop.add_signal_handler(sig, stop.set)
     if port_file is not None:
         port_file.write_text(f"{server.port}\n")
-    click.echo(f"roost: serving on {cfg.host}:{server.port} (data in {cfg.data_dir})", err=True)
+    tls = " with TLS" if cfg.tls else ""
+    click.echo(
+        f"roost: serving on {cfg.host}:{server.port}{tls} (data in {cfg.data_dir})", err=True
+    )
     await stop.wait()
     await server.stop()
 

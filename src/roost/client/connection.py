@@ -6,27 +6,38 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
 from roost.client.events import ConnectionState
+from roost.client.moderation import ModerationMixin
+from roost.client.tls import KnownServers, default_known_servers, open_tls, server_key
 from roost.protocol.codec import BadFrame, client_decoder, encode
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.frames import DEFAULT_MAX_FRAME
 from roost.protocol.messages import (
+    LOW,
     PROTOCOL_VERSION,
+    Admitted,
     Bye,
     ClientHello,
     Error,
+    FileData,
+    FileDetails,
+    FileQuery,
+    FileResult,
     Gap,
     History,
     HistoryResult,
     Join,
     JoinResult,
+    KeepAlive,
     Leave,
     Limits,
     ListRooms,
@@ -37,6 +48,7 @@ from roost.protocol.messages import (
     Message,
     Ok,
     Ping,
+    Pong,
     Resume,
     RoomInfo,
     Send,
@@ -45,14 +57,29 @@ from roost.protocol.messages import (
     Who,
 )
 
+if TYPE_CHECKING:
+    from roost.client.files import AutoAccept, Progress
+
 log = logging.getLogger("roost.client")
 T = TypeVar("T")
 
 # Events held for a consumer that is not reading; past this, live messages are
 # dropped and refetched from history, so client memory stays bounded.
 MAX_QUEUED_EVENTS = 10_000
+# Messages of one conversation passed on ahead of earlier, less important ones
+# still on their way; past this many the earlier ones are fetched from history.
+MAX_AHEAD = 1_000
 # Bye codes after which reconnecting is pointless.
-FINAL_CODES = {"blocked", "kicked", "banned", "auth_failed", "version", "logout"}
+FINAL_CODES = {"blocked", "kicked", "banned", "refused", "auth_failed", "version", "logout"}
+# Failures of a connection attempt that retrying will not cure.
+FINAL_ERRORS = {
+    ErrorCode.AUTH_FAILED,
+    ErrorCode.BLOCKED,
+    ErrorCode.BANNED,
+    ErrorCode.VERSION,
+    ErrorCode.TLS,
+    ErrorCode.CERT_CHANGED,
+}
 
 
 class ConnectionLost(RoostError):
@@ -60,7 +87,7 @@ class ConnectionLost(RoostError):
         super().__init__("disconnected", message)
 
 
-class Client:
+class Client(ModerationMixin):
     """A connection to a Roost server, logged in as one user.
 
     Use :func:`connect` (``async with connect(...) as client``), or call
@@ -80,6 +107,11 @@ class Client:
         cursors: dict[str, int] | None = None,
         connect_timeout: float = 10.0,
         max_backoff: float = 10.0,
+        tls: bool = False,
+        insecure: bool = False,
+        known_servers: str | os.PathLike[str] | None = None,
+        on_pin: Callable[[str, str], None] | None = None,
+        auto_accept: str | os.PathLike[str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -90,6 +122,15 @@ class Client:
         self.reconnect = reconnect
         self.connect_timeout = connect_timeout
         self.max_backoff = max_backoff
+        # TLS: the server's certificate must match its pin in the known-servers file
+        # (pinned on first use), unless ``insecure`` skips the check.
+        self.tls = tls
+        self.insecure = insecure
+        self.known_servers = KnownServers(
+            Path(known_servers) if known_servers is not None else default_known_servers()
+        )
+        self.pinned: str | None = None  # fingerprint pinned by the first connection, if new
+        self.on_pin = on_pin  # called with (server, fingerprint) when a certificate is pinned
         # Last seq seen per conversation: what resume asks for after a reconnect.
         self.cursors: dict[str, int] = dict(cursors or {})
         self._explicit_cursors = cursors is not None
@@ -102,12 +143,29 @@ class Client:
         self._events: deque[Any] = deque()
         self._event_ready = asyncio.Event()
         self._dropped: dict[str, int] = {}  # room -> highest seq dropped locally
+        # Per conversation, seqs above the cursor already yielded (messages that
+        # overtook less important earlier ones).
+        self._ahead: dict[str, set[int]] = {}
+        # Events that arrive during a login wait here until its gap fills are queued.
+        self._held: list[Any] | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._read_task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._closed = False
         self._handlers: list[Callable[[Any], None]] = []
+        # Requests whose reply follows a stream of data events (downloads): id -> sink.
+        self._streams: dict[int, Callable[[FileData], None]] = {}
+        # Cleared while a stream's consumer (a download's disk writer) is behind:
+        # the read loop then waits, and TCP makes the server wait too.
+        self._read_gate = asyncio.Event()
+        self._read_gate.set()
+        self._read_holds = 0
+        self._auto: AutoAccept | None = None
+        if auto_accept is not None:
+            from roost.client.files import AutoAccept
+
+            self._auto = AutoAccept(self, Path(auto_accept))
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -130,6 +188,8 @@ class Client:
         if self._closed:
             return
         self._closed = True
+        if self._auto is not None:
+            await self._auto.close()
         if self._writer is not None and self._connected.is_set():
             with contextlib.suppress(Exception):
                 self._writer.write(encode(Logout(id=next(self._ids))))
@@ -165,22 +225,41 @@ class Client:
             if not fut.done():
                 fut.set_exception(exc)
 
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if not self.tls:
+            return await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+        known = None if self.insecure else self.known_servers
+        reader, writer, pinned = await open_tls(self.host, self.port, known, 1 << 20)
+        if pinned is not None:
+            self.pinned = pinned
+            if self.on_pin is not None:
+                self.on_pin(server_key(self.host, self.port), pinned)
+        return reader, writer
+
     async def _open(self) -> None:
-        """One connection attempt: TCP, hellos, login or resume."""
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, limit=1 << 20), self.connect_timeout
-        )
+        """One connection attempt: TCP (and TLS), hellos, login or resume."""
+        reader, writer = await asyncio.wait_for(self._connect(), self.connect_timeout)
         try:
             decoder = client_decoder(DEFAULT_MAX_FRAME)
             hello: ServerHello | None = None
             leftovers: list[Any] = []
             while hello is None:
-                data = await asyncio.wait_for(reader.read(65536), self.connect_timeout)
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), self.connect_timeout)
+                except TimeoutError:
+                    hint = "" if self.tls else " (if it uses TLS, connect with TLS: --tls)"
+                    raise RoostError(
+                        ErrorCode.TIMEOUT,
+                        f"no hello from the server within {self.connect_timeout:g} seconds{hint}",
+                    ) from None
                 if not data:
                     raise ConnectionLost("the server closed the connection during the handshake")
                 msgs = decoder.feed(data)
                 if msgs:
                     first = msgs[0]
+                    if isinstance(first, Bye):
+                        # Refused at the door (a banned address, too many connections).
+                        raise RoostError(first.code, first.reason)
                     if not isinstance(first, ServerHello):
                         raise RoostError(ErrorCode.PROTOCOL, "the server did not start with hello")
                     hello = first
@@ -194,10 +273,12 @@ class Client:
             self.hello, self.limits = hello, hello.limits
             writer.write(encode(ClientHello(version=PROTOCOL_VERSION, client="roost-py")))
             self._reader, self._writer = reader, writer
+            self._held = []
             self._read_task = asyncio.create_task(self._read_loop(reader, decoder, leftovers))
             self._connected.set()
             session = await self._login()
         except BaseException:
+            self._held = None
             await self._teardown()
             raise
         is_first = self.session is None
@@ -205,6 +286,12 @@ class Client:
         self.user = session.user
         self.token = session.token
         self._sync_cursors(session, is_first)
+        if self._admission is not None and session.status != "pending":
+            self._admission_ended(session, None)  # admitted while we were away
+        # Live events of the new session come after the fills of what was missed.
+        held, self._held = self._held or [], None
+        for ev in held:
+            self._push_event(ev)
 
     async def _login(self) -> LoginResult:
         if self.token:
@@ -242,7 +329,8 @@ class Client:
             try:
                 await self._open()
             except RoostError as exc:
-                if exc.code in (ErrorCode.AUTH_FAILED, ErrorCode.BLOCKED, ErrorCode.VERSION):
+                if exc.code in FINAL_ERRORS:
+                    self._admission_ended(None, exc)
                     self._push_event(ConnectionState("closed", exc.message))
                     self._push_event(_CLOSED)
                     self._closed = True
@@ -264,7 +352,10 @@ class Client:
             for msg in first:
                 self._on_message(msg)
             while True:
-                data = await reader.read(256 * 1024)
+                if not self._read_gate.is_set():
+                    await self._read_gate.wait()
+                # More than the reader may buffer: it hands over all it has, without a memmove.
+                data = await reader.read(4 * 1024 * 1024)
                 if not data:
                     break
                 for msg in decoder.feed(data):
@@ -287,10 +378,17 @@ class Client:
             asyncio.create_task(self._reconnect())  # noqa: RUF006 - lives until connected
         else:
             self._closed = True
+            code = self.bye.code if self.bye is not None else "disconnected"
+            self._admission_ended(None, RoostError(code, reason))
             self._push_event(ConnectionState("closed", reason))
             self._push_event(_CLOSED)
 
     def _on_message(self, msg: Any) -> None:
+        if isinstance(msg, FileData):
+            sink = self._streams.get(msg.id)
+            if sink is not None:
+                sink(msg)
+            return
         if isinstance(msg, Ok | Error) and msg.id is not None:
             fut = self._pending.pop(msg.id, None)
             if fut is not None and not fut.done():
@@ -302,15 +400,45 @@ class Client:
         if isinstance(msg, BadFrame):
             log.warning("undecodable frame from server: %s", msg.error)
             return
+        if isinstance(msg, KeepAlive):
+            if self._writer is not None:
+                self._writer.write(encode(Pong(ts=msg.ts)))
+            return
         if isinstance(msg, Bye):
             self.bye = msg
+        elif isinstance(msg, Admitted):
+            # Out of the lobby: the same connection is now a full session.
+            self.session = msg.session
+            self.token = msg.session.token
+            self._sync_cursors(msg.session, True)
+            self._admission_ended(msg.session, None)
         for handler in self._handlers:
             handler(msg)
-        if isinstance(msg, Message) and len(self._events) >= MAX_QUEUED_EVENTS:
-            # Not consumed fast enough: drop it; events() refetches it from history.
-            self._dropped[msg.room] = max(self._dropped.get(msg.room, 0), msg.seq)
-            return
-        self._push_event(msg)
+        if isinstance(msg, Message):
+            if len(self._events) >= MAX_QUEUED_EVENTS:
+                # Not consumed fast enough: drop it; events() refetches it from history.
+                self._dropped[msg.room] = max(self._dropped.get(msg.room, 0), msg.seq)
+                return
+            upto = self._dropped.pop(msg.room, None)
+            if upto is not None:  # the drop is refetched in its place, before this one
+                self._queue(Gap(room=msg.room, after=0, upto=upto))
+        self._queue(msg)
+
+    def _queue(self, ev: Any) -> None:
+        if self._held is not None:
+            self._held.append(ev)
+        else:
+            self._push_event(ev)
+
+    def hold_reading(self) -> None:
+        """Stop reading from the server until release_reading (a stream consumer is behind)."""
+        self._read_holds += 1
+        self._read_gate.clear()
+
+    def release_reading(self) -> None:
+        self._read_holds = max(0, self._read_holds - 1)
+        if not self._read_holds:
+            self._read_gate.set()
 
     def _push_event(self, ev: Any) -> None:
         self._events.append(ev)
@@ -322,23 +450,63 @@ class Client:
 
     # --- requests ----------------------------------------------------------------------
 
-    async def _call(self, msg: Any, result_type: type[T] | None = None) -> Any:
-        """Send a request (its id is filled in) and wait for its reply."""
+    async def _call(
+        self,
+        msg: Any,
+        result_type: type[T] | None = None,
+        stream: Callable[[FileData], None] | None = None,
+    ) -> Any:
+        """Send a request (its id is filled in) and wait for its reply.
+
+        ``stream`` receives the data events of the request (downloads).
+        """
         if self._writer is None or not self._connected.is_set():
             if self._closed:
                 raise ConnectionLost("the client is closed")
             await asyncio.wait_for(self._connected.wait(), self.connect_timeout * 3)
-        assert self._writer is not None
-        request_id = next(self._ids)
-        msg.id = request_id
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = fut
-        self._writer.write(encode(msg))
-        await self._writer.drain()
+        fut = self._request(msg, stream)
+        try:
+            await self._drain()
+        except BaseException:
+            fut.cancel()  # the connection is gone; nobody will wait for this reply
+            raise
         result = await fut
         if result_type is None:
             return result
         return msgspec.convert(result, result_type)
+
+    def _request(
+        self,
+        msg: Any,
+        stream: Callable[[FileData], None] | None = None,
+        encoder: Callable[[Any], bytes | bytearray] = encode,
+    ) -> asyncio.Future[Any]:
+        """Write a request now, without waiting; the future gives the raw reply result.
+
+        ``encoder`` makes the frame once the request id is set (file data is
+        read straight into its frame).
+        """
+        if self._writer is None or not self._connected.is_set():
+            raise ConnectionLost()
+        request_id = next(self._ids)
+        msg.id = request_id
+        frame = encoder(msg)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = fut
+        if stream is not None:
+            self._streams[request_id] = stream
+            fut.add_done_callback(lambda _: self._streams.pop(request_id, None))
+        self._writer.write(frame)
+        return fut
+
+    async def _drain(self) -> None:
+        """Wait while the socket's send buffer is full."""
+        if self._writer is None:
+            raise ConnectionLost()
+        try:
+            await self._writer.drain()
+        except (ConnectionError, OSError) as exc:
+            raise ConnectionLost(f"connection to the server lost: {exc}") from exc
 
     async def send(self, to: str, text: str, priority: int | None = None) -> SendResult:
         """Send to a room or ``@user``; returns once the server has stored it."""
@@ -367,6 +535,7 @@ class Client:
             key, last = joined.room, joined.last_seq
         if after is not None:
             self.cursors[key] = after
+            self._ahead.pop(key, None)
             if last > after:
                 self._push_event(Gap(room=key, after=after, upto=last))
         else:
@@ -376,6 +545,7 @@ class Client:
     async def leave(self, room: str) -> None:
         await self._call(Leave(id=0, room=room))
         self.cursors.pop(room, None)
+        self._ahead.pop(room, None)
 
     async def rooms(self) -> list[RoomInfo]:
         result: list[RoomInfo] = await self._call(ListRooms(id=0), list[RoomInfo])
@@ -417,6 +587,42 @@ class Client:
             if after >= res.last_seq or (before and after >= before - 1):
                 return
 
+    # --- files ---------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        path: str | os.PathLike[str],
+        to: str,
+        *,
+        name: str | None = None,
+        text: str = "",
+        media_type: str | None = None,
+        progress: Progress | None = None,
+    ) -> FileResult:
+        """Send a file to a room or ``@user``; see :func:`roost.client.files.upload`."""
+        from roost.client.files import upload
+
+        return await upload(
+            self, path, to, name=name, text=text, media_type=media_type, progress=progress
+        )
+
+    async def download(
+        self,
+        file_id: str,
+        dest: str | os.PathLike[str] | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Fetch a file; see :func:`roost.client.files.download`. Returns where it was saved."""
+        from roost.client.files import download
+
+        return await download(self, file_id, dest, progress=progress)
+
+    async def file_info(self, file_id: str) -> FileDetails:
+        """What the server knows about a file: FileDetails(file, sender, room, created, expires)."""
+        result: FileDetails = await self._call(FileQuery(id=0, file=file_id), FileDetails)
+        return result
+
     async def latest(self, room: str, count: int) -> list[Message]:
         """The last ``count`` stored messages of a conversation, oldest first."""
         res = await self.history_page(room, 0, 0, 1)
@@ -426,10 +632,13 @@ class Client:
     # --- events --------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[Any]:
-        """Every event in order: messages per conversation by seq, without gaps or duplicates.
+        """Every event, each message once and none missing.
 
-        Gaps (from the server, from a reconnect, or from a consumer too slow for
-        the local queue) are filled from history before later messages.
+        Per conversation, a message comes after every earlier message of the
+        same or a more important priority; a more important message may come
+        before earlier, less important ones still on their way (that is what
+        priorities are for). Gaps (from the server, from a reconnect, or from a
+        consumer too slow for the local queue) are filled from history.
         """
         while True:
             while not self._events:
@@ -442,44 +651,91 @@ class Client:
             ev = self._events.popleft()
             if ev is _CLOSED:
                 return
-            if isinstance(ev, Message):
-                async for m in self._in_order(ev):
-                    yield m
-            elif isinstance(ev, Gap):
-                async for m in self._fill(ev.room, ev.upto):
+            if isinstance(ev, Message | Gap):
+                ordered = (
+                    self._in_order(ev)
+                    if isinstance(ev, Message)
+                    else self._fill(ev.room, ev.upto, ev.after)
+                )
+                async for m in ordered:
+                    if m.file is not None and self._auto is not None:
+                        self._auto.offer(m)
                     yield m
             else:
                 yield ev
 
+    def _seen(self, room: str, seq: int) -> bool:
+        return seq <= self.cursors.get(room, 0) or seq in self._ahead.get(room, ())
+
+    def _mark(self, room: str, seq: int) -> None:
+        """Record ``seq`` as yielded: move the cursor, or remember it above the cursor."""
+        cur = self.cursors.get(room, 0)
+        if seq > cur + 1:
+            self._ahead.setdefault(room, set()).add(seq)
+            return
+        self._advance(room, seq)
+
+    def _advance(self, room: str, seq: int) -> None:
+        """Everything up to ``seq`` is yielded (or does not exist): move the cursor there."""
+        cur = self.cursors.get(room, 0)
+        if seq <= cur:
+            return
+        ahead = self._ahead.get(room)
+        if ahead:
+            if seq > cur + 1:  # a jump (end of a fill): forget what it passed
+                ahead.difference_update([s for s in ahead if s <= seq])
+            while seq + 1 in ahead:
+                seq += 1
+                ahead.discard(seq)
+        if ahead is not None and not ahead:
+            del self._ahead[room]
+        self.cursors[room] = seq
+
     async def _in_order(self, m: Message) -> AsyncIterator[Message]:
-        cur = self.cursors.get(m.room)
+        room = m.room
+        cur = self.cursors.get(room)
         if cur is None:
-            cur = 0 if m.room.startswith("@") else m.seq - 1
-        if m.seq <= cur:
+            cur = self.cursors[room] = 0 if room.startswith("@") else m.seq - 1
+        if self._seen(room, m.seq):
             return
         if m.seq > cur + 1:
-            async for old in self._fill(m.room, m.seq - 1):
-                yield old
-            if m.seq <= self.cursors.get(m.room, 0):
+            ahead = self._ahead.get(room)
+            if m.priority < LOW and (ahead is None or len(ahead) < MAX_AHEAD):
+                # The server sends a conversation's messages of one priority in
+                # order, and announces drops before anything later of that
+                # priority; so the missing ones are less important and still
+                # coming, or will be announced. This one goes first.
+                self._mark(room, m.seq)
+                yield m
                 return
-        self.cursors[m.room] = m.seq
+            async for old in self._fill(room, m.seq - 1):
+                yield old
+            if self._seen(room, m.seq):
+                return
+        self._mark(room, m.seq)
         yield m
 
-    async def _fill(self, room: str, upto: int) -> AsyncIterator[Message]:
-        after = self.cursors.get(room, 0)
-        while after < upto:
+    async def _fill(self, room: str, upto: int, after: int | None = None) -> AsyncIterator[Message]:
+        """Yield the stored messages after..upto not yet yielded (after: the cursor)."""
+        cur = self.cursors.get(room, 0)
+        start = cur if after is None else max(after, cur)
+        pos = start
+        page = self.limits.history_page if self.limits else 100
+        while pos < upto:
             try:
-                res = await self.history_page(room, after, upto + 1)
+                res = await self.history_page(room, pos, upto + 1, page)
             except ConnectionLost:
                 return  # the reconnect queues a fresh gap fill
             for m in res.messages:
-                if m.seq > self.cursors.get(room, 0):
-                    self.cursors[room] = m.seq
+                if not self._seen(room, m.seq):
+                    self._mark(room, m.seq)
                     yield m
             if not res.messages:
-                self.cursors[room] = max(self.cursors.get(room, 0), upto)
-                return
-            after = res.messages[-1].seq
+                break
+            pos = res.messages[-1].seq
+        if start <= cur:
+            # History holds all of cur..upto: a seq missing there was never stored.
+            self._advance(room, upto)
 
 
 class _Closed:

@@ -24,6 +24,33 @@ def encode(msg: msgspec.Struct) -> bytes:
     return bytes(buf)
 
 
+_BIN8_EMPTY = b"\xc4\x00"
+
+
+def frame_with_room(msg: msgspec.Struct, size: int) -> tuple[bytearray, int]:
+    """A frame of ``msg`` whose last field, a binary left empty in ``msg``, holds ``size`` bytes.
+
+    Returns the frame and the offset where those bytes go: the caller reads
+    file data straight into it (one copy instead of three). The last field
+    of ``msg`` must be an empty bytes-like value.
+    """
+    head = _encoder.encode(msg)
+    if not head.endswith(_BIN8_EMPTY):
+        raise ValueError("the last field of the message must be empty binary data")
+    head = head[: -len(_BIN8_EMPTY)]
+    if size < 0x100:
+        binhead = b"\xc4" + size.to_bytes(1, "big")
+    elif size < 0x10000:
+        binhead = b"\xc5" + size.to_bytes(2, "big")
+    else:
+        binhead = b"\xc6" + size.to_bytes(4, "big")
+    start = HEADER_SIZE + len(head) + len(binhead)
+    frame = bytearray(start + size)
+    frame[:HEADER_SIZE] = (len(frame) - HEADER_SIZE).to_bytes(HEADER_SIZE, "big")
+    frame[HEADER_SIZE:start] = head + binhead
+    return frame, start
+
+
 def to_builtins(obj: Any) -> Any:
     """Plain dicts/lists for a struct (for JSON output and Ok results)."""
     return msgspec.to_builtins(obj)

@@ -23,7 +23,8 @@ class ErrorCode(StrEnum):
     NO_SUCH_FILE = "no_such_file"
     NOT_A_MEMBER = "not_a_member"
     FORBIDDEN = "forbidden"  # role does not allow the action
-    BLOCKED = "blocked"
+    BLOCKED = "blocked"  # the account is blocked (the message says by whom, why, until when)
+    BANNED = "banned"  # the client's address is banned
     MUTED = "muted"
     PENDING = "pending"  # waiting in the admission queue
     RATE_LIMITED = "rate_limited"
@@ -32,8 +33,11 @@ class ErrorCode(StrEnum):
     TOO_MANY_TRANSFERS = "too_many_transfers"
     INTEGRITY = "integrity"  # checksum mismatch
     STORAGE = "storage"  # disk full or store failure
+    CANCELLED = "cancelled"  # a transfer stopped at the client's request
     SHUTTING_DOWN = "shutting_down"
     TIMEOUT = "timeout"
+    TLS = "tls"  # TLS handshake failed (client side)
+    CERT_CHANGED = "cert_changed"  # the server's certificate differs from the pinned one
     INTERNAL = "internal"
 
 

@@ -47,31 +47,34 @@ class FrameDecoder:
         """Add bytes; return every payload completed by them, in order.
 
         Raises ProtocolError (code frame_too_large) as soon as a header
-        announces an oversized frame.
+        announces an oversized frame. Each byte is copied once into the
+        payload that holds it (twice when a frame spans two calls).
         """
-        buf = self._buf
-        if not buf and self._need < 0 and len(data) >= HEADER_SIZE:
-            # Fast path: parse straight out of ``data`` without copying whole frames twice.
-            return self._feed_fresh(memoryview(data))
-        buf += data
+        view = memoryview(data).cast("B")
         out: list[bytes] = []
-        pos = 0
-        end = len(buf)
-        while True:
+        buf = self._buf
+        if buf or self._need >= 0:
+            # Finish the header or payload left incomplete by the previous call.
             if self._need < 0:
-                if end - pos < HEADER_SIZE:
-                    break
-                need = int.from_bytes(buf[pos : pos + HEADER_SIZE], "big")
+                take = HEADER_SIZE - len(buf)
+                buf += view[:take]
+                view = view[take:]
+                if len(buf) < HEADER_SIZE:
+                    return out
+                need = int.from_bytes(buf, "big")
                 self._check(need)
                 self._need = need
-                pos += HEADER_SIZE
-            if end - pos < self._need:
-                break
-            out.append(bytes(buf[pos : pos + self._need]))
-            pos += self._need
+                buf.clear()
+            take = self._need - len(buf)
+            buf += view[:take]
+            view = view[take:]
+            if len(buf) < self._need:
+                return out
+            out.append(bytes(buf))
+            buf.clear()
             self._need = -1
-        if pos:
-            del buf[:pos]
+        if view:
+            out.extend(self._feed_fresh(view))
         return out
 
     def _feed_fresh(self, view: memoryview) -> list[bytes]:

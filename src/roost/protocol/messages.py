@@ -38,6 +38,7 @@ class Limits(msgspec.Struct, omit_defaults=True):
     max_transfers: int = 4
     history_page: int = 500
     outbox_budget: int = 1024 * 1024
+    file_retention: float = 30 * 86400.0  # seconds a stored file is kept
 
 
 class ServerHello(Wire, tag="hello"):
@@ -108,12 +109,167 @@ class History(Wire, tag="history"):
     limit: int = 100
 
 
+# --- file transfer (docs/files.md) -------------------------------------------
+
+
+class Upload(Wire, tag="upload"):
+    """Announce a file for ``to``; limits are checked before any data moves.
+
+    ``resume`` names an earlier upload of this account to continue; without
+    it, a detached partial upload of the same name and size to the same
+    conversation is continued. ``sha256`` (optional here, required at the
+    end) lets a file whose bytes the server already holds complete at once.
+    """
+
+    id: int
+    to: str
+    name: str
+    size: int
+    media_type: str = ""
+    text: str = ""  # caption; the file name when empty
+    sha256: str = ""
+    resume: str = ""
+
+
+class Put(Wire, tag="put"):
+    """``data`` of an upload at ``offset`` (the bytes received so far); result: the new offset."""
+
+    id: int
+    upload: str
+    offset: int
+    data: memoryview  # decoded without a copy; any bytes-like object encodes
+
+
+class UploadDone(Wire, tag="upload_done"):
+    """All bytes sent: check SHA-256, store the blob, post the offer."""
+
+    id: int
+    upload: str
+    sha256: str
+
+
+class UploadCancel(Wire, tag="upload_cancel"):
+    id: int
+    upload: str
+
+
+class FileQuery(Wire, tag="file_info"):
+    id: int
+    file: str
+
+
+class Download(Wire, tag="download"):
+    """Stream a file from ``offset`` as ``data`` events; the reply comes after the last byte."""
+
+    id: int
+    file: str
+    offset: int = 0
+
+
+class DownloadCancel(Wire, tag="download_cancel"):
+    """Stop the download started by request ``download`` (its request id)."""
+
+    id: int
+    download: int
+
+
 class Ping(Wire, tag="ping"):
     id: int
 
 
 class Logout(Wire, tag="logout"):
     id: int
+
+
+class Pong(Wire, tag="pong"):
+    """Answer to the server's keepalive ``ping`` event; not a request (no id, no reply)."""
+
+    ts: float = 0.0
+
+
+# --- moderation requests (docs/moderation.md) -----------------------------------
+# Durations are seconds; 0 means "until lifted".
+
+
+class Block(Wire, tag="block"):
+    id: int
+    user: str
+    duration: float = 0.0
+    reason: str = ""
+
+
+class Unblock(Wire, tag="unblock"):
+    id: int
+    user: str
+
+
+class Kick(Wire, tag="kick"):
+    id: int
+    user: str
+    reason: str = ""
+
+
+class Mute(Wire, tag="mute"):
+    id: int
+    user: str
+    duration: float = 0.0
+    reason: str = ""
+
+
+class Unmute(Wire, tag="unmute"):
+    id: int
+    user: str
+
+
+class SetPriority(Wire, tag="set_priority"):
+    id: int
+    user: str
+    level: int
+
+
+class SetRole(Wire, tag="set_role"):
+    id: int
+    user: str
+    role: str  # admin | moderator | member
+
+
+class BanAddress(Wire, tag="ban"):
+    id: int
+    address: str  # one address or a CIDR network
+    duration: float = 0.0
+    reason: str = ""
+
+
+class UnbanAddress(Wire, tag="unban"):
+    id: int
+    address: str
+
+
+class ListBlocks(Wire, tag="blocks"):
+    id: int
+
+
+class ListPending(Wire, tag="pending"):
+    id: int
+
+
+class Admit(Wire, tag="admit"):
+    id: int
+    user: str
+    priority: int | None = None  # None: the default level
+
+
+class Refuse(Wire, tag="refuse"):
+    id: int
+    user: str
+    reason: str = ""
+
+
+class Audit(Wire, tag="audit"):
+    id: int
+    limit: int = 100
+    target: str = ""  # only entries about this user or address
+    before: int = 0  # only entries with id < before (0: the newest)
 
 
 # --- replies -----------------------------------------------------------------
@@ -133,8 +289,21 @@ class Error(Wire, tag="error"):
 # --- events (server -> client) ------------------------------------------------
 
 
+class FileInfo(msgspec.Struct):
+    """A stored file, as offered in a message."""
+
+    id: str
+    name: str  # cleaned for display by the server; still sanitize before saving
+    size: int
+    sha256: str  # hex
+    media_type: str = "application/octet-stream"
+
+
 class Message(Wire, tag="msg"):
-    """A chat message in a room or a direct conversation (room ``@a+b``)."""
+    """A chat message in a room or a direct conversation (room ``@a+b``).
+
+    A message with ``file`` is a file offer; its text is the caption.
+    """
 
     room: str
     seq: int
@@ -142,6 +311,15 @@ class Message(Wire, tag="msg"):
     text: str
     ts: float
     priority: int = NORMAL
+    file: FileInfo | None = None
+
+
+class FileData(Wire, tag="data"):
+    """Bytes of the download started by request ``id``, in order, BULK class."""
+
+    id: int
+    offset: int
+    data: memoryview
 
 
 class Presence(Wire, tag="presence"):
@@ -179,6 +357,18 @@ class Bye(Wire, tag="bye"):
     reason: str
 
 
+class KeepAlive(Wire, tag="ping"):
+    """The server checks that a silent connection is alive; answer with ``pong``."""
+
+    ts: float = 0.0
+
+
+class Moderation(Wire, tag="moderation"):
+    """A moderation action or a registration waiting for admission; sent to moderators online."""
+
+    entry: AuditEntry
+
+
 # --- results carried in Ok.result ------------------------------------------
 
 
@@ -190,6 +380,15 @@ class LoginResult(msgspec.Struct):
     rooms: list[str]
     # last seq of every conversation the user takes part in (rooms and direct)
     conversations: dict[str, int] = {}
+    # "pending": the account waits for admission (no token, no rooms yet); an
+    # ``admitted`` event with the full session follows when a moderator admits it.
+    status: str = "active"
+
+
+class Admitted(Wire, tag="admitted"):
+    """The waiting account was admitted: this connection is now a normal session."""
+
+    session: LoginResult
 
 
 class SendResult(msgspec.Struct):
@@ -223,7 +422,122 @@ class JoinResult(msgspec.Struct):
     created: bool = False
 
 
+class UploadResult(msgspec.Struct):
+    upload: str
+    offset: int  # send from here; equal to the size when nothing is left to send
+    prefix_sha256: str = ""  # SHA-256 of the bytes before offset, to check a resume
+
+
+class FileResult(msgspec.Struct):
+    """Result of upload_done: the stored file and the offer message."""
+
+    file: FileInfo
+    room: str
+    seq: int
+    ts: float
+
+
+class FileDetails(msgspec.Struct):
+    """Result of file_info (and of download, after its last byte)."""
+
+    file: FileInfo
+    sender: str
+    room: str
+    created: float
+    expires: float
+
+
+class SanctionInfo(msgspec.Struct):
+    """A block (account), mute (account) or ban (address or network)."""
+
+    kind: str  # block | mute | ban
+    target: str  # user name, or address/network for bans
+    reason: str
+    author: str
+    created: float
+    expires: float = 0.0  # 0: until lifted
+
+
+class ModResult(msgspec.Struct):
+    """Result of a moderation action."""
+
+    action: str
+    target: str
+    reason: str = ""
+    expires: float = 0.0
+    sessions: int = 0  # sessions the action ended
+    priority: int | None = None
+    role: str = ""
+
+
+class PendingUser(msgspec.Struct):
+    user: str
+    since: float
+    online: bool
+    address: str = ""
+
+
+class AuditEntry(msgspec.Struct):
+    """One line of the audit log: who did what to whom, why and when."""
+
+    id: int
+    ts: float
+    actor: str  # a user name, or "(auto)" for automatic protection
+    action: str
+    target: str
+    reason: str = ""
+    detail: str = ""
+    text: str = ""  # the whole entry as one sentence, for display
+
+
 ClientMessage = (
-    ClientHello | Login | Resume | Send | Join | Leave | ListRooms | Who | History | Ping | Logout
+    ClientHello
+    | Login
+    | Resume
+    | Send
+    | Join
+    | Leave
+    | ListRooms
+    | Who
+    | History
+    | Ping
+    | Logout
+    | Pong
+    | Block
+    | Unblock
+    | Kick
+    | Mute
+    | Unmute
+    | SetPriority
+    | SetRole
+    | BanAddress
+    | UnbanAddress
+    | ListBlocks
+    | ListPending
+    | Admit
+    | Refuse
+    | Audit
+    | Upload
+    | Put
+    | UploadDone
+    | UploadCancel
+    | FileQuery
+    | Download
+    | DownloadCancel
 )
-ServerMessage = ServerHello | Ok | Error | Message | Presence | Joined | Left | Gap | Notice | Bye
+ServerMessage = (
+    ServerHello
+    | Ok
+    | Error
+    | Message
+    | Presence
+    | Joined
+    | Left
+    | Gap
+    | Notice
+    | Bye
+    | KeepAlive
+    | Moderation
+    | Admitted
+    | FileData
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from roost.protocol.errors import ErrorCode, RoostError
+from roost.protocol.messages import PRIORITY_NAMES
 
 _NAME = re.compile(r"[a-z0-9_][a-z0-9_.-]{0,31}")
 
@@ -18,6 +19,16 @@ def check_user(name: str) -> str:
             f"invalid user name {name!r}: use 1-32 of a-z 0-9 _ . - (not starting with . or -)",
         )
     return norm
+
+
+def check_priority(value: str | int) -> int:
+    """A priority level by name (urgent, high, normal, low) or number (0-3)."""
+    text = str(value).strip().lower()
+    if text in PRIORITY_NAMES:
+        return PRIORITY_NAMES[text]
+    if text.isdigit() and 0 <= int(text) <= 3:
+        return int(text)
+    raise RoostError(ErrorCode.BAD_REQUEST, f"{value!r}: use urgent, high, normal, low or 0-3")
 
 
 def check_room(name: str) -> str:

@@ -16,11 +16,18 @@ from roost.protocol.codec import encode
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.messages import PROTOCOL_VERSION, Gap, Presence, ServerHello
 from roost.protocol.names import dm_parties
+from roost.server import moderation
+from roost.server.admission import Lobby
 from roost.server.auth import Passwords
 from roost.server.config import ServerConfig
 from roost.server.connection import ClientConnection
+from roost.server.files import FileService
+from roost.server.keepalive import keepalive
 from roost.server.outbox import CONTROL, NORMAL
+from roost.server.protection import Protection
+from roost.server.sanctions import Sanctions
 from roost.server.state import Room, ServerState
+from roost.server.tls import server_context
 from roost.store.base import Account, Store
 from roost.store.sqlite import SQLiteStore
 
@@ -47,8 +54,14 @@ class Server:
         self.accounts: dict[str, Account] = {}
         self.passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
         self.handlers: dict[type, Handler] = dict(HANDLERS)
+        # Moderation state (roost.server.moderation) and automatic protection.
+        self.sanctions = Sanctions()
+        self.lobby = Lobby()
+        self.protection = Protection(self)
         # Checks run before a message is accepted (mutes, rate limits); each may raise RoostError.
-        self.send_checks: list[Handler] = []
+        # Rate limits come first, so that a muted flooder still collects strikes.
+        self.send_checks: list[Handler] = [self.protection.check_send, moderation.check_mute]
+        self.files = FileService(self)
         self.connections: set[ClientConnection] = set()
         self.port = config.port
         self.started = time.time()
@@ -83,6 +96,7 @@ class Server:
         await self.store.open()
         for acc in await self.store.list_accounts():
             self.accounts[acc.name] = acc
+        self.sanctions.load(await self.store.list_sanctions())
         for rec in await self.store.load_rooms():
             room = Room(rec.name)
             self.state.rooms[rec.name] = room
@@ -92,14 +106,18 @@ class Server:
             if name not in self.state.rooms:
                 await self.store.create_room(name, "", time.time())
                 self.state.rooms[name] = Room(name)
+        await self.files.start()
         self.bus.set_handler(self.deliver)
         await self.bus.start()
+        tls = server_context(self.config)
         self._listener = await self._loop.create_server(
             lambda: ClientConnection(self),
             self.config.host,
             self.config.port,
             reuse_address=True,
             backlog=4096,
+            ssl=tls,
+            ssl_handshake_timeout=self.config.handshake_timeout if tls else None,
         )
         sock = self._listener.sockets[0]
         self.port = sock.getsockname()[1]
@@ -114,10 +132,13 @@ class Server:
             self._listener.close()
         for conn in list(self.connections):
             conn.close(str(ErrorCode.SHUTTING_DOWN), reason)
+        for task in list(self.protection.tasks):
+            task.cancel()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        await self.files.stop()
         await self.bus.stop()
         await self.store.close()
         if self._listener is not None:
@@ -127,16 +148,29 @@ class Server:
         log.info("stopped")
 
     async def _tick(self) -> None:
+        cfg = self.config
+        # Often enough that short timeouts (stall, handshake, ping) are kept closely.
+        periods = [1.0, cfg.stall_timeout / 4, cfg.handshake_timeout / 4]
+        if cfg.ping_interval > 0:
+            periods.append(cfg.ping_interval / 4)
+        interval = max(0.05, min(periods))
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(interval)
             now = time.monotonic()
+            keepalive(self, now)
+            self.protection.tick()
+            if self.sanctions.expiring(time.time()):
+                try:
+                    await moderation.expire(self)
+                except Exception:  # the tick must go on; the next one retries
+                    log.exception("could not lift expired sanctions")
             limit = self.config.handshake_timeout
             for conn in [c for c in self.connections if c.user is None]:
                 if now - conn.connected_at > limit and not conn.busy:
                     conn.close(str(ErrorCode.TIMEOUT), f"no login within {limit:g} seconds")
             for conn in list(self._full):
                 box = conn.outbox
-                if conn.closing or box is None or not box.over_budget:
+                if conn.closing or box is None or not box.full_since:
                     self._full.discard(conn)
                 elif now - box.full_since > self.config.stall_timeout:
                     self._full.discard(conn)
@@ -151,6 +185,11 @@ class Server:
 
     def on_connect(self, conn: ClientConnection) -> None:
         self.connections.add(conn)
+        refusal = self.protection.on_connect(conn)
+        if refusal is not None:
+            log.info("refuse %s: %s", conn.peer, refusal[1])
+            conn.close(*refusal)
+            return
         log.info("connect %s", conn.peer)
         conn.push(Envelope("", 0, CONTROL, self._hello))
 
@@ -158,13 +197,17 @@ class Server:
         self.connections.discard(conn)
         self._dirty.discard(conn)
         self._full.discard(conn)
+        self.protection.on_disconnect(conn)
+        self.lobby.discard(conn)
+        self.files.on_disconnect(conn)
         log.info("disconnect %s (%s)", conn.peer, conn.user or "not logged in")
         if conn.user is not None and self.state.detach(conn, conn.user):
             self.publish_presence(conn.user, False)
 
     def on_bad_frame(self, conn: ClientConnection, exc: ProtocolError) -> None:
-        """Hook for abuse accounting (malformed or oversized frames)."""
+        """Malformed or oversized frames count as abuse."""
         log.info("bad frame from %s (%s): %s", conn.peer, conn.user, exc.message)
+        self.protection.bad_frame(conn, exc)
 
     def attach(self, conn: ClientConnection, account: Account) -> None:
         """Make a connection a logged-in session of ``account``."""
@@ -187,6 +230,11 @@ class Server:
             acc = await self.store.get_account(name)
             if acc is not None:
                 self.accounts[name] = acc
+                # `roost user add` made it a member of the default rooms in the store.
+                for room_name in self.config.default_rooms:
+                    room = self.state.rooms.get(room_name)
+                    if room is not None and name not in room.members:
+                        self.state.add_member(room, name)
         return acc
 
     def require_room(self, name: str) -> Room:
@@ -212,12 +260,10 @@ class Server:
                 conn.flush()
 
     def note_full(self, conn: ClientConnection) -> None:
-        assert conn.outbox is not None
-        if not conn.outbox.full_since:
-            conn.outbox.full_since = time.monotonic()
+        """Watch a connection whose outbox overflowed; _tick ends it if it stays so."""
         self._full.add(conn)
 
-    def send_gaps(self, conn: ClientConnection, gaps: dict[str, list[int]]) -> None:
+    def send_gaps(self, conn: ClientConnection, gaps: dict[str, tuple[int, int]]) -> None:
         for room, (first, last) in gaps.items():
             conn.send(Gap(room=room, after=first - 1, upto=last))
 

@@ -17,6 +17,7 @@ from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.messages import (
     PROTOCOL_VERSION,
     ClientHello,
+    FileInfo,
     History,
     HistoryResult,
     Join,
@@ -38,11 +39,13 @@ from roost.protocol.messages import (
     Who,
 )
 from roost.protocol.names import check_room, check_user, dm_key, dm_parties
+from roost.server.admission import PENDING, enter_lobby
 from roost.server.auth import new_token, token_digest
 from roost.server.connection import BulkReply
 from roost.server.outbox import NORMAL, chat_class
+from roost.server.sanctions import banned_text, blocked_error
 from roost.server.state import Room
-from roost.store.base import Account
+from roost.store.base import Account, FileRecord, StoredMessage
 
 if TYPE_CHECKING:
     from roost.server.app import Server
@@ -53,8 +56,18 @@ log = logging.getLogger("roost.server")
 
 def require_login(conn: ClientConnection) -> Account:
     if conn.account is None:
+        if conn.pending:
+            raise RoostError(ErrorCode.PENDING, "your account waits for a moderator to admit it")
         raise RoostError(ErrorCode.NOT_LOGGED_IN, "log in first")
     return conn.account
+
+
+def require_no_login(conn: ClientConnection) -> None:
+    """For login and resume: the connection must not have a session (or a lobby seat) yet."""
+    if conn.pending:
+        raise RoostError(ErrorCode.PENDING, "your account waits for a moderator to admit it")
+    if conn.account is not None:
+        raise RoostError(ErrorCode.ALREADY_LOGGED_IN, f"already logged in as {conn.user}")
 
 
 def hello(server: Server, conn: ClientConnection, msg: ClientHello) -> None:
@@ -72,16 +85,20 @@ def hello(server: Server, conn: ClientConnection, msg: ClientHello) -> None:
 
 
 async def login(server: Server, conn: ClientConnection, msg: Login) -> LoginResult:
-    if conn.account is not None:
-        raise RoostError(ErrorCode.ALREADY_LOGGED_IN, f"already logged in as {conn.user}")
+    require_no_login(conn)
     name = check_user(msg.user)
+    # Refused before any hashing, so guessing costs the guesser, not the server.
+    server.protection.check_login(conn, name)
     account = await server.find_account(name)
     if account is None:
         if not msg.register:
             await server.passwords.waste_time()
+            server.protection.login_failed(conn, name)
             raise RoostError(ErrorCode.AUTH_FAILED, "unknown user or wrong password")
         account = await register(server, conn, name, msg.password)
-    elif not await server.passwords.verify(account.password_hash, msg.password):
+        return await start_session(server, conn, account, new=True)
+    if not await server.passwords.verify(account.password_hash, msg.password):
+        server.protection.login_failed(conn, name)
         raise RoostError(ErrorCode.AUTH_FAILED, "unknown user or wrong password")
     return await start_session(server, conn, account)
 
@@ -92,27 +109,55 @@ async def register(server: Server, conn: ClientConnection, name: str, password: 
             ErrorCode.REGISTRATION_CLOSED,
             "registration is closed on this server; ask an admin for an account",
         )
+    ban = server.sanctions.ban_of(conn.address, time.time())
+    if ban is not None:
+        raise RoostError(ErrorCode.BANNED, banned_text(ban))
     if len(password) < 1:
         raise RoostError(ErrorCode.BAD_REQUEST, "the password must not be empty")
-    account = Account(name, await server.passwords.hash(password), created=time.time())
+    # With approval, a newcomer waits (roost.server.admission) and joins rooms once admitted.
+    approve = server.config.registration == "approve"
+    status = PENDING if approve else "active"
+    account = Account(
+        name, await server.passwords.hash(password), status=status, created=time.time()
+    )
     if not await server.store.create_account(account):
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
     server.accounts[name] = account
+    if not approve:
+        await join_default_rooms(server, name)
+    return account
+
+
+async def join_default_rooms(server: Server, name: str) -> None:
+    """Make a new (or newly admitted) account a member of the configured default rooms."""
     for room_name in server.config.default_rooms:
         room = server.state.rooms.get(room_name)
         if room is not None:
             server.state.add_member(room, name)
             await server.store.add_member(room_name, name)
-    return account
 
 
-async def start_session(server: Server, conn: ClientConnection, account: Account) -> LoginResult:
+def check_blocked(server: Server, name: str) -> None:
+    block = server.sanctions.block_of(name, time.time())
+    if block is not None:
+        raise blocked_error(name, block)
+
+
+async def start_session(
+    server: Server, conn: ClientConnection, account: Account, new: bool = False
+) -> LoginResult:
+    """Turn a connection whose credentials checked out into a session (or a lobby seat)."""
+    check_blocked(server, account.name)
+    if account.status == PENDING:
+        return await enter_lobby(server, conn, account, new)
     token = new_token()
     await server.store.save_token(
         token_digest(token), account.name, time.time() + server.config.token_ttl
     )
     if conn.closing:
         raise RoostError(ErrorCode.INTERNAL, "connection closed during login")
+    # Again: a block may have landed while the token was being stored.
+    check_blocked(server, account.name)
     server.attach(conn, account)
     log.info("login %s as %s", conn.peer, account.name)
     rooms = server.state.rooms_of.get(account.name, set())
@@ -127,8 +172,7 @@ async def start_session(server: Server, conn: ClientConnection, account: Account
 
 
 async def resume(server: Server, conn: ClientConnection, msg: Resume) -> LoginResult:
-    if conn.account is not None:
-        raise RoostError(ErrorCode.ALREADY_LOGGED_IN, f"already logged in as {conn.user}")
+    require_no_login(conn)
     user = await server.store.token_user(token_digest(msg.token), time.time())
     account = await server.find_account(user) if user else None
     if account is None:
@@ -176,12 +220,20 @@ def send(server: Server, conn: ClientConnection, msg: Send) -> Any:
     return post_message(server, key, account.name, msg.text, priority)
 
 
-def post_message(server: Server, key: str, sender: str, text: str, priority: int) -> Any:
-    """Store a message, then publish it; the returned future gives the SendResult."""
-    rec, stored = server.store.append_message(key, sender, text, priority, time.time())
-    frame = encode(
-        Message(room=key, seq=rec.seq, sender=sender, text=text, ts=rec.ts, priority=priority)
-    )
+def post_message(
+    server: Server,
+    key: str,
+    sender: str,
+    text: str,
+    priority: int,
+    file: FileRecord | None = None,
+) -> Any:
+    """Store a message, then publish it; the returned future gives the SendResult.
+
+    With ``file``, the message is the offer of that file (stored with it).
+    """
+    rec, stored = server.store.append_message(key, sender, text, priority, time.time(), file)
+    frame = encode(wire_message(rec))
     env = Envelope(key, rec.seq, chat_class(priority), frame)
     result = SendResult(room=key, seq=rec.seq, ts=rec.ts)
     if not server.config.ack_after_store:
@@ -266,16 +318,32 @@ async def history(server: Server, conn: ClientConnection, msg: History) -> BulkR
     messages: list[Message] = []
     for r in rows:
         budget -= len(r.text.encode()) + len(r.sender) + len(key) + 64
+        if r.file is not None:
+            budget -= len(r.file.name.encode()) + len(r.file.media_type) + 128
         if budget < 0 and messages:
             break
-        messages.append(
-            Message(
-                room=r.room, seq=r.seq, sender=r.sender, text=r.text, ts=r.ts, priority=r.priority
-            )
-        )
+        messages.append(wire_message(r))
     return BulkReply(
         HistoryResult(room=key, messages=messages, last_seq=server.store.last_seq(key))
     )
+
+
+def wire_message(r: StoredMessage) -> Message:
+    """A stored message as the event clients receive."""
+    return Message(
+        room=r.room,
+        seq=r.seq,
+        sender=r.sender,
+        text=r.text,
+        ts=r.ts,
+        priority=r.priority,
+        file=file_info(r.file) if r.file is not None else None,
+    )
+
+
+def file_info(f: FileRecord) -> FileInfo:
+    """What clients are told about a stored file."""
+    return FileInfo(id=f.id, name=f.name, size=f.size, sha256=f.sha256, media_type=f.media_type)
 
 
 def ping(server: Server, conn: ClientConnection, msg: Ping) -> dict[str, float]:
@@ -283,7 +351,8 @@ def ping(server: Server, conn: ClientConnection, msg: Ping) -> dict[str, float]:
 
 
 def logout(server: Server, conn: ClientConnection, msg: Logout) -> None:
-    require_login(conn)
+    if not conn.pending:
+        require_login(conn)
     asyncio.get_running_loop().call_soon(conn.close, "logout", "logged out")
 
 

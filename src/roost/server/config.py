@@ -13,6 +13,8 @@ from roost.protocol.frames import ABSOLUTE_MAX_FRAME, DEFAULT_MAX_FRAME
 from roost.protocol.messages import Limits
 
 DEFAULT_PORT = 7878
+# Below this a reader that keeps up could not hold one turn's batch of a busy room.
+MIN_OUTBOX_BUDGET = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -49,6 +51,45 @@ class ServerConfig:
     user_quota: int = 100 * 1024 * 1024
     max_transfers: int = 4
     file_retention: float = 30 * 86400.0
+    # seconds an interrupted upload is kept for its client to resume it
+    upload_timeout: float = 3600.0
+    # TLS: certificate and key files (PEM); empty: a self-signed pair made on
+    # first start and kept in data_dir/tls (clients pin it on first use)
+    tls: bool = False
+    tls_cert: str = ""
+    tls_key: str = ""
+    # Automatic protection (docs/moderation.md). A rate, burst or limit of 0 turns that check off.
+    # token buckets for messages sent: sustained rate per second and burst size,
+    # per connection and per account (all sessions together); bytes are UTF-8 text bytes
+    msg_rate: float = 10.0
+    msg_burst: int = 50
+    bytes_rate: float = 64 * 1024
+    bytes_burst: int = 256 * 1024
+    account_msg_rate: float = 20.0
+    account_msg_burst: int = 100
+    account_bytes_rate: float = 128 * 1024
+    account_bytes_burst: int = 512 * 1024
+    max_connections_per_address: int = 50
+    # failed logins within login_fail_window seconds: past the account limit that
+    # account takes no password logins for the rest of the window; past the
+    # address limit the address is banned for auto_block_duration
+    login_fail_account: int = 10
+    login_fail_address: int = 30
+    login_fail_window: float = 900.0
+    # abuse escalation: strikes (refused floods, malformed or oversized frames)
+    # within abuse_window seconds lead to a warning, a mute, then a temporary
+    # block; strikes closer together than abuse_interval count as one
+    abuse_warn: int = 3
+    abuse_mute: int = 6
+    abuse_block: int = 10
+    abuse_window: float = 600.0
+    abuse_interval: float = 1.0
+    auto_mute_duration: float = 600.0
+    auto_block_duration: float = 3600.0
+    # keepalive: a logged-in connection silent for ping_interval seconds gets a
+    # ping; one still silent ping_timeout seconds later is closed (0: off)
+    ping_interval: float = 30.0
+    ping_timeout: float = 30.0
 
     def validate(self) -> None:
         if self.registration not in ("open", "closed", "approve"):
@@ -63,8 +104,42 @@ class ServerConfig:
             raise RoostError(
                 ErrorCode.BAD_REQUEST, "chunk_size must be at least 1 KiB below max_frame"
             )
+        if self.outbox_budget < MIN_OUTBOX_BUDGET:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, f"outbox_budget must be at least {MIN_OUTBOX_BUDGET} bytes"
+            )
+        if not self.stall_timeout > 0:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, "stall_timeout must be a positive number of seconds"
+            )
+        for name in ("max_file_size", "user_quota"):
+            if getattr(self, name) < 0:
+                raise RoostError(ErrorCode.BAD_REQUEST, f"{name} must not be negative")
+        if self.chunk_size < 1024:
+            raise RoostError(ErrorCode.BAD_REQUEST, "chunk_size must be at least 1024")
+        if self.max_transfers < 1:
+            raise RoostError(ErrorCode.BAD_REQUEST, "max_transfers must be at least 1")
+        if self.file_retention <= 0 or self.upload_timeout <= 0:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, "file_retention and upload_timeout must be positive"
+            )
         if self.durability not in ("normal", "fsync"):
             raise RoostError(ErrorCode.BAD_REQUEST, "durability must be 'normal' or 'fsync'")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise RoostError(ErrorCode.BAD_REQUEST, "tls_cert and tls_key go together")
+        steps = [n for n in (self.abuse_warn, self.abuse_mute, self.abuse_block) if n > 0]
+        if steps != sorted(steps):
+            raise RoostError(
+                ErrorCode.BAD_REQUEST,
+                "abuse thresholds must grow: abuse_warn <= abuse_mute <= abuse_block",
+            )
+        for name in ("bytes_burst", "account_bytes_burst"):
+            burst = getattr(self, name)
+            if burst and burst < 4 * self.max_text:
+                raise RoostError(
+                    ErrorCode.BAD_REQUEST,
+                    f"{name} must be 0 (off) or at least 4 * max_text, so the longest message fits",
+                )
 
     def limits(self) -> Limits:
         """The limits announced to clients in the server hello."""
@@ -77,6 +152,7 @@ class ServerConfig:
             max_transfers=self.max_transfers,
             history_page=self.history_page,
             outbox_budget=self.outbox_budget,
+            file_retention=self.file_retention,
         )
 
     @property

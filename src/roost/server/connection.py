@@ -7,7 +7,7 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from roost.bus.base import Envelope
@@ -26,7 +26,14 @@ log = logging.getLogger("roost.server")
 # everything that follows depends on who the client is.
 BARRIERS = (ClientHello, Login, Resume)
 MAX_BACKLOG = 256
-SOCKET_SNDBUF = 64 * 1024
+# Requests being handled at once (waiting on the store) before the connection
+# takes no more: bounds the replies one client can have in the making.
+MAX_INFLIGHT = 64
+# Unsent bytes the kernel may hold for a socket: beyond this it refuses writes,
+# so frames wait in the outbox, where priorities still apply.
+NOTSENT_LOWAT = 16 * 1024
+SOCKET_SNDBUF = 64 * 1024  # where the platform cannot bound the unsent queue alone
+TCP_NOTSENT_LOWAT: int | None = getattr(socket, "TCP_NOTSENT_LOWAT", None)
 
 
 class BulkReply:
@@ -53,11 +60,25 @@ class ClientConnection(asyncio.Protocol):
         self.hello_done = False
         self.closing = False
         self.busy = False  # a barrier request is in progress
-        # Requests held while a barrier runs; allocated only then (idle sessions stay small).
+        # Requests held back; allocated only while there are some (idle sessions stay small).
         self.backlog: deque[Any] | None = None
+        # held: take no requests now (the outbox is over budget, or too many in flight)
+        self.held = False
+        self.over = False  # the outbox went over budget and has not drained to half yet
         self.reading_paused = False
+        self.read_holds = 0  # reasons to keep reading paused (e.g. an upload's disk backlog)
         self.connected_at = time.monotonic()
-        self.tasks: set[asyncio.Task[Any]] | None = None  # requests in progress
+        # Keepalive (roost.server.keepalive): when the peer last sent anything, and
+        # when we pinged it (0: no ping outstanding).
+        self.last_seen = self.connected_at
+        self.ping_sent = 0.0
+        # Waiting in the admission lobby (roost.server.admission): user is set, account is not.
+        self.pending = False
+        self.departed = False  # server.on_disconnect has run
+        self.tasks: set[asyncio.Task[Any]] | None = None  # requests in progress, when any
+        # Producers of bulk data (file downloads): called whenever the outbox and
+        # the transport have drained, to queue their next chunks (Outbox.bulk_room).
+        self.drain_hooks: list[Callable[[], None]] = []
 
     # --- asyncio.Protocol ------------------------------------------------------
 
@@ -69,8 +90,13 @@ class ClientConnection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if TCP_NOTSENT_LOWAT is not None:
+                    # Bound the kernel's unsent queue rather than the whole send buffer
+                    # (SO_SNDBUF): in-flight data still autotunes, so throughput is kept.
+                    sock.setsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
+                else:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
             except OSError:
                 pass
         peer = transport.get_extra_info("peername")
@@ -86,13 +112,14 @@ class ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        self.last_seen = time.monotonic()
         try:
             messages = self.decoder.feed(data)
         except ProtocolError as exc:
             self.fail(exc)
             return
         for msg in messages:
-            if self.busy:
+            if self.busy or self.held:
                 if self.backlog is None:
                     self.backlog = deque()
                 self.backlog.append(msg)
@@ -110,7 +137,13 @@ class ClientConnection(asyncio.Protocol):
         self.closing = True
         for task in list(self.tasks or ()):
             task.cancel()
-        self.server.on_disconnect(self)
+        self._depart()
+
+    def _depart(self) -> None:
+        """Leave the server's books, once: when we close, or when the peer goes first."""
+        if not self.departed:
+            self.departed = True
+            self.server.on_disconnect(self)
 
     def pause_writing(self) -> None:
         assert self.outbox is not None
@@ -120,6 +153,8 @@ class ClientConnection(asyncio.Protocol):
         assert self.outbox is not None
         self.outbox.paused = False
         self.outbox.flush()
+        # flush() calls no hook when nothing was queued, yet a producer may be waiting.
+        self._run_drain_hooks()
 
     # --- requests ----------------------------------------------------------------
 
@@ -148,6 +183,8 @@ class ClientConnection(asyncio.Protocol):
             if self.tasks is None:
                 self.tasks = set()
             self.tasks.add(fut)  # type: ignore[arg-type]
+            if len(self.tasks) >= MAX_INFLIGHT:
+                self.held = True
             fut.add_done_callback(lambda f: self._finished(request_id, msg, f))
         elif request_id is not None:
             self.send_ok(request_id, result)
@@ -174,11 +211,18 @@ class ClientConnection(asyncio.Protocol):
             self.send_error(request_id, RoostError(ErrorCode.INTERNAL, "internal server error"))
         if isinstance(msg, BARRIERS):
             self.busy = False
-            while self.backlog and not self.busy and not self.closing:
-                self._dispatch(self.backlog.popleft())
-            if not self.backlog:
-                self.backlog = None
-            self._maybe_resume_reading()
+            self._release()
+        elif self.held:
+            self._release()
+
+    def _release(self) -> None:
+        """Handle held requests while nothing holds them back, then read again."""
+        self.held = self.over or (self.tasks is not None and len(self.tasks) >= MAX_INFLIGHT)
+        while self.backlog and not (self.busy or self.held or self.closing):
+            self._dispatch(self.backlog.popleft())
+        if not self.backlog:
+            self.backlog = None
+        self._maybe_resume_reading()
 
     # --- output --------------------------------------------------------------------
 
@@ -201,19 +245,42 @@ class ClientConnection(asyncio.Protocol):
         box = self.outbox
         assert box is not None
         box.flush()
-        if box.queued >= box.budget:
+        if box.full_since:
             self.server.note_full(self)
-            self._pause_reading()
+            if box.queued >= box.budget and not self.over:
+                # Replies must not pile up: take no requests until it drains.
+                self.over = self.held = True
+                self._pause_reading()
 
     def _on_drain(self) -> None:
-        # Runs after nearly every flush: keep the common case (nothing to do) cheap.
+        """The outbox is under half its budget after a flush."""
         box = self.outbox
         assert box is not None
-        if box.gaps:
-            self.server.send_gaps(self, box.take_gaps())
-        box.full_since = 0.0
-        if self.reading_paused:
-            self._maybe_resume_reading()
+        if box.full_since:
+            box.full_since = 0.0
+            if box.gaps:
+                self.server.send_gaps(self, box.take_gaps())
+            if self.over:
+                self.over = False
+                self._release()
+        self._run_drain_hooks()
+
+    def _run_drain_hooks(self) -> None:
+        if not self.drain_hooks:
+            return  # the common case, after nearly every flush
+        for hook in list(self.drain_hooks):
+            if self.closing:
+                return
+            hook()
+
+    def hold_reading(self) -> None:
+        """Stop reading requests until release_reading (a consumer is behind)."""
+        self.read_holds += 1
+        self._pause_reading()
+
+    def release_reading(self) -> None:
+        self.read_holds = max(0, self.read_holds - 1)
+        self._maybe_resume_reading()
 
     def _pause_reading(self) -> None:
         if not self.reading_paused and self.transport is not None and not self.closing:
@@ -226,7 +293,8 @@ class ClientConnection(asyncio.Protocol):
             and not self.closing
             and self.transport is not None
             and (self.backlog is None or len(self.backlog) <= MAX_BACKLOG // 2)
-            and (self.outbox is None or not self.outbox.over_budget)
+            and not self.over
+            and not self.read_holds
         ):
             self.reading_paused = False
             self.transport.resume_reading()
@@ -246,14 +314,25 @@ class ClientConnection(asyncio.Protocol):
         self.closing = True
         assert self.outbox is not None
         self.outbox.push(Envelope("", 0, CONTROL, encode(Bye(code=code, reason=reason))))
-        # Control frames only: the reader is leaving, so live chat can go.
-        frames = [env.frame for env in self.outbox.queues[CONTROL]]
+        # Control frames only: the reader is leaving, so live chat can go
+        # (with the fifo switch the control queue holds everything).
+        frames = [env.frame for env in self.outbox.queues[CONTROL] if env.klass == CONTROL]
         for q in self.outbox.queues:
             q.clear()
         self.outbox.queued = 0
         if frames and not self.transport.is_closing():
             self.transport.write(b"".join(frames))
-        self.transport.close()
+        if self.transport.can_write_eof():
+            # Half-close, and go on reading (and dropping) until the peer closes too:
+            # closing a socket with requests still unread makes the kernel send a
+            # reset, which can destroy the bye and its reason before the peer reads it.
+            self.transport.write_eof()
+            if self.reading_paused:
+                self.transport.resume_reading()
+        else:
+            self.transport.close()
+        # The session ends now for everyone else (presence, rooms, counts).
+        self._depart()
         # A peer that never reads would keep the socket open; abort it after a grace period.
         asyncio.get_running_loop().call_later(5.0, self._abort)
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from roost.server import chat
+from roost.server import chat, files, keepalive, moderation
 
-HANDLERS: dict[type, Any] = {**chat.HANDLERS}
+HANDLERS: dict[type, Any] = {
+    **chat.HANDLERS,
+    **moderation.HANDLERS,
+    **keepalive.HANDLERS,
+    **files.HANDLERS,
+}

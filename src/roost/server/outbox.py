@@ -4,13 +4,22 @@ The writer always takes the most important queued frame first. The
 transport's own buffer is kept small (``WRITE_HIGH``), so the order is decided
 here and not in a FIFO below. When a reader falls behind and the budget is
 reached, the least important live messages are dropped first and recorded as
-gaps; the client is told and fetches them from history. Control frames and
-replies are never dropped; instead the connection stops reading requests until
-its outbox drains, which bounds them as well.
+gaps; the client is told once the outbox has drained to half its budget, and
+fetches them from history. Control frames and replies are never dropped;
+instead the connection stops taking requests until its outbox drains, which
+bounds them as well.
+
+Order: within a class, frames leave in the order they were queued. Once a
+message of a conversation has been dropped, later messages of that
+conversation in the same or a less important class are dropped too, until the
+gap notice is queued; so a client never sees a message of a class before an
+earlier message of the same or a more important class, or the gap notice
+that stands for it. More important messages still overtake.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -58,7 +67,7 @@ _IDLE: tuple[list[Envelope], ...] = (_UNUSED,) * N_CLASSES
 
 
 class Transport(Protocol):
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | bytearray) -> None: ...
     def get_write_buffer_size(self) -> int: ...
     def is_closing(self) -> bool: ...
 
@@ -81,30 +90,27 @@ class Outbox:
     def __init__(self, transport: Transport, budget: int, fifo: bool = False) -> None:
         self.transport = transport
         self.budget = budget
-        # fifo: a single queue, for measuring what priorities buy (bench switch).
+        # fifo: everything in one queue (the control queue, so that nothing
+        # is ever evicted from it), for measuring what priorities buy.
         self.fifo = fifo
         # One queue per class (oldest first); a class has a list of its own
         # only while it holds frames (see _Unused).
         self.queues: list[list[Envelope]] | tuple[list[Envelope], ...] = _IDLE
         self.queued = 0  # bytes in the queues
         self.paused = False  # transport asked us to stop writing
-        self.gaps: dict[str, list[int]] = {}  # room -> [first, last] dropped seq
-        self.full_since = 0.0  # monotonic time the budget was first hit, 0 if not
+        # room -> [first seq, last seq, most important class] dropped since the last notice
+        self.gaps: dict[str, list[int]] = {}
+        # monotonic time the outbox last overflowed (a drop, or over budget) without
+        # draining to half its budget since; 0 while it keeps up
+        self.full_since = 0.0
         self.on_drain: Callable[[], None] | None = None
 
     def push(self, env: Envelope) -> bool:
         """Queue one envelope; False if it was dropped (and recorded as a gap)."""
         size = len(env.frame)
-        klass = env.klass
-        if (
-            self.queued + size > self.budget
-            and URGENT <= klass <= LOW
-            and not self._make_room(size, klass)
-        ):
-            self._record_gap(env)
+        if (self.gaps or self.queued + size > self.budget) and not self._admit(env, size):
             return False
-        if self.fifo:
-            klass = NORMAL
+        klass = CONTROL if self.fifo else env.klass
         queues = self.queues
         q = queues[klass]
         if q is _UNUSED:
@@ -115,8 +121,35 @@ class Outbox:
         self.queued += size
         return True
 
+    def _admit(self, env: Envelope, size: int) -> bool:
+        """The slow path of push: over budget, or a gap is pending."""
+        if self.queued + size > self.budget and not self.paused:
+            # A reader that keeps up takes it now: make room by writing before dropping
+            # (one loop turn can bring a burst larger than the budget).
+            self._write()
+        klass = env.klass
+        if not URGENT <= klass <= LOW:
+            # Never dropped; the connection stops taking requests while over budget.
+            if self.queued + size >= self.budget:
+                self._mark_full()
+            return True
+        gap = self.gaps.get(env.room) if env.seq > 0 else None
+        if gap is not None and klass >= gap[2]:
+            self._record_gap(env)
+            return False
+        if self.queued + size <= self.budget or not self.queued:
+            return True  # an empty outbox takes anything: a reader keeping up loses nothing
+        if self._make_room(size, klass):
+            return True
+        self._record_gap(env)
+        return False
+
     def _make_room(self, size: int, klass: int) -> bool:
-        """Drop queued live messages less important than ``klass`` until ``size`` fits."""
+        """Drop queued live messages less important than ``klass`` until ``size`` fits.
+
+        The newest go first, so what stays queued of each class is older than
+        what was dropped.
+        """
         for victim in range(LOW, klass, -1):
             q = self.queues[victim]
             while q and self.queued + size > self.budget:
@@ -125,31 +158,48 @@ class Outbox:
                 self._record_gap(env)
             if self.queued + size <= self.budget:
                 return True
-        return self.queued + size <= self.budget
+        return False
+
+    def _mark_full(self) -> None:
+        if not self.full_since:
+            self.full_since = time.monotonic()
 
     def _record_gap(self, env: Envelope) -> None:
+        self._mark_full()
         if env.seq <= 0:
             return  # presence and the like: live only, nothing to refetch
         first = env.first or env.seq
         gap = self.gaps.get(env.room)
         if gap is None:
-            self.gaps[env.room] = [first, env.seq]
+            self.gaps[env.room] = [first, env.seq, env.klass]
         else:
             gap[0] = min(gap[0], first)
             gap[1] = max(gap[1], env.seq)
+            gap[2] = min(gap[2], env.klass)
 
-    def take_gaps(self) -> dict[str, list[int]]:
+    def take_gaps(self) -> dict[str, tuple[int, int]]:
+        """The dropped seq ranges per conversation (first, last), forgotten here."""
         gaps, self.gaps = self.gaps, {}
-        return gaps
+        return {room: (gap[0], gap[1]) for room, gap in gaps.items()}
 
     @property
     def over_budget(self) -> bool:
         return self.queued >= self.budget
 
     def flush(self) -> None:
-        """Write queued frames, most important first, while the transport has room."""
-        if self.paused or not self.queued:
-            return
+        """Write queued frames, most important first, while the transport has room.
+
+        Then, if the outbox is under half its budget, calls ``on_drain`` (gap
+        notices of an outbox that overflowed, producers waiting for room).
+        """
+        if self.queued and not self.paused:
+            self._write()
+        elif not self.full_since:
+            return  # nothing written, nothing to report
+        if self.queued < self.budget // 2 and self.on_drain is not None:
+            self.on_drain()
+
+    def _write(self) -> None:
         transport = self.transport
         if transport.is_closing():
             return
@@ -158,7 +208,7 @@ class Outbox:
             room = WRITE_HIGH - transport.get_write_buffer_size()
             if room <= 0:
                 break
-            parts: list[bytes] = []
+            parts: list[bytes | bytearray] = []
             taken = 0
             for q in queues:
                 if not q:
@@ -176,8 +226,6 @@ class Outbox:
             transport.write(parts[0] if len(parts) == 1 else b"".join(parts))
         if not self.queued:
             self.queues = _IDLE  # drained: back to owning no queue (cheap to redo)
-        if self.on_drain is not None and self.queued < self.budget // 2:
-            self.on_drain()
 
     def bulk_room(self) -> int:
         """Bytes a bulk producer (file data) may queue now without crowding chat."""

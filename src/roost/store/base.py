@@ -22,6 +22,22 @@ class Account:
 
 
 @dataclass(slots=True)
+class FileRecord:
+    """Metadata of a stored file; its bytes are the blob named by ``sha256``."""
+
+    id: str
+    sha256: str
+    name: str
+    size: int
+    media_type: str
+    owner: str
+    room: str  # conversation key the file was offered in
+    created: float
+    expires: float
+    expired: bool = False
+
+
+@dataclass(slots=True)
 class StoredMessage:
     room: str
     seq: int
@@ -29,6 +45,32 @@ class StoredMessage:
     text: str
     ts: float
     priority: int
+    file: FileRecord | None = None  # set for a file offer
+
+
+@dataclass(slots=True)
+class Sanction:
+    """A block or mute of an account, or a ban of an address or network."""
+
+    kind: str  # block | mute | ban
+    target: str  # user name; for bans a network in CIDR form ("10.0.0.7/32")
+    reason: str
+    author: str
+    created: float
+    expires: float = 0.0  # 0: until lifted
+
+
+@dataclass(slots=True)
+class AuditRecord:
+    """One moderation action: who did what to whom, why and when."""
+
+    ts: float
+    actor: str
+    action: str
+    target: str
+    reason: str = ""
+    detail: str = ""
+    id: int = 0  # assigned by the store
 
 
 @dataclass(slots=True)
@@ -40,7 +82,7 @@ class RoomRecord:
 
 
 class Store(abc.ABC):
-    """Durable state: accounts, rooms and memberships, messages, tokens."""
+    """Durable state: accounts, rooms and memberships, messages, tokens, sanctions, audit."""
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -63,6 +105,29 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_accounts(self) -> list[Account]: ...
+
+    @abc.abstractmethod
+    async def delete_account(self, name: str) -> bool:
+        """Remove an account with its memberships and tokens; False if it did not exist."""
+
+    # moderation ------------------------------------------------------------
+    @abc.abstractmethod
+    async def put_sanction(self, sanction: Sanction) -> None:
+        """Insert or replace the sanction of that kind on that target."""
+
+    @abc.abstractmethod
+    async def delete_sanction(self, kind: str, target: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def list_sanctions(self) -> list[Sanction]: ...
+
+    @abc.abstractmethod
+    async def append_audit(self, record: AuditRecord) -> int:
+        """Store one audit record; returns its id (increasing)."""
+
+    @abc.abstractmethod
+    async def audit_log(self, limit: int, target: str = "", before: int = 0) -> list[AuditRecord]:
+        """The newest ``limit`` records with id < before (0: no bound), oldest first."""
 
     # session tokens --------------------------------------------------------
     @abc.abstractmethod
@@ -88,13 +153,20 @@ class Store(abc.ABC):
     # messages --------------------------------------------------------------
     @abc.abstractmethod
     def append_message(
-        self, room: str, sender: str, text: str, priority: int, ts: float
+        self,
+        room: str,
+        sender: str,
+        text: str,
+        priority: int,
+        ts: float,
+        file: FileRecord | None = None,
     ) -> tuple[StoredMessage, asyncio.Future[None]]:
         """Assign the next sequence number now; the future resolves once stored.
 
         Sequence numbers are assigned in call order, and futures resolve in
         the same order, so delivery in completion order is delivery in seq
-        order.
+        order. With ``file``, the file's record is stored in the same
+        transaction as the message that offers it.
         """
 
     @abc.abstractmethod
@@ -111,3 +183,24 @@ class Store(abc.ABC):
         When more than ``limit`` match, the *oldest* ``limit`` are returned so a
         client can page forward.
         """
+
+    # files -------------------------------------------------------------------
+    @abc.abstractmethod
+    async def get_file(self, file_id: str) -> FileRecord | None:
+        """The record of a file, expired or not; None if unknown."""
+
+    @abc.abstractmethod
+    async def file_usage(self, owner: str) -> int:
+        """Bytes of unexpired files owned by ``owner`` (what counts against the quota)."""
+
+    @abc.abstractmethod
+    async def expire_files(self, now: float) -> tuple[list[FileRecord], list[str]]:
+        """Mark files past their expiry as expired.
+
+        Returns the records expired now and the SHA-256 of every blob that no
+        unexpired file uses any more (the caller deletes those blobs).
+        """
+
+    @abc.abstractmethod
+    async def live_blobs(self) -> set[str]:
+        """SHA-256 of every blob an unexpired file uses."""

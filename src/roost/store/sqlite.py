@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from roost.protocol.errors import ErrorCode, RoostError
-from roost.store.base import Account, RoomRecord, Store, StoredMessage
+from roost.store.base import (
+    Account,
+    AuditRecord,
+    FileRecord,
+    RoomRecord,
+    Sanction,
+    Store,
+    StoredMessage,
+)
 
 T = TypeVar("T")
 
@@ -59,9 +67,47 @@ CREATE TABLE IF NOT EXISTS messages (
     text TEXT NOT NULL,
     ts REAL NOT NULL,
     priority INTEGER NOT NULL,
+    file TEXT,
     PRIMARY KEY (room, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    room TEXT NOT NULL,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    expired INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS files_owner ON files (owner) WHERE expired = 0;
+CREATE INDEX IF NOT EXISTS files_expires ON files (expires) WHERE expired = 0;
+CREATE INDEX IF NOT EXISTS files_sha256 ON files (sha256);
+CREATE TABLE IF NOT EXISTS sanctions (
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (kind, target)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_target ON audit (target, id);
 """
+# Columns added after a table was first published: (table, column, definition).
+MIGRATIONS = [("messages", "file", "TEXT")]
+FILE_COLUMNS = "id, sha256, name, size, media_type, owner, room, created, expires, expired"
 
 _STOP = object()
 CHECKPOINT_INTERVAL = 0.5  # seconds between WAL checkpoints (on their own thread)
@@ -99,6 +145,10 @@ class SQLiteStore(Store):
         sync = "FULL" if self.durability == "fsync" else "NORMAL"
         conn.execute(f"PRAGMA synchronous={sync}")
         conn.execute("PRAGMA foreign_keys=ON")
+        for table, column, definition in MIGRATIONS:
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if have and column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         # Checkpoints (copying the WAL into the database, with an fsync) run on
         # a thread of their own, so a commit never waits behind one.
         conn.execute("PRAGMA wal_autocheckpoint=0")
@@ -313,6 +363,75 @@ class SQLiteStore(Store):
 
         return await self._submit(op)
 
+    async def delete_account(self, name: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM members WHERE user = ?", (name,))
+            conn.execute("DELETE FROM tokens WHERE user = ?", (name,))
+            return conn.execute("DELETE FROM accounts WHERE name = ?", (name,)).rowcount == 1
+
+        return await self._submit(op)
+
+    # --- moderation ----------------------------------------------------------------
+
+    async def put_sanction(self, sanction: Sanction) -> None:
+        s = sanction
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO sanctions (kind, target, reason, author, created, expires)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (s.kind, s.target, s.reason, s.author, s.created, s.expires),
+            )
+
+        await self._submit(op)
+
+    async def delete_sanction(self, kind: str, target: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM sanctions WHERE kind = ? AND target = ?", (kind, target)
+            )
+            return cur.rowcount == 1
+
+        return await self._submit(op)
+
+    async def list_sanctions(self) -> list[Sanction]:
+        def op(conn: sqlite3.Connection) -> list[Sanction]:
+            rows = conn.execute(
+                "SELECT kind, target, reason, author, created, expires FROM sanctions"
+                " ORDER BY created"
+            )
+            return [Sanction(*r) for r in rows]
+
+        return await self._submit(op)
+
+    async def append_audit(self, record: AuditRecord) -> int:
+        r = record
+
+        def op(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO audit (ts, actor, action, target, reason, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (r.ts, r.actor, r.action, r.target, r.reason, r.detail),
+            )
+            return int(cur.lastrowid or 0)
+
+        return await self._submit(op)
+
+    async def audit_log(self, limit: int, target: str = "", before: int = 0) -> list[AuditRecord]:
+        upper = before if before > 0 else (1 << 62)
+        where = "id < ?" + (" AND target = ?" if target else "")
+        args: tuple[object, ...] = (upper, target, limit) if target else (upper, limit)
+
+        def op(conn: sqlite3.Connection) -> list[AuditRecord]:
+            rows = conn.execute(
+                "SELECT ts, actor, action, target, reason, detail, id FROM audit"
+                f" WHERE {where} ORDER BY id DESC LIMIT ?",
+                args,
+            ).fetchall()
+            return [AuditRecord(*r) for r in reversed(rows)]
+
+        return await self._submit(op)
+
     # --- tokens ------------------------------------------------------------------
 
     async def save_token(self, token_hash: str, user: str, expires: float) -> None:
@@ -375,12 +494,35 @@ class SQLiteStore(Store):
     # --- messages ------------------------------------------------------------------
 
     def append_message(
-        self, room: str, sender: str, text: str, priority: int, ts: float
+        self,
+        room: str,
+        sender: str,
+        text: str,
+        priority: int,
+        ts: float,
+        file: FileRecord | None = None,
     ) -> tuple[StoredMessage, asyncio.Future[None]]:
         seq = self._seq.get(room, 0) + 1
         self._seq[room] = seq
-        op = _MessageRow((room, seq, sender, text, ts, priority))
-        return StoredMessage(room, seq, sender, text, ts, priority), self._submit(op)
+        if file is None:
+            # The common case: a plain row, batched with its neighbours (_MessageRow).
+            op: Callable[[sqlite3.Connection], None] = _MessageRow(
+                (room, seq, sender, text, ts, priority, None)
+            )
+            return StoredMessage(room, seq, sender, text, ts, priority, file), self._submit(op)
+        record = file
+        row = (room, seq, sender, text, ts, priority, record.id)
+
+        def op_with_file(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _file_row(record),
+            )
+            conn.execute(INSERT_MESSAGE, row)
+
+        return StoredMessage(room, seq, sender, text, ts, priority, file), self._submit(
+            op_with_file
+        )
 
     def last_seq(self, room: str) -> int:
         return self._seq.get(room, 0)
@@ -395,19 +537,100 @@ class SQLiteStore(Store):
     async def history(self, room: str, after: int, before: int, limit: int) -> list[StoredMessage]:
         upper = before if before > 0 else (1 << 62)
 
+        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
+
         def op(conn: sqlite3.Connection) -> list[StoredMessage]:
             rows = conn.execute(
-                "SELECT room, seq, sender, text, ts, priority FROM messages"
-                " WHERE room = ? AND seq > ? AND seq < ? ORDER BY seq LIMIT ?",
+                f"SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
+                " FROM messages m LEFT JOIN files f ON f.id = m.file"
+                " WHERE m.room = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ?",
                 (room, after, upper, limit),
             )
-            return [StoredMessage(*r) for r in rows]
+            return [
+                StoredMessage(
+                    r[0], r[1], r[2], r[3], r[4], r[5], _file_record(r[6:]) if r[6] else None
+                )
+                for r in rows
+            ]
+
+        return await self._submit(op)
+
+    # --- files ---------------------------------------------------------------------
+
+    async def get_file(self, file_id: str) -> FileRecord | None:
+        def op(conn: sqlite3.Connection) -> FileRecord | None:
+            row = conn.execute(
+                f"SELECT {FILE_COLUMNS} FROM files WHERE id = ?", (file_id,)
+            ).fetchone()
+            return _file_record(row) if row else None
+
+        return await self._submit(op)
+
+    async def file_usage(self, owner: str) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = ? AND expired = 0",
+                (owner,),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._submit(op)
+
+    async def expire_files(self, now: float) -> tuple[list[FileRecord], list[str]]:
+        def op(conn: sqlite3.Connection) -> tuple[list[FileRecord], list[str]]:
+            rows = conn.execute(
+                f"SELECT {FILE_COLUMNS} FROM files WHERE expired = 0 AND expires <= ?", (now,)
+            ).fetchall()
+            if not rows:
+                return [], []
+            gone = [_file_record(r) for r in rows]
+            conn.executemany("UPDATE files SET expired = 1 WHERE id = ?", [(f.id,) for f in gone])
+            unused = [
+                sha
+                for sha in {f.sha256 for f in gone}
+                if conn.execute(
+                    "SELECT 1 FROM files WHERE sha256 = ? AND expired = 0 LIMIT 1", (sha,)
+                ).fetchone()
+                is None
+            ]
+            return gone, unused
+
+        return await self._submit(op)
+
+    async def live_blobs(self) -> set[str]:
+        def op(conn: sqlite3.Connection) -> set[str]:
+            return {
+                r[0] for r in conn.execute("SELECT DISTINCT sha256 FROM files WHERE expired = 0")
+            }
 
         return await self._submit(op)
 
 
+def _file_row(f: FileRecord) -> tuple[object, ...]:
+    return (
+        f.id,
+        f.sha256,
+        f.name,
+        f.size,
+        f.media_type,
+        f.owner,
+        f.room,
+        f.created,
+        f.expires,
+        int(f.expired),
+    )
+
+
+def _file_record(row: tuple[Any, ...]) -> FileRecord:
+    fid, sha, name, size, media_type, owner, room, created, expires, expired = row
+    return FileRecord(
+        fid, sha, name, size, media_type, owner, room, created, expires, bool(expired)
+    )
+
+
 INSERT_MESSAGE = (
-    "INSERT INTO messages (room, seq, sender, text, ts, priority) VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO messages (room, seq, sender, text, ts, priority, file)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
 

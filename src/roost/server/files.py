@@ -1,0 +1,675 @@
+"""File transfer: uploads into the blob store, offers in history, streamed downloads.
+
+Upload: ``upload`` checks every limit before any data moves and answers with
+an upload id and the offset to send from (non-zero when resuming); ``put``
+requests carry the bytes in order, each written and hashed as it arrives (no
+buffering); ``upload_done`` compares the SHA-256, moves the file into the
+blob store (fsync, atomic rename) and posts the offer as a message of the
+conversation, stored with its seq like any other.
+
+Download: ``download`` streams ``data`` events in the outbox's BULK class,
+reading the next chunk only when the connection has drained (Outbox.bulk_room
+and the connection's drain hooks), so a download holds about one chunk in
+server memory whatever the file size; the reply follows the last byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import secrets
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from roost.bus.base import Envelope
+from roost.fileio import HashingWriter
+from roost.protocol.codec import frame_with_room
+from roost.protocol.errors import ErrorCode, RoostError
+from roost.protocol.filenames import clean_name
+from roost.protocol.messages import (
+    Download,
+    DownloadCancel,
+    FileData,
+    FileDetails,
+    FileQuery,
+    FileResult,
+    Put,
+    Send,
+    Upload,
+    UploadCancel,
+    UploadDone,
+    UploadResult,
+)
+from roost.protocol.names import dm_parties
+from roost.protocol.sizes import compare_sizes, human_size
+from roost.server.chat import conversation_key, file_info, post_message, require_login
+from roost.server.connection import BulkReply
+from roost.server.outbox import BULK
+from roost.store.base import Account, FileRecord
+from roost.store.blobs import BlobStore, storage_error
+
+if TYPE_CHECKING:
+    from roost.server.app import Server
+    from roost.server.config import ServerConfig
+    from roost.server.connection import ClientConnection
+
+log = logging.getLogger("roost.files")
+
+DEFAULT_MEDIA_TYPE = "application/octet-stream"
+_EMPTY = memoryview(b"")
+# An upload is flushed to disk in the background every this many bytes, so the
+# fsync before it becomes a blob has little left to write.
+SYNC_EVERY = 64 * 1024 * 1024
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,127}")
+
+
+def new_id() -> str:
+    """12 characters of a-z2-7 (60 random bits): short enough to type after /get."""
+    return base64.b32encode(secrets.token_bytes(8)).decode("ascii").lower()[:12]
+
+
+@dataclass(eq=False)
+class PartialUpload:
+    """An upload in progress; kept for ``upload_timeout`` after its connection drops."""
+
+    id: str
+    owner: str
+    key: str  # conversation
+    name: str
+    size: int
+    media_type: str
+    text: str
+    fd: int
+    path: Path
+    writer: HashingWriter
+    conn: ClientConnection | None = None
+    received: int = 0
+    touched: float = field(default_factory=time.monotonic)
+    finishing: bool = False
+    held: ClientConnection | None = None  # connection paused while the disk catches up
+
+    def release(self) -> None:
+        """The writer has room again: let the paused connection read."""
+        if self.held is not None:
+            self.held.release_reading()
+            self.held = None
+
+
+@dataclass(eq=False)
+class DownloadStream:
+    """One download being sent on one connection."""
+
+    request_id: int
+    record: FileRecord
+    fd: int
+    offset: int
+    user: str
+    done: asyncio.Future[None]
+
+
+class DownloadPump:
+    """Queues the chunks of one connection's downloads as its outbox drains."""
+
+    def __init__(self, conn: ClientConnection, chunk_size: int) -> None:
+        self.conn = conn
+        self.chunk_size = chunk_size
+        self.streams: deque[DownloadStream] = deque()
+        conn.drain_hooks.append(self.pump)
+
+    def pump(self) -> None:
+        box = self.conn.outbox
+        if box is None or self.conn.closing:
+            return
+        streams = self.streams
+        pushed = False
+        # Round-robin: concurrent downloads on one connection share it chunk by chunk.
+        while streams and box.bulk_room() > 0:
+            s = streams[0]
+            n = min(self.chunk_size, s.record.size - s.offset)
+            # The file's bytes are read straight into their frame: one copy.
+            msg = FileData(id=s.request_id, offset=s.offset, data=_EMPTY)
+            frame, start = frame_with_room(msg, n)
+            try:
+                got = os.preadv(s.fd, [memoryview(frame)[start:]], s.offset)
+            except OSError as exc:
+                self.fail(s, storage_error(exc))
+                continue
+            if got != n:
+                self.fail(
+                    s, RoostError(ErrorCode.STORAGE, "the stored file is damaged (too short)")
+                )
+                continue
+            box.push(Envelope("", 0, BULK, frame))
+            pushed = True
+            s.offset += n
+            if s.offset >= s.record.size:
+                streams.popleft()
+                if not s.done.done():
+                    s.done.set_result(None)
+            else:
+                streams.rotate(-1)
+        if pushed:
+            self.conn.server.mark_dirty(self.conn)
+
+    def fail(self, s: DownloadStream, exc: RoostError) -> None:
+        self.remove(s)
+        if not s.done.done():
+            s.done.set_exception(exc)
+
+    def remove(self, s: DownloadStream) -> None:
+        with contextlib.suppress(ValueError):
+            self.streams.remove(s)
+
+
+class FileService:
+    """The server's file state: blob store, uploads in progress, transfer counts, sweeper."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.config: ServerConfig = server.config
+        self.blobs = BlobStore(self.config.data_dir)
+        self.uploads: dict[str, PartialUpload] = {}
+        self.transfers: Counter[str] = Counter()  # user -> transfers moving data now
+        self.reserved: Counter[str] = Counter()  # user -> bytes of unfinished uploads
+        self.usage: dict[str, int] = {}  # user -> bytes stored (loaded on first use)
+        self.pins: Counter[str] = Counter()  # blobs being committed: not to be swept
+        self.pumps: dict[ClientConnection, DownloadPump] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self.completing: set[asyncio.Future[FileResult]] = set()  # uploads being stored
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.blobs.open)
+        live = await self.server.store.live_blobs()
+        orphans = await asyncio.to_thread(
+            lambda: [sha for sha in self.blobs.all_blobs() if sha not in live]
+        )
+        for sha in orphans:
+            # A crash between storing a blob and recording its file leaves one.
+            self.blobs.delete(sha)
+        self._sweeper = asyncio.create_task(self._sweep_loop())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self.completing:
+            # Uploads with all their bytes are stored before the store closes.
+            await asyncio.wait(self.completing, timeout=30)
+        for up in list(self.uploads.values()):
+            if not up.finishing:
+                self.drop(up)
+
+    def on_disconnect(self, conn: ClientConnection) -> None:
+        """Keep the connection's uploads for a resume; its downloads end with it."""
+        for up in self.uploads.values():
+            if up.conn is conn:
+                self._detach(up)
+        pump = self.pumps.pop(conn, None)
+        if pump is not None:
+            for s in list(pump.streams):
+                pump.fail(s, RoostError(ErrorCode.CANCELLED, "connection closed"))
+
+    # --- accounting ------------------------------------------------------------------
+
+    def _check_transfers(self, user: str) -> None:
+        limit = self.config.max_transfers
+        if self.transfers[user] >= limit:
+            raise RoostError(
+                ErrorCode.TOO_MANY_TRANSFERS,
+                f"you have {self.transfers[user]} transfers in progress and the limit is"
+                f" {limit} at a time; wait for one to finish",
+            )
+
+    def _attach(self, up: PartialUpload, conn: ClientConnection) -> None:
+        if up.conn is None:
+            self.transfers[up.owner] += 1
+        up.conn = conn
+        up.touched = time.monotonic()
+
+    def _detach(self, up: PartialUpload) -> None:
+        if up.conn is not None:
+            up.conn = None
+            self._release(up.owner)
+        up.release()
+        up.touched = time.monotonic()
+
+    def _release(self, user: str) -> None:
+        self.transfers[user] -= 1
+        if self.transfers[user] <= 0:
+            del self.transfers[user]
+
+    async def _usage(self, user: str) -> int:
+        if user not in self.usage:
+            used = await self.server.store.file_usage(user)
+            self.usage.setdefault(user, used)
+        return self.usage[user]
+
+    def _add_usage(self, user: str, delta: int) -> None:
+        # Only once loaded: the loading query sees every committed change itself.
+        if user in self.usage:
+            self.usage[user] += delta
+
+    # --- uploads ---------------------------------------------------------------------
+
+    def own_upload(self, user: str, conn: ClientConnection, upload_id: str) -> PartialUpload:
+        up = self.uploads.get(upload_id)
+        if up is None or up.owner != user:
+            raise RoostError(
+                ErrorCode.NO_SUCH_FILE,
+                f"no upload {upload_id!r} in progress (it finished, failed or expired); start again",
+            )
+        if up.conn is not conn:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST,
+                "this upload continues on another connection; send upload with resume first",
+            )
+        return up
+
+    def find_resumable(self, user: str, msg: Upload, key: str, name: str) -> PartialUpload | None:
+        if msg.resume:
+            up = self.uploads.get(msg.resume)
+            if up is not None and up.owner == user and up.size == msg.size and not up.finishing:
+                return up
+            return None
+        # A client that lost its upload id (restarted) continues a detached upload of
+        # the same file; it checks prefix_sha256 before sending more.
+        candidates = [
+            up
+            for up in self.uploads.values()
+            if up.owner == user
+            and up.conn is None
+            and not up.finishing
+            and (up.key, up.name, up.size) == (key, name, msg.size)
+        ]
+        return max(candidates, key=lambda up: up.touched, default=None)
+
+    def forget(self, up: PartialUpload) -> None:
+        """Stop tracking an upload (its slot and reserved bytes are freed)."""
+        if self.uploads.pop(up.id, None) is None:
+            return
+        self._detach(up)
+        self.reserved[up.owner] -= up.size
+        if self.reserved[up.owner] <= 0:
+            del self.reserved[up.owner]
+
+    def limit_detached(self, user: str) -> None:
+        """Keep at most max_transfers interrupted uploads per user: drop the oldest.
+
+        Each holds an open file and reserved quota; without a bound, a client
+        that starts uploads and drops its connection could pile them up.
+        """
+        detached = [
+            up
+            for up in self.uploads.values()
+            if up.owner == user and up.conn is None and not up.finishing
+        ]
+        while len(detached) >= self.config.max_transfers:
+            oldest = min(detached, key=lambda up: up.touched)
+            detached.remove(oldest)
+            self.drop(oldest)
+
+    def drop(self, up: PartialUpload) -> None:
+        """Forget an upload that will not complete and delete its data."""
+        if up.id not in self.uploads:
+            return
+        self.forget(up)
+        fd, path, blobs = up.fd, up.path, self.blobs
+        up.writer.abandon(lambda: blobs.discard(fd, path))
+
+    # --- sweeper -----------------------------------------------------------------------
+
+    async def _sweep_loop(self) -> None:
+        shortest = min(self.config.file_retention, self.config.upload_timeout)
+        interval = min(60.0, max(0.2, shortest / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("file sweep failed")
+
+    async def sweep(self) -> None:
+        """Expire files past their retention, delete unused blobs and stale uploads."""
+        gone, unused = await self.server.store.expire_files(time.time())
+        # No await between the store's answer and the deletes: a blob pinned by an
+        # upload being committed now is kept (its new record will use it).
+        for f in gone:
+            self._add_usage(f.owner, -f.size)
+        for sha in unused:
+            if not self.pins[sha]:
+                self.blobs.delete(sha)
+        if gone:
+            log.info("expired %d files, deleted %d blobs", len(gone), len(unused))
+        limit = time.monotonic() - self.config.upload_timeout
+        for up in list(self.uploads.values()):
+            if up.conn is None and not up.finishing and up.touched < limit:
+                log.info("dropping interrupted upload %s of %s", up.id, up.owner)
+                self.drop(up)
+
+    # --- downloads ---------------------------------------------------------------------
+
+    def start_download(self, conn: ClientConnection, stream: DownloadStream) -> None:
+        self.transfers[stream.user] += 1
+        if stream.offset >= stream.record.size:
+            stream.done.set_result(None)
+            return
+        pump = self.pumps.get(conn)
+        if pump is None:
+            pump = self.pumps[conn] = DownloadPump(conn, self.config.chunk_size)
+        pump.streams.append(stream)
+        pump.pump()
+
+    def end_download(self, conn: ClientConnection, stream: DownloadStream) -> None:
+        self._release(stream.user)
+        with contextlib.suppress(OSError):
+            os.close(stream.fd)
+        pump = self.pumps.get(conn)
+        if pump is not None:
+            pump.remove(stream)
+            if not pump.streams:
+                del self.pumps[conn]
+                with contextlib.suppress(ValueError):
+                    conn.drain_hooks.remove(pump.pump)
+
+
+def service(server: Server) -> FileService:
+    return server.files
+
+
+# --- request handlers ---------------------------------------------------------------
+
+
+async def upload(server: Server, conn: ClientConnection, msg: Upload) -> UploadResult:
+    account = require_login(conn)
+    svc = service(server)
+    cfg = server.config
+    key = conversation_key(server, account.name, msg.to)
+    name = clean_name(msg.name)
+    if msg.size < 0:
+        raise RoostError(ErrorCode.BAD_REQUEST, "size must not be negative")
+    if msg.size > cfg.max_file_size:
+        size, limit = compare_sizes(msg.size, cfg.max_file_size)
+        raise RoostError(ErrorCode.TOO_LARGE, f"{name}: {size} exceeds the {limit} limit")
+    if len(msg.text) > cfg.max_text:
+        raise RoostError(
+            ErrorCode.BAD_REQUEST, f"caption exceeds the limit of {cfg.max_text} characters"
+        )
+    media_type = msg.media_type.strip().lower() or DEFAULT_MEDIA_TYPE
+    if not _MEDIA_TYPE.fullmatch(media_type):
+        media_type = DEFAULT_MEDIA_TYPE
+    for check in server.send_checks:
+        # An offer is a message: mutes and rate limits apply before any byte moves.
+        check(server, conn, Send(id=msg.id, to=msg.to, text=msg.text or name))
+
+    up = svc.find_resumable(account.name, msg, key, name)
+    if up is not None:
+        if up.conn is None:
+            svc._check_transfers(account.name)
+        svc._attach(up, conn)
+        try:
+            await up.writer.flush()  # the offset is what is on disk
+        except OSError as exc:
+            svc.drop(up)
+            raise storage_error(exc) from exc
+        prefix = up.writer.hasher.copy().hexdigest() if up.received else ""
+        return UploadResult(upload=up.id, offset=up.received, prefix_sha256=prefix)
+
+    svc._check_transfers(account.name)
+    used = await svc._usage(account.name)
+    reserved = svc.reserved[account.name]
+    if used + reserved + msg.size > cfg.user_quota:
+        size, quota = compare_sizes(msg.size, cfg.user_quota)
+        raise RoostError(
+            ErrorCode.QUOTA_EXCEEDED,
+            f"{name}: {size} would exceed your {quota} storage quota"
+            f" ({human_size(used + reserved)} in use); wait for files to expire",
+        )
+    # Checked again after the await: another upload may have started meanwhile.
+    svc._check_transfers(account.name)
+    svc.limit_detached(account.name)
+    upload_id = new_id()
+    try:
+        fd, path = svc.blobs.create_temp(upload_id)
+    except OSError as exc:
+        raise storage_error(exc) from exc
+    writer = HashingWriter(fd, hashlib.sha256(), sync_every=SYNC_EVERY)
+    up = PartialUpload(
+        id=upload_id,
+        owner=account.name,
+        key=key,
+        name=name,
+        size=msg.size,
+        media_type=media_type,
+        text=msg.text or name,
+        fd=fd,
+        path=path,
+        writer=writer,
+    )
+    writer.on_room = up.release
+    svc.uploads[upload_id] = up
+    svc.reserved[account.name] += msg.size
+    svc._attach(up, conn)
+    return UploadResult(upload=upload_id, offset=0)
+
+
+def put(server: Server, conn: ClientConnection, msg: Put) -> int:
+    account = require_login(conn)
+    svc = service(server)
+    up = svc.own_upload(account.name, conn, msg.upload)
+    if up.finishing:
+        raise RoostError(ErrorCode.BAD_REQUEST, "the upload is complete; send upload_done")
+    if msg.offset != up.received:
+        raise RoostError(
+            ErrorCode.BAD_REQUEST, f"chunk at offset {msg.offset}, expected {up.received}"
+        )
+    data = msg.data
+    n = len(data)
+    if n > server.config.chunk_size:
+        raise RoostError(
+            ErrorCode.BAD_REQUEST,
+            f"chunk of {n} bytes exceeds the chunk size of {server.config.chunk_size}",
+        )
+    if up.received + n > up.size:
+        svc.drop(up)
+        raise RoostError(
+            ErrorCode.BAD_REQUEST, f"more data than the {up.size} bytes announced; upload dropped"
+        )
+    try:
+        # Written and hashed by a worker thread, in order; the frame's bytes stay
+        # alive until then. Past the writer's backlog, this connection stops reading.
+        has_room = up.writer.feed(data)
+    except OSError as exc:
+        svc.drop(up)
+        raise storage_error(exc) from exc
+    if not has_room and up.held is None:
+        up.held = conn
+        conn.hold_reading()
+    up.received += n
+    up.touched = time.monotonic()
+    return up.received
+
+
+async def upload_done(server: Server, conn: ClientConnection, msg: UploadDone) -> FileResult:
+    account = require_login(conn)
+    svc = service(server)
+    up = svc.own_upload(account.name, conn, msg.upload)
+    if up.finishing:
+        raise RoostError(ErrorCode.BAD_REQUEST, "the upload is being completed already")
+    if up.received != up.size:
+        raise RoostError(
+            ErrorCode.BAD_REQUEST,
+            f"the upload is incomplete: {up.received} of {up.size} bytes received",
+        )
+    up.finishing = True  # no more puts, no resume, no sweep
+    # Once all bytes are here, storing and offering the file goes to its end even
+    # if the connection drops meanwhile (the task is not cancelled with it).
+    task = asyncio.ensure_future(_complete(server, account, up, msg.sha256))
+    svc.completing.add(task)
+    task.add_done_callback(svc.completing.discard)
+    # Its error is the reply's; with nobody left to reply to, it is read here.
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return await asyncio.shield(task)
+
+
+async def _complete(
+    server: Server, account: Account, up: PartialUpload, declared: str
+) -> FileResult:
+    svc = service(server)
+    try:
+        await up.writer.flush()
+        digest = up.writer.hasher.hexdigest()
+        if declared.strip().lower() != digest:
+            raise RoostError(
+                ErrorCode.INTEGRITY,
+                f"{up.name}: the bytes received do not match the SHA-256 declared"
+                f" (got {digest}); the upload was discarded, send it again",
+            )
+        # The sender may have left the conversation while the bytes moved.
+        conversation_key(server, account.name, up.key)
+    except (OSError, RoostError) as exc:
+        up.finishing = False
+        svc.drop(up)
+        if isinstance(exc, OSError):
+            raise storage_error(exc) from exc
+        raise
+    svc.pins[digest] += 1
+    try:
+        writer = up.writer
+
+        def commit() -> bool:
+            writer.join_sync()
+            return svc.blobs.commit(up.fd, up.path, digest)  # closes fd, removes temp on error
+
+        try:
+            await asyncio.to_thread(commit)
+        finally:
+            svc.forget(up)
+        now = time.time()
+        record = FileRecord(
+            id=new_id(),
+            sha256=digest,
+            name=up.name,
+            size=up.size,
+            media_type=up.media_type,
+            owner=account.name,
+            room=up.key,
+            created=now,
+            expires=now + server.config.file_retention,
+        )
+        posted = post_message(server, up.key, account.name, up.text, account.priority, record)
+        if isinstance(posted, asyncio.Future):
+            posted = await posted
+        svc._add_usage(account.name, up.size)
+    finally:
+        svc.pins[digest] -= 1
+        if svc.pins[digest] <= 0:
+            del svc.pins[digest]
+    log.info("stored %s (%d bytes) from %s in %s", record.id, record.size, record.owner, up.key)
+    return FileResult(file=file_info(record), room=posted.room, seq=posted.seq, ts=posted.ts)
+
+
+def upload_cancel(server: Server, conn: ClientConnection, msg: UploadCancel) -> None:
+    account = require_login(conn)
+    svc = service(server)
+    up = svc.uploads.get(msg.upload)
+    if up is None or up.owner != account.name:
+        raise RoostError(ErrorCode.NO_SUCH_FILE, f"no upload {msg.upload!r} in progress")
+    if up.finishing:
+        raise RoostError(ErrorCode.BAD_REQUEST, "the upload is being completed already")
+    svc.drop(up)
+
+
+async def visible_file(server: Server, user: str, file_id: str) -> FileRecord:
+    """The file, if ``user`` may fetch it: its sender, or whoever is in its conversation."""
+    rec = await server.store.get_file(file_id)
+    if rec is None or not _may_see(server, user, rec):
+        # Existence is not revealed to those who may not see the file.
+        raise RoostError(ErrorCode.NO_SUCH_FILE, f"no file with id {file_id!r}")
+    if rec.expired:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.expires))
+        raise RoostError(
+            ErrorCode.NO_SUCH_FILE, f"the file {rec.name!r} ({file_id}) expired on {when}"
+        )
+    return rec
+
+
+def _may_see(server: Server, user: str, rec: FileRecord) -> bool:
+    if rec.owner == user:
+        return True
+    parties = dm_parties(rec.room)
+    if parties is not None:
+        return user in parties
+    room = server.state.rooms.get(rec.room)
+    return room is not None and user in room.members
+
+
+def _details(rec: FileRecord) -> FileDetails:
+    return FileDetails(
+        file=file_info(rec),
+        sender=rec.owner,
+        room=rec.room,
+        created=rec.created,
+        expires=rec.expires,
+    )
+
+
+async def file_query(server: Server, conn: ClientConnection, msg: FileQuery) -> FileDetails:
+    account = require_login(conn)
+    return _details(await visible_file(server, account.name, msg.file))
+
+
+async def download(server: Server, conn: ClientConnection, msg: Download) -> BulkReply:
+    account = require_login(conn)
+    svc = service(server)
+    rec = await visible_file(server, account.name, msg.file)
+    if not 0 <= msg.offset <= rec.size:
+        raise RoostError(
+            ErrorCode.BAD_REQUEST, f"offset {msg.offset} is outside the file (0..{rec.size})"
+        )
+    svc._check_transfers(account.name)
+    try:
+        fd = os.open(svc.blobs.path(rec.sha256), os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        log.error("blob %s of file %s unreadable: %s", rec.sha256, rec.id, exc)
+        raise RoostError(ErrorCode.STORAGE, "the server cannot read this file") from exc
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    stream = DownloadStream(msg.id, rec, fd, msg.offset, account.name, done)
+    svc.start_download(conn, stream)
+    try:
+        await done
+    finally:
+        svc.end_download(conn, stream)
+    # Same class as the data, so the reply cannot overtake the last chunk.
+    return BulkReply(_details(rec))
+
+
+def download_cancel(server: Server, conn: ClientConnection, msg: DownloadCancel) -> None:
+    require_login(conn)
+    pump = service(server).pumps.get(conn)
+    if pump is None:
+        return
+    for s in list(pump.streams):
+        if s.request_id == msg.download:
+            pump.fail(s, RoostError(ErrorCode.CANCELLED, "download cancelled"))
+
+
+HANDLERS: dict[type, Any] = {
+    Upload: upload,
+    Put: put,
+    UploadDone: upload_done,
+    UploadCancel: upload_cancel,
+    FileQuery: file_query,
+    Download: download,
+    DownloadCancel: download_cancel,
+}

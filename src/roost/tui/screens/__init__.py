@@ -1,0 +1,1 @@
+"""Screens of the Textual client: login, chat, help, and the room browser."""

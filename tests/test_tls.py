@@ -1,0 +1,129 @@
+"""TLS with certificates pinned on first use, against a real server."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import roost_env, run_cli
+from helpers import client_for, logged_in, next_event, unique
+from roost.client import Message, RoostError
+from roost.server.tls import fingerprint_of, generate_self_signed
+
+
+async def test_pinned_certificate_connects_silently_and_a_swapped_one_is_refused(
+    server_factory, tmp_path
+) -> None:
+    srv = server_factory(tls=True)
+    known = tmp_path / "known_servers"
+    fingerprint = fingerprint_of(srv.data_dir / "tls" / "cert.pem")
+    async with logged_in(srv, tls=True, known_servers=known) as first:
+        assert first.pinned == fingerprint
+        sent = await first.send("general", "over tls")
+        assert (await next_event(first, Message, text="over tls")).seq == sent.seq
+    assert known.read_text() == f"{srv.host}:{srv.port} {fingerprint}\n"
+    async with logged_in(srv, tls=True, known_servers=known) as again:
+        assert again.pinned is None  # known already: nothing new to say
+        assert (await again.send("general", "still fine")).seq == sent.seq + 1
+    # the server gets another certificate (a new one is made at start)
+    srv.stop()
+    shutil.rmtree(srv.data_dir / "tls")
+    srv.start()
+    swapped = fingerprint_of(srv.data_dir / "tls" / "cert.pem")
+    assert swapped != fingerprint
+    refused = client_for(srv, unique(), tls=True, known_servers=known, reconnect=False)
+    with pytest.raises(RoostError) as err:
+        await refused.start()
+    assert err.value.code == "cert_changed"
+    assert fingerprint in err.value.message and swapped in err.value.message
+    assert str(known) in err.value.message
+    assert known.read_text().count("\n") == 1  # the pin is not replaced silently
+    # --insecure skips the check, only when asked
+    async with logged_in(srv, tls=True, insecure=True, known_servers=known) as brave:
+        assert brave.session is not None and brave.pinned is None
+    # a plain client gets a clear hint instead of hanging
+    plain = client_for(srv, unique(), reconnect=False, connect_timeout=1.0)
+    with pytest.raises(RoostError) as err:
+        await plain.start()
+    assert "TLS" in err.value.message
+
+
+def test_operator_certificate_and_the_cli(server_factory, tmp_path) -> None:
+    cert, key = tmp_path / "op-cert.pem", tmp_path / "op-key.pem"
+    generate_self_signed(cert, key, "ops.example", "127.0.0.1")
+    srv = server_factory(tls=True, tls_cert=str(cert), tls_key=str(key))
+    assert not (srv.data_dir / "tls").exists()  # the operator's pair is used as given
+    known = tmp_path / "known"
+    env = {"ROOST_KNOWN_SERVERS": str(known)}
+    args = ("send", "general", "hi", "--user", unique(), "--register", "--server", srv.address)
+    first = run_cli(*args, "--tls", "--json", **env)
+    assert first.returncode == 0, first.stderr
+    assert f"pinned its certificate {fingerprint_of(cert)}" in first.stderr
+    second = run_cli(*args, "--tls", **env)
+    assert second.returncode == 0 and second.stderr == ""
+    known.write_text(f"{srv.host}:{srv.port} SHA256:00:11\n")
+    changed = run_cli(*args, "--tls", **env)
+    assert changed.returncode == 1 and "has changed" in changed.stderr
+    assert "SHA256:00:11" in changed.stderr and fingerprint_of(cert) in changed.stderr
+    assert run_cli(*args, "--tls", "--insecure", **env).returncode == 0
+
+
+def test_serve_tls_flag_and_tls_client_against_plain_server(server, tmp_path) -> None:
+    data = tmp_path / "flagged"
+    port_file = tmp_path / "flagged.port"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "roost", "serve", "--tls", "--port", "0"),
+            *("--data-dir", str(data), "--port-file", str(port_file)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=roost_env(),
+    )
+    try:
+        for _ in range(300):
+            if port_file.exists() and port_file.read_text().strip():
+                break
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.05)
+        assert (data / "tls" / "cert.pem").exists() and (
+            data / "tls" / "key.pem"
+        ).stat().st_mode & 0o077 == 0
+        address = f"127.0.0.1:{port_file.read_text().strip()}"
+        env = {"ROOST_KNOWN_SERVERS": str(tmp_path / "known")}
+        ok = run_cli(
+            "send",
+            "general",
+            "x",
+            "--user",
+            "u1",
+            "--register",
+            "--server",
+            address,
+            "--tls",
+            **env,
+        )
+        assert ok.returncode == 0, ok.stderr
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert "with TLS" in (proc.stderr.read() if proc.stderr else "")
+    # a TLS client against a plain server fails with a clear error
+    res = run_cli(
+        "send",
+        "general",
+        "x",
+        "--user",
+        "u2",
+        "--register",
+        "--server",
+        server.address,
+        "--tls",
+        **env,
+    )
+    assert res.returncode == 1 and "TLS handshake" in res.stderr
