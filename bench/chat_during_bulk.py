@@ -13,9 +13,14 @@ download is running count; those of the second before the first download
 are reported as the "idle" baseline (the same path with no file moving).
 
 The same is done with the priority outbox and with the first-in-first-out
-switch (config ``fifo_outbox = true``), in alternating rounds (``--rounds``),
-each in a fresh server. Targets with priorities: urgent p99 < 10 ms, normal
-p99 < 50 ms.
+switch (config ``fifo_outbox = true``), and with the receiving client's
+socket buffer left to the kernel's autotuning and bounded by the SDK's
+``recv_buffer`` (``--recv-kib``, default both 0 and 256), in alternating
+rounds (``--rounds``), each in a fresh server. Targets with priorities:
+urgent p99 < 10 ms, normal p99 < 50 ms.
+
+The history-replay stand-in of the first version is gone: the download is
+the bulk stream now, and replay goes through the same bulk class.
 
 Bounded: every download and the sender have time limits; loopback only; each
 server is started and stopped by its PID (bench/prio_common.py), with the
@@ -24,7 +29,8 @@ the file. All files (source, blob store, downloads) live in temporary folders
 on tmpfs (/dev/shm) when it has room, else in the default temp folder, and are
 deleted as soon as they are not needed.
 
-    python bench/chat_during_bulk.py [--rounds 3] [--size-mib 1024] [--downloads 3] [--rate 200] [--json]
+    python bench/chat_during_bulk.py [--rounds 3] [--size-mib 1024] [--downloads 3]
+        [--rate 200] [--recv-kib 0 --recv-kib 256] [--json]
 """
 
 from __future__ import annotations
