@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from file_transfer import make_source
 from prio_common import PASSWORD, percentile, raw_login, roost_server, uptime
 from roost.client import Client
 from roost.protocol.codec import client_decoder, encode
@@ -62,19 +63,6 @@ def scratch_parent(need: int) -> str | None:
         if st.f_bavail * st.f_frsize > need + 512 * MiB:
             return "/dev/shm"
     return None
-
-
-def make_source(path: Path, size: int) -> None:
-    block = os.urandom(16 * MiB)
-    with open(path, "wb") as f:
-        left = size
-        while left > 0:
-            f.write(block[: min(left, len(block))])
-            left -= len(block)
-
-
-def stats(values: list[float]) -> str:
-    return f"{percentile(values, 50):.2f} / {percentile(values, 99):.2f}"
 
 
 async def receive(
