@@ -12,7 +12,7 @@ import pytest
 from conftest import RunningServer
 from files_helpers import MiB, blobs, leftover_uploads, make_file, random_file, sha256
 from helpers import logged_in, next_event, unique
-from roost.client import ErrorCode, FileSaved, Message, RoostError
+from roost.client import ErrorCode, FileSaved, Message, RoostError, TransferCancelled
 
 
 async def test_text_binary_and_empty_files_round_trip(server, tmp_path: Path) -> None:
@@ -392,3 +392,31 @@ async def test_bounded_receive_buffer_still_downloads_and_chats(server, tmp_path
         assert got.text == "during the download"
         saved = await asyncio.wait_for(fetch, 30)
     assert saved.read_bytes() == data
+
+
+async def test_transfer_cancelled_from_progress_is_dropped_on_both_ends(
+    server_factory, tmp_path: Path
+) -> None:
+    # one transfer at a time: the next one only starts if the cancelled one was let go
+    srv = server_factory(max_transfers=1)
+    make_file(tmp_path / "a.bin", 3 * MiB)
+
+    def stop_after_first_bytes(done: int, total: int) -> None:
+        if done > 0:
+            raise TransferCancelled("enough")
+
+    async with logged_in(srv) as alice:
+        with pytest.raises(TransferCancelled) as err:
+            await alice.upload(tmp_path / "a.bin", "general", progress=stop_after_first_bytes)
+        assert err.value.code == ErrorCode.CANCELLED
+        sent = await alice.upload(tmp_path / "a.bin", "general")
+        assert sent.file.size == 3 * MiB
+        assert leftover_uploads(srv) == []  # the cancelled upload was discarded, not kept
+
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        with pytest.raises(TransferCancelled):
+            await alice.download(sent.file.id, inbox, progress=stop_after_first_bytes)
+        assert list(inbox.iterdir()) == []  # no .part kept
+        saved = await alice.download(sent.file.id, inbox)
+        assert saved.read_bytes() == (tmp_path / "a.bin").read_bytes()

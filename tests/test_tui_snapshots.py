@@ -14,6 +14,9 @@ from textual.widgets import Input, TextArea
 from conftest import PASSWORD
 from roost.tui import RoostApp
 from roost.tui.screens.chat import ChatScreen
+from roost.tui.screens.confirm import ConfirmScreen
+from roost.tui.screens.transfers import TransfersScreen
+from roost.tui.transfers import transfers_of
 from roost.tui.widgets.lists import MemberList
 from tui_helpers import wait_until
 from tui_scene import SERVER_LABEL, build_scene, fixed_time, stop
@@ -81,5 +84,74 @@ def test_help_screen(snap_compare, server, tmp_path) -> None:
 
     try:
         assert snap_compare(scene_app(server, tmp_path), terminal_size=SIZE, run_before=help_open)
+    finally:
+        stop(online)
+
+
+def test_transfers_screen(snap_compare, server, tmp_path) -> None:
+    online = build_scene(server, tmp_path / "config")
+
+    async def transfers_open(pilot: Any) -> None:
+        await scene_ready(pilot)
+        # Fixed figures and a frozen clock: one transfer in each state.
+        registry = transfers_of(pilot.app.screen.session)
+        registry.clock = lambda: 100.0
+        mib = 1024 * 1024
+        for kind, name, total, done, state, detail, started, ended in (
+            (
+                "upload",
+                "release-notes.pdf",
+                2 * mib,
+                2 * mib,
+                "done",
+                "sent as k3v7q2m4x9pa",
+                98.0,
+                99.0,
+            ),
+            ("download", "db-2.log.gz", 8 * mib, 3 * mib, "cancelled", "", 90.0, 95.0),
+            (
+                "upload",
+                "huge.iso",
+                40 * mib,
+                0,
+                "failed",
+                "huge.iso: 40.0 MiB exceeds the 10.0 MiB limit",
+                99.0,
+                99.0,
+            ),
+            ("download", "screenshot.png", 4 * mib, mib, "running", "", 98.0, None),
+        ):
+            t = registry.start(kind, name, total)
+            t.done, t.base, t.state, t.detail = done, 0, state, detail
+            t.started, t.ended = started, ended
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, TransfersScreen))
+        await pilot.pause()
+
+    try:
+        assert snap_compare(
+            scene_app(server, tmp_path), terminal_size=SIZE, run_before=transfers_open
+        )
+    finally:
+        stop(online)
+
+
+def test_block_confirmation(snap_compare, server, tmp_path) -> None:
+    online = build_scene(server, tmp_path / "config")
+
+    async def confirm_open(pilot: Any) -> None:
+        await scene_ready(pilot)
+        members = pilot.app.screen.query_one(MemberList)
+        members.focus()
+        members.highlighted = [o.id for o in members.options].index("bob")
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        steady(pilot.app)
+        await pilot.pause()
+
+    try:
+        assert snap_compare(
+            scene_app(server, tmp_path), terminal_size=SIZE, run_before=confirm_open
+        )
     finally:
         stop(online)

@@ -8,6 +8,7 @@ async with connect("127.0.0.1", 7878, "bot", "secret", register=True) as client:
 
 from roost.client.connection import Client, ConnectionLost, connect
 from roost.client.events import ConnectionState, FileSaved
+from roost.client.files import TransferCancelled
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.messages import (
     Admitted,
@@ -51,5 +52,6 @@ __all__ = [
     "Presence",
     "RoostError",
     "SanctionInfo",
+    "TransferCancelled",
     "connect",
 ]

@@ -51,6 +51,19 @@ log = logging.getLogger("roost.client")
 Progress = Callable[[int, int], None]
 """Called as ``progress(bytes_done, total)``; raising from it aborts the transfer."""
 
+
+class TransferCancelled(RoostError):
+    """Raise from a progress callback to stop a transfer for good.
+
+    Unlike any other exception (after which the partial state is kept for a
+    resume), the server is told to discard an upload, and a download's
+    ``.part`` file is deleted.
+    """
+
+    def __init__(self, message: str = "cancelled") -> None:
+        super().__init__(ErrorCode.CANCELLED, message)
+
+
 # Unacknowledged upload bytes in flight: enough to keep a fast link busy, small
 # enough that a chat message sent meanwhile is not stuck behind much data.
 UPLOAD_WINDOW = 1024 * 1024
@@ -116,6 +129,12 @@ async def upload(
                 done = UploadDone(id=0, upload=upload_id, sha256=hasher.hexdigest())
                 result: FileResult = await client._call(done, FileResult)
                 return result
+            except TransferCancelled:
+                if upload_id:
+                    # Frees the sender's quota and transfer slot on the server now.
+                    with contextlib.suppress(RoostError, ConnectionLost):
+                        await client._call(UploadCancel(id=0, upload=upload_id))
+                raise
             except ConnectionLost:
                 if not client.reconnect or client._closed:
                     raise
@@ -238,6 +257,10 @@ async def download(
         if sink.error is not None:
             raise sink.error
         return await sink.finish(folder, name)
+    except TransferCancelled:
+        await sink.close()
+        sink.part.unlink(missing_ok=True)
+        raise
     finally:
         await sink.close()
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from roost.tui.session import ChatSession
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+T = TypeVar("T")
 
 
 class ChatApi(Protocol):
@@ -23,6 +28,9 @@ class ChatApi(Protocol):
 
     def background(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a coroutine in the background; a RoostError it raises is shown as a line."""
+
+    async def ask(self, screen: Screen[T]) -> T:
+        """Show a (modal) screen and wait for what it is dismissed with (from background())."""
 
     def show_help(self) -> None: ...
 

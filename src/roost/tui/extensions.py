@@ -52,6 +52,8 @@ class ScreenEntry:
     name: str
     description: str
     open: Callable[[ChatApi], Screen[Any]]
+    # Whether the key is offered in this session (e.g. only to moderators).
+    available: Callable[[ChatSession], bool] = lambda session: True
 
 
 SessionHook = Callable[[ChatSession], None]
@@ -74,7 +76,11 @@ class Extensions:
         self.member_actions = [a for a in self.member_actions if a.key != action.key] + [action]
 
     def add_screen(self, entry: ScreenEntry) -> None:
-        self.screens = [s for s in self.screens if s.key != entry.key] + [entry]
+        # In key order (F2, F3, F4...) in the footer and the help, whoever registers first.
+        self.screens = sorted(
+            [s for s in self.screens if s.key != entry.key] + [entry],
+            key=lambda s: (len(s.key), s.key),
+        )
 
     def on_session(self, hook: SessionHook) -> None:
         """Call ``hook`` with each new session (to register event handlers with ``on``)."""

@@ -15,8 +15,10 @@ from roost.client.chat_commands import MODERATION_COMMANDS, ChatCommand
 from roost.client.moderation import result_text
 from roost.tui.api import ChatApi
 from roost.tui.commands import Arg, ArgKind, Command
-from roost.tui.extensions import EXTENSIONS, MemberAction
-from roost.tui.session import ChatSession
+from roost.tui.extensions import EXTENSIONS, MemberAction, ScreenEntry
+from roost.tui.screens.confirm import ConfirmScreen
+from roost.tui.screens.pending import PendingScreen
+from roost.tui.session import ChatSession, Update
 
 
 def _args(usage: str) -> tuple[Arg, ...]:
@@ -41,18 +43,37 @@ def _runner(command: ChatCommand) -> Callable[[ChatApi, list[str]], Awaitable[No
 
 
 def _staff_on_other(session: ChatSession, user: str) -> bool:
-    return session.role in ("moderator", "admin") and user != session.me
+    return _is_staff(session) and user != session.me
+
+
+def _is_staff(session: ChatSession) -> bool:
+    return session.role in ("moderator", "admin")
 
 
 def _acting(verb: str) -> Callable[[ChatApi, str], Coroutine[Any, Any, None]]:
+    """A member-list key: a confirmation dialog first; Escape there does nothing."""
+
     async def run(api: ChatApi, user: str) -> None:
-        api.show(result_text(await getattr(api.session.client, verb)(user)))
+        timed = verb in ("block", "mute")
+        answer = await api.ask(
+            ConfirmScreen(f"{verb.capitalize()} {user}?", verb=verb.capitalize(), duration=timed)
+        )
+        if answer is None:
+            return
+        client = api.session.client
+        if timed:
+            result = await getattr(client, verb)(user, answer.duration, answer.reason)
+        else:
+            result = await client.kick(user, answer.reason)
+        api.show(result_text(result))
 
     return run
 
 
 def _on_moderation(session: ChatSession, ev: Moderation) -> None:
     session.info(f"[mod] {ev.entry.text}", level="warning")
+    # Lets open screens (the admission queue) follow what moderators do.
+    session.emit(Update(kind="moderation", event=ev))
 
 
 def install() -> None:
@@ -61,12 +82,21 @@ def install() -> None:
             Command(command.name, _args(command.usage), command.help, _runner(command))
         )
     for key, verb, what in (
-        ("b", "block", "block the member until unblocked (moderators)"),
-        ("k", "kick", "end the member's sessions (moderators)"),
-        ("u", "mute", "mute the member until unmuted (moderators)"),
+        ("b", "block", "block the member, after a confirmation (moderators)"),
+        ("k", "kick", "end the member's sessions, after a confirmation (moderators)"),
+        ("u", "mute", "mute the member, after a confirmation (moderators)"),
     ):
         EXTENSIONS.add_member_action(MemberAction(key, verb, what, _acting(verb), _staff_on_other))
     EXTENSIONS.on_session(lambda session: session.on(Moderation, _on_moderation))
+    EXTENSIONS.add_screen(
+        ScreenEntry(
+            "f4",
+            "pending",
+            "newcomers waiting for admission: admit, refuse, block (moderators)",
+            PendingScreen,
+            _is_staff,
+        )
+    )
 
 
 install()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,7 +18,7 @@ from roost.protocol.errors import RoostError
 from roost.protocol.messages import URGENT, Message
 from roost.tui.commands import run_command, split_command
 from roost.tui.completion import Completion, Names, complete
-from roost.tui.extensions import EXTENSIONS
+from roost.tui.extensions import EXTENSIONS, ScreenEntry
 from roost.tui.model import Conversation
 from roost.tui.render import TimeFormat, local_time
 from roost.tui.screens.help import HelpScreen
@@ -27,6 +27,8 @@ from roost.tui.widgets.composer import Composer
 from roost.tui.widgets.lists import ConversationList, MemberList
 from roost.tui.widgets.messages import MessageView
 from roost.tui.widgets.status import StatusLine
+
+T = TypeVar("T")
 
 
 class ChatScreen(Screen[None]):
@@ -68,7 +70,7 @@ class ChatScreen(Screen[None]):
             "connection": self._on_connection,
             "info": self._on_info,
         }
-        for entry in EXTENSIONS.screens:
+        for entry in self._screens():
             self._bindings.bind(entry.key, f"open_screen('{entry.key}')", entry.name.capitalize())
 
     # --- ChatApi -------------------------------------------------------------------------
@@ -99,6 +101,9 @@ class ChatScreen(Screen[None]):
 
     def background(self, coro: Coroutine[Any, Any, None]) -> None:
         self.run_worker(self._guard(coro), group="actions")
+
+    async def ask(self, screen: Screen[T]) -> T:
+        return await self.app.push_screen_wait(screen)
 
     def show_help(self) -> None:
         self.app.push_screen(HelpScreen())
@@ -362,8 +367,11 @@ class ChatScreen(Screen[None]):
     def action_focus_input(self) -> None:
         self.query_one(Composer).focus()
 
+    def _screens(self) -> list[ScreenEntry]:
+        return [e for e in EXTENSIONS.screens if e.available(self.session)]
+
     def action_open_screen(self, key: str) -> None:
-        entry = next((e for e in EXTENSIONS.screens if e.key == key), None)
+        entry = next((e for e in self._screens() if e.key == key), None)
         if entry is not None:
             self.app.push_screen(entry.open(self))
 
