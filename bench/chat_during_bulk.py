@@ -1,174 +1,175 @@
-"""Chat latency during bulk: messages reach a client while it pulls bulk data on the same connection.
+"""Chat latency during bulk: messages reach a client while it downloads a 1 GiB file.
 
-One client ("down") keeps a window of bulk requests in flight on its
-connection while another account ("boss", level urgent) sends it direct
-messages at a steady rate, alternating urgent and normal. The receiver
-timestamps each message as it decodes it; the delay from just before the
-sender's write to that moment is the delivery latency (it includes storing
-the message: a message is delivered only once stored; the sender's store
-acknowledgement delay is reported beside it). The same run is made with the
-priority outbox and with the first-in-first-out switch (config
-``fifo_outbox = true``), side by side, with the receiver reading as fast as
-it can (the server is the bottleneck, little queues anywhere) and reading at
-the pace of a 100 MiB/s link (the download saturates the link, and the
-backlog forms at the server). Targets with priorities: urgent p99 < 10 ms,
-normal p99 < 50 ms.
+One client ("down", the real SDK ``Client``) uploads a file of ``--size-mib``
+(1 GiB) once, then downloads it, ``--downloads`` times in a row, on its one
+connection, while another account ("boss", level urgent, in a separate
+process) sends it direct messages at a steady rate (``--rate``, 200/s),
+alternating urgent and normal. The receiver timestamps each message as its
+read loop decodes it (``Client.on_event``); the delay from just before the
+sender's write to that moment is the delivery latency. It includes storing
+the message (a message is delivered only once stored); the sender's store
+acknowledgement delay is reported beside it. Only messages sent while a
+download is running count; those of the second before the first download
+are reported as the "idle" baseline (the same path with no file moving).
 
-STAND-IN FOR FILE DOWNLOAD: the file-transfer feature is not on this branch
-yet, so the bulk stream is history replay, which the server also queues in
-the bulk class: the client keeps WINDOW requests for pages of PAGE messages
-of 16 KB (about 64 KiB per reply, the size of a file chunk) in flight, over
-and over through a pre-filled room (general, before the receiver joins).
-When file download lands, replace ``request`` (and the reply handling next
-to it) with the chunks of a 1 GiB file download (see docs/priority.md,
-"Tests and benchmarks"); the rest stays as is.
+The same is done with the priority outbox and with the first-in-first-out
+switch (config ``fifo_outbox = true``), and with the receiving client's
+socket buffer left to the kernel's autotuning and bounded by the SDK's
+``recv_buffer`` (``--recv-kib``, default both 0 and 256), in alternating
+rounds (``--rounds``), each in a fresh server. Targets with priorities:
+urgent p99 < 10 ms, normal p99 < 50 ms.
 
-    python bench/chat_during_bulk.py [--seconds 8] [--rate 100] [--link 0 --link 100] [--json]
+The history-replay stand-in of the first version is gone: the download is
+the bulk stream now, and replay goes through the same bulk class.
+
+Bounded: every download and the sender have time limits; loopback only; each
+server is started and stopped by its PID (bench/prio_common.py), with the
+moderation rate limits off and ``max_file_size``/``user_quota`` raised to fit
+the file. All files (source, blob store, downloads) live in temporary folders
+on tmpfs (/dev/shm) when it has room, else in the default temp folder, and are
+deleted as soon as they are not needed.
+
+    python bench/chat_during_bulk.py [--rounds 3] [--size-mib 1024] [--downloads 3]
+        [--rate 200] [--recv-kib 0 --recv-kib 256] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
-import socket
-import subprocess
+import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-from prio_common import HOST, PASSWORD, percentile, raw_login, roost_server, uptime
+from file_transfer import make_source
+from prio_common import PASSWORD, percentile, raw_login, roost_server, uptime
+from roost.client import Client
 from roost.protocol.codec import client_decoder, encode
-from roost.protocol.messages import PROTOCOL_VERSION, ClientHello, History, Login, Message, Ok, Send
+from roost.protocol.messages import Message, Ok, Send
 
-ARCHIVE = 1000  # messages of 16 KB in the room the bulk stream replays
-TEXT = 16000  # characters per archived message (max_text is 16384)
-PAGE = 4  # messages per bulk reply: about 64 KiB, like a file chunk
-WINDOW = 16  # bulk requests in flight: 1 MiB, like a download's TCP window
-LINK_BUFFER = 128 * 1024
+MiB = 1024 * 1024
+DOWNLOAD_TIMEOUT = 120.0  # per download of the file
+IDLE = 1.0  # seconds of chat before the first download: the baseline
 
 
-async def fill_archive(port: int) -> None:
-    reader, writer = await raw_login(port, "archivist")
-    for i in range(ARCHIVE):
-        writer.write(encode(Send(id=2, to="general", text=f"{i:05d} " + "a" * (TEXT - 6))))
-        if i % 50 == 49:
-            await writer.drain()
-    await writer.drain()
-    got = 0  # acks: once all have come, everything is stored
-    while got < ARCHIVE:
-        data = await asyncio.wait_for(reader.read(1 << 20), 30)
-        if not data:
-            raise RuntimeError("archive filler disconnected")
-        got += data.count(b"\xa1t\xa2ok")
-    writer.close()
+def scratch_parent(need: int) -> str | None:
+    """tmpfs when it has room for ``need`` bytes (plus a margin), else the default temp dir."""
+    if os.path.isdir("/dev/shm"):
+        st = os.statvfs("/dev/shm")
+        if st.f_bavail * st.f_frsize > need + 512 * MiB:
+            return "/dev/shm"
+    return None
 
 
-async def receive(port: int, seconds: float, rate: float, link: float) -> dict[str, Any]:
-    """The receiving client: bulk requests kept in flight, chat timed as it is decoded.
+async def receive(
+    port: int, tmp: Path, size: int, downloads: int, rate: float, recv_buffer: int
+) -> dict[str, Any]:
+    """The receiving client: upload once, then download while timing the chat it decodes."""
+    client = Client(
+        "127.0.0.1",
+        port,
+        "down",
+        PASSWORD,
+        register=True,
+        reconnect=False,
+        recv_buffer=recv_buffer,
+    )
+    await client.start()
+    arrivals: list[tuple[int, int, int]] = []  # (sent ns, arrived ns, priority)
 
-    A raw connection, so that reading can be paced like a network link of
-    ``link`` MiB/s (0: as fast as it can), where a download saturates the link
-    and the backlog forms at the server.
-    """
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if link:
-        # A link holds about its bandwidth-delay product (here 128 KiB, 1.25 ms
-        # at 100 MiB/s); beyond that a backlog waits at the sender, the server.
-        # Without this the receiver's kernel buffer would grow to hold it all.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, LINK_BUFFER)
-    sock.connect((HOST, port))
-    sock.setblocking(False)
-    decoder = client_decoder()
-    sock.sendall(encode(ClientHello(version=PROTOCOL_VERSION)))
-    sock.sendall(encode(Login(id=1, user="down", password=PASSWORD, register=True)))
-    while not any(
-        getattr(m, "id", None) == 1 for m in decoder.feed(await loop.sock_recv(sock, 1 << 16))
-    ):
-        pass
-    lat: dict[int, list[float]] = {0: [], 2: []}
-    moved = 0
-    pages = itertools.count()
+    def on_event(ev: Any) -> None:
+        if isinstance(ev, Message) and ev.sender == "boss":
+            arrivals.append((int(ev.text.split(" ", 1)[0]), time.monotonic_ns(), ev.priority))
 
-    def request(request_id: int) -> bytes:
-        """STAND-IN for the next chunk of a file download (see the module docstring)."""
-        after = next(pages) * PAGE % ARCHIVE
-        return encode(
-            History(id=request_id, room="general", after=after, before=after + PAGE + 1, limit=PAGE)
-        )
+    client.on_event(on_event)
 
-    await loop.sock_sendall(sock, b"".join(request(100 + k) for k in range(WINDOW)))
-    sender = subprocess.Popen(
-        [
+    async def consume() -> None:  # an application's loop: keeps the event queue empty
+        async for _ in client.events():
+            pass
+
+    consumer = asyncio.create_task(consume())
+    sender = None
+    try:
+        src = tmp / "source.bin"
+        make_source(src, size)
+        sent = await asyncio.wait_for(client.upload(src, "general"), DOWNLOAD_TIMEOUT)
+        src.unlink()  # the server has its blob now
+        out = tmp / "out"
+        out.mkdir()
+        sender = await asyncio.create_subprocess_exec(
             sys.executable,
             __file__,
             "--send-to",
             str(port),
-            "--seconds",
-            str(seconds + 1.5),
             "--rate",
             str(rate),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        start = time.monotonic()
-        t0 = start + 1.0  # warm up
-        t1 = t0 + seconds
-        m0 = 0
-        read = 0
-        while (now := time.monotonic()) < t1:
-            if link:  # pace reading like a link of `link` MiB/s
-                ahead = read / (link * 2**20) - (now - start)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-            data = await asyncio.wait_for(loop.sock_recv(sock, 1 << 16), 10)
-            if not data:
-                raise RuntimeError("the server closed the connection")
-            read += len(data)
-            arrived = time.monotonic_ns()
-            again = []
-            for msg in decoder.feed(data):
-                if isinstance(msg, Message) and msg.sender == "boss":
-                    if t0 <= time.monotonic():
-                        sent_ns, _ = msg.text.split(" ", 1)
-                        lat[msg.priority].append((arrived - int(sent_ns)) / 1e6)
-                elif isinstance(msg, Ok) and msg.id >= 100:
-                    again.append(request(msg.id))
-            moved += len(data)
-            if not m0 and time.monotonic() >= t0:
-                m0 = moved
-            if again:
-                await loop.sock_sendall(sock, b"".join(again))
-        out, _ = await asyncio.to_thread(sender.communicate, timeout=20)
-        acks: list[float] = json.loads(out or b"[]")
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        await asyncio.sleep(0.5)  # the sender logs in
+        idle_from = time.monotonic_ns()
+        await asyncio.sleep(IDLE)
+        windows: list[tuple[int, int]] = []
+        elapsed = 0.0
+        for _ in range(downloads):
+            t0 = time.monotonic_ns()
+            saved = await asyncio.wait_for(client.download(sent.file.id, out), DOWNLOAD_TIMEOUT)
+            t1 = time.monotonic_ns()
+            windows.append((t0, t1))
+            elapsed += (t1 - t0) / 1e9
+            if saved.stat().st_size != size:
+                raise RuntimeError(f"downloaded {saved.stat().st_size} of {size} bytes")
+            saved.unlink()
+        await asyncio.sleep(0.2)  # the last messages sent during the download arrive
+        assert sender.stdin is not None
+        sender.stdin.close()  # tells the sender to stop
+        out_bytes, _ = await asyncio.wait_for(sender.communicate(), 20)
+        acks: list[float] = json.loads(out_bytes or b"[]")
     finally:
-        if sender.poll() is None:
+        if sender is not None and sender.returncode is None:
             sender.kill()
-            sender.wait()
-        sock.close()
+            await sender.wait()
+        consumer.cancel()
+        await client.close()
+    lat: dict[int, list[float]] = {0: [], 2: []}
+    idle: list[float] = []
+    for sent_ns, arrived, prio in arrivals:
+        ms = (arrived - sent_ns) / 1e6
+        if idle_from <= sent_ns < windows[0][0]:
+            idle.append(ms)
+        elif any(a <= sent_ns < b for a, b in windows):
+            lat[prio].append(ms)
     return {
-        "bulk_mib_per_s": round((moved - m0) / seconds / 2**20, 1),
+        "download_mib_per_s": round(downloads * size / MiB / elapsed, 1),
         **{
             f"{name}_{stat}_ms": round(percentile(lat[level], pct), 2)
             for name, level in (("urgent", 0), ("normal", 2))
             for stat, pct in (("p50", 50), ("p99", 99))
         },
+        "idle_p50_ms": round(percentile(idle, 50), 2),
+        "idle_p99_ms": round(percentile(idle, 99), 2),
         "store_ack_p50_ms": round(percentile(acks, 50), 2),
         "store_ack_p99_ms": round(percentile(acks, 99), 2),
-        "samples": {"urgent": len(lat[0]), "normal": len(lat[2])},
+        "samples": {"urgent": len(lat[0]), "normal": len(lat[2]), "idle": len(idle)},
     }
 
 
-async def send_chat(port: int, seconds: float, rate: float) -> None:
+async def send_chat(port: int, rate: float) -> None:
     """The sender process: direct messages to "down", urgent and normal in turn.
 
-    Prints the store acknowledgement delays (ms) as JSON: the part of the
-    delivery latency spent before the message is stored and fanned out.
+    Runs until its stdin closes (at most 10 minutes). Prints the store
+    acknowledgement delays (ms) as JSON: the part of the delivery latency
+    spent before the message is stored and fanned out.
     """
     reader, writer = await raw_login(port, "boss")
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    stop = asyncio.create_task(stdin.read())
     sent: dict[int, int] = {}
     acks: list[float] = []
 
@@ -181,53 +182,82 @@ async def send_chat(port: int, seconds: float, rate: float) -> None:
 
     sink = asyncio.create_task(replies())
     interval = 1.0 / rate
-    stop = time.monotonic() + seconds
+    deadline = time.monotonic() + 600
     n = 0
-    while time.monotonic() < stop:
+    next_at = time.monotonic()
+    while not stop.done() and time.monotonic() < deadline:
         level = 0 if n % 2 == 0 else 2
         now = time.monotonic_ns()
         writer.write(encode(Send(id=n + 1, to="@down", text=f"{now} {n}", priority=level)))
         sent[n + 1] = now
         n += 1
-        await asyncio.sleep(interval)
-    await asyncio.sleep(0.5)
+        # A steady pace: a late wake-up does not slow the rate down.
+        next_at += interval
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+    await asyncio.sleep(0.3)
     sink.cancel()
+    stop.cancel()
     writer.close()
-    print(json.dumps(acks[len(acks) // 8 :]))  # without the warm-up
+    print(json.dumps(acks))
 
 
-async def measure(fifo: bool, seconds: float, rate: float, link: float) -> dict[str, Any]:
-    config = {"fifo_outbox": fifo, "stall_timeout": 3600.0}
-    with roost_server(config, users={"boss": "urgent"}) as (port, _pid):
-        await fill_archive(port)
-        res = await receive(port, seconds, rate, link)
-    return {"outbox": "fifo" if fifo else "priority", "link_mib_s": link or "none", **res}
+async def measure(
+    fifo: bool, size: int, downloads: int, rate: float, recv_kib: int
+) -> dict[str, Any]:
+    config = {
+        "fifo_outbox": fifo,
+        "stall_timeout": 3600.0,
+        "max_file_size": size,
+        "user_quota": 2 * size,
+        "upload_timeout": 3600.0,
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="roost-bench-bulk-", dir=scratch_parent(2 * size)) as t,
+        roost_server(config, users={"boss": "urgent"}) as (port, _pid),
+    ):
+        res = await receive(port, Path(t), size, downloads, rate, recv_kib * 1024)
+    return {"outbox": "fifo" if fifo else "priority", "recv_kib": recv_kib or "auto", **res}
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--rate", type=float, default=100.0, help="chat messages per second")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each mode, alternating")
+    parser.add_argument("--size-mib", type=int, default=1024, help="size of the file")
+    parser.add_argument("--downloads", type=int, default=3, help="downloads of it per run")
+    parser.add_argument("--rate", type=float, default=200.0, help="chat messages per second")
     parser.add_argument(
-        "--link",
-        type=float,
+        "--recv-kib",
+        type=int,
         action="append",
-        help="receiver's read pace in MiB/s, 0 for none (repeatable; default: 0 and 100)",
+        help="the receiving client's recv_buffer in KiB, 0 for the kernel's autotuning"
+        " (repeatable; default: 0 and 256)",
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--send-to", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    seconds = min(args.seconds, 60.0)
-    rate = min(args.rate, 1000.0)
+    rate = min(max(args.rate, 1.0), 1000.0)
     if args.send_to:
-        await send_chat(args.send_to, seconds, rate)
+        await send_chat(args.send_to, rate)
         return
-    load = uptime()
-    for link in args.link or [0.0, 100.0]:
-        for fifo in (False, True):
-            row = await measure(fifo, seconds, rate, link)
-            print(json.dumps(row) if args.json else row, flush=True)
-    print(f"load before: {load}\nload after:  {uptime()}")
+    size = min(max(args.size_mib, 1), 4096) * MiB
+    downloads = min(max(args.downloads, 1), 10)
+    rows = []
+    print(f"load before: {uptime()}", flush=True)
+    recv = [min(max(k, 0), 65536) for k in args.recv_kib or [0, 256]]
+    for _ in range(min(max(args.rounds, 1), 10)):
+        for kib in recv:
+            for fifo in (False, True):
+                row = await measure(fifo, size, downloads, rate, kib)
+                rows.append(row)
+                print(json.dumps(row) if args.json else row, flush=True)
+    print(f"load after:  {uptime()}")
+    if not args.json:
+        for kib in recv:
+            for mode in ("priority", "fifo"):
+                mine = [r for r in rows if r["outbox"] == mode and r["recv_kib"] == (kib or "auto")]
+                for key in ("urgent_p50_ms", "urgent_p99_ms", "normal_p50_ms", "normal_p99_ms"):
+                    vals = [r[key] for r in mine]
+                    print(f"recv {kib or 'auto'} KiB, {mode:8} {key}: {min(vals)} .. {max(vals)}")
 
 
 if __name__ == "__main__":

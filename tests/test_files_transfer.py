@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import socket
 from pathlib import Path
 
 import pytest
@@ -372,6 +373,25 @@ async def test_one_download_per_part_file(server_factory, tmp_path: Path) -> Non
     assert len(saved) == 1 and len(refused) == 1, results
     assert "is being downloaded already" in refused[0].message
     assert saved[0].read_bytes() == data and list(out.iterdir()) == saved
+
+
+async def test_bounded_receive_buffer_still_downloads_and_chats(server, tmp_path: Path) -> None:
+    """recv_buffer caps the client's socket buffer; a download and chat beside it still work."""
+    data = random_file(tmp_path / "big.bin", 3 * MiB + 17)
+    out = tmp_path / "out"
+    out.mkdir()
+    async with logged_in(server) as alice, logged_in(server, recv_buffer=32 * 1024) as bob:
+        sock = bob._writer.get_extra_info("socket") if bob._writer else None
+        assert sock is not None
+        # Linux reports twice the request (bookkeeping); autotuning would start at 128 KiB.
+        assert 32 * 1024 <= sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) <= 64 * 1024
+        sent = await alice.upload(tmp_path / "big.bin", "@" + bob.user)
+        fetch = asyncio.create_task(bob.download(sent.file.id, out))
+        chat = await alice.send("@" + bob.user, "during the download", priority=0)
+        got = await next_event(bob, Message, seq=chat.seq)
+        assert got.text == "during the download"
+        saved = await asyncio.wait_for(fetch, 30)
+    assert saved.read_bytes() == data
 
 
 async def test_transfer_cancelled_from_progress_is_dropped_on_both_ends(

@@ -8,6 +8,7 @@ import itertools
 import logging
 import os
 import random
+import socket
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -112,6 +113,7 @@ class Client(ModerationMixin):
         known_servers: str | os.PathLike[str] | None = None,
         on_pin: Callable[[str, str], None] | None = None,
         auto_accept: str | os.PathLike[str] | None = None,
+        recv_buffer: int = 0,
     ) -> None:
         self.host = host
         self.port = port
@@ -122,6 +124,13 @@ class Client(ModerationMixin):
         self.reconnect = reconnect
         self.connect_timeout = connect_timeout
         self.max_backoff = max_backoff
+        # Bytes this side may hold unread (kernel receive buffer, and half of it in
+        # the stream reader); 0 leaves the kernel's autotuning. When this process
+        # reads slower than the server sends (a download on a fast link), the
+        # backlog forms in these buffers, where chat waits behind file data; with
+        # a small bound it forms in the server's outbox, where urgent goes first.
+        # The cost: throughput is capped near recv_buffer / round-trip time.
+        self.recv_buffer = recv_buffer
         # TLS: the server's certificate must match its pin in the known-servers file
         # (pinned on first use), unless ``insecure`` skips the check.
         self.tls = tls
@@ -226,14 +235,20 @@ class Client(ModerationMixin):
                 fut.set_exception(exc)
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        limit = min(1 << 20, self.recv_buffer // 2) if self.recv_buffer > 0 else 1 << 20
         if not self.tls:
-            return await asyncio.open_connection(self.host, self.port, limit=1 << 20)
-        known = None if self.insecure else self.known_servers
-        reader, writer, pinned = await open_tls(self.host, self.port, known, 1 << 20)
-        if pinned is not None:
-            self.pinned = pinned
-            if self.on_pin is not None:
-                self.on_pin(server_key(self.host, self.port), pinned)
+            reader, writer = await asyncio.open_connection(self.host, self.port, limit=limit)
+        else:
+            known = None if self.insecure else self.known_servers
+            reader, writer, pinned = await open_tls(self.host, self.port, known, limit)
+            if pinned is not None:
+                self.pinned = pinned
+                if self.on_pin is not None:
+                    self.on_pin(server_key(self.host, self.port), pinned)
+        sock = writer.get_extra_info("socket")
+        if self.recv_buffer > 0 and sock is not None:
+            with contextlib.suppress(OSError):  # a hint: the platform may round or refuse it
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.recv_buffer)
         return reader, writer
 
     async def _open(self) -> None:
