@@ -138,3 +138,19 @@ async def test_duplicate_login_on_one_connection_is_refused(server) -> None:
     again = await raw.login(name, PASSWORD)
     assert isinstance(again, Error) and again.code == "already_logged_in"
     raw.close()
+
+
+async def test_sender_vanishing_before_its_ack_still_delivers(server) -> None:
+    async with logged_in(server) as witness:
+        raw = await RawConnection.open(server)
+        await raw.login(unique())
+        for i in range(20):
+            raw.send(Send(id=100 + i, to="general", text=f"fire and forget {i}"))
+        # End of stream right behind the requests: the server closes before any ack.
+        # (A close() with unread acks would send a reset, and TCP would drop the tail.)
+        raw.writer.write_eof()
+        ev = await next_event(witness, Message, text="fire and forget 19")
+        raw.close()
+        assert ev.seq >= 20
+        await asyncio.sleep(0.2)
+    assert "Traceback" not in server.log() and "InvalidStateError" not in server.log()

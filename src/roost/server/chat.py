@@ -243,11 +243,15 @@ def post_message(
 
     def done(f: asyncio.Future[None]) -> None:
         exc = f.exception()
+        if exc is None:
+            # Stored: it is delivered even if its sender has gone meanwhile.
+            server.bus.publish(env)
+        if out.done():
+            return  # the sender's connection closed and cancelled the reply
         if exc is not None:
             out.set_exception(exc)
-            return
-        server.bus.publish(env)
-        out.set_result(result)
+        else:
+            out.set_result(result)
 
     stored.add_done_callback(done)
     return out
