@@ -2,7 +2,8 @@
 
 Memory stays constant whatever the file size: an upload keeps at most
 ``UPLOAD_WINDOW`` bytes unacknowledged, a download writes each chunk as it
-arrives. Both continue from where they stopped after the connection drops
+arrives and lets the server send at most ``Client.download_window`` bytes
+beyond what it has acknowledged (``download_ack`` every half window). Both continue from where they stopped after the connection drops
 (the SDK reconnects by itself) and, across processes, from what the server
 or the ``.part`` file already holds.
 """
@@ -30,6 +31,7 @@ from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.filenames import numbered, safe_filename
 from roost.protocol.messages import (
     Download,
+    DownloadAck,
     DownloadCancel,
     FileData,
     FileDetails,
@@ -243,7 +245,8 @@ async def download(
             if progress is not None:
                 progress(start, info.size)
             try:
-                request = Download(id=0, file=info.id, offset=start)
+                sink.start(client.download_window)
+                request = Download(id=0, file=info.id, offset=start, window=client.download_window)
                 await client._call(request, None, stream=sink.receive())
                 break
             except ConnectionLost:
@@ -292,6 +295,42 @@ class _Sink:
         self.error: BaseException | None = None
         self.held = False
         self.closed = False
+        self.window = 0
+        self.acked = have  # offset last acknowledged to the server (or requested from)
+
+    def start(self, window: int) -> None:
+        """A new ``download`` request from ``offset``: the server's credit starts there."""
+        self.window = window
+        self.acked = self.offset
+
+    def _ack(self, request_id: int) -> None:
+        """Acknowledge what was consumed, once per half window.
+
+        No ack once the server's credit covers the rest of the file: it no longer
+        needs one, and so none can arrive after the download has ended there.
+        """
+        w = self.window
+        if not w or self.offset - self.acked < w // 2 or self.acked + w >= self.info.size:
+            return
+        self.acked = self.offset
+        client = self.client
+        try:
+            reply = client._request(DownloadAck(id=0, download=request_id, offset=self.offset))
+        except ConnectionLost:
+            return  # the download is resumed after the reconnect
+
+        def check(fut: asyncio.Future[Any]) -> None:
+            if fut.cancelled():
+                return
+            exc = fut.exception()
+            # A lost connection is not this download's fault: it resumes after it.
+            lost = isinstance(exc, ConnectionLost)
+            if isinstance(exc, RoostError) and not lost and self.error is None:
+                # Without its ack the download would stall: fail it instead.
+                self.error = exc
+                abort_stream(client, request_id, exc)
+
+        reply.add_done_callback(check)
 
     @classmethod
     async def open(cls, client: Client, part: Path, info: FileInfo) -> _Sink:
@@ -344,6 +383,7 @@ class _Sink:
                     self.held = True
                     self.client.hold_reading()
                 self.offset += len(msg.data)
+                self._ack(msg.id)
                 if self.progress is not None:
                     self.progress(self.offset, self.info.size)
             except Exception as exc:

@@ -159,11 +159,24 @@ class FileQuery(Wire, tag="file_info"):
 
 
 class Download(Wire, tag="download"):
-    """Stream a file from ``offset`` as ``data`` events; the reply comes after the last byte."""
+    """Stream a file from ``offset`` as ``data`` events; the reply comes after the last byte.
+
+    ``window`` > 0: the server keeps at most that many bytes sent beyond the
+    offset last acknowledged with ``download_ack`` (0: no limit, pacing only).
+    """
 
     id: int
     file: str
     offset: int = 0
+    window: int = 0
+
+
+class DownloadAck(Wire, tag="download_ack"):
+    """The client has consumed download ``download`` (its request id) up to file ``offset``."""
+
+    id: int
+    download: int
+    offset: int
 
 
 class DownloadCancel(Wire, tag="download_cancel"):
@@ -524,6 +537,7 @@ ClientMessage = (
     | FileQuery
     | Download
     | DownloadCancel
+    | DownloadAck
 )
 ServerMessage = (
     ServerHello

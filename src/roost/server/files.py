@@ -10,7 +10,11 @@ conversation, stored with its seq like any other.
 Download: ``download`` streams ``data`` events in the outbox's BULK class,
 reading the next chunk only when the connection has drained (Outbox.bulk_room
 and the connection's drain hooks), so a download holds about one chunk in
-server memory whatever the file size; the reply follows the last byte.
+server memory whatever the file size; the reply follows the last byte. With
+a ``window``, the pump also stops a download while ``window`` bytes are sent
+and not yet acknowledged (``download_ack``): credit flow control, as HTTP/2
+stream windows, so the file data queued in the client's socket buffer stays
+bounded whatever its kernel's autotuning does.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.filenames import clean_name
 from roost.protocol.messages import (
     Download,
+    DownloadAck,
     DownloadCancel,
     FileData,
     FileDetails,
@@ -113,6 +118,15 @@ class DownloadStream:
     offset: int
     user: str
     done: asyncio.Future[None]
+    window: int = 0  # bytes sent beyond ``acked`` at most; 0: no limit
+    acked: int = 0  # file offset the client has acknowledged
+
+    def credit(self) -> int:
+        """Bytes this stream may send now (its chunk size aside)."""
+        left = self.record.size - self.offset
+        if self.window:
+            return min(left, self.acked + self.window - self.offset)
+        return left
 
 
 class DownloadPump:
@@ -131,9 +145,16 @@ class DownloadPump:
         streams = self.streams
         pushed = False
         # Round-robin: concurrent downloads on one connection share it chunk by chunk.
+        # A stream out of credit is passed over; its ack calls pump() again.
         while streams and box.bulk_room() > 0:
+            for _ in range(len(streams)):
+                if streams[0].credit() > 0:
+                    break
+                streams.rotate(-1)
             s = streams[0]
-            n = min(self.chunk_size, s.record.size - s.offset)
+            n = min(self.chunk_size, s.credit())
+            if n <= 0:
+                break
             # The file's bytes are read straight into their frame: one copy.
             msg = FileData(id=s.request_id, offset=s.offset, data=_EMPTY)
             frame, start = frame_with_room(msg, n)
@@ -158,6 +179,21 @@ class DownloadPump:
                 streams.rotate(-1)
         if pushed:
             self.conn.server.mark_dirty(self.conn)
+
+    def ack(self, request_id: int, offset: int) -> None:
+        """Record the client's ``download_ack`` and send what the new credit allows."""
+        s = next((s for s in self.streams if s.request_id == request_id), None)
+        if s is None:
+            raise RoostError(ErrorCode.NO_SUCH_FILE, f"no download {request_id} in progress")
+        if offset > s.offset:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST,
+                f"acknowledged offset {offset} of download {request_id} is beyond"
+                f" the {s.offset} bytes sent",
+            )
+        # An older ack arriving late changes nothing.
+        s.acked = max(s.acked, offset)
+        self.pump()
 
     def fail(self, s: DownloadStream, exc: RoostError) -> None:
         self.remove(s)
@@ -637,6 +673,8 @@ async def download(server: Server, conn: ClientConnection, msg: Download) -> Bul
         raise RoostError(
             ErrorCode.BAD_REQUEST, f"offset {msg.offset} is outside the file (0..{rec.size})"
         )
+    if msg.window < 0:
+        raise RoostError(ErrorCode.BAD_REQUEST, "window must not be negative (0: no window)")
     svc._check_transfers(account.name)
     try:
         fd = os.open(svc.blobs.path(rec.sha256), os.O_RDONLY | getattr(os, "O_BINARY", 0))
@@ -644,7 +682,9 @@ async def download(server: Server, conn: ClientConnection, msg: Download) -> Bul
         log.error("blob %s of file %s unreadable: %s", rec.sha256, rec.id, exc)
         raise RoostError(ErrorCode.STORAGE, "the server cannot read this file") from exc
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    stream = DownloadStream(msg.id, rec, fd, msg.offset, account.name, done)
+    stream = DownloadStream(
+        msg.id, rec, fd, msg.offset, account.name, done, window=msg.window, acked=msg.offset
+    )
     svc.start_download(conn, stream)
     try:
         await done
@@ -664,6 +704,14 @@ def download_cancel(server: Server, conn: ClientConnection, msg: DownloadCancel)
             pump.fail(s, RoostError(ErrorCode.CANCELLED, "download cancelled"))
 
 
+def download_ack(server: Server, conn: ClientConnection, msg: DownloadAck) -> None:
+    require_login(conn)
+    pump = service(server).pumps.get(conn)
+    if pump is None:
+        raise RoostError(ErrorCode.NO_SUCH_FILE, f"no download {msg.download} in progress")
+    pump.ack(msg.download, msg.offset)
+
+
 HANDLERS: dict[type, Any] = {
     Upload: upload,
     Put: put,
@@ -672,4 +720,5 @@ HANDLERS: dict[type, Any] = {
     FileQuery: file_query,
     Download: download,
     DownloadCancel: download_cancel,
+    DownloadAck: download_ack,
 }
