@@ -16,7 +16,9 @@ The same is done with the priority outbox and with the first-in-first-out
 switch (config ``fifo_outbox = true``), and with the receiving client's
 socket buffer left to the kernel's autotuning and bounded by the SDK's
 ``recv_buffer`` (``--recv-kib``, default both 0 and 256), in alternating
-rounds (``--rounds``), each in a fresh server. Targets with priorities:
+rounds (``--rounds``), each in a fresh server. ``--window-kib`` sets the
+client's ``download_window`` (repeatable; default: the SDK's default, 1 MiB;
+0 for no window, the behaviour before it). Targets with priorities:
 urgent p99 < 10 ms, normal p99 < 50 ms.
 
 The history-replay stand-in of the first version is gone: the download is
@@ -48,6 +50,7 @@ from typing import Any
 from file_transfer import make_source
 from prio_common import PASSWORD, percentile, raw_login, roost_server, uptime
 from roost.client import Client
+from roost.client.connection import DOWNLOAD_WINDOW
 from roost.protocol.codec import client_decoder, encode
 from roost.protocol.messages import Message, Ok, Send
 
@@ -66,7 +69,13 @@ def scratch_parent(need: int) -> str | None:
 
 
 async def receive(
-    port: int, tmp: Path, size: int, downloads: int, rate: float, recv_buffer: int
+    port: int,
+    tmp: Path,
+    size: int,
+    downloads: int,
+    rate: float,
+    recv_buffer: int,
+    window: int = DOWNLOAD_WINDOW,
 ) -> dict[str, Any]:
     """The receiving client: upload once, then download while timing the chat it decodes."""
     client = Client(
@@ -77,6 +86,7 @@ async def receive(
         register=True,
         reconnect=False,
         recv_buffer=recv_buffer,
+        download_window=window,
     )
     await client.start()
     arrivals: list[tuple[int, int, int]] = []  # (sent ns, arrived ns, priority)
@@ -202,7 +212,7 @@ async def send_chat(port: int, rate: float) -> None:
 
 
 async def measure(
-    fifo: bool, size: int, downloads: int, rate: float, recv_kib: int
+    fifo: bool, size: int, downloads: int, rate: float, recv_kib: int, window_kib: int
 ) -> dict[str, Any]:
     config = {
         "fifo_outbox": fifo,
@@ -215,8 +225,15 @@ async def measure(
         tempfile.TemporaryDirectory(prefix="roost-bench-bulk-", dir=scratch_parent(2 * size)) as t,
         roost_server(config, users={"boss": "urgent"}) as (port, _pid),
     ):
-        res = await receive(port, Path(t), size, downloads, rate, recv_kib * 1024)
-    return {"outbox": "fifo" if fifo else "priority", "recv_kib": recv_kib or "auto", **res}
+        res = await receive(
+            port, Path(t), size, downloads, rate, recv_kib * 1024, window_kib * 1024
+        )
+    return {
+        "outbox": "fifo" if fifo else "priority",
+        "recv_kib": recv_kib or "auto",
+        "window_kib": window_kib,
+        **res,
+    }
 
 
 async def main() -> None:
@@ -232,6 +249,13 @@ async def main() -> None:
         help="the receiving client's recv_buffer in KiB, 0 for the kernel's autotuning"
         " (repeatable; default: 0 and 256)",
     )
+    parser.add_argument(
+        "--window-kib",
+        type=int,
+        action="append",
+        help="the receiving client's download_window in KiB, 0 for none"
+        f" (repeatable; default: {DOWNLOAD_WINDOW // 1024})",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--send-to", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -244,20 +268,32 @@ async def main() -> None:
     rows = []
     print(f"load before: {uptime()}", flush=True)
     recv = [min(max(k, 0), 65536) for k in args.recv_kib or [0, 256]]
+    windows = [min(max(k, 0), 1 << 20) for k in args.window_kib or [DOWNLOAD_WINDOW // 1024]]
     for _ in range(min(max(args.rounds, 1), 10)):
-        for kib in recv:
-            for fifo in (False, True):
-                row = await measure(fifo, size, downloads, rate, kib)
-                rows.append(row)
-                print(json.dumps(row) if args.json else row, flush=True)
+        for win in windows:
+            for kib in recv:
+                for fifo in (False, True):
+                    row = await measure(fifo, size, downloads, rate, kib, win)
+                    rows.append(row)
+                    print(json.dumps(row) if args.json else row, flush=True)
     print(f"load after:  {uptime()}")
     if not args.json:
-        for kib in recv:
-            for mode in ("priority", "fifo"):
-                mine = [r for r in rows if r["outbox"] == mode and r["recv_kib"] == (kib or "auto")]
-                for key in ("urgent_p50_ms", "urgent_p99_ms", "normal_p50_ms", "normal_p99_ms"):
-                    vals = [r[key] for r in mine]
-                    print(f"recv {kib or 'auto'} KiB, {mode:8} {key}: {min(vals)} .. {max(vals)}")
+        for win in windows:
+            for kib in recv:
+                for mode in ("priority", "fifo"):
+                    mine = [
+                        r
+                        for r in rows
+                        if r["outbox"] == mode
+                        and r["recv_kib"] == (kib or "auto")
+                        and r["window_kib"] == win
+                    ]
+                    for key in ("urgent_p50_ms", "urgent_p99_ms", "normal_p50_ms", "normal_p99_ms"):
+                        vals = [r[key] for r in mine]
+                        print(
+                            f"window {win} KiB, recv {kib or 'auto'} KiB, {mode:8} {key}:"
+                            f" {min(vals)} .. {max(vals)}"
+                        )
 
 
 if __name__ == "__main__":
