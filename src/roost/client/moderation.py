@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from roost.protocol.durations import format_until
 from roost.protocol.errors import RoostError
@@ -45,8 +45,9 @@ class ModerationMixin:
     session: LoginResult | None
     _admission: asyncio.Future[LoginResult] | None = None
 
-    async def _call(self, msg: Any, result_type: type[T] | None = None) -> Any:
-        raise NotImplementedError  # provided by Client
+    if TYPE_CHECKING:
+        # Provided by Client, which this class is mixed into.
+        async def _call(self, msg: Any, result_type: type[T] | None = None) -> Any: ...
 
     async def block(self, user: str, duration: float | None = None, reason: str = "") -> ModResult:
         """Block an account: its sessions end at once and it cannot log in until unblocked."""
