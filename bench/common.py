@@ -130,11 +130,10 @@ BENCH_CONFIG: dict[str, Any] = {
 
 
 @dataclass
-class RoostServer:
-    """`python -m roost serve` on a free loopback port, in a data folder of its own."""
+class ManagedProcess:
+    """A server process this bench started: launched with a log file, stopped by its PID."""
 
     workdir: Path
-    config: dict[str, Any] = field(default_factory=dict)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
@@ -142,6 +141,22 @@ class RoostServer:
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
+
+    def _launch(self, argv: list[str], log_name: str, env: dict[str, str] | None = None) -> None:
+        log = open(self.workdir / log_name, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=log, env=env)
+        log.close()
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self.proc = None
+
+
+@dataclass
+class RoostServer(ManagedProcess):
+    """`python -m roost serve` on a free loopback port, in a data folder of its own."""
+
+    config: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> RoostServer:
         data = self.workdir / "roost-data"
@@ -151,11 +166,10 @@ class RoostServer:
         port_file = self.workdir / "roost.port"
         port_file.unlink(missing_ok=True)
         env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        log = open(self.workdir / "roost.log", "ab")  # noqa: SIM115 - handed to the child
         args = [sys.executable, "-m", "roost", "serve", "--host", HOST, "--port", str(self.port)]
         args += ["--data-dir", str(data), "--config", str(cfg), "--port-file", str(port_file)]
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=env)
-        log.close()
+        self._launch(args, "roost.log", env)
+        assert self.proc is not None
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if port_file.exists() and port_file.read_text().strip():
@@ -165,10 +179,6 @@ class RoostServer:
                 raise RuntimeError((self.workdir / "roost.log").read_text()[-2000:])
             time.sleep(0.02)
         raise RuntimeError("roost server did not start")
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self.proc = None
 
 
 def _toml(value: Any) -> str:
@@ -217,22 +227,13 @@ def peer_version(name: str) -> str:
 
 
 @dataclass
-class Ngircd:
+class Ngircd(ManagedProcess):
     """ngircd in the foreground with a config written here; flood penalties lifted.
 
     ``MaxPenaltyTime = 0`` turns the per-command penalty off (ngircd >= 25), and
     senders become operators (``OPER``) and set user mode ``+F`` (relaxed flood
     protection: five times the commands per read, ngircd >= 22).
     """
-
-    workdir: Path
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
 
     def start(self) -> Ngircd:
         binary = _peer_binary("ngircd")
@@ -266,30 +267,14 @@ Name = {NGIRCD_OPER[0]}
 Password = {NGIRCD_OPER[1]}
 """
         )
-        log = open(self.workdir / "ngircd.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [binary, "--nodaemon", "--config", str(conf)], stdout=log, stderr=log
-        )
-        log.close()
+        self._launch([binary, "--nodaemon", "--config", str(conf)], "ngircd.log")
+        assert self.proc is not None
         wait_port(self.port, self.proc)
         return self
 
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self.proc = None
-
 
 @dataclass
-class Mosquitto:
-    workdir: Path
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
+class Mosquitto(ManagedProcess):
     def start(self) -> Mosquitto:
         binary = _peer_binary("mosquitto")
         assert binary, "mosquitto is not installed (run with --peers)"
@@ -299,15 +284,10 @@ class Mosquitto:
             f"listener {self.port} {HOST}\nallow_anonymous true\npersistence false\n"
             "log_dest stderr\nlog_type error\nmax_connections -1\n"
         )
-        log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
-        log.close()
+        self._launch([binary, "-c", str(conf)], "mosquitto.log")
+        assert self.proc is not None
         wait_port(self.port, self.proc)
         return self
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self.proc = None
 
 
 # --- worker processes --------------------------------------------------------------

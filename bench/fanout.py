@@ -27,19 +27,22 @@ from common import (
 from load import RoomLoad, run_room_load
 
 
+def _load(system: str, port: int, args: argparse.Namespace) -> RoomLoad:
+    return RoomLoad(
+        system,
+        port,
+        receivers=args.receivers,
+        senders=args.senders,
+        window=args.window,
+        duration=args.duration,
+    )
+
+
 def roost_fanout(args: argparse.Namespace, **config: Any) -> dict[str, Any]:
     with workdir("fanout") as tmp:
-        server = RoostServer(tmp, config).start()
+        server = RoostServer(tmp, config=config).start()
         try:
-            load = RoomLoad(
-                "roost",
-                server.port,
-                receivers=args.receivers,
-                senders=args.senders,
-                window=args.window,
-                duration=args.duration,
-            )
-            result = run_room_load(load, server_pid=server.pid)
+            result = run_room_load(_load("roost", server.port, args), server_pid=server.pid)
             result["server_rss_kib"] = rss_kib(server.pid)
             result["config"] = config
             return result
@@ -51,15 +54,7 @@ def ngircd_fanout(args: argparse.Namespace) -> dict[str, Any]:
     with workdir("fanout-ngircd") as tmp:
         server = Ngircd(tmp).start()
         try:
-            load = RoomLoad(
-                "irc",
-                server.port,
-                receivers=args.receivers,
-                senders=args.senders,
-                window=args.window,
-                duration=args.duration,
-            )
-            result = run_room_load(load, server_pid=server.pid)
+            result = run_room_load(_load("irc", server.port, args), server_pid=server.pid)
             result["version"] = peer_version("ngircd")
             return result
         finally:

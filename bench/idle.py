@@ -174,7 +174,7 @@ def roost_idle(args: argparse.Namespace) -> dict[str, Any]:
     accounts = args.sessions // ROOM_SIZE * ACCOUNTS_PER_ROOM
     with workdir("idle") as tmp:
         config = {"default_rooms": []}
-        server = RoostServer(tmp, config).start()
+        server = RoostServer(tmp, config=config).start()
         try:
             t = time.monotonic()
             tokens = asyncio.run(_register(server.port, accounts))

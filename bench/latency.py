@@ -42,7 +42,7 @@ def _load(system: str, port: int, args: argparse.Namespace) -> RoomLoad:
 
 def roost_latency(args: argparse.Namespace, **config: Any) -> dict[str, Any]:
     with workdir("latency") as tmp:
-        server = RoostServer(tmp, {"ack_after_store": True, **config}).start()
+        server = RoostServer(tmp, config={"ack_after_store": True, **config}).start()
         try:
             result = run_room_load(_load("roost", server.port, args), server_pid=server.pid)
             result["config"] = {"ack_after_store": True, **config}
