@@ -24,9 +24,6 @@ class Passwords:
             self._dummy_hash = await self.hash(secrets.token_hex(8))
         await self.verify(self._dummy_hash, "")
 
-    def hash_sync(self, password: str) -> str:
-        return self._hasher.hash(password)
-
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
 
