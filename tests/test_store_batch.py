@@ -15,12 +15,26 @@ from roost.protocol.errors import ErrorCode, RoostError
 from roost.store.sqlite import SQLiteStore
 
 
+def _append(store: SQLiteStore, text: str) -> tuple[int, asyncio.Future[None]]:
+    """append_message with its on_stored callback turned into a future."""
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def stored(exc: BaseException | None) -> None:
+        if exc is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(exc)
+
+    rec = store.append_message("r", "ann", text, 2, 1.0, stored)
+    return rec.seq, fut
+
+
 async def test_a_failing_row_in_a_batch_fails_alone(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "roost.db")
     await store.open()
     try:
         for text in ("one", "two", "three"):
-            _, stored = store.append_message("r", "ann", text, 2, 1.0)
+            _, stored = _append(store, text)
             await stored
         # Hold the database thread so the next three rows queue up as one batch.
         release = threading.Event()
@@ -30,11 +44,11 @@ async def test_a_failing_row_in_a_batch_fails_alone(tmp_path: Path) -> None:
 
         held = store._submit(hold)
         store._seq["r"] = 3
-        _, ok1 = store.append_message("r", "ann", "four", 2, 1.0)
+        _, ok1 = _append(store, "four")
         store._seq["r"] = 1  # the next row repeats seq 2: a primary key conflict
-        _, bad = store.append_message("r", "ann", "again", 2, 1.0)
+        _, bad = _append(store, "again")
         store._seq["r"] = 4
-        _, ok2 = store.append_message("r", "ann", "five", 2, 1.0)
+        _, ok2 = _append(store, "five")
         release.set()
         await held
         await ok1
@@ -68,8 +82,8 @@ async def test_messages_resolve_in_seq_order_whichever_thread_commits(tmp_path: 
                 # Keeps the database thread busy for a moment.
                 pending.append(store._submit(lambda conn: time.sleep(0.001)))
             for _ in range(rng.choice([1, 1, 2, 5, 20, 150])):
-                rec, stored = store.append_message("r", "ann", "hi", 2, 1.0)
-                stored.add_done_callback(lambda f, seq=rec.seq: order.append(seq))
+                seq, stored = _append(store, "hi")
+                stored.add_done_callback(lambda f, seq=seq: order.append(seq))
                 pending.append(stored)
             if rng.random() < 0.5:
                 await asyncio.sleep(0)

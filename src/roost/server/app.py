@@ -108,6 +108,8 @@ class Server:
                 self.state.rooms[name] = Room(name)
         await self.files.start()
         self.bus.set_handler(self.deliver)
+        # Messages committed in a batch are fanned out right after it, in the same turn.
+        self.store.after_stored = self._fanout
         await self.bus.start()
         tls = server_context(self.config)
         self._listener = await self._loop.create_server(
@@ -290,13 +292,25 @@ class Server:
             return
         self._push_all(self.recipients(env.room), env)
 
+    def _timer_fanout(self) -> None:
+        self._fanout()
+
     def _fanout(self) -> None:
+        """Push the messages published since the last fan-out, then write them.
+
+        Runs after each committed batch (Store.after_stored) and otherwise as
+        scheduled by deliver; writing here rather than in a later turn saves
+        a loop turn of latency per message.
+        """
         self._fanout_scheduled = False
+        if not self._pending:
+            return
         pending, self._pending = self._pending, {}
         for key, envs in pending.items():
             targets = self.recipients(key)
             for batch in _coalesce(envs):
                 self._push_all(targets, batch)
+        self._flush_dirty()
 
     def _push_all(self, targets: Iterable[ClientConnection], env: Envelope) -> None:
         dirty = self._dirty

@@ -227,34 +227,41 @@ def post_message(
     text: str,
     priority: int,
     file: FileRecord | None = None,
-) -> Any:
-    """Store a message, then publish it; the returned future gives the SendResult.
+) -> SendResult | asyncio.Future[SendResult]:
+    """Store a message and publish it; gives the SendResult, or a future of it.
 
     With ``file``, the message is the offer of that file (stored with it).
+    With ack_after_store (the default) the message is published, and the
+    future resolved, in the loop turn its row is committed.
     """
-    rec, stored = server.store.append_message(key, sender, text, priority, time.time(), file)
-    frame = encode(wire_message(rec))
-    env = Envelope(key, rec.seq, chat_class(priority), frame)
-    result = SendResult(room=key, seq=rec.seq, ts=rec.ts)
     if not server.config.ack_after_store:
-        server.bus.publish(env)
-        return result
+        rec = server.store.append_message(
+            key, sender, text, priority, time.time(), _log_failure, file
+        )
+        server.bus.publish(Envelope(key, rec.seq, chat_class(priority), encode(wire_message(rec))))
+        return SendResult(room=key, seq=rec.seq, ts=rec.ts)
     out: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
 
-    def done(f: asyncio.Future[None]) -> None:
-        exc = f.exception()
+    def stored(exc: BaseException | None) -> None:
         if exc is None:
             # Stored: it is delivered even if its sender has gone meanwhile.
-            server.bus.publish(env)
+            frame = encode(wire_message(rec))
+            server.bus.publish(Envelope(key, rec.seq, chat_class(priority), frame))
         if out.done():
             return  # the sender's connection closed and cancelled the reply
         if exc is not None:
             out.set_exception(exc)
         else:
-            out.set_result(result)
+            out.set_result(SendResult(room=key, seq=rec.seq, ts=rec.ts))
 
-    stored.add_done_callback(done)
+    rec = server.store.append_message(key, sender, text, priority, time.time(), stored, file)
     return out
+
+
+def _log_failure(exc: BaseException | None) -> None:
+    """on_stored when the sender was acknowledged before the store (ack_after_store off)."""
+    if exc is not None:
+        log.error("a message acknowledged before the store was lost: %s", exc)
 
 
 async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:

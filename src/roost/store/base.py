@@ -7,7 +7,7 @@ the default and a cluster store plugs in behind the same methods.
 from __future__ import annotations
 
 import abc
-import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -81,8 +81,16 @@ class RoomRecord:
     members: set[str] = field(default_factory=set)
 
 
+# Called once a message is stored (None) or could not be (the error).
+OnStored = Callable[[BaseException | None], None]
+
+
 class Store(abc.ABC):
     """Durable state: accounts, rooms and memberships, messages, tokens, sanctions, audit."""
+
+    # Called on the loop after a batch of ``on_stored`` callbacks has run, so
+    # the server can fan out the whole batch at once, in the same loop turn.
+    after_stored: Callable[[], None] | None = None
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -159,14 +167,19 @@ class Store(abc.ABC):
         text: str,
         priority: int,
         ts: float,
+        on_stored: OnStored,
         file: FileRecord | None = None,
-    ) -> tuple[StoredMessage, asyncio.Future[None]]:
-        """Assign the next sequence number now; the future resolves once stored.
+    ) -> StoredMessage:
+        """Assign the next sequence number now; ``on_stored`` runs once stored.
 
-        Sequence numbers are assigned in call order, and futures resolve in
-        the same order, so delivery in completion order is delivery in seq
-        order. With ``file``, the file's record is stored in the same
-        transaction as the message that offers it.
+        A callback, not a future: a future's callbacks run one loop turn
+        later, and on the path of every message each such turn is latency
+        (docs/design-decisions.md). ``on_stored`` runs on the event loop, never
+        inside this call, with None or the error. Sequence numbers are
+        assigned in call order and callbacks run in the same order, so
+        delivery in completion order is delivery in seq order. With ``file``,
+        the file's record is stored in the same transaction as the message
+        that offers it.
         """
 
     @abc.abstractmethod
