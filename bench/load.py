@@ -39,6 +39,9 @@ from roost.protocol.codec import encode
 from roost.protocol.messages import Send
 
 IRC_BATCH = 16
+# The paced senders wake once a millisecond (uvloop timers have 1 ms resolution;
+# a shorter sleep returns at once and the sender would spin a core of its own).
+PACE_TICK = 0.001
 ROOST_ROOM = "general"  # every account is in it from registration on
 IRC_CHANNEL = "#bench"
 
@@ -251,7 +254,7 @@ async def _paced(senders: list[PipelineSender], load: RoomLoad) -> None:
             s.transport.write(data)
             total += 1
             due -= 1
-        await asyncio.sleep(0.0002)
+        await asyncio.sleep(PACE_TICK)
 
 
 def run_room_load(

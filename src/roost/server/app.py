@@ -306,10 +306,14 @@ class Server:
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
+        dirty = self._dirty
         for key, envs in pending.items():
             targets = self.recipients(key)
             for batch in _coalesce(envs):
-                self._push_all(targets, batch)
+                for conn in targets:
+                    box = conn.outbox
+                    if box is not None and not conn.closing and box.write_or_push(batch):
+                        dirty.add(conn)
         self._flush_dirty()
 
     def _push_all(self, targets: Iterable[ClientConnection], env: Envelope) -> None:

@@ -121,6 +121,21 @@ class Outbox:
         self.queued += size
         return True
 
+    def write_or_push(self, env: Envelope) -> bool:
+        """Write ``env`` at once if nothing waits ahead of it, else queue it.
+
+        True if it was queued (the caller schedules a flush). The fan-out of a
+        room takes this path: at a steady rate most recipients have nothing
+        queued, and going through the queues and a later flush cost as much
+        Python time per recipient as the write itself.
+        """
+        if self.queued or self.paused or self.gaps:
+            return self.push(env) or bool(self.gaps)
+        transport = self.transport
+        if not transport.is_closing():
+            transport.write(env.frame)
+        return False
+
     def _admit(self, env: Envelope, size: int) -> bool:
         """The slow path of push: over budget, or a gap is pending."""
         if self.queued + size > self.budget and not self.paused:
