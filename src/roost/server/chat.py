@@ -41,7 +41,7 @@ from roost.protocol.messages import (
 from roost.protocol.names import check_room, check_user, dm_key, dm_parties
 from roost.server.admission import PENDING, enter_lobby
 from roost.server.auth import new_token, token_digest
-from roost.server.connection import BulkReply
+from roost.server.connection import LATER, BulkReply, Replier
 from roost.server.outbox import NORMAL, chat_class
 from roost.server.sanctions import banned_text, blocked_error
 from roost.server.state import Room
@@ -217,7 +217,8 @@ def send(server: Server, conn: ClientConnection, msg: Send) -> Any:
         priority = max(priority, msg.priority)  # only a lower importance may be asked for
     for check in server.send_checks:
         check(server, conn, msg)
-    return post_message(server, key, account.name, msg.text, priority)
+    post_message(server, key, account.name, msg.text, priority, conn.reply_later(msg))
+    return LATER
 
 
 def post_message(
@@ -226,36 +227,33 @@ def post_message(
     sender: str,
     text: str,
     priority: int,
+    then: Replier,
     file: FileRecord | None = None,
-) -> SendResult | asyncio.Future[SendResult]:
-    """Store a message and publish it; gives the SendResult, or a future of it.
+) -> None:
+    """Store a message and publish it; ``then(SendResult, None)`` or ``then(None, error)``.
 
     With ``file``, the message is the offer of that file (stored with it).
-    With ack_after_store (the default) the message is published, and the
-    future resolved, in the loop turn its row is committed.
+    With ack_after_store (the default) the message is published and ``then``
+    called in the loop turn its row is committed; without, both at once.
     """
     if not server.config.ack_after_store:
         rec = server.store.append_message(
             key, sender, text, priority, time.time(), _log_failure, file
         )
         server.bus.publish(Envelope(key, rec.seq, chat_class(priority), encode(wire_message(rec))))
-        return SendResult(room=key, seq=rec.seq, ts=rec.ts)
-    out: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+        then(SendResult(room=key, seq=rec.seq, ts=rec.ts), None)
+        return
 
     def stored(exc: BaseException | None) -> None:
-        if exc is None:
-            # Stored: it is delivered even if its sender has gone meanwhile.
-            frame = encode(wire_message(rec))
-            server.bus.publish(Envelope(key, rec.seq, chat_class(priority), frame))
-        if out.done():
-            return  # the sender's connection closed and cancelled the reply
         if exc is not None:
-            out.set_exception(exc)
-        else:
-            out.set_result(SendResult(room=key, seq=rec.seq, ts=rec.ts))
+            then(None, exc)
+            return
+        # Stored: it is delivered even if its sender has gone meanwhile.
+        frame = encode(wire_message(rec))
+        server.bus.publish(Envelope(key, rec.seq, chat_class(priority), frame))
+        then(SendResult(room=key, seq=rec.seq, ts=rec.ts), None)
 
     rec = server.store.append_message(key, sender, text, priority, time.time(), stored, file)
-    return out
 
 
 def _log_failure(exc: BaseException | None) -> None:

@@ -28,12 +28,22 @@ BARRIERS = (ClientHello, Login, Resume)
 MAX_BACKLOG = 256
 # Requests being handled at once (waiting on the store) before the connection
 # takes no more: bounds the replies one client can have in the making.
-MAX_INFLIGHT = 64
+MAX_INFLIGHT = 256
 # Unsent bytes the kernel may hold for a socket: beyond this it refuses writes,
 # so frames wait in the outbox, where priorities still apply.
 NOTSENT_LOWAT = 16 * 1024
 SOCKET_SNDBUF = 64 * 1024  # where the platform cannot bound the unsent queue alone
 TCP_NOTSENT_LOWAT: int | None = getattr(socket, "TCP_NOTSENT_LOWAT", None)
+
+
+class _Later:
+    """What a handler returns when it replies later through ``reply_later``."""
+
+    __slots__ = ()
+
+
+LATER = _Later()
+Replier = Callable[[Any, BaseException | None], None]
 
 
 class BulkReply:
@@ -76,6 +86,7 @@ class ClientConnection(asyncio.Protocol):
         self.pending = False
         self.departed = False  # server.on_disconnect has run
         self.tasks: set[asyncio.Task[Any]] | None = None  # requests in progress, when any
+        self.deferred = 0  # requests that reply through reply_later, not answered yet
         # Producers of bulk data (file downloads): called whenever the outbox and
         # the transport have drained, to queue their next chunks (Outbox.bulk_room).
         self.drain_hooks: list[Callable[[], None]] = []
@@ -176,6 +187,8 @@ class ClientConnection(asyncio.Protocol):
         except RoostError as exc:
             self.send_error(request_id, exc)
             return
+        if result is LATER:
+            return
         if isinstance(result, Awaitable):
             fut = asyncio.ensure_future(result)
             if isinstance(msg, BARRIERS):
@@ -183,11 +196,36 @@ class ClientConnection(asyncio.Protocol):
             if self.tasks is None:
                 self.tasks = set()
             self.tasks.add(fut)  # type: ignore[arg-type]
-            if len(self.tasks) >= MAX_INFLIGHT:
+            if self._inflight() >= MAX_INFLIGHT:
                 self.held = True
             fut.add_done_callback(lambda f: self._finished(request_id, msg, f))
         elif request_id is not None:
             self.send_ok(request_id, result)
+
+    def _inflight(self) -> int:
+        return self.deferred + (len(self.tasks) if self.tasks is not None else 0)
+
+    def reply_later(self, msg: Any) -> Replier:
+        """For a handler that returns LATER: the function that sends its reply.
+
+        Called with (result, None) or (None, error), on the loop. Unlike a
+        future it replies at once, in the loop turn the result is known (a
+        message's acknowledgement goes out with its fan-out).
+        """
+        request_id: int | None = getattr(msg, "id", None)
+        self.deferred += 1
+        if self._inflight() >= MAX_INFLIGHT:
+            self.held = True
+
+        def reply(result: Any, exc: BaseException | None) -> None:
+            self.deferred -= 1
+            if self.closing:
+                return
+            self._reply(request_id, msg, result, exc)
+            if self.held:
+                self._release()
+
+        return reply
 
     def _finished(self, request_id: int | None, msg: Any, fut: asyncio.Future[Any]) -> None:
         if self.tasks is not None:
@@ -197,9 +235,18 @@ class ClientConnection(asyncio.Protocol):
         if fut.cancelled() or self.closing:
             return
         exc = fut.exception()
+        self._reply(request_id, msg, None if exc is not None else fut.result(), exc)
+        if isinstance(msg, BARRIERS):
+            self.busy = False
+            self._release()
+        elif self.held:
+            self._release()
+
+    def _reply(
+        self, request_id: int | None, msg: Any, result: Any, exc: BaseException | None
+    ) -> None:
         if exc is None:
             if request_id is not None:
-                result = fut.result()
                 if isinstance(result, BulkReply):
                     self.send_ok(request_id, result.value, BULK)
                 else:
@@ -209,15 +256,10 @@ class ClientConnection(asyncio.Protocol):
         else:
             log.error("request %s failed", type(msg).__name__, exc_info=exc)
             self.send_error(request_id, RoostError(ErrorCode.INTERNAL, "internal server error"))
-        if isinstance(msg, BARRIERS):
-            self.busy = False
-            self._release()
-        elif self.held:
-            self._release()
 
     def _release(self) -> None:
         """Handle held requests while nothing holds them back, then read again."""
-        self.held = self.over or (self.tasks is not None and len(self.tasks) >= MAX_INFLIGHT)
+        self.held = self.over or self._inflight() >= MAX_INFLIGHT
         while self.backlog and not (self.busy or self.held or self.closing):
             self._dispatch(self.backlog.popleft())
         if not self.backlog:

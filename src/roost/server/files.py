@@ -48,6 +48,7 @@ from roost.protocol.messages import (
     FileResult,
     Put,
     Send,
+    SendResult,
     Upload,
     UploadCancel,
     UploadDone,
@@ -603,9 +604,19 @@ async def _complete(
             created=now,
             expires=now + server.config.file_retention,
         )
-        posted = post_message(server, up.key, account.name, up.text, account.priority, record)
-        if isinstance(posted, asyncio.Future):
-            posted = await posted
+        offered: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+
+        def then(result: SendResult | None, exc: BaseException | None) -> None:
+            if offered.done():
+                return  # the upload's request was cancelled meanwhile
+            if exc is not None:
+                offered.set_exception(exc)
+            else:
+                assert result is not None
+                offered.set_result(result)
+
+        post_message(server, up.key, account.name, up.text, account.priority, then, record)
+        posted = await offered
         svc._add_usage(account.name, up.size)
     finally:
         svc.pins[digest] -= 1
