@@ -306,6 +306,10 @@ class Server:
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
+        # Replies first (the senders' acknowledgements of this batch): a
+        # pipelining sender then prepares its next messages while the batch
+        # is written to the room, instead of after.
+        self._flush_dirty()
         dirty = self._dirty
         for key, envs in pending.items():
             targets = self.recipients(key)
