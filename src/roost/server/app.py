@@ -292,9 +292,6 @@ class Server:
             return
         self._push_all(self.recipients(env.room), env)
 
-    def _timer_fanout(self) -> None:
-        self._fanout()
-
     def _fanout(self) -> None:
         """Push the messages published since the last fan-out, then write them.
 
