@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import queue
 import sqlite3
 import threading
@@ -140,6 +139,9 @@ class SQLiteStore(Store):
         # thread touches the connection, and results it posted may be pending.
         self._queued = 0
         self._commits = 0
+        # Frames in the WAL as the last checkpoint found it, and the page size.
+        self._wal_frames = 0
+        self._page_size = 4096
         # The WAL outgrew WAL_LIMIT: the next batch goes to the database thread,
         # which checkpoints after it (never the loop thread).
         self._wal_due = False
@@ -149,6 +151,12 @@ class SQLiteStore(Store):
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # New databases use 1 KiB pages: a commit appends every page it changed
+        # to the WAL, and a commit of a row or two at a steady message rate
+        # changes one leaf page. With 4 KiB pages 2,000 commits/s wrote 8 MB/s
+        # of WAL and reached WAL_LIMIT every 2 s (each time a batch's detour
+        # through the database thread). No effect on an existing database.
+        conn.execute("PRAGMA page_size=1024")
         conn.execute("PRAGMA journal_mode=WAL")
         sync = "FULL" if self.durability == "fsync" else "NORMAL"
         conn.execute(f"PRAGMA synchronous={sync}")
@@ -161,6 +169,7 @@ class SQLiteStore(Store):
         # a thread of their own, so a commit never waits behind one.
         conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.executescript(SCHEMA)
+        self._page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
         return conn
 
     def _bound_wal(self, conn: sqlite3.Connection) -> None:
@@ -168,15 +177,21 @@ class SQLiteStore(Store):
         end of the WAL, so the WAL never restarts; past WAL_LIMIT the writer
         checkpoints the (short) rest itself, between two batches, on the
         database thread."""
+        self._checkpoint(conn)
+        # Complete (nothing was written meanwhile): the next commit starts the WAL over.
+        self._wal_frames = 0
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
         with contextlib.suppress(sqlite3.Error):
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if row is not None and row[1] >= 0:
+                self._wal_frames = int(row[1])
 
     def _checkpoints(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             while not self._stop_checkpoints.wait(CHECKPOINT_INTERVAL):
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self._checkpoint(conn)
         finally:
             conn.close()
 
@@ -250,7 +265,12 @@ class SQLiteStore(Store):
                     i += 1
             conn.execute("COMMIT")
             self._commits += 1
-            if self._commits % WAL_CHECK_EVERY == 0 and _size(f"{self.path}-wal") > WAL_LIMIT:
+            # The WAL file keeps its size when it starts over, so its length
+            # in frames (from the checkpoints) is what tells its growth.
+            if (
+                self._commits % WAL_CHECK_EVERY == 0
+                and self._wal_frames * self._page_size > WAL_LIMIT
+            ):
                 self._wal_due = True
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -718,10 +738,3 @@ def _resolve_all(results: Results) -> None:
                 target.set_exception(value)
         else:
             target(None if ok else value)
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
