@@ -93,3 +93,49 @@ async def test_messages_resolve_in_seq_order_whichever_thread_commits(tmp_path: 
         assert order == sorted(order)
     finally:
         await store.close()
+
+
+async def test_a_failing_callback_does_not_stop_the_rest_of_its_batch(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "roost.db")
+    batches: list[int] = []
+    store.after_stored = lambda: batches.append(1)
+    await store.open()
+    try:
+        told: list[int] = []
+
+        def broken(exc: BaseException | None) -> None:
+            raise RuntimeError("a bug in the caller")
+
+        store.append_message("r", "ann", "one", 2, 1.0, broken)
+        rest = [_append(store, text) for text in ("two", "three")]
+        for seq, fut in rest:
+            fut.add_done_callback(lambda f, seq=seq: told.append(seq))
+        await asyncio.gather(*(fut for _, fut in rest))
+        await asyncio.sleep(0)
+        assert told == [2, 3]
+        assert batches, "after_stored did not run"
+        assert [m.seq for m in await store.history("r", 0, 0, 10)] == [1, 2, 3]
+    finally:
+        await store.close()
+
+
+async def test_fsync_durability_stores_and_closes_cleanly(tmp_path: Path) -> None:
+    crashed: list[BaseException | None] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: crashed.append(args.exc_value)
+    try:
+        store = SQLiteStore(tmp_path / "roost.db", durability="fsync")
+        await store.open()
+        results = [_append(store, text) for text in ("a", "b", "c")]
+        await asyncio.gather(*(fut for _, fut in results))
+        await store.close()
+        assert crashed == [], f"the database thread died: {crashed}"
+        again = SQLiteStore(tmp_path / "roost.db", durability="fsync")
+        await again.open()
+        try:
+            assert [m.text for m in await again.history("r", 0, 0, 10)] == ["a", "b", "c"]
+        finally:
+            await again.close()
+        assert crashed == []
+    finally:
+        threading.excepthook = previous

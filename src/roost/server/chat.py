@@ -217,7 +217,11 @@ def send(server: Server, conn: ClientConnection, msg: Send) -> Any:
         priority = max(priority, msg.priority)  # only a lower importance may be asked for
     for check in server.send_checks:
         check(server, conn, msg)
-    post_message(server, key, account.name, msg.text, priority, conn.reply_later(msg))
+    reply = conn.reply_later(msg)
+    try:
+        post_message(server, key, account.name, msg.text, priority, reply)
+    except Exception as exc:
+        reply(None, exc)  # the reply is owed (and counted) once reply_later was called
     return LATER
 
 

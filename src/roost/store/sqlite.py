@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -37,6 +38,7 @@ from roost.store.base import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger("roost.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -177,15 +179,19 @@ class SQLiteStore(Store):
         end of the WAL, so the WAL never restarts; past WAL_LIMIT the writer
         checkpoints the (short) rest itself, between two batches, on the
         database thread."""
-        self._checkpoint(conn)
-        # Complete (nothing was written meanwhile): the next commit starts the WAL over.
-        self._wal_frames = 0
+        if self._checkpoint(conn):
+            # Nothing was written meanwhile: the next commit starts the WAL over.
+            self._wal_frames = 0
 
-    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+    def _checkpoint(self, conn: sqlite3.Connection) -> bool:
+        """A passive checkpoint; True if it copied the whole WAL."""
         with contextlib.suppress(sqlite3.Error):
             row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if row is not None and row[1] >= 0:
-                self._wal_frames = int(row[1])
+                busy, frames, copied = (int(v) for v in row)
+                self._wal_frames = frames
+                return busy == 0 and copied == frames
+        return False
 
     def _checkpoints(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -220,7 +226,7 @@ class SQLiteStore(Store):
             # In chunks, each its own commit: the loop fans out and acknowledges
             # one chunk while the next commits, instead of the whole room waiting
             # for one big commit. (With an fsync per commit, one big batch.)
-            chunk = len(work) if self.durability == "fsync" else COMMIT_CHUNK
+            chunk = max(1, len(work)) if self.durability == "fsync" else COMMIT_CHUNK
             for i in range(0, len(work), chunk):
                 results = self._execute(conn, work[i : i + chunk])
                 last = i + chunk >= len(work)
@@ -241,7 +247,10 @@ class SQLiteStore(Store):
     def _resolve(self, results: Results) -> None:
         _resolve_all(results)
         if self.after_stored is not None:
-            self.after_stored()
+            try:
+                self.after_stored()
+            except Exception:
+                log.exception("after_stored failed")
 
     def _execute(self, conn: sqlite3.Connection, work: list[Any]) -> Results:
         """Run a batch of operations in one transaction; one result per operation."""
@@ -736,5 +745,10 @@ def _resolve_all(results: Results) -> None:
                 target.set_result(value)
             else:
                 target.set_exception(value)
-        else:
+            continue
+        # A callback runs the server's code (publish, reply, the next requests):
+        # if it fails, the other operations of the batch must still be told.
+        try:
             target(None if ok else value)
+        except Exception:
+            log.exception("a store callback failed")
