@@ -107,3 +107,38 @@ async def test_direct_messages_sent_while_offline_arrive_after_reconnect(server)
     ev = await next_event(bob, Message, text="while you were away", timeout=15)
     assert ev.sender == alice.user and ev.room.startswith("@")
     await bob.close()
+
+
+async def test_another_writer_on_the_database_does_not_stall_the_server(server) -> None:
+    """A second process writing the same database (say `roost user add` while the
+    server runs) holds its write lock: messages wait for it on the database
+    thread, the event loop keeps serving, and nothing is lost."""
+    import sqlite3
+    import time
+
+    from helpers import RawConnection
+    from roost.protocol.messages import Ok, Ping, Send
+
+    conn = await RawConnection.open(server)
+    await conn.login(unique())
+    other = sqlite3.connect(server.data_dir / "roost.db", isolation_level=None, timeout=5)
+    other.execute("BEGIN IMMEDIATE")  # the write lock, held like a slow writer would
+    try:
+        conn.send(Send(id=1, to="general", text="waits for the lock"))
+        await asyncio.sleep(0.2)
+        t0 = time.monotonic()
+        conn.send(Ping(id=2))
+        pong = await conn.recv_until(lambda m: isinstance(m, Ok) and m.id == 2, timeout=2)
+        assert time.monotonic() - t0 < 1.0, "the event loop stalled behind the lock"
+        assert pong.result is not None
+        # Nothing acknowledged while the lock is held.
+        assert not [m for m in conn.pending if isinstance(m, Ok) and m.id == 1]
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    ack = await conn.recv_until(lambda m: isinstance(m, Ok) and m.id == 1, timeout=5)
+    assert ack.result["seq"] >= 1
+    conn.close()
+    async with logged_in(server) as reader:
+        texts = [m.text async for m in reader.history("general")]
+    assert "waits for the lock" in texts

@@ -21,6 +21,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -119,6 +120,7 @@ WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL before the writer checkpoints too
 WAL_CHECK_EVERY = 32  # commits between two looks at the WAL's size
 INLINE_MAX = 4096  # message rows the loop thread may commit itself (see _hand_over)
 COMMIT_CHUNK = 256  # operations per commit on the database thread (durability "normal")
+LOCK_WAIT = 5.0  # seconds the database thread waits for another process's write lock
 Work = list[tuple[Callable[[sqlite3.Connection], Any], Any]]
 
 
@@ -172,6 +174,9 @@ class SQLiteStore(Store):
         conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.executescript(SCHEMA)
         self._page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        # From now on no waiting inside SQLite: the loop thread commits on this
+        # connection too and must never sleep on another process's lock (_begin).
+        conn.execute("PRAGMA busy_timeout=0")
         return conn
 
     def _bound_wal(self, conn: sqlite3.Connection) -> None:
@@ -229,6 +234,7 @@ class SQLiteStore(Store):
             chunk = max(1, len(work)) if self.durability == "fsync" else COMMIT_CHUNK
             for i in range(0, len(work), chunk):
                 results = self._execute(conn, work[i : i + chunk])
+                assert results is not None  # waits for the lock, never None
                 last = i + chunk >= len(work)
                 if last and self._wal_due:
                     self._bound_wal(conn)
@@ -252,11 +258,34 @@ class SQLiteStore(Store):
             except Exception:
                 log.exception("after_stored failed")
 
-    def _execute(self, conn: sqlite3.Connection, work: list[Any]) -> Results:
-        """Run a batch of operations in one transaction; one result per operation."""
+    def _begin(self, conn: sqlite3.Connection, wait: bool) -> bool:
+        """Start a write transaction; False if another process holds the lock
+        and ``wait`` is false. Only the database thread waits (at most
+        LOCK_WAIT), so another writer on the file (say `roost user add` while
+        the server runs) never stalls the event loop."""
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return True
+            except sqlite3.OperationalError as exc:
+                if not _locked(exc) or (wait and time.monotonic() > deadline):
+                    raise
+                if not wait:
+                    return False
+            time.sleep(0.002)
+
+    def _execute(
+        self, conn: sqlite3.Connection, work: list[Any], wait: bool = True
+    ) -> Results | None:
+        """Run a batch of operations in one transaction; one result per operation.
+
+        None (and nothing done) if the database is locked and ``wait`` is false.
+        """
         results: Results = []
         try:
-            conn.execute("BEGIN")
+            if not self._begin(conn, wait):
+                return None
             i, n = 0, len(work)
             while i < n:
                 j = i
@@ -322,8 +351,11 @@ class SQLiteStore(Store):
             # the results, which was most of a message's latency under load.
             # No results of the thread are pending (_queued counts until the
             # loop took them), so callbacks still run in seq order.
-            self._resolve(self._execute(conn, ops))
-            return
+            results = self._execute(conn, ops, wait=False)
+            if results is not None:
+                self._resolve(results)
+                return
+            # Another process is writing: the database thread waits for it.
         self._queued += 1
         self._queue.put(ops)
 
@@ -724,6 +756,10 @@ def _insert_rows(conn: sqlite3.Connection, group: list[Any], results: Results) -
         return False
     results.extend((fut, True, None) for _, fut in group)
     return True
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _as_store_error(exc: BaseException) -> BaseException:
