@@ -47,8 +47,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import PASSWORD, percentile
 from file_transfer import make_source
-from prio_common import PASSWORD, percentile, raw_login, roost_server, uptime
+from prio_common import raw_login, roost_server, uptime
 from roost.client import Client
 from roost.client.connection import DOWNLOAD_WINDOW
 from roost.protocol.codec import client_decoder, encode

@@ -162,7 +162,7 @@ class RoostServer(ManagedProcess):
         data = self.workdir / "roost-data"
         cfg = self.workdir / "roost.toml"
         config = {**BENCH_CONFIG, **self.config}
-        cfg.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in config.items()))
+        cfg.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in config.items()))
         port_file = self.workdir / "roost.port"
         port_file.unlink(missing_ok=True)
         env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -181,13 +181,14 @@ class RoostServer(ManagedProcess):
         raise RuntimeError("roost server did not start")
 
 
-def _toml(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """A value as written in a TOML config file (the bench servers' configs)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(value)
 
 

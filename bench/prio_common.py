@@ -18,16 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-SRC = ROOT / "src"
-if str(SRC) not in sys.path:
-    sys.path.insert(0, str(SRC))
+from common import (
+    HOST,
+    PASSWORD,
+    SRC,
+    toml_value,
+)
+from roost.protocol.codec import client_decoder, encode
+from roost.protocol.messages import PROTOCOL_VERSION, ClientHello, Login, Ok
 
-from roost.protocol.codec import client_decoder, encode  # noqa: E402
-from roost.protocol.messages import PROTOCOL_VERSION, ClientHello, Login, Ok  # noqa: E402
-
-HOST = "127.0.0.1"
-PASSWORD = "bench password"
 FAST_AUTH = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
 # The benchmarks measure delivery, so the flood protection (docs/moderation.md),
 # whose defaults suit people typing, is off: senders here send thousands a second.
@@ -38,9 +37,6 @@ NO_RATE_LIMITS = {
     "account_bytes_rate": 0,
     "max_connections_per_address": 0,
 }
-# A chat message is a msgpack map whose first entry is "t": "msg"; counting this
-# marker in the byte stream counts deliveries at C speed.
-MSG_MARKER = b"\xa1t\xa3msg"
 
 
 def env() -> dict[str, str]:
@@ -49,30 +45,9 @@ def env() -> dict[str, str]:
     return out
 
 
-def rss_kib(pid: int) -> int:
-    """Resident set size (VmRSS) of a process, in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def uptime() -> str:
     """`uptime` output: the machine's load when the figures were taken."""
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-
-
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def add_user(data_dir: Path, name: str, priority: str) -> None:
@@ -112,7 +87,8 @@ def roost_server(
         cfg = work / "roost.toml"
         cfg.write_text(
             "".join(
-                f"{k} = {_toml(v)}\n" for k, v in {**FAST_AUTH, **NO_RATE_LIMITS, **config}.items()
+                f"{k} = {toml_value(v)}\n"
+                for k, v in {**FAST_AUTH, **NO_RATE_LIMITS, **config}.items()
             )
         )
         port_file = work / "port"
@@ -136,14 +112,6 @@ def roost_server(
                 except subprocess.TimeoutExpired:
                     os.kill(proc.pid, signal.SIGKILL)
                     proc.wait()
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return repr(value)
 
 
 async def raw_login(port: int, user: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -20,15 +20,8 @@ import statistics
 import time
 from typing import Any
 
-from prio_common import (
-    MSG_MARKER,
-    count_markers,
-    cpu_seconds,
-    raw_login,
-    roost_server,
-    rss_kib,
-    uptime,
-)
+from common import ROOST_MSG, cpu_seconds, rss_kib
+from prio_common import count_markers, raw_login, roost_server, uptime
 from roost.protocol.codec import encode
 from roost.protocol.messages import Send
 
@@ -55,7 +48,7 @@ async def run_setting(stalled: int, seconds: float, warmup: float = 1.0) -> dict
                 data = await reader.read(256 * 1024)
                 if not data:
                     return
-                n, carry = count_markers(carry, data, MSG_MARKER)
+                n, carry = count_markers(carry, data, ROOST_MSG)
                 counts[i] += n
 
         async def send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
