@@ -16,15 +16,17 @@ message rate), and reports its own CPU time per write.
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import select
 import signal
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
-from common import base_args, emit, load_average
+from common import emit, load_average
 
 
 def _reader(port: int, sockets: int, lazy: bool, seconds: float) -> None:
@@ -91,7 +93,9 @@ def measure(sockets: int, rounds: int, size: int, nodelay: bool, lazy: bool) -> 
 
 
 def main() -> None:
-    parser = base_args(__doc__ or "")
+    # No --peers (base_args): this measures the kernel, not a server.
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json-out", type=Path, help="write the results here as JSON")
     parser.add_argument("--sockets", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=2000)
     parser.add_argument("--size", type=int, default=200)

@@ -240,22 +240,25 @@ def post_message(
     With ack_after_store (the default) the message is published and ``then``
     called in the loop turn its row is committed; without, both at once.
     """
-    if not server.config.ack_after_store:
-        rec = server.store.append_message(
-            key, sender, text, priority, time.time(), _log_failure, file
-        )
-        server.bus.publish(Envelope(key, rec.seq, chat_class(priority), encode(wire_message(rec))))
+
+    def publish(rec: StoredMessage) -> None:
+        frame = encode(wire_message(rec))
+        server.bus.publish(Envelope(key, rec.seq, chat_class(priority), frame))
         then(SendResult(room=key, seq=rec.seq, ts=rec.ts), None)
+
+    if not server.config.ack_after_store:
+        publish(
+            server.store.append_message(
+                key, sender, text, priority, time.time(), _log_failure, file
+            )
+        )
         return
 
     def stored(exc: BaseException | None) -> None:
         if exc is not None:
             then(None, exc)
-            return
-        # Stored: it is delivered even if its sender has gone meanwhile.
-        frame = encode(wire_message(rec))
-        server.bus.publish(Envelope(key, rec.seq, chat_class(priority), frame))
-        then(SendResult(room=key, seq=rec.seq, ts=rec.ts), None)
+        else:
+            publish(rec)  # stored: delivered even if its sender has gone meanwhile
 
     rec = server.store.append_message(key, sender, text, priority, time.time(), stored, file)
 

@@ -124,13 +124,15 @@ class Outbox:
     def write_or_push(self, env: Envelope) -> bool:
         """Write ``env`` at once if nothing waits ahead of it, else queue it.
 
-        True if it was queued (the caller schedules a flush). The fan-out of a
-        room takes this path: at a steady rate most recipients have nothing
-        queued, and going through the queues and a later flush cost as much
-        Python time per recipient as the write itself.
+        True if it went to the queues (queued, or dropped as a gap): the
+        caller flushes the outbox then. The fan-out of a room takes this path:
+        at a steady rate most recipients have nothing queued, and going
+        through the queues and a later flush cost as much Python time per
+        recipient as the write itself.
         """
         if self.queued or self.paused or self.gaps:
-            return self.push(env) or bool(self.gaps)
+            self.push(env)
+            return True
         transport = self.transport
         if not transport.is_closing():
             transport.write(env.frame)
