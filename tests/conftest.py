@@ -48,6 +48,7 @@ class RunningServer:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     preexec: Any = None  # run in the child before exec (e.g. to set resource limits)
+    args: list[str] = field(default_factory=list)  # more `roost serve` options (e.g. -v)
 
     @property
     def address(self) -> str:
@@ -63,7 +64,7 @@ class RunningServer:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         args = [sys.executable, "-m", "roost", "serve", "--host", self.host]
         args += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
-        args += ["--config", str(cfg_path), "--port-file", str(port_file)]
+        args += ["--config", str(cfg_path), "--port-file", str(port_file), *self.args]
         self.proc = subprocess.Popen(
             args, stdout=log, stderr=log, env=roost_env(), preexec_fn=self.preexec
         )
@@ -122,8 +123,8 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
     """Start servers with a given config; all are stopped at the end of the test."""
     started: list[RunningServer] = []
 
-    def make(name: str = "data", **config: Any) -> RunningServer:
-        srv = RunningServer(tmp_path / name, {**RELAXED_LIMITS, **config})
+    def make(name: str = "data", args: list[str] | None = None, **config: Any) -> RunningServer:
+        srv = RunningServer(tmp_path / name, {**RELAXED_LIMITS, **config}, args=args or [])
         started.append(srv)
         return srv.start()
 

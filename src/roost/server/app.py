@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from roost.bus.base import Bus, Envelope
@@ -25,6 +25,7 @@ from roost.server.files import FileService
 from roost.server.keepalive import keepalive
 from roost.server.outbox import CONTROL, NORMAL
 from roost.server.protection import Protection
+from roost.server.reader_pace import ReaderPace
 from roost.server.sanctions import Sanctions
 from roost.server.state import Room, ServerState
 from roost.server.tls import server_context
@@ -63,6 +64,7 @@ class Server:
         self.send_checks: list[Handler] = [self.protection.check_send, moderation.check_mute]
         self.files = FileService(self)
         self.connections: set[ClientConnection] = set()
+        self.reader_pace = ReaderPace(self.connections)
         self.port = config.port
         self.started = time.time()
         self._listener: asyncio.AbstractServer | None = None
@@ -124,6 +126,8 @@ class Server:
         sock = self._listener.sockets[0]
         self.port = sock.getsockname()[1]
         self._ticker = asyncio.create_task(self._tick())
+        if self.config.pace_readers:
+            self.reader_pace.start(self._loop)
         log.info(
             "listening on %s:%d, data in %s", self.config.host, self.port, self.config.data_dir
         )
@@ -134,6 +138,7 @@ class Server:
             self._listener.close()
         for conn in list(self.connections):
             conn.close(str(ErrorCode.SHUTTING_DOWN), reason)
+        self.reader_pace.stop()
         for task in list(self.protection.tasks):
             task.cancel()
         if self._ticker is not None:
@@ -311,7 +316,7 @@ class Server:
         for key, envs in pending.items():
             targets = self.recipients(key)
             for batch in _coalesce(envs):
-                for conn in targets:
+                for conn in _prompt_first(targets):
                     box = conn.outbox
                     if box is not None and not conn.closing and box.write_or_push(batch):
                         dirty.add(conn)
@@ -328,6 +333,17 @@ class Server:
             self._flush_scheduled = True
             assert self._loop is not None
             self._loop.call_soon(self._flush_dirty)
+
+
+def _prompt_first(targets: Iterable[ClientConnection]) -> Iterator[ClientConnection]:
+    """``targets`` with the lagging readers (roost.server.reader_pace) last."""
+    lagging: list[ClientConnection] = []
+    for conn in targets:
+        if conn.lagging:
+            lagging.append(conn)
+        else:
+            yield conn
+    yield from lagging
 
 
 def _coalesce(envs: list[Envelope]) -> Iterable[Envelope]:

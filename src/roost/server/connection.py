@@ -90,6 +90,8 @@ class ClientConnection(asyncio.Protocol):
         # Producers of bulk data (file downloads): called whenever the outbox and
         # the transport have drained, to queue their next chunks (Outbox.bulk_room).
         self.drain_hooks: list[Callable[[], None]] = []
+        # Nagle's algorithm is on: the reader lets data pile up (roost.server.reader_pace).
+        self.lagging = False
 
     # --- asyncio.Protocol ------------------------------------------------------
 
