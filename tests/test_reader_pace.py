@@ -15,8 +15,8 @@ from typing import Any
 from files_helpers import MiB, make_file, sha256
 from helpers import RawConnection, StalledReader, logged_in, unique
 from roost.protocol.codec import encode
-from roost.protocol.messages import Download, FileData, Message, Ok, Send
-from roost.server.reader_pace import PROBE_INTERVAL
+from roost.protocol.messages import Download, FileData, Message, Ok, Send, Who
+from roost.server.reader_pace import PROBE_INTERVAL, TALKED_WITHIN
 
 ROOM = "general"
 TEXT = "x" * 250
@@ -44,60 +44,128 @@ def _numbers(texts: list[str]) -> list[int]:
     return [int(t.split()[0]) for t in texts]
 
 
+class LazyReader:
+    """A session that reads what has come every 50 ms, as a busy client would."""
+
+    def __init__(self, stalled: StalledReader) -> None:
+        self.stalled = stalled
+        self.texts: list[str] = []
+        self.replies: list[Ok] = []
+        self.reading = True
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(0.05)
+            while self.reading:
+                try:
+                    data = self.stalled.sock.recv(65536)
+                except BlockingIOError:
+                    break
+                if not data:
+                    return
+                self.keep(self.stalled.decoder.feed(data))
+
+    def keep(self, messages: list[Any]) -> None:
+        self.texts += [m.text for m in messages if isinstance(m, Message) and m.room == ROOM]
+        self.replies += [m for m in messages if isinstance(m, Ok)]
+
+    async def read_rest(self, total: int) -> list[str]:
+        """Stop the periodic reads and read until ``total`` room messages have come."""
+        self.task.cancel()
+        if len(self.texts) < total:
+            self.keep(await self.stalled.read_all(idle=5.0, chat=total - len(self.texts)))
+        return self.texts
+
+
+class Room:
+    """A sender posting about 250 KB/s into the room, and a prompt reader."""
+
+    def __init__(self, srv: Any, sender: RawConnection, prompt: RawConnection) -> None:
+        self.srv = srv
+        self.sender = sender
+        self.sent = 0
+        self.prompt_texts: list[str] = []
+        echoed: list[str] = []
+        self.tasks = [
+            asyncio.create_task(_drain(prompt, self.prompt_texts)),
+            asyncio.create_task(_drain(sender, echoed)),
+        ]
+
+    @classmethod
+    async def open(cls, srv: Any) -> Room:
+        prompt = await RawConnection.open(srv)
+        await prompt.login(unique("prompt"))
+        sender = await RawConnection.open(srv)
+        await sender.login(unique("tx"))
+        return cls(srv, sender, prompt)
+
+    async def send_for(self, seconds: float, until: str | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline and (until is None or until not in self.srv.log()):
+            for _ in range(2):
+                self.sent += 1
+                self.sender.send(Send(id=self.sent, to=ROOM, text=f"{self.sent} {TEXT}"))
+            await asyncio.sleep(0.002)
+
+    async def prompt_got_all(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while len(self.prompt_texts) < self.sent and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        assert _numbers(self.prompt_texts) == list(range(1, self.sent + 1))
+        for task in self.tasks:
+            task.cancel()
+
+
 async def test_a_reader_that_falls_behind_gets_nagle_then_nodelay_and_loses_nothing(
     server_factory: Any,
 ) -> None:
     srv = server_factory(args=["-v"])
-    lazy_name = unique("lazy")
-    lazy = await StalledReader.open(srv, lazy_name)
-    prompt = await RawConnection.open(srv)
-    await prompt.login(unique("prompt"))
-    sender = await RawConnection.open(srv)
-    await sender.login(unique("tx"))
-    prompt_texts: list[str] = []
-    echoed: list[str] = []
-    readers = [
-        asyncio.create_task(_drain(prompt, prompt_texts)),
-        asyncio.create_task(_drain(sender, echoed)),
-    ]
-    loop = asyncio.get_running_loop()
-    sent = 0
+    name = unique("lazy")
+    lazy = LazyReader(await StalledReader.open(srv, name))
+    room = await Room.open(srv)
+    lags = f"({name}) reads late: Nagle on"
+    await room.send_for(10.0, until=lags)
+    assert lags in srv.log(), "a reader 50 ms behind for 10 s was never seen lagging"
+    await room.send_for(0.3)  # these are written under Nagle's algorithm
 
-    async def send_for(seconds: float, until: str | None = None) -> None:
-        # About 250 KB/s: a reader that does not read has kilobytes unacknowledged.
-        nonlocal sent
-        deadline = loop.time() + seconds
-        while loop.time() < deadline and (until is None or until not in srv.log()):
-            for _ in range(2):
-                sent += 1
-                sender.send(Send(id=sent, to=ROOM, text=f"{sent} {TEXT}"))
-            await asyncio.sleep(0.002)
-
-    lags = f"({lazy_name}) reads late: Nagle on"
-    await send_for(10.0, until=lags)
-    assert lags in srv.log(), "a reader that read nothing for 10 s was never seen lagging"
-    await send_for(0.3)  # these are written under Nagle's algorithm
-
-    got = await lazy.read_all(idle=5.0, chat=sent)
-    texts = [m.text for m in got if isinstance(m, Message) and m.room == ROOM]
-    assert _numbers(texts) == list(range(1, sent + 1))
+    texts = await lazy.read_rest(room.sent)
+    assert _numbers(texts) == list(range(1, room.sent + 1))
     # It has read everything and acknowledged it: the next probes see it caught up.
-    await _until_logged(srv, f"({lazy_name}) Nagle off", 5.0)
+    await _until_logged(srv, f"({name}) Nagle off", 5.0)
 
-    await send_for(0.2)  # and after the switch back, nothing is lost either
-    got = await lazy.read_all(idle=5.0, chat=sent - len(texts))
-    more = [m.text for m in got if isinstance(m, Message) and m.room == ROOM]
-    assert _numbers(texts + more) == list(range(1, sent + 1))
+    await room.send_for(0.2)  # and after the switch back, nothing is lost either
+    got = await lazy.stalled.read_all(idle=5.0, chat=room.sent - len(texts))
+    lazy.keep(got)
+    assert _numbers(lazy.texts) == list(range(1, room.sent + 1))
+    await room.prompt_got_all()
+    lazy.stalled.close()
 
-    deadline = loop.time() + 10
-    while len(prompt_texts) < sent and loop.time() < deadline:
-        await asyncio.sleep(0.05)
-    assert _numbers(prompt_texts) == list(range(1, sent + 1))
-    for task in readers:
-        task.cancel()
-    for conn in (prompt, sender):
-        conn.close()
-    lazy.close()
+
+async def test_a_lagging_reader_that_sends_goes_back_to_nodelay_at_once(
+    server_factory: Any,
+) -> None:
+    srv = server_factory(args=["-v"])
+    name = unique("lazy")
+    lazy = LazyReader(await StalledReader.open(srv, name))
+    room = await Room.open(srv)
+    lags = f"({name}) reads late: Nagle on"
+    await room.send_for(10.0, until=lags)
+    assert lags in srv.log()
+    # It keeps reading late, but it sends: a client waiting for its reply must
+    # not wait for its own delayed ACK.
+    # (The room keeps busy meanwhile, so it does not catch up.)
+    lazy.stalled.sock.send(encode(Who(id=77, room=ROOM)))
+    off = f"({name}) Nagle off"
+    await room.send_for(0.5 * TALKED_WITHIN, until=off)
+    assert off in srv.log()
+    texts = await lazy.read_rest(room.sent)
+    assert _numbers(texts) == list(range(1, room.sent + 1))
+    assert [r.id for r in lazy.replies] == [77]
+    await room.prompt_got_all()
+    lazy.stalled.close()
 
 
 async def test_pace_readers_off_keeps_every_session_on_nodelay(server_factory: Any) -> None:
@@ -149,27 +217,18 @@ async def test_a_reader_the_kernel_cannot_take_more_for_goes_back_to_nodelay(
 ) -> None:
     srv = server_factory(args=["-v"])
     name = unique("stalled")
-    stalled = await StalledReader.open(srv, name)
-    sender = await RawConnection.open(srv)
-    await sender.login(unique("tx"))
-    echoed: list[str] = []
-    drain = asyncio.create_task(_drain(sender, echoed))
-    sent = 0
-    # First it lags (Nagle on); once the socket refuses writes and frames wait
-    # in the outbox, holding bytes back in the kernel gains nothing (Nagle off).
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 15
-    while f"({name}) Nagle off" not in srv.log():
-        assert loop.time() < deadline, "the stalled reader never went back to TCP_NODELAY"
-        assert sent < 3000, "3,000 messages (within the outbox budget) and still no switch"
-        for _ in range(4):
-            sent += 1
-            sender.send(Send(id=sent, to=ROOM, text=f"{sent} {TEXT}"))
-        await asyncio.sleep(0.004)
-    log = srv.log()
-    assert log.index(f"({name}) reads late: Nagle on") < log.index(f"({name}) Nagle off")
-    got = await stalled.read_all(idle=5.0, chat=sent)
-    assert _numbers([m.text for m in got if isinstance(m, Message)]) == list(range(1, sent + 1))
-    drain.cancel()
-    sender.close()
-    stalled.close()
+    lazy = LazyReader(await StalledReader.open(srv, name))
+    room = await Room.open(srv)
+    await room.send_for(10.0, until=f"({name}) reads late: Nagle on")
+    # Now it stops reading. Once the socket refuses writes and frames wait in
+    # the outbox, holding bytes back in the kernel gains nothing (Nagle off).
+    lazy.reading = False
+    stop = room.sent + 3000  # within the outbox budget
+    off = f"({name}) Nagle off"
+    while room.sent < stop and off not in srv.log():
+        await room.send_for(0.1, until=off)
+    assert off in srv.log(), "a reader that took nothing more never went back to TCP_NODELAY"
+    texts = await lazy.read_rest(room.sent)
+    assert _numbers(texts) == list(range(1, room.sent + 1))
+    await room.prompt_got_all()
+    lazy.stalled.close()

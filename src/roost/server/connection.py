@@ -14,6 +14,7 @@ from roost.bus.base import Envelope
 from roost.protocol.codec import BadFrame, encode, server_decoder, to_builtins
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.messages import Bye, ClientHello, Error, Login, Ok, Resume, Wire
+from roost.server import reader_pace
 from roost.server.outbox import BULK, CONTROL, WRITE_HIGH, WRITE_LOW, Outbox
 
 if TYPE_CHECKING:
@@ -126,6 +127,10 @@ class ClientConnection(asyncio.Protocol):
         if self.closing:
             return
         self.last_seen = time.monotonic()
+        if self.lagging:
+            # A client that talks waits for our replies: Nagle's algorithm would hold
+            # them for its delayed ACK (roost.server.reader_pace).
+            reader_pace.talking(self)
         try:
             messages = self.decoder.feed(data)
         except ProtocolError as exc:

@@ -18,10 +18,18 @@ algorithm; one that is down to ``CAUGHT_UP_BYTES`` gets ``TCP_NODELAY`` back,
 which also sends at once what Nagle held. A prompt reader acknowledges
 within a millisecond, so it stays below the mark at any chat rate.
 
-Two cases keep ``TCP_NODELAY`` whatever the probe sees: a file download in
-progress (its chunks are what the reader waits for), and a connection whose
-writes the kernel has started to refuse (held bytes count against
-``TCP_NOTSENT_LOWAT``, so holding them would only move them to the outbox).
+Three cases keep ``TCP_NODELAY`` whatever the probe sees:
+
+- a client that has sent anything within ``TALKED_WITHIN``, and one that
+  sends while lagging goes back at once, before its request is handled: a
+  client that waits for a reply does not acknowledge our earlier bytes until
+  its delayed-ACK timer fires (its kernel hopes to carry the ACK on its next
+  request), and Nagle's algorithm would hold the reply for that. Pure
+  readers, the ones that cost the writes, never send.
+- a file download in progress: its chunks are what the reader waits for.
+- a connection whose writes the kernel has started to refuse: held bytes
+  count against ``TCP_NOTSENT_LOWAT``, so holding them would only move them
+  to the outbox.
 
 The fan-out writes to prompt readers before lagging ones (Server._fanout):
 a write to a reader that waits wakes it now, one to a lagging reader is
@@ -31,11 +39,13 @@ read later anyway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import socket
 import sys
 import termios
+import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
@@ -46,6 +56,7 @@ log = logging.getLogger("roost.server")
 
 PROBE_INTERVAL = 0.1  # seconds between two probes
 PROBE_BATCH = 256  # sessions looked at per probe (5,000 sessions: every 2 s)
+TALKED_WITHIN = 1.0  # seconds since a client last sent anything that keep it on NODELAY
 LAGGING_BYTES = 2048  # unacknowledged bytes that mark a lagging reader
 # ... and those at or below which it counts as caught up. Nothing: a lagging
 # reader under Nagle always has some, and 512 bytes made them flap (measured).
@@ -71,16 +82,40 @@ def set_lagging(conn: ClientConnection, sock: socket.socket, lagging: bool) -> N
     )
 
 
-def pace(conn: ClientConnection) -> None:
-    """Look at one session's send queue and set its mode from what is there."""
+def _socket(conn: ClientConnection) -> socket.socket | None:
     transport = conn.transport
     if transport is None or conn.closing:
-        return
-    sock = transport.get_extra_info("socket")
+        return None
+    sock: socket.socket | None = transport.get_extra_info("socket")
     if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    return sock
+
+
+def talking(conn: ClientConnection) -> None:
+    """``conn`` (lagging) sent something: back to TCP_NODELAY before its reply."""
+    sock = _socket(conn)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # the socket is going away; its close is under way
+            set_lagging(conn, sock, False)
+
+
+def pace(conn: ClientConnection, now: float) -> None:
+    """Look at one session's send queue and set its mode from what is there.
+
+    ``now`` is time.monotonic().
+    """
+    sock = _socket(conn)
+    if sock is None:
         return
+    transport = conn.transport
+    assert transport is not None
     try:
-        if conn.drain_hooks or transport.get_write_buffer_size():
+        if (
+            now - conn.last_seen < TALKED_WITHIN
+            or conn.drain_hooks
+            or transport.get_write_buffer_size()
+        ):
             lagging = False
         else:
             queued = unacknowledged(sock)
@@ -125,5 +160,6 @@ class ReaderPace:
             self._round = [c for c in self.connections if c.user is not None]
         batch = self._round[-PROBE_BATCH:]
         del self._round[-PROBE_BATCH:]
+        now = time.monotonic()
         for conn in batch:
-            pace(conn)
+            pace(conn, now)
