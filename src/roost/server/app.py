@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from roost.bus.base import Bus, Envelope
@@ -23,7 +23,7 @@ from roost.server.config import ServerConfig
 from roost.server.connection import ClientConnection
 from roost.server.files import FileService
 from roost.server.keepalive import keepalive
-from roost.server.outbox import CONTROL, NORMAL
+from roost.server.outbox import CONTROL, NORMAL, URGENT, Outbox
 from roost.server.protection import Protection
 from roost.server.reader_pace import ReaderPace
 from roost.server.sanctions import Sanctions
@@ -126,8 +126,7 @@ class Server:
         sock = self._listener.sockets[0]
         self.port = sock.getsockname()[1]
         self._ticker = asyncio.create_task(self._tick())
-        if self.config.pace_readers:
-            self.reader_pace.start(self._loop)
+        self.reader_pace.start(self._loop, probe=self.config.pace_readers)
         log.info(
             "listening on %s:%d, data in %s", self.config.host, self.port, self.config.data_dir
         )
@@ -313,14 +312,28 @@ class Server:
         # is written to the room, instead of after.
         self._flush_dirty()
         dirty = self._dirty
+        pace = self.reader_pace
         for key, envs in pending.items():
             targets = self.recipients(key)
             for batch in _coalesce(envs):
-                for conn in _prompt_first(targets):
+                # Readers that let data pile up get it later, together
+                # (roost.server.reader_pace): queued after the prompt readers'
+                # writes. Urgent messages go to everyone at once.
+                hold = batch.klass > URGENT
+                lagging: list[tuple[ClientConnection, Outbox]] = []
+                for conn in targets:
                     box = conn.outbox
-                    if box is not None and not conn.closing and box.write_or_push(batch):
+                    if box is None or conn.closing:
+                        continue
+                    if conn.lagging and hold:
+                        lagging.append((conn, box))
+                    elif box.write_or_push(batch):
                         dirty.add(conn)
+                for conn, box in lagging:
+                    box.push(batch)
+                    pace.hold(conn)
         self._flush_dirty()
+        pace.after_fanout()
 
     def _push_all(self, targets: Iterable[ClientConnection], env: Envelope) -> None:
         dirty = self._dirty
@@ -333,17 +346,6 @@ class Server:
             self._flush_scheduled = True
             assert self._loop is not None
             self._loop.call_soon(self._flush_dirty)
-
-
-def _prompt_first(targets: Iterable[ClientConnection]) -> Iterator[ClientConnection]:
-    """``targets`` with the lagging readers (roost.server.reader_pace) last."""
-    lagging: list[ClientConnection] = []
-    for conn in targets:
-        if conn.lagging:
-            lagging.append(conn)
-        else:
-            yield conn
-    yield from lagging
 
 
 def _coalesce(envs: list[Envelope]) -> Iterable[Envelope]:

@@ -14,7 +14,6 @@ from roost.bus.base import Envelope
 from roost.protocol.codec import BadFrame, encode, server_decoder, to_builtins
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.messages import Bye, ClientHello, Error, Login, Ok, Resume, Wire
-from roost.server import reader_pace
 from roost.server.outbox import BULK, CONTROL, WRITE_HIGH, WRITE_LOW, Outbox
 
 if TYPE_CHECKING:
@@ -91,7 +90,8 @@ class ClientConnection(asyncio.Protocol):
         # Producers of bulk data (file downloads): called whenever the outbox and
         # the transport have drained, to queue their next chunks (Outbox.bulk_room).
         self.drain_hooks: list[Callable[[], None]] = []
-        # Nagle's algorithm is on: the reader lets data pile up (roost.server.reader_pace).
+        # The reader lets data pile up: its room messages are held and written
+        # together (roost.server.reader_pace).
         self.lagging = False
 
     # --- asyncio.Protocol ------------------------------------------------------
@@ -127,10 +127,6 @@ class ClientConnection(asyncio.Protocol):
         if self.closing:
             return
         self.last_seen = time.monotonic()
-        if self.lagging:
-            # A client that talks waits for our replies: Nagle's algorithm would hold
-            # them for its delayed ACK (roost.server.reader_pace).
-            reader_pace.talking(self)
         try:
             messages = self.decoder.feed(data)
         except ProtocolError as exc:

@@ -1,51 +1,49 @@
-"""Reader pace: Nagle's algorithm for the sessions whose reader falls behind.
+"""Reader pace: a room's messages to a reader that falls behind are written together.
 
-Every connection starts with ``TCP_NODELAY``, so a message leaves the moment
-it is written. For a reader that is not reading, that buys nothing: the bytes
-wait in its kernel either way, and each small write still pays the whole
-transmit path (on loopback also the receiving side's TCP). With Nagle's
-algorithm on, a write behind unacknowledged data only joins the unsent
-queue, and the queue leaves with the reader's next ACK, which its kernel
-sends as it reads. bench/write_cost.py measured 2.9 against 5.3 us a write;
-at 2,000 messages/s into a room of 100 of which 90 read every 20 ms, that is
-a third of the server's CPU (docs/benchmarks.md, "Reader pace").
+The fan-out writes each batch of a room to every member at once, which is
+what a reader waiting on its socket needs. A reader that lets data pile up (a
+busy bot, a client on a slow loop) takes it later anyway, and each of those
+small writes still costs a system call and the whole transmit path (on
+loopback also the receiving side's TCP): about 5 us each, most of the
+server's time at 2,000 messages/s into a room of 100 in which 90 members
+read every 20 ms (docs/benchmarks.md, "Reader pace"). So such a reader's
+room messages wait in its outbox and leave together: one write instead of
+ten.
 
-Turning Nagle on for everyone is what ngircd does, and it stalls prompt
-readers now and then for a delayed ACK (up to 40 ms on Linux). So a probe
-looks at the sessions a few hundred at a time: one whose kernel holds
-``LAGGING_BYTES`` or more that the peer has not acknowledged gets Nagle's
-algorithm; one that is down to ``CAUGHT_UP_BYTES`` gets ``TCP_NODELAY`` back,
-which also sends at once what Nagle held. A prompt reader acknowledges
-within a millisecond, so it stays below the mark at any chat rate.
+Which readers lag is read from the kernel. A probe looks at the sessions a
+few hundred at a time; one whose socket holds ``LAGGING_BYTES`` or more that
+the peer has not acknowledged is lagging. A prompt reader's kernel
+acknowledges as it reads, within a millisecond, so it stays below the mark at
+any chat rate, and at a low rate nobody reaches it. A lagging reader is
+caught up once a probe finds nothing unacknowledged and nothing held.
 
-Three cases keep ``TCP_NODELAY`` whatever the probe sees:
+The held sessions are spread over ``HOLD_SLOTS`` slots, and each fan-out
+writes one slot: at a steady rate every lagging reader gets one write per
+``HOLD_SLOTS`` fan-outs, and the writes never come in one burst that prompt
+readers would wait behind (one timer flushing everyone every 10 ms did that:
+p50 a fifth higher). A timer writes any slot that has waited ``HOLD``, for
+when the room goes quiet.
 
-- a client that has sent anything within ``TALKED_WITHIN``, and one that
-  sends while lagging goes back at once, before its request is handled: a
-  client that waits for a reply does not acknowledge our earlier bytes until
-  its delayed-ACK timer fires (its kernel hopes to carry the ACK on its next
-  request), and Nagle's algorithm would hold the reply for that. Pure
-  readers, the ones that cost the writes, never send.
-- a file download in progress: its chunks are what the reader waits for.
-- a connection whose writes the kernel has started to refuse: held bytes
-  count against ``TCP_NOTSENT_LOWAT``, so holding them would only move them
-  to the outbox.
+Not held: urgent messages (written to everyone at once), replies and
+notices (they do not go through the room fan-out), and sessions with a file
+download in progress (behind because of the file, and their chat must
+overtake it).
 
-The fan-out writes to prompt readers before lagging ones (Server._fanout):
-a write to a reader that waits wakes it now, one to a lagging reader is
-read later anyway.
+IRC servers and MQTT brokers get a similar saving from leaving Nagle's
+algorithm on (ngircd, mosquitto). Nagle holds a write until the reader's
+ACK, which a client that also sends delays by up to 40 ms, and we measured
+such stalls with Nagle on for lagging readers only; holding in the outbox
+costs a lagging reader at most ``HOLD`` and never stalls anyone.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import logging
 import socket
 import sys
 import termios
-import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
@@ -54,15 +52,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("roost.server")
 
+HOLD_SLOTS = 10  # a lagging reader is written once every this many fan-outs
+HOLD = 0.02  # seconds a held message waits at most (when fan-outs are rare)
 PROBE_INTERVAL = 0.1  # seconds between two probes
 PROBE_BATCH = 256  # sessions looked at per probe (5,000 sessions: every 2 s)
-TALKED_WITHIN = 1.0  # seconds since a client last sent anything that keep it on NODELAY
 LAGGING_BYTES = 2048  # unacknowledged bytes that mark a lagging reader
-# ... and those at or below which it counts as caught up. Nothing: a lagging
-# reader under Nagle always has some, and 512 bytes made them flap (measured).
-CAUGHT_UP_BYTES = 0
 # SIOCOUTQ (bytes not yet acknowledged by the peer, sent or not) shares its
-# number with TIOCOUTQ on Linux; elsewhere the probe does not run.
+# number with TIOCOUTQ on Linux; elsewhere the probe does not run and nobody lags.
 SIOCOUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
 _INT = b"\0\0\0\0"
 
@@ -73,82 +69,103 @@ def unacknowledged(sock: socket.socket) -> int:
     return int.from_bytes(fcntl.ioctl(sock.fileno(), SIOCOUTQ, _INT), sys.byteorder, signed=True)
 
 
-def set_lagging(conn: ClientConnection, sock: socket.socket, lagging: bool) -> None:
-    """Switch ``conn`` between Nagle's algorithm (lagging) and ``TCP_NODELAY``."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0 if lagging else 1)
-    conn.lagging = lagging
-    log.debug(
-        "%s (%s) %s", conn.peer, conn.user, "reads late: Nagle on" if lagging else "Nagle off"
-    )
-
-
-def _socket(conn: ClientConnection) -> socket.socket | None:
-    transport = conn.transport
-    if transport is None or conn.closing:
-        return None
-    sock: socket.socket | None = transport.get_extra_info("socket")
-    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
-        return None
-    return sock
-
-
-def talking(conn: ClientConnection) -> None:
-    """``conn`` (lagging) sent something: back to TCP_NODELAY before its reply."""
-    sock = _socket(conn)
-    if sock is not None:
-        with contextlib.suppress(OSError):  # the socket is going away; its close is under way
-            set_lagging(conn, sock, False)
-
-
-def pace(conn: ClientConnection, now: float) -> None:
-    """Look at one session's send queue and set its mode from what is there.
-
-    ``now`` is time.monotonic().
-    """
-    sock = _socket(conn)
-    if sock is None:
+def pace(conn: ClientConnection) -> None:
+    """Look at one session's socket and outbox, and set ``conn.lagging`` from them."""
+    transport, box = conn.transport, conn.outbox
+    if transport is None or box is None or conn.closing:
         return
-    transport = conn.transport
-    assert transport is not None
-    try:
-        if (
-            now - conn.last_seen < TALKED_WITHIN
-            or conn.drain_hooks
-            or transport.get_write_buffer_size()
-        ):
-            lagging = False
-        else:
+    sock = transport.get_extra_info("socket")
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    if conn.drain_hooks:
+        lagging = False
+    else:
+        try:
             queued = unacknowledged(sock)
-            lagging = queued > CAUGHT_UP_BYTES if conn.lagging else queued >= LAGGING_BYTES
-        if lagging != conn.lagging:
-            set_lagging(conn, sock, lagging)
-    except OSError:  # the socket is going away; its close is under way
-        pass
+        except OSError:  # the socket is going away; its close is under way
+            return
+        # Once lagging, its outbox holds messages most of the time: only a look
+        # that finds nothing anywhere says it has caught up (no flapping).
+        lagging = queued > 0 or box.queued > 0 if conn.lagging else queued >= LAGGING_BYTES
+    if lagging != conn.lagging:
+        conn.lagging = lagging
+        log.debug("%s (%s) %s", conn.peer, conn.user, "reads late" if lagging else "keeps up")
 
 
 class ReaderPace:
-    """Probes ``connections`` every PROBE_INTERVAL, PROBE_BATCH at a time."""
+    """The probe of ``connections``, and the held writes of the lagging ones."""
 
     def __init__(self, connections: Collection[ClientConnection]) -> None:
         self.connections = connections
         self._round: list[ClientConnection] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._probe_timer: asyncio.TimerHandle | None = None
+        self._slots: list[set[ClientConnection]] = [set() for _ in range(HOLD_SLOTS)]
+        self._since = [0.0] * HOLD_SLOTS  # loop time each slot was first held
+        self._next = 0  # the slot the next fan-out writes
+        self._held = 0  # sessions held, over all slots
+        self._hold_timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    @property
-    def available(self) -> bool:
-        return SIOCOUTQ is not None
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self.available:
-            self._timer = loop.call_later(PROBE_INTERVAL, self._probe, loop)
+    def start(self, loop: asyncio.AbstractEventLoop, probe: bool = True) -> None:
+        """Probe every PROBE_INTERVAL (on Linux; without ``probe``, nobody ever lags)."""
+        self._loop = loop
+        if probe and SIOCOUTQ is not None:
+            self._probe_timer = loop.call_later(PROBE_INTERVAL, self._probe)
 
     def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._probe_timer, self._hold_timer):
+            if timer is not None:
+                timer.cancel()
+        self._probe_timer = self._hold_timer = None
 
-    def _probe(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._timer = loop.call_later(PROBE_INTERVAL, self._probe, loop)
+    def hold(self, conn: ClientConnection) -> None:
+        """``conn`` (lagging) has room messages queued in its outbox, to be written later."""
+        k = (id(conn) >> 4) % HOLD_SLOTS
+        slot = self._slots[k]
+        if conn in slot:
+            return
+        loop = self._loop
+        assert loop is not None
+        if not slot:
+            self._since[k] = loop.time()
+        slot.add(conn)
+        self._held += 1
+        if self._hold_timer is None:
+            self._hold_timer = loop.call_later(HOLD, self._write_old)
+
+    def after_fanout(self) -> None:
+        """Write the next slot's held sessions (one slot per fan-out)."""
+        if self._held:
+            k = self._next
+            self._next = (k + 1) % HOLD_SLOTS
+            self._write_slot(k)
+
+    def _write_slot(self, k: int) -> None:
+        conns = self._slots[k]
+        if not conns:
+            return
+        self._slots[k] = set()
+        self._held -= len(conns)
+        for conn in conns:
+            if not conn.closing and conn.outbox is not None:
+                conn.flush()
+
+    def _write_old(self) -> None:
+        """Write the slots that have waited HOLD (the room went quiet)."""
+        loop = self._loop
+        assert loop is not None
+        self._hold_timer = None
+        due = loop.time() - HOLD
+        for k in range(HOLD_SLOTS):
+            if self._slots[k] and self._since[k] <= due:
+                self._write_slot(k)
+        if self._held:
+            first = min(self._since[k] for k in range(HOLD_SLOTS) if self._slots[k])
+            self._hold_timer = loop.call_at(first + HOLD, self._write_old)
+
+    def _probe(self) -> None:
+        assert self._loop is not None
+        self._probe_timer = self._loop.call_later(PROBE_INTERVAL, self._probe)
         try:
             self.probe()
         except Exception:  # the probe is an optimisation; it must not stop
@@ -160,6 +177,5 @@ class ReaderPace:
             self._round = [c for c in self.connections if c.user is not None]
         batch = self._round[-PROBE_BATCH:]
         del self._round[-PROBE_BATCH:]
-        now = time.monotonic()
         for conn in batch:
-            pace(conn, now)
+            pace(conn)
