@@ -12,9 +12,10 @@ ten.
 
 Which readers lag is read from the kernel. A probe looks at the sessions a
 few hundred at a time; one whose socket holds ``LAGGING_BYTES`` or more that
-the peer has not acknowledged is lagging. A prompt reader's kernel
-acknowledges as it reads, within a millisecond, so it stays below the mark at
-any chat rate, and at a low rate nobody reaches it. A lagging reader is
+the peer has not acknowledged, with no ACK for ``QUIET_MS``, is lagging. A
+prompt reader's kernel acknowledges as it reads, within a millisecond: at a
+chat rate it stays below the mark, and at a high rate (kilobytes in flight)
+its ACKs keep coming. At a low rate nobody reaches the mark. A lagging reader is
 caught up once a probe finds nothing unacknowledged and nothing held.
 
 The held sessions are spread over ``HOLD_SLOTS`` slots, and each fan-out
@@ -56,17 +57,28 @@ HOLD_SLOTS = 10  # a lagging reader is written once every this many fan-outs
 HOLD = 0.02  # seconds a held message waits at most (when fan-outs are rare)
 PROBE_INTERVAL = 0.1  # seconds between two probes
 PROBE_BATCH = 256  # sessions looked at per probe (5,000 sessions: every 2 s)
-LAGGING_BYTES = 2048  # unacknowledged bytes that mark a lagging reader
+LAGGING_BYTES = 2048  # unacknowledged bytes that mark a lagging reader...
+# ... while its kernel has acknowledged nothing for this long. A prompt reader
+# at a high rate has kilobytes in flight too, but acknowledges all the time.
+QUIET_MS = 2
 # SIOCOUTQ (bytes not yet acknowledged by the peer, sent or not) shares its
 # number with TIOCOUTQ on Linux; elsewhere the probe does not run and nobody lags.
 SIOCOUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
 _INT = b"\0\0\0\0"
+TCP_INFO: int = getattr(socket, "TCP_INFO", 11)  # Linux only, as SIOCOUTQ
+_TCP_INFO_LEN = 104  # up to tcpi_rcv_space; tcpi_last_ack_recv is at 56
 
 
 def unacknowledged(sock: socket.socket) -> int:
     """Bytes of ``sock``'s send queue that its peer has not acknowledged."""
     assert SIOCOUTQ is not None
     return int.from_bytes(fcntl.ioctl(sock.fileno(), SIOCOUTQ, _INT), sys.byteorder, signed=True)
+
+
+def quiet_ms(sock: socket.socket) -> int:
+    """Milliseconds since ``sock`` last received an ACK (TCP_INFO's tcpi_last_ack_recv)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, _TCP_INFO_LEN)
+    return int.from_bytes(info[56:60], sys.byteorder)
 
 
 def pace(conn: ClientConnection) -> None:
@@ -86,7 +98,10 @@ def pace(conn: ClientConnection) -> None:
             return
         # Once lagging, its outbox holds messages most of the time: only a look
         # that finds nothing anywhere says it has caught up (no flapping).
-        lagging = queued > 0 or box.queued > 0 if conn.lagging else queued >= LAGGING_BYTES
+        if conn.lagging:
+            lagging = queued > 0 or box.queued > 0
+        else:
+            lagging = queued >= LAGGING_BYTES and quiet_ms(sock) >= QUIET_MS
     if lagging != conn.lagging:
         conn.lagging = lagging
         log.debug("%s (%s) %s", conn.peer, conn.user, "reads late" if lagging else "keeps up")
