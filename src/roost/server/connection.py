@@ -93,6 +93,7 @@ class ClientConnection(asyncio.Protocol):
         # The reader lets data pile up: its room messages are held and written
         # together (roost.server.reader_pace).
         self.lagging = False
+        self.behind = 0  # probes in a row that found it behind
 
     # --- asyncio.Protocol ------------------------------------------------------
 

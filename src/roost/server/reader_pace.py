@@ -61,6 +61,7 @@ LAGGING_BYTES = 2048  # unacknowledged bytes that mark a lagging reader...
 # ... while its kernel has acknowledged nothing for this long. A prompt reader
 # at a high rate has kilobytes in flight too, but acknowledges all the time.
 QUIET_MS = 2
+LATE_PROBES = 2
 # SIOCOUTQ (bytes not yet acknowledged by the peer, sent or not) shares its
 # number with TIOCOUTQ on Linux; elsewhere the probe does not run and nobody lags.
 SIOCOUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
@@ -100,10 +101,17 @@ def pace(conn: ClientConnection) -> None:
         # that finds nothing anywhere says it has caught up (no flapping).
         if conn.lagging:
             lagging = queued > 0 or box.queued > 0
+        elif queued >= LAGGING_BYTES and quiet_ms(sock) >= QUIET_MS:
+            # Behind on LATE_PROBES looks in a row: a reader that is only
+            # sometimes behind (at full speed, say) is better served at once.
+            conn.behind += 1
+            lagging = conn.behind >= LATE_PROBES
         else:
-            lagging = queued >= LAGGING_BYTES and quiet_ms(sock) >= QUIET_MS
+            conn.behind = 0
+            lagging = False
     if lagging != conn.lagging:
         conn.lagging = lagging
+        conn.behind = 0
         log.debug("%s (%s) %s", conn.peer, conn.user, "reads late" if lagging else "keeps up")
 
 
