@@ -614,6 +614,28 @@ def base_args(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def add_roost_config(parser: argparse.ArgumentParser) -> None:
+    """--roost-config KEY=VALUE, for the benchmarks that start a Roost server of their own."""
+    parser.add_argument(
+        "--roost-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Roost server setting for this run, VALUE in JSON (e.g. pace_readers=false)",
+    )
+
+
+def roost_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The --roost-config settings as a dict."""
+    out: dict[str, Any] = {}
+    for item in args.roost_config:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--roost-config wants KEY=VALUE, not {item!r}")
+        out[key] = json.loads(value)
+    return out
+
+
 def emit(results: dict[str, Any], path: Path | None) -> None:
     results["load_before"] = results.get("load_before", load_average())
     text = json.dumps(results, indent=2, sort_keys=True)

@@ -15,12 +15,14 @@ from typing import Any
 from common import (
     Ngircd,
     RoostServer,
+    add_roost_config,
     base_args,
     emit,
     ensure_peers,
     load_average,
     peer_version,
     raise_fd_limit,
+    roost_overrides,
     rss_kib,
     workdir,
 )
@@ -70,11 +72,12 @@ def add_load_args(parser: argparse.ArgumentParser) -> None:
 
 def main() -> None:
     parser = base_args(__doc__ or "")
+    add_roost_config(parser)
     add_load_args(parser)
     args = parser.parse_args()
     raise_fd_limit()
     results: dict[str, Any] = {"bench": "fanout", "load_before": load_average()}
-    results["roost"] = roost_fanout(args)
+    results["roost"] = roost_fanout(args, **roost_overrides(args))
     if args.peers:
         ensure_peers()
         results["ngircd"] = ngircd_fanout(args)

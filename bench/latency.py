@@ -17,12 +17,14 @@ from typing import Any
 from common import (
     Ngircd,
     RoostServer,
+    add_roost_config,
     base_args,
     emit,
     ensure_peers,
     load_average,
     peer_version,
     raise_fd_limit,
+    roost_overrides,
     workdir,
 )
 from load import RoomLoad, run_room_load
@@ -64,6 +66,7 @@ def ngircd_latency(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = base_args(__doc__ or "")
+    add_roost_config(parser)
     parser.add_argument("--rate", type=float, default=2000.0, help="messages/s over all senders")
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--receivers", type=int, default=100)
@@ -72,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     raise_fd_limit()
     results: dict[str, Any] = {"bench": "latency", "load_before": load_average()}
-    results["roost"] = roost_latency(args)
+    results["roost"] = roost_latency(args, **roost_overrides(args))
     if args.peers:
         ensure_peers()
         results["ngircd"] = ngircd_latency(args)

@@ -12,11 +12,12 @@ ten.
 
 Which readers lag is read from the kernel. A probe looks at the sessions a
 few hundred at a time; one whose socket holds ``LAGGING_BYTES`` or more that
-the peer has not acknowledged, with no ACK for ``QUIET_MS``, is lagging. A
-prompt reader's kernel acknowledges as it reads, within a millisecond: at a
-chat rate it stays below the mark, and at a high rate (kilobytes in flight)
-its ACKs keep coming. At a low rate nobody reaches the mark. A lagging reader is
-caught up once a probe finds nothing unacknowledged and nothing held.
+the peer has not acknowledged, with no ACK for ``QUIET_MS``, on
+``LATE_PROBES`` looks in a row, is lagging. A prompt reader's kernel
+acknowledges as it reads, within a millisecond: at a chat rate it stays below
+the mark, and at a high rate (kilobytes in flight) its ACKs keep coming. At a
+low rate nobody reaches the mark. A lagging reader is caught up once a probe
+finds nothing unacknowledged and nothing held.
 
 The held sessions are spread over ``HOLD_SLOTS`` slots, and each fan-out
 writes one slot: at a steady rate every lagging reader gets one write per
