@@ -37,7 +37,7 @@ class ServerConfig:
     outbox_budget: int = 1024 * 1024
     stall_timeout: float = 30.0
     fifo_outbox: bool = False  # benchmark switch: one queue, no priorities
-    # Nagle's algorithm for sessions that read late (roost.server.reader_pace)
+    # hold and batch the room messages of readers that fall behind (roost.server.reader_pace)
     pace_readers: bool = True
     # persistence
     durability: str = "normal"  # normal (survives kill -9) | fsync (survives power loss)
