@@ -117,9 +117,8 @@ class Room:
             task.cancel()
 
 
-async def test_a_reader_that_falls_behind_is_written_together_and_loses_nothing(
-    server_factory: Any,
-) -> None:
+async def _lagging_reader(server_factory: Any) -> tuple[Any, str, LazyReader, Room]:
+    """A server, a busy room and a reader 50 ms behind, once the server saw it lag."""
     srv = server_factory(args=["-v"])
     name = unique("lazy")
     lazy = LazyReader(await StalledReader.open(srv, name))
@@ -127,6 +126,13 @@ async def test_a_reader_that_falls_behind_is_written_together_and_loses_nothing(
     lags = f"({name}) reads late"
     await room.send_for(10.0, until=lags)
     assert lags in srv.log(), "a reader 50 ms behind for 10 s was never seen lagging"
+    return srv, name, lazy, room
+
+
+async def test_a_reader_that_falls_behind_is_written_together_and_loses_nothing(
+    server_factory: Any,
+) -> None:
+    srv, name, lazy, room = await _lagging_reader(server_factory)
     await room.send_for(0.3)  # these are held and written together
 
     texts = await lazy.read_rest(room.sent)
@@ -189,11 +195,7 @@ async def test_a_download_is_not_held_while_its_reader_lags(
 async def test_a_lagging_reader_that_stops_reading_gets_everything_later(
     server_factory: Any,
 ) -> None:
-    srv = server_factory(args=["-v"])
-    name = unique("stalled")
-    lazy = LazyReader(await StalledReader.open(srv, name))
-    room = await Room.open(srv)
-    await room.send_for(10.0, until=f"({name}) reads late")
+    _, _, lazy, room = await _lagging_reader(server_factory)
     # Now it stops reading: its kernel buffers fill, then its outbox, where the
     # held messages are queued too; within the budget nothing is dropped.
     lazy.reading = False
