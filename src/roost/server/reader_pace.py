@@ -96,13 +96,14 @@ def pace(conn: ClientConnection) -> None:
     else:
         try:
             queued = unacknowledged(sock)
+            late = queued >= LAGGING_BYTES and quiet_ms(sock) >= QUIET_MS
         except OSError:  # the socket is going away; its close is under way
             return
         # Once lagging, its outbox holds messages most of the time: only a look
         # that finds nothing anywhere says it has caught up (no flapping).
         if conn.lagging:
             lagging = queued > 0 or box.queued > 0
-        elif queued >= LAGGING_BYTES and quiet_ms(sock) >= QUIET_MS:
+        elif late:
             # Behind on LATE_PROBES looks in a row: a reader that is only
             # sometimes behind (at full speed, say) is better served at once.
             conn.behind += 1
@@ -172,7 +173,10 @@ class ReaderPace:
         self._held -= len(conns)
         for conn in conns:
             if not conn.closing and conn.outbox is not None:
-                conn.flush()
+                try:
+                    conn.flush()
+                except Exception:  # one session's failure must not strand the others' messages
+                    log.exception("writing held messages to %s failed", conn.peer)
 
     def _write_old(self) -> None:
         """Write the slots that have waited HOLD (the room went quiet)."""
