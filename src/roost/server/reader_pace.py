@@ -96,21 +96,20 @@ def pace(conn: ClientConnection) -> None:
     else:
         try:
             queued = unacknowledged(sock)
-            late = queued >= LAGGING_BYTES and quiet_ms(sock) >= QUIET_MS
+            # Once lagging, its outbox holds messages most of the time: only a look
+            # that finds nothing anywhere says it has caught up (no flapping).
+            if conn.lagging:
+                lagging = queued > 0 or box.queued > 0
+            elif queued >= LAGGING_BYTES and quiet_ms(sock) >= QUIET_MS:
+                # Behind on LATE_PROBES looks in a row: a reader that is only
+                # sometimes behind (at full speed, say) is better served at once.
+                conn.behind += 1
+                lagging = conn.behind >= LATE_PROBES
+            else:
+                conn.behind = 0
+                lagging = False
         except OSError:  # the socket is going away; its close is under way
             return
-        # Once lagging, its outbox holds messages most of the time: only a look
-        # that finds nothing anywhere says it has caught up (no flapping).
-        if conn.lagging:
-            lagging = queued > 0 or box.queued > 0
-        elif late:
-            # Behind on LATE_PROBES looks in a row: a reader that is only
-            # sometimes behind (at full speed, say) is better served at once.
-            conn.behind += 1
-            lagging = conn.behind >= LATE_PROBES
-        else:
-            conn.behind = 0
-            lagging = False
     if lagging != conn.lagging:
         conn.lagging = lagging
         conn.behind = 0
