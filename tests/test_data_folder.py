@@ -74,3 +74,31 @@ def test_server_refuses_a_folder_an_offline_tool_holds(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert f"in use by `roost user add` (pid {os.getpid()})" in res.stderr
     assert len(res.stderr.splitlines()) == 1
+
+
+def test_offline_tool_refuses_a_folder_without_a_database(tmp_path: Path) -> None:
+    typo = tmp_path / "roost-dat"
+    res = run_cli("user", "add", "root", "--admin", "--data-dir", str(typo))
+    assert res.returncode == 1
+    [line] = res.stderr.splitlines()
+    assert "no Roost database in" in line and "--create" in line, line
+    assert not typo.exists()
+    # An existing folder without a database is refused too, and left as it was.
+    (tmp_path / "empty").mkdir()
+    res = run_cli("user", "add", "root", "--data-dir", str(tmp_path / "empty"))
+    assert res.returncode == 1 and "no Roost database" in res.stderr
+    assert list((tmp_path / "empty").iterdir()) == []
+    made = run_cli("user", "add", "root", "--admin", "--data-dir", str(typo), "--create")
+    assert made.returncode == 0, made.stderr
+    assert (typo / "roost.db").is_file()
+    again = run_cli("user", "add", "other", "--data-dir", str(typo))
+    assert again.returncode == 0, again.stderr
+
+
+def test_readme_tour_user_add_on_the_folder_a_server_made(server_factory) -> None:
+    """README: `roost user add root --admin --data-dir roost-data` after scripts/serve.sh."""
+    srv = server_factory("roost-data")
+    srv.stop()
+    res = run_cli("user", "add", "root", "--admin", "--data-dir", str(srv.data_dir))
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""

@@ -13,8 +13,13 @@ from roost.store.lock import DataFolderInUse, DataFolderLock
 
 
 @contextmanager
-def offline_folder(data_dir: Path, holder: str, beside_server: str = "") -> Iterator[None]:
-    """Hold ``data_dir`` for ``holder`` (e.g. "roost user add") while the block runs.
+def offline_folder(
+    db_path: Path, holder: str, *, create: bool = False, beside_server: str = ""
+) -> Iterator[None]:
+    """Hold the data folder of ``db_path`` for ``holder`` (e.g. "roost user add").
+
+    A folder that holds no Roost database is refused (a mistyped --data-dir
+    would otherwise become a new, empty server) unless ``create`` is given.
 
     A running server holds its folder. A tool whose writes the server is made
     to pick up (an account: the server reads one it does not know from the
@@ -22,9 +27,15 @@ def offline_folder(data_dir: Path, holder: str, beside_server: str = "") -> Iter
     without the lock; any other tool exits with one line naming the server,
     since writing beside it would race its sequence numbers and caches.
     """
+    data_dir = db_path.parent
+    if not create and not db_path.is_file():
+        fail(
+            f"no Roost database in {str(data_dir)!r} ({db_path.name} is missing):"
+            " check --data-dir, or pass --create to start a new data folder"
+        )
     lock = DataFolderLock(data_dir)
     try:
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True)
         lock.acquire(holder)
     except DataFolderInUse as exc:
         if not beside_server:

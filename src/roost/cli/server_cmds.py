@@ -113,6 +113,11 @@ def user() -> None:
 @click.option(
     "--data-dir", type=click.Path(path_type=Path), default=Path("roost-data"), show_default=True
 )
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Start a new data folder if DIR holds no Roost database (else that is an error).",
+)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def user_add(
@@ -120,6 +125,7 @@ def user_add(
     role: str | None,
     priority: str | None,
     data_dir: Path,
+    create: bool,
     config_file: Path | None,
     as_json: bool,
 ) -> None:
@@ -130,7 +136,7 @@ def user_add(
         level = parse_priority(priority)
         # Held from before the password prompt: a served folder is refused at once.
         beside = "the account is added beside it, and it takes effect at its first login"
-        with offline_folder(cfg.data_dir, "roost user add", beside_server=beside):
+        with offline_folder(cfg.db_path, "roost user add", create=create, beside_server=beside):
             password = get_password(name)
             if not password:
                 raise RoostError("bad_request", "the password must not be empty")
