@@ -93,7 +93,7 @@ def test_failures_print_one_line_and_exit_nonzero(server) -> None:
     unknown = run_cli("send", "no-room", "x", "--user", name, "--server", s)
     assert unknown.returncode != 0 and "no room" in unknown.stderr
     down = run_cli("send", "general", "x", "--user", name, "--server", "127.0.0.1:1")
-    assert down.returncode != 0 and "cannot reach the server" in down.stderr
+    assert down.returncode == 1 and "cannot reach the server at 127.0.0.1:1:" in down.stderr
     nouser = run_cli("send", "general", "x", "--server", s, ROOST_USER="")
     assert nouser.returncode != 0 and "--user" in nouser.stderr
     badprio = run_cli("send", "general", "x", "--user", name, "--server", s, "--priority", "huge")
@@ -125,6 +125,32 @@ def test_user_add_offline_and_closed_registration(server_factory, tmp_path) -> N
         "send", "general", "x", "--user", unique(), "--register", "--server", srv.address
     )
     assert refused.returncode != 0 and "registration is closed" in refused.stderr
+
+
+def test_usage_errors_are_one_line_pointing_to_help() -> None:
+    cases = {
+        ("send",): ("Missing argument 'TARGET'", "roost send --help"),
+        ("sned", "general", "x"): ("No such command 'sned'. Did you mean 'send'?", "roost --help"),
+        ("send", "general", "x", "--bogus"): ("No such option '--bogus'", "roost send --help"),
+        ("send", "general", "x", "--priority", "huge", "--user", "u"): (
+            "'huge': use urgent, high, normal, low or 0-3",
+            "roost send --help",
+        ),
+        ("user", "add"): ("Missing argument 'NAME'", "roost user add --help"),
+        ("admin", "mute", "x", "--for", "soon", "--user", "u"): (
+            "not a duration",
+            "roost admin mute --help",
+        ),
+    }
+    for args, (text, pointer) in cases.items():
+        res = run_cli(*args)
+        assert res.returncode == 2, (args, res.stderr)
+        [line] = res.stderr.splitlines()
+        assert line.startswith("roost: error: ") and text in line, line
+        assert line.endswith(f"(see `{pointer}`)"), line
+    # A group without its command still shows its help (and exits 2).
+    bare = run_cli("user")
+    assert bare.returncode == 2 and "Commands:" in bare.stdout + bare.stderr
 
 
 def test_bad_config_is_reported(tmp_path) -> None:
