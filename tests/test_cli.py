@@ -197,6 +197,50 @@ def test_line_chat_reads_commands_from_a_pipe(server) -> None:
     assert "hello from the line client" in [json.loads(x)["text"] for x in gen.stdout.splitlines()]
 
 
+def test_line_chat_uses_what_the_full_screen_client_remembers_and_shows_missed(
+    server, tmp_path
+) -> None:
+    from roost.tui.config import ClientConfig
+
+    alice, bob = unique("alice"), unique("bob")
+    s = server.address
+    for name in (alice, bob):
+        made = run_cli("send", "general", "hi", "--user", name, "--register", "--server", s)
+        assert made.returncode == 0, made.stderr
+    cfg = tmp_path / "cfg"
+    ClientConfig(server=s, user=alice, path=cfg / "client.toml").save()
+    env = {"ROOST_CONFIG_DIR": str(cfg), "ROOST_USER": ""}
+
+    def line_chat(script: str) -> list[str]:
+        res = run_cli("chat", "--plain", input=script, **env)  # no --server, no --user
+        assert res.returncode == 0, res.stderr
+        return res.stdout.splitlines()
+
+    first = line_chat("/nonsense\n/quit\n")
+    assert f"* logged in as {alice}; in #general. /help for commands" in first
+    assert "! unknown command /nonsense; /help lists the commands" in first
+    assert not [line for line in first if "/block" in line]  # not the whole list
+    assert "* the last messages in #general:" in first
+
+    for i in range(1, 13):
+        assert run_cli("send", "general", f"m{i}", "--user", bob, "--server", s).returncode == 0
+    assert run_cli("send", "@" + alice, "psst", "--user", bob, "--server", s).returncode == 0
+    second = line_chat("/quit\n")
+    at = second.index("* missed in #general (2 older: /history N):")
+    messages = [line for line in second[at + 1 :] if " #general <" in line]
+    shown = [line.split(">", 1)[1].strip() for line in messages[:10]]
+    assert shown == [f"m{i}" for i in range(3, 13)]
+    assert f"* unread: @{bob} 1 (/room NAME, then /history)" in second
+    # What was shown counts as read (markers shared with the full-screen client);
+    # the direct message, never shown, is still unread, until it is.
+    third = line_chat(f"/room @{bob}\n/history\n/quit\n")
+    assert not [line for line in third if "missed" in line], third
+    assert f"* unread: @{bob} 1 (/room NAME, then /history)" in third
+    assert [line for line in third if line.endswith(f"@{bob} <{bob}> psst")]
+    fourth = line_chat("/quit\n")
+    assert not [line for line in fourth if "missed" in line or "unread" in line], fourth
+
+
 def test_user_added_while_the_server_runs_is_in_general(server) -> None:
     res = run_cli(
         "user", "add", "latecomer", "--data-dir", str(server.data_dir), ROOST_PASSWORD="pw1"

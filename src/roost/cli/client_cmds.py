@@ -222,16 +222,25 @@ def chat(
     user: str | None,
     register: bool,
 ) -> None:
-    """Interactive chat: full-screen, or a line client with --plain or without a terminal."""
-    if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
-        from roost.cli.line_chat import run_line_chat
+    """Interactive chat: full-screen, or a line client with --plain or without a terminal.
 
-        run_line_chat(server, user, register, room, downloads, auto_accept)
-        return
-    from roost.tui import run_tui
+    Without --server or --user, both clients use the server and user of the
+    last login in the full-screen client.
+    """
 
     def given(name: str) -> bool:
         return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+    if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from roost.cli.line_chat import run_line_chat
+        from roost.tui.config import ClientConfig
+
+        remembered = ClientConfig.load()
+        if not given("server") and remembered.server:
+            server = remembered.server
+        run_line_chat(server, user or remembered.user, register, room, downloads, auto_accept)
+        return
+    from roost.tui import run_tui
 
     # Unset options fall back to what the app remembers from the last login.
     run_tui(

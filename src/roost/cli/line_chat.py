@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,8 +26,14 @@ from roost.client import (
     Presence,
     RoostError,
 )
-from roost.protocol.messages import Bye, Gap, Notice
+from roost.client.address import format_address
+from roost.protocol.messages import Bye, Gap, LoginResult, Notice
+from roost.protocol.names import dm_peer
 from roost.protocol.sizes import human_size
+from roost.tui.config import ReadMarkers
+
+# Missed messages of the room shown on entry (more: /history N).
+MISSED_SHOWN = 10
 
 HELP = (
     "commands: /join ROOM, /leave [ROOM], /msg USER TEXT, /who [ROOM], /rooms, "
@@ -53,6 +60,8 @@ class LineChat(ModerationCommands):
         self.room = room
         self.out = out
         self.downloads = downloads or Path(".")
+        # Highest seq shown per conversation: saved as read markers on the way out.
+        self.seen: dict[str, int] = {}
         # Transfers run beside the chat, so typing goes on while files move.
         self.transfers: set[asyncio.Task[None]] = set()
         self.commands: dict[str, Callable[[list[str]], Awaitable[bool]]] = {
@@ -86,7 +95,7 @@ class LineChat(ModerationCommands):
                 name, *args = line[1:].split(" ", 2)
                 cmd = self.commands.get(name.lower())
                 if cmd is None:
-                    self.out(f"! unknown command /{name}; {HELP}")
+                    self.out(f"! unknown command /{name}; /help lists the commands")
                     return True
                 return await cmd([a for a in args])
             await self.client.send(self.room, line.removeprefix("/"))
@@ -140,7 +149,7 @@ class LineChat(ModerationCommands):
     async def cmd_history(self, args: list[str]) -> bool:
         count = int(args[0]) if args and args[0].isdigit() else 20
         for m in await self.client.latest(self.room, count):
-            self.out(format_message(m, self.client.user or ""))
+            self.out(self.show(m))
         return True
 
     async def cmd_send(self, args: list[str]) -> bool:
@@ -192,6 +201,52 @@ class LineChat(ModerationCommands):
         while self.transfers:
             await asyncio.gather(*self.transfers, return_exceptions=True)
 
+    async def show_missed(self, login: LoginResult, read: dict[str, int], returning: bool) -> None:
+        """On entry, as the full-screen client: the last messages of the room, what is unread.
+
+        ``read``: the read markers of this account (shared with the full-screen
+        client); ``returning``: it has some, from an earlier session.
+        """
+        me = self.client.user or ""
+        elsewhere = []
+        for key, last in sorted(login.conversations.items()):
+            # Counted as ChatModel.restore counts them.
+            new_since = returning and key.startswith("@") and key not in read
+            unread = last - read.get(key, 0 if new_since else last)
+            if key != self.room and unread > 0:
+                where = f"@{dm_peer(key, me)}" if key.startswith("@") else f"#{key}"
+                elsewhere.append(f"{where} {unread}")
+        marker = read.get(self.room)
+        latest = await self.client.latest(self.room, MISSED_SHOWN)
+        last_seq = latest[-1].seq if latest else 0
+        if marker is None:
+            shown = latest
+            if shown:
+                self.out(f"* the last messages in #{self.room}:")
+        else:
+            shown = [m for m in latest if m.seq > marker]
+            if shown:
+                more = last_seq - marker - len(shown)
+                older = f" ({more} older: /history N)" if more > 0 else ""
+                self.out(f"* missed in #{self.room}{older}:")
+        for m in shown:
+            self.out(self.show(m))
+        if elsewhere:
+            self.out(f"* unread: {', '.join(elsewhere)} (/room NAME, then /history)")
+
+    def read_markers(
+        self, login: LoginResult, read: dict[str, int], returning: bool
+    ) -> dict[str, int]:
+        """The markers to save: what was shown here, over what was saved before."""
+        marks = dict(read)
+        if not returning:
+            # A first login here starts everything read, as the full-screen client does.
+            for key, last in login.conversations.items():
+                marks.setdefault(key, last)
+        for key, seq in self.seen.items():
+            marks[key] = max(marks.get(key, 0), seq)
+        return marks
+
     async def cmd_help(self, args: list[str]) -> bool:
         self.out(HELP)
         return True
@@ -199,10 +254,14 @@ class LineChat(ModerationCommands):
     async def cmd_quit(self, args: list[str]) -> bool:
         return False
 
+    def show(self, m: Message) -> str:
+        """A message as printed; it counts as seen."""
+        self.seen[m.room] = max(self.seen.get(m.room, 0), m.seq)
+        return format_message(m, self.client.user or "")
+
     def render(self, ev: Any) -> str | None:
-        me = self.client.user or ""
         if isinstance(ev, Message):
-            return format_message(ev, me)
+            return self.show(ev)
         if isinstance(ev, Presence):
             return f"* {ev.user} is {'online' if ev.online else 'offline'}"
         if isinstance(ev, Joined):
@@ -249,17 +308,23 @@ async def _line_chat(
 ) -> None:
     folder = downloads or Path(".")
     client = make_client(server, user, register, auto_accept=folder if auto_accept else None)
-    async with client:
+    login = await client.start()
+    try:
         if client.pending_admission:
             print("* your account waits for a moderator to admit it; please stay", flush=True)
-            await client.wait_admitted()
+            login = await client.wait_admitted()
             print("* admitted: welcome", flush=True)
         key = await client.follow(room)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         chat = LineChat(client, key, _printer(), folder)
         chat.out(f"* logged in as {client.user}; in #{key}. /help for commands")
+        markers = ReadMarkers.load()
+        account = f"{login.user}@{format_address(client.host, client.port)}"
+        returning = account in markers.accounts
+        read = markers.get(account)
         events = asyncio.create_task(_pump(client, chat))
         try:
+            await chat.show_missed(login, read, returning)
             if interactive:
                 await _prompt_loop(chat)
             else:
@@ -269,6 +334,11 @@ async def _line_chat(
             events.cancel()
             for task in chat.transfers:
                 task.cancel()
+            markers.put(account, chat.read_markers(login, read, returning))
+            with contextlib.suppress(OSError):  # a read-only home must not fail the chat
+                markers.save()
+    finally:
+        await client.close()
 
 
 def _printer() -> Callable[[str], None]:
