@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from roost.cli.common import client_options, emit_json, make_client, parse_priority, run_async
+from roost.client.ending import SessionEnded, ending, ending_line, exit_status
 from roost.client.events import FileSaved
 from roost.protocol.filenames import printable
 from roost.protocol.messages import Message
@@ -84,7 +85,10 @@ async def listen(
 ) -> None:
     """Print messages arriving in ROOMS (rooms or @users) until --count or --timeout.
 
-    File offers are messages with a "file" object (id, name, size, sha256,
+    When the server ends the session (a block, a kick, a shutdown), one line
+    says who, why and until when, and the exit status tells which: 3 blocked,
+    4 kicked, 5 server shutting down, 6 address banned, 7 refused admission
+    (with --json the bye is printed as an event first). File offers are messages with a "file" object (id, name, size, sha256,
     media_type); with --auto-accept, each saved file is reported as a
     "file_saved" event and counts towards --count.
     """
@@ -99,6 +103,12 @@ async def listen(
         async def consume() -> None:
             nonlocal seen
             async for ev in client.events():
+                bye = ending(ev)
+                if bye is not None:
+                    # A block, a kick, a shutdown: say so and exit with its status.
+                    if as_json:
+                        emit_json(bye)
+                    raise SessionEnded(bye)
                 if isinstance(ev, Message):
                     if not _matches(ev.room, wanted, peers, client.user or ""):
                         continue
@@ -234,10 +244,14 @@ def chat(
         return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
 
     # Unset options fall back to what the app remembers from the last login.
-    run_tui(
+    bye = run_tui(
         server if given("server") else None,
         user,
         os.environ.get("ROOST_PASSWORD"),
         register,
         room if given("room") else None,
     )
+    if bye is not None:
+        # After the app has given the terminal back, so the line stays on screen.
+        click.echo(ending_line(bye), err=True)
+        sys.exit(exit_status(bye.code))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from roost.client import (
     Presence,
     RoostError,
 )
+from roost.client.ending import SessionEnded, ending
 from roost.protocol.messages import Bye, Gap, Notice
 from roost.protocol.sizes import human_size
 
@@ -259,14 +261,18 @@ async def _line_chat(
         chat = LineChat(client, key, _printer(), folder)
         chat.out(f"* logged in as {client.user}; in #{key}. /help for commands")
         events = asyncio.create_task(_pump(client, chat))
+        typing = asyncio.create_task(_prompt_loop(chat) if interactive else _stdin_loop(chat))
         try:
-            if interactive:
-                await _prompt_loop(chat)
-            else:
-                await _stdin_loop(chat)
+            # Until the user quits, or the server ends the session (_pump raises SessionEnded).
+            await asyncio.wait({events, typing}, return_when=asyncio.FIRST_COMPLETED)
+            if events.done() and events.exception() is not None:
+                typing.cancel()
+                events.result()
+            await typing
             await chat.wait_transfers()
         finally:
             events.cancel()
+            typing.cancel()
             for task in chat.transfers:
                 task.cancel()
 
@@ -280,6 +286,9 @@ def _printer() -> Callable[[str], None]:
 
 async def _pump(client: Client, chat: LineChat) -> None:
     async for ev in client.events():
+        bye = ending(ev)
+        if bye is not None:
+            raise SessionEnded(bye)  # run_async prints the one line and exits with its status
         text = chat.render(ev)
         if text:
             chat.out(text)
@@ -301,15 +310,41 @@ async def _prompt_loop(chat: LineChat) -> None:
 
 
 async def _stdin_loop(chat: LineChat) -> None:
-    loop = asyncio.get_running_loop()
+    lines = _stdin_lines()
     while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
+        line = await lines.get()
         if not line:
             # End of input: give the last messages a moment to be acknowledged and shown.
             await asyncio.sleep(0.2)
             return
         if not await chat.handle(line):
             return
+
+
+def _stdin_lines() -> asyncio.Queue[str]:
+    """Lines of stdin ("" at its end), read by a daemon thread.
+
+    Not the loop's executor: its threads are joined when the loop closes, so a
+    session the server ended would wait for the next line of input to exit.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        while True:
+            try:
+                line = sys.stdin.readline()
+            except (OSError, ValueError):
+                line = ""
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            except RuntimeError:  # the loop has closed
+                return
+            if not line:
+                return
+
+    threading.Thread(target=read, name="roost-stdin", daemon=True).start()
+    return queue
 
 
 __all__ = ["LineChat", "click", "run_line_chat"]

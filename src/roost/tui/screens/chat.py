@@ -14,6 +14,7 @@ from textual.widgets import Footer, Static
 
 import roost.tui.features  # noqa: F401 - registers the built-in panels, actions and screens
 from roost.client import ConnectionLost
+from roost.client.ending import exit_status
 from roost.protocol.errors import RoostError
 from roost.protocol.messages import URGENT, Message
 from roost.tui.commands import run_command, split_command
@@ -69,6 +70,7 @@ class ChatScreen(Screen[None]):
             "members-stale": self._on_members_stale,
             "connection": self._on_connection,
             "info": self._on_info,
+            "ended": self._on_ended,
         }
         for entry in self._screens():
             self._bindings.bind(entry.key, f"open_screen('{entry.key}')", entry.name.capitalize())
@@ -279,6 +281,12 @@ class ChatScreen(Screen[None]):
             self.background(self.session.refresh_members(self.current))
         if self.current is not None and self.current in self.views:
             self.views[self.current].add_info(update.text, _LEVELS.get(update.state, "info"))
+
+    def _on_ended(self, update: Update) -> None:
+        """The server ended the session for good: leave the app with the bye as its result
+        (``roost chat`` prints the line and exits with the bye's status)."""
+        bye = update.event
+        self.app.exit(result=bye, return_code=exit_status(bye.code))
 
     def _on_info(self, update: Update) -> None:
         key = update.key
