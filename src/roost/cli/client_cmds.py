@@ -15,7 +15,7 @@ import click
 from roost.cli.common import client_options, emit_json, make_client, parse_priority, run_async
 from roost.client.ending import SessionEnded, ending, ending_line, exit_status
 from roost.client.events import FileSaved
-from roost.protocol.filenames import printable
+from roost.protocol.display import visible
 from roost.protocol.messages import Message
 from roost.protocol.sizes import human_size
 
@@ -146,7 +146,7 @@ def _print_event(ev: Any, as_json: bool, me: str) -> None:
     elif isinstance(ev, FileSaved):
         click.echo(format_saved(ev))
     else:
-        click.echo(str(ev))
+        click.echo(visible(str(ev)))
 
 
 def format_message(m: Message, me: str) -> str:
@@ -154,27 +154,31 @@ def format_message(m: Message, me: str) -> str:
     from roost.protocol.names import dm_peer
 
     stamp = datetime.fromtimestamp(m.ts).strftime("%H:%M:%S")
-    where = f"@{dm_peer(m.room, me)}" if m.room.startswith("@") else f"#{m.room}"
+    where = visible(f"@{dm_peer(m.room, me)}" if m.room.startswith("@") else f"#{m.room}")
     mark = "" if m.priority == 2 else f" [{PRIORITY_LABELS.get(m.priority, m.priority)}]"
+    head = f"{stamp} {where} <{visible(m.sender)}>{mark}"
     if _is_offer(m):
-        return f"{stamp} {where} <{m.sender}>{mark} {format_offer(m)}"
-    return f"{stamp} {where} <{m.sender}>{mark} {m.text}"
+        return f"{head} {format_offer(m)}"
+    # Continuation lines indented, so that a message cannot pass for a line of its own.
+    return f"{head} " + visible(m.text, newlines=True).replace("\n", "\n    ")
 
 
 def format_offer(m: Message) -> str:
     """``[file] report.pdf (1.2 MiB, application/pdf) id abc: caption``."""
     f = m.file
     assert f is not None
-    caption = "" if m.text == f.name else f": {m.text}"
+    caption = "" if m.text == f.name else f": {visible(m.text)}"
     # Names come from the network: no control characters reach the terminal.
-    name, media = printable(f.name), printable(f.media_type)
-    return f"[file] {name} ({human_size(f.size)}, {media}) id {printable(f.id)}{caption}"
+    name, media = visible(f.name), visible(f.media_type)
+    return f"[file] {name} ({human_size(f.size)}, {media}) id {visible(f.id)}{caption}"
 
 
 def format_saved(ev: FileSaved) -> str:
     if ev.error:
-        return f"* could not save {printable(ev.file.name)} ({ev.file.id}): {ev.error}"
-    return f"* saved {printable(ev.file.name)} ({human_size(ev.file.size)}) to {ev.path}"
+        return (
+            f"* could not save {visible(ev.file.name)} ({visible(ev.file.id)}): {visible(ev.error)}"
+        )
+    return f"* saved {visible(ev.file.name)} ({human_size(ev.file.size)}) to {visible(ev.path)}"
 
 
 @click.command()
@@ -195,7 +199,11 @@ async def history(
     user: str | None,
     register: bool,
 ) -> None:
-    """Print stored messages of a room or @USER, oldest first."""
+    """Print stored messages of a room or @USER, oldest first.
+
+    Control characters in what others wrote are shown (ESC as ``^[``), never
+    sent to the terminal; --json keeps the exact text.
+    """
     async with make_client(server, user, register, reconnect=False) as client:
         if limit is not None and not after:
             messages = await client.latest(target, limit)

@@ -27,6 +27,7 @@ from roost.client import (
     RoostError,
 )
 from roost.client.ending import SessionEnded, ending
+from roost.protocol.display import visible
 from roost.protocol.messages import Bye, Gap, Notice
 from roost.protocol.sizes import human_size
 
@@ -93,7 +94,7 @@ class LineChat(ModerationCommands):
                 return await cmd([a for a in args])
             await self.client.send(self.room, line.removeprefix("/"))
         except RoostError as exc:
-            self.out(f"! {exc.message}")
+            self.out(f"! {visible(exc.message)}")
         return True
 
     async def cmd_join(self, args: list[str]) -> bool:
@@ -123,14 +124,14 @@ class LineChat(ModerationCommands):
     async def cmd_who(self, args: list[str]) -> bool:
         room = args[0] if args else self.room
         members = await self.client.who(room)
-        listing = ", ".join(f"{m.user}{'' if m.online else ' (away)'}" for m in members)
+        listing = ", ".join(f"{visible(m.user)}{'' if m.online else ' (away)'}" for m in members)
         self.out(f"* #{room.lstrip('#')}: {listing}")
         return True
 
     async def cmd_rooms(self, args: list[str]) -> bool:
         for r in await self.client.rooms():
             mark = "*" if r.joined else " "
-            self.out(f"{mark} #{r.name}  {r.members} members, {r.online} online")
+            self.out(f"{mark} #{visible(r.name)}  {r.members} members, {r.online} online")
         return True
 
     async def cmd_room(self, args: list[str]) -> bool:
@@ -158,7 +159,7 @@ class LineChat(ModerationCommands):
 
         async def run() -> None:
             result = await self.client.upload(path, room)
-            self.out(f"* sent {result.file.name} as {result.file.id}")
+            self.out(f"* sent {visible(result.file.name)} as {visible(result.file.id)}")
 
         self._background(run(), f"sending {path.name}")
         return True
@@ -172,7 +173,7 @@ class LineChat(ModerationCommands):
 
         async def run() -> None:
             saved = await self.client.download(file_id, self.downloads)
-            self.out(f"* saved {file_id} to {saved}")
+            self.out(f"* saved {visible(file_id)} to {visible(str(saved))}")
 
         self._background(run(), f"fetching {file_id}")
         return True
@@ -183,7 +184,7 @@ class LineChat(ModerationCommands):
                 await work
             except (RoostError, OSError) as exc:
                 text = exc.message if isinstance(exc, RoostError) else str(exc)
-                self.out(f"! {what} failed: {text}")
+                self.out(f"! {visible(what)} failed: {visible(text)}")
 
         task = asyncio.get_running_loop().create_task(guarded())
         self.transfers.add(task)
@@ -202,31 +203,32 @@ class LineChat(ModerationCommands):
         return False
 
     def render(self, ev: Any) -> str | None:
+        """The line that shows ``ev``, with every text from the network made visible."""
         me = self.client.user or ""
         if isinstance(ev, Message):
             return format_message(ev, me)
         if isinstance(ev, Presence):
-            return f"* {ev.user} is {'online' if ev.online else 'offline'}"
+            return f"* {visible(ev.user)} is {'online' if ev.online else 'offline'}"
         if isinstance(ev, Joined):
-            return f"* {ev.user} joined #{ev.room}"
+            return f"* {visible(ev.user)} joined #{visible(ev.room)}"
         if isinstance(ev, Left):
-            return f"* {ev.user} left #{ev.room}"
+            return f"* {visible(ev.user)} left #{visible(ev.room)}"
         if isinstance(ev, Notice):
-            return f"* {ev.text}"
+            return f"* {visible(ev.text)}"
         if isinstance(ev, Moderation):
-            return f"* [mod] {ev.entry.text}"
+            return f"* [mod] {visible(ev.entry.text)}"
         if isinstance(ev, Admitted):
             return None  # the server's welcome notice says it
         if isinstance(ev, Bye):
-            return f"* disconnected: {ev.reason}"
+            return f"* disconnected: {visible(ev.reason)}"
         if isinstance(ev, ConnectionState):
-            return f"* {ev.state}{': ' + ev.detail if ev.detail else ''}"
+            return f"* {ev.state}{': ' + visible(ev.detail) if ev.detail else ''}"
         if isinstance(ev, FileSaved):
             return format_saved(ev)
         if isinstance(ev, Gap):
             return None
         text = getattr(ev, "text", None)
-        return f"* {text}" if text else None
+        return f"* {visible(str(text))}" if text else None
 
 
 def run_line_chat(

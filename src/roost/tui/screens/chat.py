@@ -15,6 +15,7 @@ from textual.widgets import Footer, Static
 import roost.tui.features  # noqa: F401 - registers the built-in panels, actions and screens
 from roost.client import ConnectionLost
 from roost.client.ending import exit_status
+from roost.protocol.display import visible
 from roost.protocol.errors import RoostError
 from roost.protocol.messages import URGENT, Message
 from roost.tui.commands import run_command, split_command
@@ -84,7 +85,11 @@ class ChatScreen(Screen[None]):
     def show(self, text: str, level: str = "info") -> None:
         key = self.current
         if key is None or key not in self.views:
-            self.notify(text, severity="error" if level == "error" else "information")
+            self.notify(
+                visible(text, newlines=True),
+                severity="error" if level == "error" else "information",
+                markup=False,
+            )
             return
         self.views[key].add_info(text, level)
 
@@ -246,7 +251,12 @@ class ChatScreen(Screen[None]):
                 self.on_bell()
             if key != self.current:
                 where = self.session.model.ensure(key).title
-                self.notify(f"{m.sender} in {where}: {m.text}", title="Urgent", severity="error")
+                self.notify(
+                    visible(f"{m.sender} in {where}: {m.text}", newlines=True),
+                    title="Urgent",
+                    severity="error",
+                    markup=False,
+                )
 
     def _on_conversations(self, update: Update) -> None:
         self.query_one(ConversationList).show_model(self.session.model)
