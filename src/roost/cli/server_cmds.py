@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from roost.cli.common import emit_json, fail, get_password, parse_priority, run
 from roost.cli.offline import offline_folder
 from roost.protocol.errors import RoostError
 from roost.protocol.names import check_user
+from roost.server import logs
 from roost.server.config import ServerConfig, load_config
 from roost.store.lock import DataFolderInUse
 
@@ -59,18 +61,26 @@ def serve(
     tls: bool | None,
     verbose: bool,
 ) -> None:
-    """Run a server on a local data folder."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Run a server on a local data folder.
+
+    It listens on 127.0.0.1 unless --host (or host in the config) says otherwise.
+    SIGHUP rereads the config file (as `roost admin reload` does).
+    """
+    overrides = {
+        "host": host,
+        "port": port,
+        "data_dir": data_dir,
+        "tls": tls or None,
+        "log_level": "debug" if verbose else None,
+    }
     try:
-        cfg = load_config(config_file, host=host, port=port, data_dir=data_dir, tls=tls or None)
+        cfg = load_config(config_file, **overrides)
     except RoostError as exc:
         fail(exc.message, 2)
         return
+    logs.setup(cfg.log_format, cfg.log_level)
     try:
-        run(_serve(cfg, port_file))
+        run(_serve(cfg, port_file, lambda: load_config(config_file, **overrides)))
     except DataFolderInUse as exc:
         fail(f"{exc.message}; stop it first, or serve another --data-dir")
     except RoostError as exc:
@@ -81,15 +91,26 @@ def serve(
         pass
 
 
-async def _serve(cfg: ServerConfig, port_file: Path | None) -> None:
+async def _serve(
+    cfg: ServerConfig, port_file: Path | None, reread: Callable[[], ServerConfig]
+) -> None:
     from roost.server.app import Server
+    from roost.server.reload import reload
 
     server = Server(cfg)
+    server.load_config = reread
     await server.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    def on_hangup() -> None:
+        # A refused reload is logged by reload(); the server goes on as it was.
+        with contextlib.suppress(RoostError):
+            reload(server)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     if port_file is not None:
         port_file.write_text(f"{server.port}\n")
     tls = " with TLS" if cfg.tls else ""

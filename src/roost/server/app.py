@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import ssl
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +19,15 @@ from roost.protocol.codec import encode
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.messages import PROTOCOL_VERSION, Gap, Presence, ServerHello
 from roost.protocol.names import dm_parties
-from roost.server import moderation
+from roost.server import logs, moderation
 from roost.server.admission import Lobby
 from roost.server.auth import Passwords
 from roost.server.config import ServerConfig
 from roost.server.connection import ClientConnection
 from roost.server.files import FileService
 from roost.server.keepalive import keepalive
+from roost.server.metrics import Health, Metrics
+from roost.server.ops_http import OpsEndpoint
 from roost.server.outbox import CONTROL, NORMAL, URGENT, Outbox
 from roost.server.protection import Protection
 from roost.server.reader_pace import ReaderPace
@@ -39,6 +43,7 @@ log = logging.getLogger("roost.server")
 # Several consecutive messages of a room travel as one envelope up to this size.
 BATCH_BYTES = 32 * 1024
 GIL_SWITCH_INTERVAL = 0.001  # seconds (CPython's default is 0.005)
+HEALTH_TIMEOUT = 2.0  # seconds the store or the bus may take to answer a readiness check
 Handler = Callable[["Server", ClientConnection, Any], Any]
 
 
@@ -51,6 +56,11 @@ class Server:
         from roost.server.handlers import HANDLERS
 
         self.config = config
+        # Rereads the configuration on reload (roost.server.reload); `roost serve`
+        # sets it to read its config file again with the same command-line options.
+        self.load_config: Callable[[], ServerConfig] = lambda: dataclasses.replace(config)
+        self.metrics = Metrics(self)
+        self.counters = self.metrics.counters
         self.store: Store = store or SQLiteStore(config.db_path, config.durability)
         # One server per data folder (roost.store.lock).
         self.folder_lock = DataFolderLock(config.data_dir)
@@ -79,7 +89,16 @@ class Server:
         self._fanout_scheduled = False
         self._full: set[ClientConnection] = set()
         self._ticker: asyncio.Task[None] | None = None
-        self._hello = encode(
+        self._pending_since = 0.0  # perf_counter() of the oldest message in _pending
+        self.tls_context: ssl.SSLContext | None = None
+        self.ops: OpsEndpoint | None = None
+        self._hello = self._encode_hello()
+        self.stopped = asyncio.Event()
+
+    def _encode_hello(self) -> bytes:
+        """The hello every connection gets, encoded once (again after a reload)."""
+        config = self.config
+        return encode(
             ServerHello(
                 version=PROTOCOL_VERSION,
                 server=config.server_name,
@@ -87,7 +106,31 @@ class Server:
                 registration=config.registration,
             )
         )
-        self.stopped = asyncio.Event()
+
+    def reconfigure(self, changed: list[str]) -> None:
+        """Settings in ``changed`` have new values in self.config (roost.server.reload)."""
+        self._hello = self._encode_hello()
+        self.protection.reconfigure()
+        if "outbox_budget" in changed:
+            for conn in self.connections:
+                if conn.outbox is not None:
+                    conn.outbox.budget = self.config.outbox_budget
+
+    async def check_health(self) -> Health:
+        """Ask the store and the bus whether they answer; the outcome is kept in metrics."""
+        health = self.metrics.health
+        problems: list[str] = []
+        for name, check in (("store", self.store.health_check), ("bus", self.bus.health_check)):
+            try:
+                await asyncio.wait_for(check(), HEALTH_TIMEOUT)
+                ok = True
+            except Exception as exc:
+                ok = False
+                problems.append(f"{name}: {exc or type(exc).__name__}")
+            setattr(health, name, ok)
+        health.problems = problems
+        health.checked = time.time()
+        return health
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -129,8 +172,9 @@ class Server:
         self.bus.set_handler(self.deliver)
         # Messages committed in a batch are fanned out right after it, in the same turn.
         self.store.after_stored = self._fanout
+        self.store.on_commit = self.metrics.commit_seconds.observe
         await self.bus.start()
-        tls = server_context(self.config)
+        tls = self.tls_context = server_context(self.config)
         self._listener = await self._loop.create_server(
             lambda: ClientConnection(self),
             self.config.host,
@@ -144,6 +188,9 @@ class Server:
         self.port = sock.getsockname()[1]
         self._ticker = asyncio.create_task(self._tick())
         self.reader_pace.start(self._loop, probe=self.config.pace_readers)
+        if self.config.metrics_port:
+            self.ops = OpsEndpoint(self)
+            await self.ops.start(self.config.metrics_host, self.config.metrics_port)
         log.info(
             "listening on %s:%d, data in %s", self.config.host, self.port, self.config.data_dir
         )
@@ -155,6 +202,8 @@ class Server:
         for conn in list(self.connections):
             conn.close(str(ErrorCode.SHUTTING_DOWN), reason)
         self.reader_pace.stop()
+        if self.ops is not None:
+            await self.ops.stop()
         for task in list(self.protection.tasks):
             task.cancel()
         if self._ticker is not None:
@@ -198,7 +247,15 @@ class Server:
                     self._full.discard(conn)
                 elif now - box.full_since > self.config.stall_timeout:
                     self._full.discard(conn)
-                    log.info("disconnect %s (%s): stalled reader", conn.peer, conn.user)
+                    self.counters.slow_reader_disconnects += 1
+                    log.info(
+                        "disconnect %s (%s): stalled reader",
+                        conn.peer,
+                        conn.user,
+                        extra=logs.fields(
+                            "slow_reader", conn.user, conn.address, "stalled with a full outbox"
+                        ),
+                    )
                     conn.close(
                         "slow_reader",
                         f"not reading for {self.config.stall_timeout:g} seconds with a full outbox;"
@@ -211,10 +268,15 @@ class Server:
         self.connections.add(conn)
         refusal = self.protection.on_connect(conn)
         if refusal is not None:
-            log.info("refuse %s: %s", conn.peer, refusal[1])
+            log.info(
+                "refuse %s: %s",
+                conn.peer,
+                refusal[1],
+                extra=logs.fields("refuse", address=conn.address, reason=refusal[1]),
+            )
             conn.close(*refusal)
             return
-        log.info("connect %s", conn.peer)
+        log.info("connect %s", conn.peer, extra=logs.fields("connect", address=conn.address))
         conn.push(Envelope("", 0, CONTROL, self._hello))
 
     def on_disconnect(self, conn: ClientConnection) -> None:
@@ -224,13 +286,24 @@ class Server:
         self.protection.on_disconnect(conn)
         self.lobby.discard(conn)
         self.files.on_disconnect(conn)
-        log.info("disconnect %s (%s)", conn.peer, conn.user or "not logged in")
+        log.info(
+            "disconnect %s (%s)",
+            conn.peer,
+            conn.user or "not logged in",
+            extra=logs.fields("disconnect", conn.user, conn.address),
+        )
         if conn.user is not None and self.state.detach(conn, conn.user):
             self.publish_presence(conn.user, False)
 
     def on_bad_frame(self, conn: ClientConnection, exc: ProtocolError) -> None:
         """Malformed or oversized frames count as abuse."""
-        log.info("bad frame from %s (%s): %s", conn.peer, conn.user, exc.message)
+        log.info(
+            "bad frame from %s (%s): %s",
+            conn.peer,
+            conn.user,
+            exc.message,
+            extra=logs.fields("bad_frame", conn.user, conn.address, exc.message),
+        )
         self.protection.bad_frame(conn, exc)
 
     def attach(self, conn: ClientConnection, account: Account) -> None:
@@ -288,10 +361,11 @@ class Server:
         self._full.add(conn)
 
     def send_gaps(self, conn: ClientConnection, gaps: dict[str, tuple[int, int]]) -> None:
+        self.counters.gap_notices += len(gaps)
         for room, (first, last) in gaps.items():
             conn.send(Gap(room=room, after=first - 1, upto=last))
 
-    def recipients(self, key: str) -> Iterable[ClientConnection]:
+    def recipients(self, key: str) -> Collection[ClientConnection]:
         """Local connections that receive events of a conversation key."""
         if key.startswith("~"):
             return self.state.neighbours(key[1:])
@@ -306,6 +380,8 @@ class Server:
         """Bus handler: hand an envelope to the local connections that should see it."""
         if env.seq > 0:
             # Messages of one loop turn are coalesced per room and sent once per recipient.
+            if not self._pending:
+                self._pending_since = time.perf_counter()
             self._pending.setdefault(env.room, []).append(env)
             if not self._fanout_scheduled:
                 self._fanout_scheduled = True
@@ -331,8 +407,13 @@ class Server:
         self._flush_dirty()
         dirty = self._dirty
         pace = self.reader_pace
+        delivered = self.counters.delivered
         for key, envs in pending.items():
             targets = self.recipients(key)
+            # Counted per message, not per recipient: the loop below is the hot one.
+            n = len(targets)
+            for env in envs:
+                delivered[env.klass] += n
             for batch in _coalesce(envs):
                 # Readers that let data pile up get it later, together
                 # (roost.server.reader_pace): queued after the prompt readers'
@@ -352,6 +433,7 @@ class Server:
                     pace.hold(conn)
         self._flush_dirty()
         pace.after_fanout()
+        self.metrics.fanout_seconds.observe(time.perf_counter() - self._pending_since)
 
     def _push_all(self, targets: Iterable[ClientConnection], env: Envelope) -> None:
         dirty = self._dirty
