@@ -22,6 +22,7 @@ from roost.server.auth import Passwords
 from roost.server.config import ServerConfig
 from roost.server.connection import ClientConnection
 from roost.server.files import FileService
+from roost.server.gateways.irc.listener import IrcGateway
 from roost.server.keepalive import keepalive
 from roost.server.outbox import CONTROL, NORMAL, URGENT, Outbox
 from roost.server.protection import Protection
@@ -75,6 +76,7 @@ class Server:
         self._fanout_scheduled = False
         self._full: set[ClientConnection] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self.irc: IrcGateway | None = None
         self._hello = encode(
             ServerHello(
                 version=PROTOCOL_VERSION,
@@ -125,6 +127,9 @@ class Server:
         )
         sock = self._listener.sockets[0]
         self.port = sock.getsockname()[1]
+        if self.config.irc_port or self.config.irc_tls_port:
+            self.irc = IrcGateway(self)
+            await self.irc.start()
         self._ticker = asyncio.create_task(self._tick())
         self.reader_pace.start(self._loop, probe=self.config.pace_readers)
         log.info(
@@ -135,6 +140,8 @@ class Server:
         """Stop accepting, tell every client, flush the store."""
         if self._listener is not None:
             self._listener.close()
+        if self.irc is not None:
+            self.irc.close()
         for conn in list(self.connections):
             conn.close(str(ErrorCode.SHUTTING_DOWN), reason)
         self.reader_pace.stop()
@@ -150,6 +157,8 @@ class Server:
         if self._listener is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._listener.wait_closed(), 2.0)
+        if self.irc is not None:
+            await self.irc.wait_closed()
         self.stopped.set()
         log.info("stopped")
 
