@@ -116,8 +116,10 @@ def line(
     params: Sequence[str] = (),
     source: str | None = None,
     tags: Mapping[str, str] | None = None,
+    trailing: bool = False,
 ) -> bytes:
-    """One line, CR LF included. The last parameter becomes trailing when it must."""
+    """One line, CR LF included. The last parameter is trailing (``:last``) when it
+    must be, or when ``trailing`` asks (message texts, as clients expect them)."""
     out = tags_prefix(tags) if tags else ""
     if source:
         out += ":" + source + " "
@@ -126,7 +128,7 @@ def line(
         *middle, last = params
         for p in middle:
             out += " " + p
-        if not last or " " in last or last.startswith(":"):
+        if trailing or not last or " " in last or last.startswith(":"):
             out += " :" + last
         else:
             out += " " + last

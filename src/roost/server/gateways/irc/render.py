@@ -120,10 +120,10 @@ def render_message(
     # Room for the text in a 512-byte line: ":source COMMAND target :text\r\n".
     room = MAX_BODY - len(source.encode()) - len(command) - len(target.encode()) - 7
     parts = split_text(message_text(m), max(room, 16))
-    out = [line(command, (target, parts[0]), source, tags)]
+    out = [line(command, (target, parts[0]), source, tags, trailing=True)]
     if len(parts) > 1:
         rest = {k: v for k, v in tags.items() if k != "msgid"}
-        out += [line(command, (target, p), source, rest) for p in parts[1:]]
+        out += [line(command, (target, p), source, rest, trailing=True) for p in parts[1:]]
     return b"".join(out)
 
 
