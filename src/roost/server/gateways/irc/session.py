@@ -297,7 +297,8 @@ class IrcSession:
         elif not params:
             self.numeric("461", "PASS", "Not enough parameters")
         else:
-            self.password = params[0]
+            # Old clients send a password with spaces without the ':' of a trailing parameter.
+            self.password = " ".join(params)
 
     def _nick(self, params: list[str], label: str) -> None:
         if not params or not params[0]:
