@@ -838,7 +838,7 @@ class IrcSession:
             else:
                 self.notice(ev.text)
         elif isinstance(ev, Gap):
-            self._refetch(ev)
+            self._refetch(ev.room, ev.after, ev.upto)
         elif isinstance(ev, KeepAlive):
             self.out.append(line("PING", (self.cfg.server,)))
         elif isinstance(ev, Bye):
@@ -857,25 +857,23 @@ class IrcSession:
         else:
             self.out.append(render_shared(ev, self.mask, self.cfg.server, self.cfg.server))
 
-    def _refetch(self, gap: Gap) -> None:
-        """Live delivery skipped messages (a slow reader): fetch and show them."""
-        key = gap.room
+    def _refetch(self, key: str, after: int, upto: int) -> None:
+        """Live delivery skipped messages after..upto (a slow reader): fetch and show
+        them, a page at a time (each page waits for the outbox to have room)."""
 
         def show(result: Any, error: RoostError | None) -> None:
-            if error is None and isinstance(result, HistoryResult):
-                last = self.last.get(key, 0)
-                self.last[key] = min(last, gap.after)
-                for m in result.messages:
-                    self.deliver_message(m)
-                self.last[key] = max(self.last.get(key, 0), last)
+            if error is not None or not isinstance(result, HistoryResult):
+                return
+            last = self.last.get(key, 0)
+            self.last[key] = after
+            for m in result.messages:
+                self.deliver_message(m)
+            self.last[key] = max(self.last.get(key, 0), last)
+            if result.messages and result.messages[-1].seq < upto:
+                self._refetch(key, result.messages[-1].seq, upto)
 
         self.request(
-            History,
-            show,
-            room=key,
-            after=gap.after,
-            before=gap.upto + 1,
-            limit=self.cfg.history_page,
+            History, show, room=key, after=after, before=upto + 1, limit=self.cfg.history_page
         )
 
     # --- chathistory -----------------------------------------------------------------------
