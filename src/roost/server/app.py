@@ -25,6 +25,7 @@ from roost.server.auth import Passwords
 from roost.server.config import ServerConfig
 from roost.server.connection import ClientConnection
 from roost.server.files import FileService
+from roost.server.gateways.irc.listener import IrcGateway
 from roost.server.keepalive import keepalive
 from roost.server.metrics import Health, Metrics
 from roost.server.ops_http import OpsEndpoint
@@ -92,6 +93,7 @@ class Server:
         self._pending_since = 0.0  # perf_counter() of the oldest message in _pending
         self.tls_context: ssl.SSLContext | None = None
         self.ops: OpsEndpoint | None = None
+        self.irc: IrcGateway | None = None
         self._hello = self._encode_hello()
         self.stopped = asyncio.Event()
 
@@ -186,6 +188,9 @@ class Server:
         )
         sock = self._listener.sockets[0]
         self.port = sock.getsockname()[1]
+        if self.config.irc_port or self.config.irc_tls_port:
+            self.irc = IrcGateway(self)
+            await self.irc.start()
         self._ticker = asyncio.create_task(self._tick())
         self.reader_pace.start(self._loop, probe=self.config.pace_readers)
         if self.config.metrics_port:
@@ -199,6 +204,8 @@ class Server:
         """Stop accepting, tell every client, flush the store."""
         if self._listener is not None:
             self._listener.close()
+        if self.irc is not None:
+            self.irc.close()
         for conn in list(self.connections):
             conn.close(str(ErrorCode.SHUTTING_DOWN), reason)
         self.reader_pace.stop()
@@ -217,6 +224,8 @@ class Server:
         if self._listener is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._listener.wait_closed(), 2.0)
+        if self.irc is not None:
+            await self.irc.wait_closed()
         self.stopped.set()
         log.info("stopped")
 

@@ -102,6 +102,15 @@ class ServerConfig:
     log_format: str = "text"
     log_level: str = "info"  # debug | info | warning | error
 
+    # IRC gateway (docs/irc.md): plain and TLS ports (0: off), the server's IRC
+    # name (server_name when empty), the message of the day, and how many
+    # missed messages per conversation a client without chathistory is shown
+    irc_port: int = 0
+    irc_tls_port: int = 0
+    irc_server_name: str = ""
+    irc_motd: str = ""
+    irc_playback: int = 50
+
     def validate(self) -> None:
         if not 0 <= self.metrics_port <= 65535:
             raise RoostError(ErrorCode.BAD_REQUEST, "metrics_port must be 0 (off) or a TCP port")
@@ -144,6 +153,11 @@ class ServerConfig:
             )
         if self.durability not in ("normal", "fsync"):
             raise RoostError(ErrorCode.BAD_REQUEST, "durability must be 'normal' or 'fsync'")
+        for name in ("irc_port", "irc_tls_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise RoostError(ErrorCode.BAD_REQUEST, f"{name} must be 0 (off) or a port")
+        if self.irc_playback < 0:
+            raise RoostError(ErrorCode.BAD_REQUEST, "irc_playback must not be negative")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise RoostError(ErrorCode.BAD_REQUEST, "tls_cert and tls_key go together")
         steps = [n for n in (self.abuse_warn, self.abuse_mute, self.abuse_block) if n > 0]
