@@ -22,6 +22,12 @@ from roost.server.config import ServerConfig, load_config
     "--port", type=int, default=None, help="TCP port [default: 7878; 0 picks a free one]."
 )
 @click.option(
+    "--web-port",
+    type=int,
+    default=None,
+    help="Web client's HTTP port [default: 8080; 0 picks a free one].",
+)
+@click.option(
     "--data-dir",
     type=click.Path(path_type=Path),
     default=None,
@@ -41,6 +47,12 @@ from roost.server.config import ServerConfig, load_config
     help="Write the bound port here once listening.",
 )
 @click.option(
+    "--web-port-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the web client's bound port here once listening.",
+)
+@click.option(
     "--tls",
     is_flag=True,
     default=None,
@@ -51,9 +63,11 @@ from roost.server.config import ServerConfig, load_config
 def serve(
     host: str | None,
     port: int | None,
+    web_port: int | None,
     data_dir: Path | None,
     config_file: Path | None,
     port_file: Path | None,
+    web_port_file: Path | None,
     tls: bool | None,
     verbose: bool,
 ) -> None:
@@ -63,12 +77,19 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        cfg = load_config(config_file, host=host, port=port, data_dir=data_dir, tls=tls or None)
+        cfg = load_config(
+            config_file,
+            host=host,
+            port=port,
+            web_port=web_port,
+            data_dir=data_dir,
+            tls=tls or None,
+        )
     except RoostError as exc:
         fail(exc.message, 2)
         return
     try:
-        run(_serve(cfg, port_file))
+        run(_serve(cfg, port_file, web_port_file))
     except RoostError as exc:
         fail(exc.message, 2)
     except OSError as exc:
@@ -77,7 +98,7 @@ def serve(
         pass
 
 
-async def _serve(cfg: ServerConfig, port_file: Path | None) -> None:
+async def _serve(cfg: ServerConfig, port_file: Path | None, web_port_file: Path | None) -> None:
     from roost.server.app import Server
 
     server = Server(cfg)
@@ -86,12 +107,18 @@ async def _serve(cfg: ServerConfig, port_file: Path | None) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if web_port_file is not None:
+        web_port_file.write_text(f"{server.web_port}\n")
     if port_file is not None:
         port_file.write_text(f"{server.port}\n")
     tls = " with TLS" if cfg.tls else ""
     click.echo(
         f"roost: serving on {cfg.host}:{server.port}{tls} (data in {cfg.data_dir})", err=True
     )
+    if server.web is not None:
+        scheme = "https" if cfg.tls else "http"
+        web_host = cfg.web_host or cfg.host
+        click.echo(f"roost: web client on {scheme}://{web_host}:{server.web_port}/", err=True)
     await stop.wait()
     await server.stop()
 

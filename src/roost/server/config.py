@@ -13,6 +13,7 @@ from roost.protocol.frames import ABSOLUTE_MAX_FRAME, DEFAULT_MAX_FRAME
 from roost.protocol.messages import Limits
 
 DEFAULT_PORT = 7878
+DEFAULT_WEB_PORT = 8080
 # Below this a reader that keeps up could not hold one turn's batch of a busy room.
 MIN_OUTBOX_BUDGET = 64 * 1024
 
@@ -92,6 +93,17 @@ class ServerConfig:
     # ping; one still silent ping_timeout seconds later is closed (0: off)
     ping_interval: float = 30.0
     ping_timeout: float = 30.0
+    # Web client (docs/web.md): the page and its WebSocket on web_host:web_port
+    # (web_host empty: the same address as host; web_port 0 picks a free port).
+    web: bool = True
+    web_host: str = ""
+    web_port: int = DEFAULT_WEB_PORT
+    # Origins besides the page's own allowed to open the WebSocket
+    # (e.g. "https://chat.example.org" when a proxy rewrites the Host header).
+    web_origins: list[str] = field(default_factory=list)
+    # Behind a reverse proxy: take the client's address from X-Forwarded-For and
+    # the scheme from X-Forwarded-Proto (set only when the proxy sets them).
+    web_forwarded: bool = False
 
     def validate(self) -> None:
         if self.registration not in ("open", "closed", "approve"):
@@ -127,6 +139,8 @@ class ServerConfig:
             )
         if self.durability not in ("normal", "fsync"):
             raise RoostError(ErrorCode.BAD_REQUEST, "durability must be 'normal' or 'fsync'")
+        if not 0 <= self.web_port <= 65535:
+            raise RoostError(ErrorCode.BAD_REQUEST, "web_port must be between 0 and 65535")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise RoostError(ErrorCode.BAD_REQUEST, "tls_cert and tls_key go together")
         steps = [n for n in (self.abuse_warn, self.abuse_mute, self.abuse_block) if n > 0]
