@@ -6,6 +6,7 @@ import { FINAL_BYES, RequestError, Session } from "./protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50; // messages per scroll-back page
+const LEVELS = ["urgent", "high", "normal", "low"];
 const wsUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
 
 const state = {
@@ -14,6 +15,7 @@ const state = {
   role: "member",
   current: "general",
   convs: new Map(), // key -> conversation
+  priority: 2, // the account's level
   retry: 0,
   final: false, // the server said not to come back (blocked, kicked...)
 };
@@ -67,6 +69,18 @@ function unread(c) {
   let n = 0;
   for (const [seq, m] of c.msgs) if (seq > c.read && m.sender !== state.me) n++;
   return n;
+}
+
+// A message goes out at the account's level or a less important one (docs/priority.md).
+function priorityChoices() {
+  const select = $("priority");
+  select.replaceChildren();
+  for (let level = state.priority; level < LEVELS.length; level++) {
+    const option = el("option", LEVELS[level]);
+    option.value = String(level);
+    select.append(option);
+  }
+  select.value = String(state.priority);
 }
 
 function setStatus(text) {
@@ -128,6 +142,8 @@ async function keepCookie(ticket) {
 async function startSession(result) {
   state.me = result.user;
   state.role = result.role;
+  state.priority = result.priority;
+  priorityChoices();
   $("me").textContent = result.user + (result.role !== "member" ? ` (${result.role})` : "");
   $("logout").hidden = false;
   if (result.status === "pending") {
@@ -419,14 +435,14 @@ async function sendText() {
   const box = $("text");
   const text = box.value;
   if (!text.trim()) return;
-  const urgent = $("urgent").checked;
+  const level = Number($("priority").value);
   const key = state.current;
   let to = key;
   if (isDm(key)) to = "@" + (key.slice(1).split("+").find((u) => u !== state.me) || state.me);
   try {
     box.value = "";
-    await state.session.request("send", { to, text, priority: urgent ? 0 : null });
-    $("urgent").checked = false;
+    await state.session.request("send", { to, text, priority: level === state.priority ? null : level });
+    $("priority").value = String(state.priority);
   } catch (err) {
     box.value = text; // nothing is lost: the text comes back to the box
     systemLine(`not sent: ${err.message}`, key);
