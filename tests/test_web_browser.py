@@ -313,3 +313,18 @@ async def test_screenshots_and_the_narrow_layout(server, browsers) -> None:
         assert a.find("#toggle-nav").get_attribute("aria-expanded") == "true"
         a.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
         await a.until(lambda: not a.visible("#nav"), what="the panel closed")
+
+
+async def test_the_login_form_waits_past_the_login_timeout(server_factory, browsers) -> None:
+    srv = server_factory("slow", handshake_timeout=1.0)
+    a = browsers()
+    a.open(web_url(srv))
+    await a.until(lambda: a.visible("#login-form"), what="the login form")
+    a.find("#login-user").send_keys(unique("slow"))
+    await asyncio.sleep(2.5)  # a person typing slowly; no connection is held meanwhile
+    assert a.text("#login-error") == "" and not a.visible("#banner")
+    a.find("#login-password").send_keys(PASSWORD)
+    a.find("#login-register").click()
+    a.find("#login-submit").click()
+    await a.wait_chat()
+    assert a.driver.execute_script("return document.activeElement.id") != "login-user"

@@ -18,6 +18,7 @@ const state = {
   priority: 2, // the account's level
   retry: 0,
   final: false, // the server said not to come back (blocked, kicked...)
+  loggedIn: false, // a session is established (only then does a lost connection reconnect)
 };
 
 function el(tag, text, cls) {
@@ -112,6 +113,10 @@ async function connect() {
   } catch (err) {
     if (err instanceof RequestError && err.code !== "closed") {
       if (err.code === "blocked" || err.code === "banned") banner(err.message);
+      // No session to resume: the login form opens a new connection when used
+      // (an idle one would only run into the server's login timeout).
+      state.session = null;
+      session.close();
       showLogin();
     }
   }
@@ -119,10 +124,16 @@ async function connect() {
 
 function onClose(bye, session) {
   if (session !== state.session) return; // an older connection, already replaced
+  if (!state.loggedIn) {
+    if (bye && bye.code !== "logout") $("login-error").textContent = `${bye.code}: ${bye.reason}`;
+    state.session = null;
+    return;
+  }
   const final = bye && FINAL_BYES.has(bye.code);
   if (bye) banner(`Disconnected (${bye.code}): ${bye.reason}`);
   if (final || state.final) {
     state.final = true;
+    state.loggedIn = false;
     setStatus("disconnected");
     if (bye.code !== "logout") showLogin(`${bye.code}: ${bye.reason}`);
     return;
@@ -146,6 +157,7 @@ async function startSession(result) {
   priorityChoices();
   $("me").textContent = result.user + (result.role !== "member" ? ` (${result.role})` : "");
   $("logout").hidden = false;
+  state.loggedIn = true;
   if (result.status === "pending") {
     showPending();
     return;
@@ -242,7 +254,7 @@ function showLogin(reason) {
   $("open-mod").hidden = true;
   setStatus(state.final ? "disconnected" : "not logged in");
   if (reason) $("login-error").textContent = reason;
-  $("login-user").focus();
+  if (!$("login-form").contains(document.activeElement)) $("login-user").focus();
 }
 
 function showPending() {
@@ -578,7 +590,12 @@ function wire() {
     state.final = false;
     if (!state.session || state.session.ws.readyState !== WebSocket.OPEN) {
       state.retry = 0;
-      await connectOnly();
+      try {
+        await connectOnly();
+      } catch (err) {
+        $("login-error").textContent = `cannot reach the server: ${err.message}`;
+        return;
+      }
     }
     try {
       const result = await state.session.request("login", {
@@ -594,6 +611,7 @@ function wire() {
   });
   $("logout").addEventListener("click", async () => {
     state.final = true;
+    state.loggedIn = false;
     await fetch("/session", { method: "DELETE", credentials: "same-origin" });
     try {
       await state.session.request("logout");
