@@ -95,16 +95,19 @@ async def upload(
 @click.option(
     "--output",
     "-o",
-    type=click.Path(path_type=Path),
+    # Kept as text: a Path would drop the trailing separator that marks a folder.
+    type=click.Path(),
     default=None,
-    help="Folder or file name to save to [default: the current folder]. Never overwrites.",
+    help="Where to save [default: the current folder]. A folder when it ends with /, exists"
+    " as a folder, or does not exist and has no extension (e.g. ~/Downloads): made if"
+    " missing. Otherwise the file name to save as. Never overwrites.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @client_options
 @run_async
 async def download(
     file_id: str,
-    output: Path | None,
+    output: str | None,
     as_json: bool,
     server: str,
     user: str | None,
