@@ -26,6 +26,12 @@ from roost.store.lock import DataFolderInUse
     "--port", type=int, default=None, help="TCP port [default: 7878; 0 picks a free one]."
 )
 @click.option(
+    "--web-port",
+    type=int,
+    default=None,
+    help="Web client's HTTP port [default: 8080; 0 picks a free one].",
+)
+@click.option(
     "--data-dir",
     type=click.Path(path_type=Path),
     default=None,
@@ -45,6 +51,12 @@ from roost.store.lock import DataFolderInUse
     help="Write the bound port here once listening.",
 )
 @click.option(
+    "--web-port-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the web client's bound port here once listening.",
+)
+@click.option(
     "--tls",
     is_flag=True,
     default=None,
@@ -55,9 +67,11 @@ from roost.store.lock import DataFolderInUse
 def serve(
     host: str | None,
     port: int | None,
+    web_port: int | None,
     data_dir: Path | None,
     config_file: Path | None,
     port_file: Path | None,
+    web_port_file: Path | None,
     tls: bool | None,
     verbose: bool,
 ) -> None:
@@ -69,6 +83,7 @@ def serve(
     overrides = {
         "host": host,
         "port": port,
+        "web_port": web_port,
         "data_dir": data_dir,
         "tls": tls or None,
         "log_level": "debug" if verbose else None,
@@ -80,7 +95,7 @@ def serve(
         return
     logs.setup(cfg.log_format, cfg.log_level)
     try:
-        run(_serve(cfg, port_file, lambda: load_config(config_file, **overrides)))
+        run(_serve(cfg, port_file, web_port_file, lambda: load_config(config_file, **overrides)))
     except DataFolderInUse as exc:
         fail(f"{exc.message}; stop it first, or serve another --data-dir")
     except RoostError as exc:
@@ -92,7 +107,10 @@ def serve(
 
 
 async def _serve(
-    cfg: ServerConfig, port_file: Path | None, reread: Callable[[], ServerConfig]
+    cfg: ServerConfig,
+    port_file: Path | None,
+    web_port_file: Path | None,
+    reread: Callable[[], ServerConfig],
 ) -> None:
     from roost.server.app import Server
     from roost.server.reload import reload
@@ -111,12 +129,18 @@ async def _serve(
             reload(server)
 
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    if web_port_file is not None:
+        web_port_file.write_text(f"{server.web_port}\n")
     if port_file is not None:
         port_file.write_text(f"{server.port}\n")
     tls = " with TLS" if cfg.tls else ""
     click.echo(
         f"roost: serving on {cfg.host}:{server.port}{tls} (data in {cfg.data_dir})", err=True
     )
+    if server.web is not None:
+        scheme = "https" if cfg.tls else "http"
+        web_host = cfg.web_host or cfg.host
+        click.echo(f"roost: web client on {scheme}://{web_host}:{server.web_port}/", err=True)
     await stop.wait()
     await server.stop()
 

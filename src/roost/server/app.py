@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roost.bus.base import Bus, Envelope
 from roost.bus.local import LocalBus
@@ -38,6 +38,9 @@ from roost.server.tls import server_context
 from roost.store.base import Account, Store
 from roost.store.lock import DataFolderLock
 from roost.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from roost.server.gateways.web import WebGateway
 
 log = logging.getLogger("roost.server")
 
@@ -83,6 +86,8 @@ class Server:
         self.port = config.port
         self.started = time.time()
         self._listener: asyncio.AbstractServer | None = None
+        self.web: WebGateway | None = None  # the web client's listener (config.web)
+        self.web_port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dirty: set[ClientConnection] = set()
         self._flush_scheduled = False
@@ -191,6 +196,8 @@ class Server:
         if self.config.irc_port or self.config.irc_tls_port:
             self.irc = IrcGateway(self)
             await self.irc.start()
+        if self.config.web:
+            await self._start_web()
         self._ticker = asyncio.create_task(self._tick())
         self.reader_pace.start(self._loop, probe=self.config.pace_readers)
         if self.config.metrics_port:
@@ -199,6 +206,23 @@ class Server:
         log.info(
             "listening on %s:%d, data in %s", self.config.host, self.port, self.config.data_dir
         )
+
+    async def _start_web(self) -> None:
+        # Imported here: aiohttp loads only on servers that serve the web client.
+        from roost.server.gateways.web import WebGateway
+
+        web = WebGateway(self)
+        try:
+            await web.start()
+        except OSError as exc:
+            host = self.config.web_host or self.config.host
+            raise RoostError(
+                ErrorCode.BAD_REQUEST,
+                f"cannot listen on {host}:{self.config.web_port} for the web client:"
+                f" {exc.strerror or exc}; set web_port, or web = false",
+            ) from exc
+        self.web = web
+        self.web_port = web.port
 
     async def stop(self, reason: str = "server shutting down") -> None:
         """Stop accepting, tell every client, flush the store."""
@@ -217,6 +241,8 @@ class Server:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        if self.web is not None:
+            await self.web.stop()
         await self.files.stop()
         await self.bus.stop()
         await self.store.close()

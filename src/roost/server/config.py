@@ -13,6 +13,7 @@ from roost.protocol.frames import ABSOLUTE_MAX_FRAME, DEFAULT_MAX_FRAME
 from roost.protocol.messages import Limits
 
 DEFAULT_PORT = 7878
+DEFAULT_WEB_PORT = 8080
 # Below this a reader that keeps up could not hold one turn's batch of a busy room.
 MIN_OUTBOX_BUDGET = 64 * 1024
 LOG_FORMATS = ("text", "json")
@@ -110,6 +111,17 @@ class ServerConfig:
     irc_server_name: str = ""
     irc_motd: str = ""
     irc_playback: int = 50
+    # Web client (docs/web.md): the page and its WebSocket on web_host:web_port
+    # (web_host empty: the same address as host; web_port 0 picks a free port).
+    web: bool = True
+    web_host: str = ""
+    web_port: int = DEFAULT_WEB_PORT
+    # Origins besides the page's own allowed to open the WebSocket
+    # (e.g. "https://chat.example.org" when a proxy rewrites the Host header).
+    web_origins: list[str] = field(default_factory=list)
+    # Behind a reverse proxy: take the client's address from X-Forwarded-For and
+    # the scheme from X-Forwarded-Proto (set only when the proxy sets them).
+    web_forwarded: bool = False
 
     def validate(self) -> None:
         if not 0 <= self.metrics_port <= 65535:
@@ -158,6 +170,8 @@ class ServerConfig:
                 raise RoostError(ErrorCode.BAD_REQUEST, f"{name} must be 0 (off) or a port")
         if self.irc_playback < 0:
             raise RoostError(ErrorCode.BAD_REQUEST, "irc_playback must not be negative")
+        if not 0 <= self.web_port <= 65535:
+            raise RoostError(ErrorCode.BAD_REQUEST, "web_port must be between 0 and 65535")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise RoostError(ErrorCode.BAD_REQUEST, "tls_cert and tls_key go together")
         steps = [n for n in (self.abuse_warn, self.abuse_mute, self.abuse_block) if n > 0]
