@@ -152,3 +152,34 @@ def run_cli(
         env=roost_env(**env),
         input=input,
     )
+
+
+@pytest.fixture(scope="session")
+def engines() -> Iterator[Any]:
+    """A real PostgreSQL and redis-server for the whole session (tests/engines.py)."""
+    from engines import start_engines
+
+    running = start_engines()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def pg_dsn(engines: Any) -> str:
+    """A fresh PostgreSQL database of its own for one test."""
+    dsn: str = engines.postgres.new_database()
+    return dsn
+
+
+@pytest.fixture
+def redis_url(engines: Any) -> str:
+    """The session's redis-server, emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(engines.redis.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    url: str = engines.redis.url
+    return url
