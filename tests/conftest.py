@@ -183,3 +183,21 @@ def redis_url(engines: Any) -> str:
         client.close()
     url: str = engines.redis.url
     return url
+
+
+def migrated(dsn: str) -> str:
+    """Create the schema in a PostgreSQL database with `roost db migrate`, as an operator does."""
+    done = run_cli("db", "migrate", "--store", dsn)
+    assert done.returncode == 0, done.stderr
+    return dsn
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_server(request: pytest.FixtureRequest, server_factory: Any) -> RunningServer:
+    """A server on each store backend in turn (for the behaviour both must share)."""
+    if request.param == "postgres":
+        dsn = migrated(request.getfixturevalue("pg_dsn"))
+        srv: RunningServer = server_factory(store=dsn)
+        return srv
+    srv = server_factory()
+    return srv

@@ -47,6 +47,18 @@ from roost.server.config import ServerConfig, load_config
     help="Serve TLS: tls_cert/tls_key from the config, else a self-signed certificate"
     " made on first start and kept in the data folder.",
 )
+@click.option(
+    "--store",
+    default=None,
+    metavar="URL",
+    help="postgresql://USER@HOST/DB for cluster mode [default: SQLite in the data folder].",
+)
+@click.option(
+    "--bus",
+    default=None,
+    metavar="URL",
+    help="redis://HOST:PORT/0 for cluster mode [default: this process only].",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def serve(
     host: str | None,
@@ -55,6 +67,8 @@ def serve(
     config_file: Path | None,
     port_file: Path | None,
     tls: bool | None,
+    store: str | None,
+    bus: str | None,
     verbose: bool,
 ) -> None:
     """Run a server on a local data folder."""
@@ -63,7 +77,15 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        cfg = load_config(config_file, host=host, port=port, data_dir=data_dir, tls=tls or None)
+        cfg = load_config(
+            config_file,
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            tls=tls or None,
+            store=store,
+            bus=bus,
+        )
     except RoostError as exc:
         fail(exc.message, 2)
         return
@@ -139,10 +161,10 @@ def user_add(
 
 async def _user_add(cfg: ServerConfig, name: str, password: str, role: str, priority: int) -> None:
     from roost.server.auth import Passwords
+    from roost.server.backends import make_store
     from roost.store.base import Account
-    from roost.store.sqlite import SQLiteStore
 
-    store = SQLiteStore(cfg.db_path, cfg.durability)
+    store = make_store(cfg)
     await store.open()
     try:
         pw_hash = await Passwords(cfg.argon2_time_cost, cfg.argon2_memory_kib).hash(password)

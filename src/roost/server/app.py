@@ -19,6 +19,7 @@ from roost.protocol.names import dm_parties
 from roost.server import moderation
 from roost.server.admission import Lobby
 from roost.server.auth import Passwords
+from roost.server.backends import check_pair, make_store
 from roost.server.config import ServerConfig
 from roost.server.connection import ClientConnection
 from roost.server.files import FileService
@@ -30,7 +31,6 @@ from roost.server.sanctions import Sanctions
 from roost.server.state import Room, ServerState
 from roost.server.tls import server_context
 from roost.store.base import Account, Store
-from roost.store.sqlite import SQLiteStore
 
 log = logging.getLogger("roost.server")
 
@@ -49,8 +49,9 @@ class Server:
         from roost.server.handlers import HANDLERS
 
         self.config = config
-        self.store: Store = store or SQLiteStore(config.db_path, config.durability)
+        self.store: Store = store or make_store(config)
         self.bus: Bus = bus or LocalBus()
+        check_pair(config, self.store)
         self.state = ServerState()
         self.accounts: dict[str, Account] = {}
         self.passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)

@@ -167,7 +167,7 @@ async def start_session(
         priority=account.priority,
         token=token,
         rooms=sorted(rooms),
-        conversations=server.store.conversations_of(account.name, rooms),
+        conversations=await server.store.conversations_of(account.name, rooms),
     )
 
 
@@ -282,7 +282,7 @@ async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:
         server.state.add_member(room, account.name)
         await server.store.add_member(name, account.name)
         server.bus.publish(Envelope(name, 0, NORMAL, encode(Joined(room=name, user=account.name))))
-    return JoinResult(room=name, last_seq=server.store.last_seq(name), created=created)
+    return JoinResult(room=name, last_seq=await server.store.last_seq(name), created=created)
 
 
 async def leave(server: Server, conn: ClientConnection, msg: Leave) -> dict[str, str]:
@@ -339,9 +339,8 @@ async def history(server: Server, conn: ClientConnection, msg: History) -> BulkR
         if budget < 0 and messages:
             break
         messages.append(wire_message(r))
-    return BulkReply(
-        HistoryResult(room=key, messages=messages, last_seq=server.store.last_seq(key))
-    )
+    last = await server.store.last_seq(key)
+    return BulkReply(HistoryResult(room=key, messages=messages, last_seq=last))
 
 
 def wire_message(r: StoredMessage) -> Message:

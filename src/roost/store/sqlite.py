@@ -602,10 +602,10 @@ class SQLiteStore(Store):
         self._enqueue(op_with_file, on_stored)
         return StoredMessage(room, seq, sender, text, ts, priority, file)
 
-    def last_seq(self, room: str) -> int:
+    async def last_seq(self, room: str) -> int:
         return self._seq.get(room, 0)
 
-    def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:
+    async def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:
         out = {room: self._seq.get(room, 0) for room in rooms}
         for key, seq in self._seq.items():
             if key.startswith("@") and user in key[1:].split("+"):
