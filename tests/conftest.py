@@ -201,3 +201,14 @@ def any_server(request: pytest.FixtureRequest, server_factory: Any) -> RunningSe
         return srv
     srv = server_factory()
     return srv
+
+
+@pytest.fixture
+def cluster(server_factory: Any, pg_dsn: str, redis_url: str) -> Any:
+    """Start ``n`` nodes of one cluster (one PostgreSQL database, one Redis)."""
+    dsn = migrated(pg_dsn)
+
+    def start(n: int, **config: Any) -> list[RunningServer]:
+        return [server_factory(f"node{i}", store=dsn, bus=redis_url, **config) for i in range(n)]
+
+    return start

@@ -88,6 +88,9 @@ async def test_rooms_and_members(store: Store) -> None:
     await store.remove_member("r", "bob")
     rooms = await store.load_rooms()
     assert [(r.name, r.creator, r.members) for r in rooms] == [("r", "ann", {"ann"})]
+    one = await store.get_room("r")
+    assert one is not None and (one.name, one.created, one.members) == ("r", 1.0, {"ann"})
+    assert await store.get_room("none") is None
 
 
 async def test_messages_numbered_in_order_acked_in_order(store: Store) -> None:
@@ -118,6 +121,7 @@ async def test_messages_numbered_in_order_acked_in_order(store: Store) -> None:
         "@ann+bob": 1,
     }
     assert await store.last_seqs(["r", "@ann+bob", "empty"]) == {"r": 50, "@ann+bob": 1}
+    assert await store.all_last_seqs() == {"r": 50, "@ann+bob": 1}
     page = await store.history("r", 10, 0, 5)
     assert [m.seq for m in page] == [11, 12, 13, 14, 15]
     assert [m.text for m in page] == ["m10", "m11", "m12", "m13", "m14"]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from roost.protocol.errors import ErrorCode, RoostError
 
 if TYPE_CHECKING:
+    from roost.bus.base import Bus
     from roost.server.config import ServerConfig
     from roost.store.base import Store
 
@@ -42,8 +43,35 @@ def make_store(config: ServerConfig) -> Store:
     )
 
 
+def make_bus(config: ServerConfig) -> Bus:
+    """The bus named by ``config.bus``."""
+    url = config.bus
+    if not url:
+        from roost.bus.local import LocalBus
+
+        return LocalBus()
+    if url.startswith(REDIS_SCHEMES):
+        try:
+            from roost.bus.redis import RedisBus
+        except ImportError as exc:  # the `cluster` extra is not installed
+            raise RoostError(
+                ErrorCode.BAD_REQUEST,
+                f"bus = redis:// needs redis-py: pip install 'roost[cluster]' ({exc})",
+            ) from exc
+        return RedisBus(url, config.cluster_channel)
+    raise RoostError(
+        ErrorCode.BAD_REQUEST,
+        f"bus must be empty (one process) or a redis:// URL, not {url!r}",
+    )
+
+
 def check_pair(config: ServerConfig, store: Store) -> None:
     """Refuse combinations that cannot keep the promises of docs/cluster.md."""
+    if config.bus and not config.store:
+        raise RoostError(
+            ErrorCode.BAD_REQUEST,
+            "bus = redis:// joins processes that share one store: set store = postgresql://",
+        )
     if not config.ack_after_store and not store.seq_at_append:
         raise RoostError(
             ErrorCode.BAD_REQUEST,

@@ -41,6 +41,7 @@ from roost.protocol.messages import (
 from roost.protocol.names import check_room, check_user, dm_key, dm_parties
 from roost.server.admission import PENDING, enter_lobby
 from roost.server.auth import new_token, token_digest
+from roost.server.changes import ACCOUNT, ROOM, announce
 from roost.server.connection import LATER, BulkReply, Replier
 from roost.server.outbox import NORMAL, chat_class
 from roost.server.sanctions import banned_text, blocked_error
@@ -123,6 +124,7 @@ async def register(server: Server, conn: ClientConnection, name: str, password: 
     if not await server.store.create_account(account):
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
     server.accounts[name] = account
+    announce(server, ACCOUNT, name)
     if not approve:
         await join_default_rooms(server, name)
     return account
@@ -135,6 +137,7 @@ async def join_default_rooms(server: Server, name: str) -> None:
         if room is not None:
             server.state.add_member(room, name)
             await server.store.add_member(room_name, name)
+            announce(server, ROOM, room_name)
 
 
 def check_blocked(server: Server, name: str) -> None:
@@ -281,6 +284,7 @@ async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:
     if account.name not in room.members:
         server.state.add_member(room, account.name)
         await server.store.add_member(name, account.name)
+        announce(server, ROOM, name)
         server.bus.publish(Envelope(name, 0, NORMAL, encode(Joined(room=name, user=account.name))))
     return JoinResult(room=name, last_seq=await server.store.last_seq(name), created=created)
 
@@ -292,6 +296,7 @@ async def leave(server: Server, conn: ClientConnection, msg: Leave) -> dict[str,
         raise RoostError(ErrorCode.NOT_A_MEMBER, f"you are not in room {room.name!r}")
     server.state.remove_member(room, account.name)
     await server.store.remove_member(room.name, account.name)
+    announce(server, ROOM, room.name)
     event = Envelope(room.name, 0, NORMAL, encode(Left(room=room.name, user=account.name)))
     server.bus.publish(event)
     return {"room": room.name}

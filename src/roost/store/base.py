@@ -163,6 +163,10 @@ class Store(abc.ABC):
         """Every room with its members (the server keeps them in memory)."""
 
     @abc.abstractmethod
+    async def get_room(self, name: str) -> RoomRecord | None:
+        """One room with its members; None if there is no such room."""
+
+    @abc.abstractmethod
     async def create_room(self, name: str, creator: str, ts: float) -> bool: ...
 
     @abc.abstractmethod
@@ -211,6 +215,10 @@ class Store(abc.ABC):
             if seq:
                 out[room] = seq
         return out
+
+    @abc.abstractmethod
+    async def all_last_seqs(self) -> dict[str, int]:
+        """Last seq of every conversation that has messages."""
 
     @abc.abstractmethod
     async def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:

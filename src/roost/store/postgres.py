@@ -428,6 +428,20 @@ class PostgresStore(Store):
 
         return await self._run(op)
 
+    async def get_room(self, name: str) -> RoomRecord | None:
+        async def op(conn: asyncpg.Connection) -> RoomRecord | None:
+            row = await conn.fetchrow(
+                "SELECT name, creator, created FROM rooms WHERE name = $1", name
+            )
+            if row is None:
+                return None
+            rec = RoomRecord(row["name"], row["created"], row["creator"])
+            members = await conn.fetch('SELECT "user" FROM members WHERE room = $1', name)
+            rec.members = {r[0] for r in members}
+            return rec
+
+        return await self._run(op)
+
     async def create_room(self, name: str, creator: str, ts: float) -> bool:
         status = await self._execute(
             "INSERT INTO rooms (name, creator, created) VALUES ($1, $2, $3)"
@@ -513,6 +527,10 @@ class PostgresStore(Store):
         rows = await self._fetch(
             "SELECT room, last FROM seqs WHERE room = ANY($1::text[])", list(rooms)
         )
+        return {r["room"]: int(r["last"]) for r in rows}
+
+    async def all_last_seqs(self) -> dict[str, int]:
+        rows = await self._fetch("SELECT room, last FROM seqs")
         return {r["room"]: int(r["last"]) for r in rows}
 
     async def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:
