@@ -63,6 +63,18 @@ from roost.store.lock import DataFolderInUse
     help="Serve TLS: tls_cert/tls_key from the config, else a self-signed certificate"
     " made on first start and kept in the data folder.",
 )
+@click.option(
+    "--store",
+    default=None,
+    metavar="URL",
+    help="postgresql://USER@HOST/DB for cluster mode [default: SQLite in the data folder].",
+)
+@click.option(
+    "--bus",
+    default=None,
+    metavar="URL",
+    help="redis://HOST:PORT/0 for cluster mode [default: this process only].",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def serve(
     host: str | None,
@@ -73,6 +85,8 @@ def serve(
     port_file: Path | None,
     web_port_file: Path | None,
     tls: bool | None,
+    store: str | None,
+    bus: str | None,
     verbose: bool,
 ) -> None:
     """Run a server on a local data folder.
@@ -87,6 +101,8 @@ def serve(
         "data_dir": data_dir,
         "tls": tls or None,
         "log_level": "debug" if verbose else None,
+        "store": store,
+        "bus": bus,
     }
     try:
         cfg = load_config(config_file, **overrides)
@@ -197,10 +213,10 @@ def user_add(
 
 async def _user_add(cfg: ServerConfig, name: str, password: str, role: str, priority: int) -> None:
     from roost.server.auth import Passwords
+    from roost.server.backends import make_store
     from roost.store.base import Account
-    from roost.store.sqlite import SQLiteStore
 
-    store = SQLiteStore(cfg.db_path, cfg.durability)
+    store = make_store(cfg)
     await store.open()
     try:
         pw_hash = await Passwords(cfg.argon2_time_cost, cfg.argon2_memory_kib).hash(password)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roost.bus.base import Bus, Envelope
-from roost.bus.local import LocalBus
 from roost.protocol.codec import encode
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.messages import PROTOCOL_VERSION, Gap, Presence, ServerHello
@@ -22,6 +21,8 @@ from roost.protocol.names import dm_parties
 from roost.server import logs, moderation
 from roost.server.admission import Lobby
 from roost.server.auth import Passwords
+from roost.server.backends import check_pair, make_bus, make_store
+from roost.server.changes import Changes
 from roost.server.config import ServerConfig
 from roost.server.connection import ClientConnection
 from roost.server.files import FileService
@@ -29,6 +30,7 @@ from roost.server.gateways.irc.listener import IrcGateway
 from roost.server.keepalive import keepalive
 from roost.server.metrics import Health, Metrics
 from roost.server.ops_http import OpsEndpoint
+from roost.server.ordering import Ordering
 from roost.server.outbox import CONTROL, NORMAL, URGENT, Outbox
 from roost.server.protection import Protection
 from roost.server.reader_pace import ReaderPace
@@ -65,10 +67,11 @@ class Server:
         self.load_config: Callable[[], ServerConfig] = lambda: dataclasses.replace(config)
         self.metrics = Metrics(self)
         self.counters = self.metrics.counters
-        self.store: Store = store or SQLiteStore(config.db_path, config.durability)
+        self.store: Store = store or make_store(config)
         # One server per data folder (roost.store.lock).
         self.folder_lock = DataFolderLock(config.data_dir)
-        self.bus: Bus = bus or LocalBus()
+        self.bus: Bus = bus or make_bus(config)
+        check_pair(config, self.store)
         self.state = ServerState()
         self.accounts: dict[str, Account] = {}
         self.passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
@@ -83,6 +86,8 @@ class Server:
         self.files = FileService(self)
         self.connections: set[ClientConnection] = set()
         self.reader_pace = ReaderPace(self.connections)
+        self.ordering = Ordering(self.store, self._deliver_message, self._active_keys)
+        self.changes = Changes(self)
         self.port = config.port
         self.started = time.time()
         self._listener: asyncio.AbstractServer | None = None
@@ -176,7 +181,11 @@ class Server:
                 await self.store.create_room(name, "", time.time())
                 self.state.rooms[name] = Room(name)
         await self.files.start()
+        await self.ordering.start(check=self.bus.lossy)
         self.bus.set_handler(self.deliver)
+        self.bus.set_resync(self.ordering.catch_up)
+        self.bus.set_change_handler(self.changes.received)
+        self.changes.start()
         # Messages committed in a batch are fanned out right after it, in the same turn.
         self.store.after_stored = self._fanout
         self.store.on_commit = self.metrics.commit_seconds.observe
@@ -245,6 +254,8 @@ class Server:
             await self.web.stop()
         await self.files.stop()
         await self.bus.stop()
+        await self.ordering.stop()
+        await self.changes.stop()
         await self.store.close()
         self.folder_lock.release()
         if self._listener is not None:
@@ -414,16 +425,31 @@ class Server:
     def deliver(self, env: Envelope) -> None:
         """Bus handler: hand an envelope to the local connections that should see it."""
         if env.seq > 0:
-            # Messages of one loop turn are coalesced per room and sent once per recipient.
-            if not self._pending:
-                self._pending_since = time.perf_counter()
-            self._pending.setdefault(env.room, []).append(env)
-            if not self._fanout_scheduled:
-                self._fanout_scheduled = True
-                assert self._loop is not None
-                self._loop.call_soon(self._fanout)
+            # Messages go through the ordering (once each, in seq order).
+            self.ordering.accept(env)
             return
         self._push_all(self.recipients(env.room), env)
+
+    def _active_keys(self) -> list[str]:
+        """Conversations this node has readers in (checked for missed messages)."""
+        keys = [name for name, room in self.state.rooms.items() if room.sessions]
+        online = self.state.online
+        for key in self.ordering.delivered:
+            parties = dm_parties(key) if key.startswith("@") else None
+            if parties is not None and (parties[0] in online or parties[1] in online):
+                keys.append(key)
+        return keys
+
+    def _deliver_message(self, env: Envelope) -> None:
+        """A message in its turn: fanned out with the others of this loop turn."""
+        # Messages of one loop turn are coalesced per room and sent once per recipient.
+        if not self._pending:
+            self._pending_since = time.perf_counter()
+        self._pending.setdefault(env.room, []).append(env)
+        if not self._fanout_scheduled:
+            self._fanout_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._fanout)
 
     def _fanout(self) -> None:
         """Push the messages published since the last fan-out, then write them.

@@ -45,6 +45,12 @@ class ServerConfig:
     # persistence
     durability: str = "normal"  # normal (survives kill -9) | fsync (survives power loss)
     ack_after_store: bool = True  # False only for measuring the cost of durability
+    # cluster mode (docs/cluster.md): "" keeps SQLite in data_dir and one process;
+    # store = "postgresql://USER@HOST/DB" and bus = "redis://HOST:PORT/0" let
+    # several `roost serve` processes act as one server
+    store: str = ""
+    bus: str = ""
+    cluster_channel: str = "roost"  # prefix of the Redis channels and keys of this cluster
     # authentication
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024
