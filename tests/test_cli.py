@@ -189,6 +189,7 @@ def test_line_chat_reads_commands_from_a_pipe(server) -> None:
                 "/rooms",
                 f"/msg {other} a private word",
                 "/nonsense",
+                "/urgent wake up",
                 "/quit",
             ]
         )
@@ -200,7 +201,12 @@ def test_line_chat_reads_commands_from_a_pipe(server) -> None:
     assert f"#pipe-room: {name}" in res.stdout
     assert "#general" in res.stdout
     hist = run_cli("history", "pipe-room", "--json", "--user", name, "--server", s)
-    assert [json.loads(x)["text"] for x in hist.stdout.splitlines()] == ["in the pipe room"]
+    assert [json.loads(x)["text"] for x in hist.stdout.splitlines()] == [
+        "in the pipe room",
+        "wake up",
+    ]
+    assert json.loads(hist.stdout.splitlines()[-1])["priority"] == 2
+    assert "! sent as normal, not urgent: your account's level is normal" in res.stdout
     dm = run_cli("history", "@" + name, "--json", "--user", other, "--server", s)
     assert [json.loads(x)["text"] for x in dm.stdout.splitlines()] == ["a private word"]
     gen = run_cli("history", "general", "--json", "--user", name, "--server", s)

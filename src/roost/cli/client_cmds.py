@@ -15,6 +15,7 @@ import click
 from roost.cli.common import client_options, emit_json, make_client, parse_priority, run_async
 from roost.client.ending import SessionEnded, ending, ending_line, exit_status
 from roost.client.events import FileSaved
+from roost.client.priority import lowered_note
 from roost.protocol.display import visible
 from roost.protocol.messages import Message
 from roost.protocol.sizes import human_size
@@ -45,8 +46,13 @@ async def send(
     level = parse_priority(priority)
     async with make_client(server, user, register, reconnect=False) as client:
         result = await client.send(target, text, level)
+    note = lowered_note(level, result)
+    if note:
+        click.echo(f"roost: {note}", err=True)
     if as_json:
-        emit_json({"room": result.room, "seq": result.seq, "ts": result.ts})
+        emit_json(
+            {"room": result.room, "seq": result.seq, "ts": result.ts, "priority": result.priority}
+        )
     else:
         click.echo(result.seq)
 

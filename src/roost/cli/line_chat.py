@@ -29,8 +29,18 @@ from roost.client import (
 )
 from roost.client.address import format_address
 from roost.client.ending import SessionEnded, ending
+from roost.client.priority import lowered_note
 from roost.protocol.display import visible
-from roost.protocol.messages import Bye, Gap, LoginResult, Notice
+from roost.protocol.messages import (
+    HIGH,
+    LOW,
+    PRIORITY_LABELS,
+    URGENT,
+    Bye,
+    Gap,
+    LoginResult,
+    Notice,
+)
 from roost.protocol.names import dm_peer
 from roost.protocol.sizes import human_size
 from roost.tui.config import ReadMarkers
@@ -40,7 +50,8 @@ MISSED_SHOWN = 10
 
 HELP = (
     "commands: /join ROOM, /leave [ROOM], /msg USER TEXT, /who [ROOM], /rooms, "
-    "/room ROOM (switch), /history [N], /send PATH, /get FILE_ID, /quit; "
+    "/room ROOM (switch), /history [N], /urgent TEXT, /high TEXT, /low TEXT, "
+    "/send PATH, /get FILE_ID, /quit; "
     "anything else goes to the current room. "
     "Moderators: /block NAME [DURATION] [REASON], /unblock NAME, /kick NAME [REASON], "
     "/mute NAME [DURATION] [REASON], /unmute NAME, /priority NAME LEVEL, /blocks, /pending, "
@@ -76,6 +87,9 @@ class LineChat(ModerationCommands):
             "rooms": self.cmd_rooms,
             "room": self.cmd_room,
             "history": self.cmd_history,
+            "urgent": self.sender_at(URGENT),
+            "high": self.sender_at(HIGH),
+            "low": self.sender_at(LOW),
             "send": self.cmd_send,
             "get": self.cmd_get,
             "help": self.cmd_help,
@@ -129,6 +143,21 @@ class LineChat(ModerationCommands):
             return True
         await self.client.send("@" + args[0].lstrip("@"), args[1])
         return True
+
+    def sender_at(self, priority: int) -> Callable[[list[str]], Awaitable[bool]]:
+        """/urgent TEXT and the like: send at that level, or say why it went out lower."""
+
+        async def send(args: list[str]) -> bool:
+            text = " ".join(args)
+            if not text:
+                self.out(f"! usage: /{PRIORITY_LABELS[priority]} TEXT")
+                return True
+            note = lowered_note(priority, await self.client.send(self.room, text, priority))
+            if note:
+                self.out(f"! {note}")
+            return True
+
+        return send
 
     async def cmd_who(self, args: list[str]) -> bool:
         room = args[0] if args else self.room
