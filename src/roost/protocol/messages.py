@@ -39,6 +39,7 @@ class Limits(msgspec.Struct, omit_defaults=True):
     history_page: int = 500
     outbox_budget: int = 1024 * 1024
     file_retention: float = 30 * 86400.0  # seconds a stored file is kept
+    quiet_room_size: int = 500  # members above which a room announces no joins (0: none)
 
 
 class ServerHello(Wire, tag="hello"):
@@ -415,6 +416,7 @@ class RoomInfo(msgspec.Struct):
     members: int
     online: int
     joined: bool
+    quiet: bool = False  # too big to announce joins, leaves and presence
 
 
 class MemberInfo(msgspec.Struct):
@@ -433,6 +435,7 @@ class JoinResult(msgspec.Struct):
     room: str
     last_seq: int
     created: bool = False
+    quiet: bool = False  # too big to announce joins, leaves and presence
 
 
 class UploadResult(msgspec.Struct):
