@@ -7,7 +7,9 @@ bench measures:
 - join: from the moment every member is told to join (all at once) until
   the last member has its reply (Roost: the join's ok; IRC: end of NAMES);
 - message: from the send of one message by a member until the last of the N
-  members has it, for a few messages one after another (max and median);
+  members has it, for a few messages one after another (max and median),
+  and until the first has it (the server's share, mostly: the rest is the
+  clients' processes taking their turns on the CPU);
 - what the joins cost in notices: bytes each member received while the room
   filled (Roost announces no joins past quiet_room_size; IRC announces all).
 
@@ -141,6 +143,7 @@ async def member_worker(pipe: Connection, system: str, port: int, names: list[st
                 await asyncio.sleep(0.001)
             pipe.send(
                 {
+                    "first": min(m.msg_at for m in members),
                     "last": max(m.msg_at for m in members),
                     "missing": sum(m.msgs < want for m in members),
                 }
@@ -194,6 +197,7 @@ def run_big_room(system: str, port: int, members: int, procs: int, messages: int
         reader, writer = loop.run_until_complete(_sender(system, port))
         time.sleep(0.3)
         latencies = []
+        firsts = []  # until the first member has it: the server's part, mostly
         missing = 0
         for n in range(1, messages + 1):
             sent = loop.run_until_complete(_send_one(system, reader, writer, n))
@@ -201,6 +205,7 @@ def run_big_room(system: str, port: int, members: int, procs: int, messages: int
             got = workers.gather(pipes, timeout=MSG_TIMEOUT + 30)
             missing += sum(g["missing"] for g in got)
             latencies.append((max(g["last"] for g in got) - sent) / 1e6)
+            firsts.append((min(g["first"] for g in got) - sent) / 1e6)
             time.sleep(0.2)
         workers.send("stop", pipes)
         closed = sum(r["closed"] for r in workers.gather(pipes))
@@ -217,6 +222,7 @@ def run_big_room(system: str, port: int, members: int, procs: int, messages: int
         "join_bytes_received": sum(j["bytes"] for j in joins),
         "msg_to_all_ms_max": round(max(latencies), 2),
         "msg_to_all_ms_median": round(statistics.median(latencies), 2),
+        "msg_to_first_ms_median": round(statistics.median(firsts), 2),
         "msg_missing": missing,
         "closed": closed,
     }
