@@ -27,8 +27,12 @@ class Wire(msgspec.Struct, tag_field="t", omit_defaults=True):
 # --- handshake ---------------------------------------------------------------
 
 
-class Limits(msgspec.Struct, omit_defaults=True):
-    """Limits the server enforces, announced in its hello (all sizes in bytes)."""
+class Limits(msgspec.Struct, omit_defaults=False):
+    """Limits the server enforces, announced in its hello (all sizes in bytes).
+
+    Every key is always sent (a client need not know the defaults); the
+    defaults here are for decoding a hello of an earlier server.
+    """
 
     max_frame: int
     max_text: int = 16 * 1024
@@ -42,8 +46,8 @@ class Limits(msgspec.Struct, omit_defaults=True):
     quiet_room_size: int = 500  # members above which a room announces no joins (0: none)
 
 
-class ServerHello(Wire, tag="hello"):
-    """First frame the server sends on every connection."""
+class ServerHello(Wire, tag="hello", omit_defaults=False):
+    """First frame the server sends on every connection (every key always sent)."""
 
     version: int
     server: str
@@ -56,7 +60,8 @@ class ClientHello(Wire, tag="hello"):
 
     version: int
     client: str = ""
-    max_frame: int = 0  # 0: the client accepts anything up to the server's max_frame
+    # No max_frame: the server's limit holds both ways (docs/protocol.md 2); a
+    # max_frame key from an earlier client is ignored, as unknown keys are.
 
 
 # --- requests (client -> server) --------------------------------------------
