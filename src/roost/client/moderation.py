@@ -29,9 +29,13 @@ from roost.protocol.messages import (
     Mute,
     PendingUser,
     Refuse,
+    Reload,
+    ReloadResult,
     SanctionInfo,
     SetPriority,
     SetRole,
+    Stats,
+    StatSample,
     UnbanAddress,
     Unblock,
     Unmute,
@@ -119,6 +123,18 @@ class ModerationMixin:
         """The newest ``limit`` audit entries (about ``target`` only, if given), oldest first."""
         msg = Audit(id=0, limit=limit, target=target, before=before)
         result: list[AuditEntry] = await self._call(msg, list[AuditEntry])
+        return result
+
+    # --- operating the server -----------------------------------------------------------
+
+    async def reload_config(self) -> ReloadResult:
+        """Make the server reread its config file (admins only); refused if it has an error."""
+        result: ReloadResult = await self._call(Reload(id=0), ReloadResult)
+        return result
+
+    async def stats(self) -> list[StatSample]:
+        """The server's metrics, one sample per metric and label set (docs/operations.md)."""
+        result: list[StatSample] = await self._call(Stats(id=0), list[StatSample])
         return result
 
     # --- the admission lobby ---------------------------------------------------------------

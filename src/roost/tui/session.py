@@ -71,7 +71,8 @@ class ChatSession:
         self.on(Bye, ChatSession._on_bye)
         self.on(ConnectionState, ChatSession._on_connection)
         read = markers.get(self.account) if markers else {}
-        self.model.restore(login.conversations, read)
+        returning = markers is not None and self.account in markers.accounts
+        self.model.restore(login.conversations, read, returning)
         for room in login.rooms:
             self.model.ensure(room)
 
