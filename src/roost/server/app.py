@@ -59,7 +59,7 @@ class Server:
     def __init__(
         self, config: ServerConfig, store: Store | None = None, bus: Bus | None = None
     ) -> None:
-        from roost.server.handlers import HANDLERS
+        from roost.server.handlers import CONCURRENT, HANDLERS
 
         self.config = config
         # Rereads the configuration on reload (roost.server.reload); `roost serve`
@@ -76,6 +76,9 @@ class Server:
         self.accounts: dict[str, Account] = {}
         self.passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
         self.handlers: dict[type, Handler] = dict(HANDLERS)
+        # Requests whose awaiting handlers run alongside the requests after them
+        # (roost.server.connection: every other awaiting request is a barrier).
+        self.concurrent: frozenset[type] = CONCURRENT
         # Moderation state (roost.server.moderation) and automatic protection.
         self.sanctions = Sanctions()
         self.lobby = Lobby()

@@ -415,3 +415,6 @@ HANDLERS: dict[type, Any] = {
     Ping: ping,
     Logout: logout,
 }
+
+# History only reads: nothing a later request does depends on it.
+CONCURRENT = frozenset({History})
