@@ -149,3 +149,41 @@ async def test_reload_keeps_command_line_options(server_factory) -> None:
         await admin.close()
     # -v (debug) and --port stay as given; the file's port 1 is not applied.
     assert result.changed == [] and result.restart_needed == []
+
+
+async def test_admin_stats_shows_the_metrics_figures(server_factory) -> None:
+    port = free_port()
+    srv = server_factory(metrics_port=port)
+    add_account(srv, "boss", "admin")
+    async with logged_in(srv) as a:
+        for i in range(7):
+            await a.send("general", f"counted {i}")
+        res = await asyncio.to_thread(
+            run_cli, "admin", "stats", "--json", "--user", "boss", "--server", srv.address
+        )
+        assert res.returncode == 0, res.stderr
+        samples = {
+            (s["name"], tuple(sorted(s["labels"].items()))): s["value"]
+            for s in map(json.loads, res.stdout.splitlines())
+        }
+        scraped = await asyncio.to_thread(scrape, port)
+        for name, labels in (
+            ("roost_messages_stored_total", {"priority": "normal"}),
+            ("roost_logins_total", {"transport": "tcp"}),
+            ("roost_registrations_total", {}),
+        ):
+            key = (name, tuple(sorted(labels.items())))
+            assert samples[key] == scraped[key], name
+        assert samples["roost_messages_stored_total", (("priority", "normal"),)] == 7
+        # The admin's own session is there while it asks (gone by the scrape).
+        assert samples["roost_sessions", (("transport", "tcp"),)] == 2
+        assert ("roost_store_commit_seconds_count", ()) in samples
+        text = await asyncio.to_thread(
+            run_cli, "admin", "stats", "--user", "boss", "--server", srv.address
+        )
+        assert 'roost_messages_stored_total{priority="normal"} 7' in text.stdout.splitlines()
+        # Members may not read them.
+        res = await asyncio.to_thread(
+            run_cli, "admin", "stats", "--user", a.user, "--server", srv.address
+        )
+        assert res.returncode == 1 and "forbidden" in res.stderr

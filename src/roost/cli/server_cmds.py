@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from collections.abc import Callable
@@ -110,9 +111,12 @@ async def _serve(
     if port_file is not None:
         port_file.write_text(f"{server.port}\n")
     tls = " with TLS" if cfg.tls else ""
-    click.echo(
-        f"roost: serving on {cfg.host}:{server.port}{tls} (data in {cfg.data_dir})", err=True
-    )
+    line = f"serving on {cfg.host}:{server.port}{tls} (data in {cfg.data_dir})"
+    if cfg.log_format == "json":
+        # Standard error carries JSON objects only.
+        logging.getLogger("roost.server").info(line, extra=logs.fields("serving"))
+    else:
+        click.echo(f"roost: {line}", err=True)
     await stop.wait()
     await server.stop()
 
