@@ -103,8 +103,9 @@ def test_failures_print_one_line_and_exit_nonzero(server) -> None:
 def test_user_add_offline_and_closed_registration(server_factory, tmp_path) -> None:
     data = tmp_path / "closed"
     res = run_cli(
-        "user", "add", "root", "--admin", "--data-dir", str(data), ROOST_PASSWORD="s3cret"
-    )
+        "user", "add", "root", "--admin", "--data-dir", str(data), "--create",
+        ROOST_PASSWORD="s3cret",
+    )  # fmt: skip
     assert res.returncode == 0, res.stderr
     dup = run_cli("user", "add", "root", "--data-dir", str(data), ROOST_PASSWORD="s3cret")
     assert dup.returncode != 0 and "exists" in dup.stderr

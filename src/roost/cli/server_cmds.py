@@ -13,10 +13,12 @@ from pathlib import Path
 import click
 
 from roost.cli.common import emit_json, fail, get_password, parse_priority, run
+from roost.cli.offline import offline_folder
 from roost.protocol.errors import RoostError
 from roost.protocol.names import check_user
 from roost.server import logs
 from roost.server.config import ServerConfig, load_config
+from roost.store.lock import DataFolderInUse
 
 
 @click.command()
@@ -80,6 +82,8 @@ def serve(
     logs.setup(cfg.log_format, cfg.log_level)
     try:
         run(_serve(cfg, port_file, lambda: load_config(config_file, **overrides)))
+    except DataFolderInUse as exc:
+        fail(f"{exc.message}; stop it first, or serve another --data-dir")
     except RoostError as exc:
         fail(exc.message, 2)
     except OSError as exc:
@@ -123,7 +127,7 @@ async def _serve(
 
 @click.group()
 def user() -> None:
-    """Manage accounts in a data folder (run while the server is stopped, or beside it)."""
+    """Manage accounts in a data folder (of a stopped server, or beside a running one)."""
 
 
 @user.command("add")
@@ -134,6 +138,11 @@ def user() -> None:
 @click.option(
     "--data-dir", type=click.Path(path_type=Path), default=Path("roost-data"), show_default=True
 )
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Start a new data folder if DIR holds no Roost database (else that is an error).",
+)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def user_add(
@@ -141,6 +150,7 @@ def user_add(
     role: str | None,
     priority: str | None,
     data_dir: Path,
+    create: bool,
     config_file: Path | None,
     as_json: bool,
 ) -> None:
@@ -148,11 +158,14 @@ def user_add(
     try:
         cfg = load_config(config_file, data_dir=data_dir)
         name = check_user(name)
-        password = get_password(name)
-        if not password:
-            raise RoostError("bad_request", "the password must not be empty")
         level = parse_priority(priority)
-        run(_user_add(cfg, name, password, role or "member", 2 if level is None else level))
+        # Held from before the password prompt: a served folder is refused at once.
+        beside = "the account is added beside it, and it takes effect at its first login"
+        with offline_folder(cfg.db_path, "roost user add", create=create, beside_server=beside):
+            password = get_password(name)
+            if not password:
+                raise RoostError("bad_request", "the password must not be empty")
+            run(_user_add(cfg, name, password, role or "member", 2 if level is None else level))
     except RoostError as exc:
         fail(exc.message)
         return

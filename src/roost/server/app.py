@@ -10,6 +10,7 @@ import ssl
 import sys
 import time
 from collections.abc import Callable, Collection, Iterable
+from pathlib import Path
 from typing import Any
 
 from roost.bus.base import Bus, Envelope
@@ -34,6 +35,7 @@ from roost.server.sanctions import Sanctions
 from roost.server.state import Room, ServerState
 from roost.server.tls import server_context
 from roost.store.base import Account, Store
+from roost.store.lock import DataFolderLock
 from roost.store.sqlite import SQLiteStore
 
 log = logging.getLogger("roost.server")
@@ -60,6 +62,8 @@ class Server:
         self.metrics = Metrics(self)
         self.counters = self.metrics.counters
         self.store: Store = store or SQLiteStore(config.db_path, config.durability)
+        # One server per data folder (roost.store.lock).
+        self.folder_lock = DataFolderLock(config.data_dir)
         self.bus: Bus = bus or LocalBus()
         self.state = ServerState()
         self.accounts: dict[str, Account] = {}
@@ -138,6 +142,19 @@ class Server:
         if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self._loop = asyncio.get_running_loop()
+        # Before the store opens: a second server on this SQLite database must not
+        # touch it. A shared store (a cluster) has its own ways; nodes may share a folder.
+        if isinstance(self.store, SQLiteStore):
+            Path(self.config.data_dir).mkdir(parents=True, exist_ok=True)
+            self.folder_lock.acquire("roost serve")
+        try:
+            await self._start()
+        except BaseException:
+            self.folder_lock.release()
+            raise
+
+    async def _start(self) -> None:
+        assert self._loop is not None
         await self.store.open()
         for acc in await self.store.list_accounts():
             self.accounts[acc.name] = acc
@@ -196,6 +213,7 @@ class Server:
         await self.files.stop()
         await self.bus.stop()
         await self.store.close()
+        self.folder_lock.release()
         if self._listener is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._listener.wait_closed(), 2.0)
