@@ -14,6 +14,7 @@ from helpers import RawConnection, client_for, logged_in, unique
 from modhelpers import add_account
 from opshelpers import free_port, scrape, value
 from roost.client import RoostError
+from roost.server.tls import fingerprint_of, generate_self_signed
 
 
 def write_config(srv, **settings) -> None:
@@ -187,3 +188,47 @@ async def test_admin_stats_shows_the_metrics_figures(server_factory) -> None:
             run_cli, "admin", "stats", "--user", a.user, "--server", srv.address
         )
         assert res.returncode == 1 and "forbidden" in res.stderr
+
+
+async def test_reload_serves_a_renewed_certificate_and_a_new_log_level(
+    server_factory, tmp_path
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    generate_self_signed(cert, key, "roost", "127.0.0.1")
+    first = fingerprint_of(cert)
+    port = free_port()
+    srv = server_factory(tls=True, tls_cert=str(cert), tls_key=str(key), metrics_port=port)
+    known = tmp_path / "known_servers"
+    async with logged_in(srv, tls=True, known_servers=known) as old:
+        assert old.pinned == first
+        # The renewal writes new files under the same names, then signals the server.
+        generate_self_signed(cert, key, "roost", "127.0.0.1")
+        renewed = fingerprint_of(cert)
+        assert renewed != first
+        write_config(srv, log_level="warning")
+        srv.proc.send_signal(signal.SIGHUP)
+        await wait_for_log(srv, "reloaded the configuration: log_level")
+        # New connections get the new certificate (a client that pinned the old one says so) ...
+        fresh = client_for(srv, unique(), tls=True, known_servers=tmp_path / "other")
+        await fresh.start()
+        assert fresh.pinned == renewed
+        await fresh.close()
+        # ... while the session that was there goes on over its connection.
+        await old.send("general", "still on the old handshake")
+        metrics = await asyncio.to_thread(scrape, port)
+        assert value(metrics, "roost_sessions", transport="tls") == 1
+        assert value(metrics, "roost_logins_total", transport="tls") == 2
+    # At level warning the server no longer logs connections.
+    size = len(srv.log())
+    async with logged_in(srv, tls=True, insecure=True, known_servers=known):
+        pass
+    assert "connect " not in srv.log()[size:]
+
+    # A certificate that does not load is refused; the one in force stays.
+    cert.write_text("not a certificate")
+    srv.proc.send_signal(signal.SIGHUP)
+    await wait_for_log(srv, "reload refused")
+    again = client_for(srv, unique(), tls=True, known_servers=tmp_path / "third")
+    await again.start()
+    assert again.pinned == renewed
+    await again.close()
