@@ -184,3 +184,26 @@ async def test_slow_readers_gaps_and_sanctions_are_counted(server_factory) -> No
     assert value(s, "roost_sanctions_active", kind="block") == 1
     assert value(s, "roost_automatic_actions_total", action="lock") == 1
     assert value(s, "roost_login_failures_total") == 2
+
+
+async def test_readyz_follows_the_cluster_bus(server_factory, pg_dsn, tmp_path) -> None:
+    """A node on PostgreSQL and its own redis-server: ready, then not once Redis is gone."""
+    from conftest import migrated
+    from engines import Redis
+
+    redis = Redis(tmp_path / "redis")
+    redis.start()
+    try:
+        port = free_port()
+        srv = server_factory(metrics_port=port, store=migrated(pg_dsn), bus=redis.url)
+        status, _, body = await asyncio.to_thread(http_get, f"http://127.0.0.1:{port}/readyz")
+        assert status == 200 and json.loads(body)["bus"] is True, body
+        redis.stop()
+        status, _, body = await asyncio.to_thread(http_get, f"http://127.0.0.1:{port}/readyz")
+        report = json.loads(body)
+        assert status == 503 and report["bus"] is False and report["store"] is True, body
+        assert any(p.startswith("bus") for p in report["problems"])
+        assert value(await asyncio.to_thread(scrape, port), "roost_bus_up") == 0
+        assert srv.proc.poll() is None
+    finally:
+        redis.stop()

@@ -77,7 +77,7 @@ def test_serve_tls_flag_and_tls_client_against_plain_server(server, tmp_path) ->
     port_file = tmp_path / "flagged.port"
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "roost", "serve", "--tls", "--port", "0"),
+            *(sys.executable, "-m", "roost", "serve", "--tls", "--port", "0", "--web-port", "0"),
             *("--data-dir", str(data), "--port-file", str(port_file)),
         ],
         stdout=subprocess.PIPE,

@@ -7,6 +7,7 @@ import click
 from roost import __version__
 from roost.cli.admin import admin
 from roost.cli.client_cmds import chat, history, listen, send
+from roost.cli.db_cmds import db
 from roost.cli.file_cmds import download, upload
 from roost.cli.ops_cmds import backup, restore
 from roost.cli.server_cmds import serve, user
@@ -29,3 +30,5 @@ main.add_command(download)
 main.add_command(admin)
 main.add_command(backup)
 main.add_command(restore)
+
+main.add_command(db)

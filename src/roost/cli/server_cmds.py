@@ -27,6 +27,12 @@ from roost.store.lock import DataFolderInUse
     "--port", type=int, default=None, help="TCP port [default: 7878; 0 picks a free one]."
 )
 @click.option(
+    "--web-port",
+    type=int,
+    default=None,
+    help="Web client's HTTP port [default: 8080; 0 picks a free one].",
+)
+@click.option(
     "--data-dir",
     type=click.Path(path_type=Path),
     default=None,
@@ -46,20 +52,42 @@ from roost.store.lock import DataFolderInUse
     help="Write the bound port here once listening.",
 )
 @click.option(
+    "--web-port-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the web client's bound port here once listening.",
+)
+@click.option(
     "--tls",
     is_flag=True,
     default=None,
     help="Serve TLS: tls_cert/tls_key from the config, else a self-signed certificate"
     " made on first start and kept in the data folder.",
 )
+@click.option(
+    "--store",
+    default=None,
+    metavar="URL",
+    help="postgresql://USER@HOST/DB for cluster mode [default: SQLite in the data folder].",
+)
+@click.option(
+    "--bus",
+    default=None,
+    metavar="URL",
+    help="redis://HOST:PORT/0 for cluster mode [default: this process only].",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def serve(
     host: str | None,
     port: int | None,
+    web_port: int | None,
     data_dir: Path | None,
     config_file: Path | None,
     port_file: Path | None,
+    web_port_file: Path | None,
     tls: bool | None,
+    store: str | None,
+    bus: str | None,
     verbose: bool,
 ) -> None:
     """Run a server on a local data folder.
@@ -70,9 +98,12 @@ def serve(
     overrides = {
         "host": host,
         "port": port,
+        "web_port": web_port,
         "data_dir": data_dir,
         "tls": tls or None,
         "log_level": "debug" if verbose else None,
+        "store": store,
+        "bus": bus,
     }
     try:
         cfg = load_config(config_file, **overrides)
@@ -81,7 +112,7 @@ def serve(
         return
     logs.setup(cfg.log_format, cfg.log_level)
     try:
-        run(_serve(cfg, port_file, lambda: load_config(config_file, **overrides)))
+        run(_serve(cfg, port_file, web_port_file, lambda: load_config(config_file, **overrides)))
     except DataFolderInUse as exc:
         fail(f"{exc.message}; stop it first, or serve another --data-dir")
     except RoostError as exc:
@@ -93,7 +124,10 @@ def serve(
 
 
 async def _serve(
-    cfg: ServerConfig, port_file: Path | None, reread: Callable[[], ServerConfig]
+    cfg: ServerConfig,
+    port_file: Path | None,
+    web_port_file: Path | None,
+    reread: Callable[[], ServerConfig],
 ) -> None:
     from roost.server.app import Server
     from roost.server.reload import reload
@@ -112,15 +146,22 @@ async def _serve(
             reload(server)
 
     loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    if web_port_file is not None:
+        web_port_file.write_text(f"{server.web_port}\n")
     if port_file is not None:
         port_file.write_text(f"{server.port}\n")
     tls = " with TLS" if cfg.tls else ""
-    line = f"serving on {cfg.host}:{server.port}{tls} (data in {cfg.data_dir})"
-    if cfg.log_format == "json":
-        # Standard error carries JSON objects only.
-        logging.getLogger("roost.server").info(line, extra=logs.fields("serving"))
-    else:
-        click.echo(f"roost: {line}", err=True)
+    lines = [f"serving on {cfg.host}:{server.port}{tls} (data in {cfg.data_dir})"]
+    if server.web is not None:
+        scheme = "https" if cfg.tls else "http"
+        web_host = cfg.web_host or cfg.host
+        lines.append(f"web client on {scheme}://{web_host}:{server.web_port}/")
+    for line in lines:
+        if cfg.log_format == "json":
+            # Standard error carries JSON objects only.
+            logging.getLogger("roost.server").info(line, extra=logs.fields("serving"))
+        else:
+            click.echo(f"roost: {line}", err=True)
     await stop.wait()
     await server.stop()
 
@@ -177,10 +218,10 @@ def user_add(
 
 async def _user_add(cfg: ServerConfig, name: str, password: str, role: str, priority: int) -> None:
     from roost.server.auth import Passwords
+    from roost.server.backends import make_store
     from roost.store.base import Account
-    from roost.store.sqlite import SQLiteStore
 
-    store = SQLiteStore(cfg.db_path, cfg.durability)
+    store = make_store(cfg)
     await store.open()
     try:
         pw_hash = await Passwords(cfg.argon2_time_cost, cfg.argon2_memory_kib).hash(password)

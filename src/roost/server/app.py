@@ -11,10 +11,9 @@ import sys
 import time
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roost.bus.base import Bus, Envelope
-from roost.bus.local import LocalBus
 from roost.protocol.codec import encode
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.messages import PROTOCOL_VERSION, Gap, Presence, ServerHello
@@ -22,12 +21,16 @@ from roost.protocol.names import dm_parties
 from roost.server import logs, moderation
 from roost.server.admission import Lobby
 from roost.server.auth import Passwords
+from roost.server.backends import check_pair, make_bus, make_store
+from roost.server.changes import Changes
 from roost.server.config import ServerConfig
 from roost.server.connection import ClientConnection
 from roost.server.files import FileService
+from roost.server.gateways.irc.listener import IrcGateway
 from roost.server.keepalive import keepalive
 from roost.server.metrics import Health, Metrics
 from roost.server.ops_http import OpsEndpoint
+from roost.server.ordering import Ordering
 from roost.server.outbox import CONTROL, NORMAL, URGENT, Outbox
 from roost.server.protection import Protection
 from roost.server.reader_pace import ReaderPace
@@ -37,6 +40,9 @@ from roost.server.tls import server_context
 from roost.store.base import Account, Store
 from roost.store.lock import DataFolderLock
 from roost.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from roost.server.gateways.web import WebGateway
 
 log = logging.getLogger("roost.server")
 
@@ -61,10 +67,11 @@ class Server:
         self.load_config: Callable[[], ServerConfig] = lambda: dataclasses.replace(config)
         self.metrics = Metrics(self)
         self.counters = self.metrics.counters
-        self.store: Store = store or SQLiteStore(config.db_path, config.durability)
+        self.store: Store = store or make_store(config)
         # One server per data folder (roost.store.lock).
         self.folder_lock = DataFolderLock(config.data_dir)
-        self.bus: Bus = bus or LocalBus()
+        self.bus: Bus = bus or make_bus(config)
+        check_pair(config, self.store)
         self.state = ServerState()
         self.accounts: dict[str, Account] = {}
         self.passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
@@ -79,9 +86,13 @@ class Server:
         self.files = FileService(self)
         self.connections: set[ClientConnection] = set()
         self.reader_pace = ReaderPace(self.connections)
+        self.ordering = Ordering(self.store, self._deliver_message, self._active_keys)
+        self.changes = Changes(self)
         self.port = config.port
         self.started = time.time()
         self._listener: asyncio.AbstractServer | None = None
+        self.web: WebGateway | None = None  # the web client's listener (config.web)
+        self.web_port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dirty: set[ClientConnection] = set()
         self._flush_scheduled = False
@@ -92,6 +103,7 @@ class Server:
         self._pending_since = 0.0  # perf_counter() of the oldest message in _pending
         self.tls_context: ssl.SSLContext | None = None
         self.ops: OpsEndpoint | None = None
+        self.irc: IrcGateway | None = None
         self._hello = self._encode_hello()
         self.stopped = asyncio.Event()
 
@@ -169,7 +181,11 @@ class Server:
                 await self.store.create_room(name, "", time.time())
                 self.state.rooms[name] = Room(name)
         await self.files.start()
+        await self.ordering.start(check=self.bus.lossy)
         self.bus.set_handler(self.deliver)
+        self.bus.set_resync(self.ordering.catch_up)
+        self.bus.set_change_handler(self.changes.received)
+        self.changes.start()
         # Messages committed in a batch are fanned out right after it, in the same turn.
         self.store.after_stored = self._fanout
         self.store.on_commit = self.metrics.commit_seconds.observe
@@ -186,6 +202,11 @@ class Server:
         )
         sock = self._listener.sockets[0]
         self.port = sock.getsockname()[1]
+        if self.config.irc_port or self.config.irc_tls_port:
+            self.irc = IrcGateway(self)
+            await self.irc.start()
+        if self.config.web:
+            await self._start_web()
         self._ticker = asyncio.create_task(self._tick())
         self.reader_pace.start(self._loop, probe=self.config.pace_readers)
         if self.config.metrics_port:
@@ -195,10 +216,29 @@ class Server:
             "listening on %s:%d, data in %s", self.config.host, self.port, self.config.data_dir
         )
 
+    async def _start_web(self) -> None:
+        # Imported here: aiohttp loads only on servers that serve the web client.
+        from roost.server.gateways.web import WebGateway
+
+        web = WebGateway(self)
+        try:
+            await web.start()
+        except OSError as exc:
+            host = self.config.web_host or self.config.host
+            raise RoostError(
+                ErrorCode.BAD_REQUEST,
+                f"cannot listen on {host}:{self.config.web_port} for the web client:"
+                f" {exc.strerror or exc}; set web_port, or web = false",
+            ) from exc
+        self.web = web
+        self.web_port = web.port
+
     async def stop(self, reason: str = "server shutting down") -> None:
         """Stop accepting, tell every client, flush the store."""
         if self._listener is not None:
             self._listener.close()
+        if self.irc is not None:
+            self.irc.close()
         for conn in list(self.connections):
             conn.close(str(ErrorCode.SHUTTING_DOWN), reason)
         self.reader_pace.stop()
@@ -210,13 +250,19 @@ class Server:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        if self.web is not None:
+            await self.web.stop()
         await self.files.stop()
         await self.bus.stop()
+        await self.ordering.stop()
+        await self.changes.stop()
         await self.store.close()
         self.folder_lock.release()
         if self._listener is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._listener.wait_closed(), 2.0)
+        if self.irc is not None:
+            await self.irc.wait_closed()
         self.stopped.set()
         log.info("stopped")
 
@@ -379,16 +425,31 @@ class Server:
     def deliver(self, env: Envelope) -> None:
         """Bus handler: hand an envelope to the local connections that should see it."""
         if env.seq > 0:
-            # Messages of one loop turn are coalesced per room and sent once per recipient.
-            if not self._pending:
-                self._pending_since = time.perf_counter()
-            self._pending.setdefault(env.room, []).append(env)
-            if not self._fanout_scheduled:
-                self._fanout_scheduled = True
-                assert self._loop is not None
-                self._loop.call_soon(self._fanout)
+            # Messages go through the ordering (once each, in seq order).
+            self.ordering.accept(env)
             return
         self._push_all(self.recipients(env.room), env)
+
+    def _active_keys(self) -> list[str]:
+        """Conversations this node has readers in (checked for missed messages)."""
+        keys = [name for name, room in self.state.rooms.items() if room.sessions]
+        online = self.state.online
+        for key in self.ordering.delivered:
+            parties = dm_parties(key) if key.startswith("@") else None
+            if parties is not None and (parties[0] in online or parties[1] in online):
+                keys.append(key)
+        return keys
+
+    def _deliver_message(self, env: Envelope) -> None:
+        """A message in its turn: fanned out with the others of this loop turn."""
+        # Messages of one loop turn are coalesced per room and sent once per recipient.
+        if not self._pending:
+            self._pending_since = time.perf_counter()
+        self._pending.setdefault(env.room, []).append(env)
+        if not self._fanout_scheduled:
+            self._fanout_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._fanout)
 
     def _fanout(self) -> None:
         """Push the messages published since the last fan-out, then write them.

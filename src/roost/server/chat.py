@@ -42,6 +42,7 @@ from roost.protocol.names import check_room, check_user, dm_key, dm_parties
 from roost.server import logs
 from roost.server.admission import PENDING, enter_lobby
 from roost.server.auth import new_token, token_digest
+from roost.server.changes import ACCOUNT, ROOM, announce
 from roost.server.connection import LATER, BulkReply, Replier
 from roost.server.outbox import NORMAL, chat_class
 from roost.server.sanctions import banned_text, blocked_error
@@ -125,6 +126,8 @@ async def register(server: Server, conn: ClientConnection, name: str, password: 
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
     server.accounts[name] = account
     server.counters.registrations += 1
+
+    announce(server, ACCOUNT, name)
     if not approve:
         await join_default_rooms(server, name)
     return account
@@ -137,6 +140,7 @@ async def join_default_rooms(server: Server, name: str) -> None:
         if room is not None:
             server.state.add_member(room, name)
             await server.store.add_member(room_name, name)
+            announce(server, ROOM, room_name)
 
 
 def check_blocked(server: Server, name: str) -> None:
@@ -175,7 +179,7 @@ async def start_session(
         priority=account.priority,
         token=token,
         rooms=sorted(rooms),
-        conversations=server.store.conversations_of(account.name, rooms),
+        conversations=await server.store.conversations_of(account.name, rooms),
     )
 
 
@@ -297,8 +301,9 @@ async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:
     if account.name not in room.members:
         server.state.add_member(room, account.name)
         await server.store.add_member(name, account.name)
+        announce(server, ROOM, name)
         server.bus.publish(Envelope(name, 0, NORMAL, encode(Joined(room=name, user=account.name))))
-    return JoinResult(room=name, last_seq=server.store.last_seq(name), created=created)
+    return JoinResult(room=name, last_seq=await server.store.last_seq(name), created=created)
 
 
 async def leave(server: Server, conn: ClientConnection, msg: Leave) -> dict[str, str]:
@@ -308,6 +313,7 @@ async def leave(server: Server, conn: ClientConnection, msg: Leave) -> dict[str,
         raise RoostError(ErrorCode.NOT_A_MEMBER, f"you are not in room {room.name!r}")
     server.state.remove_member(room, account.name)
     await server.store.remove_member(room.name, account.name)
+    announce(server, ROOM, room.name)
     event = Envelope(room.name, 0, NORMAL, encode(Left(room=room.name, user=account.name)))
     server.bus.publish(event)
     return {"room": room.name}
@@ -355,9 +361,8 @@ async def history(server: Server, conn: ClientConnection, msg: History) -> BulkR
         if budget < 0 and messages:
             break
         messages.append(wire_message(r))
-    return BulkReply(
-        HistoryResult(room=key, messages=messages, last_seq=server.store.last_seq(key))
-    )
+    last = await server.store.last_seq(key)
+    return BulkReply(HistoryResult(room=key, messages=messages, last_seq=last))
 
 
 def wire_message(r: StoredMessage) -> Message:

@@ -13,6 +13,7 @@ from roost.protocol.frames import ABSOLUTE_MAX_FRAME, DEFAULT_MAX_FRAME
 from roost.protocol.messages import Limits
 
 DEFAULT_PORT = 7878
+DEFAULT_WEB_PORT = 8080
 # Below this a reader that keeps up could not hold one turn's batch of a busy room.
 MIN_OUTBOX_BUDGET = 64 * 1024
 LOG_FORMATS = ("text", "json")
@@ -44,6 +45,12 @@ class ServerConfig:
     # persistence
     durability: str = "normal"  # normal (survives kill -9) | fsync (survives power loss)
     ack_after_store: bool = True  # False only for measuring the cost of durability
+    # cluster mode (docs/cluster.md): "" keeps SQLite in data_dir and one process;
+    # store = "postgresql://USER@HOST/DB" and bus = "redis://HOST:PORT/0" let
+    # several `roost serve` processes act as one server
+    store: str = ""
+    bus: str = ""
+    cluster_channel: str = "roost"  # prefix of the Redis channels and keys of this cluster
     # authentication
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024
@@ -102,6 +109,26 @@ class ServerConfig:
     log_format: str = "text"
     log_level: str = "info"  # debug | info | warning | error
 
+    # IRC gateway (docs/irc.md): plain and TLS ports (0: off), the server's IRC
+    # name (server_name when empty), the message of the day, and how many
+    # missed messages per conversation a client without chathistory is shown
+    irc_port: int = 0
+    irc_tls_port: int = 0
+    irc_server_name: str = ""
+    irc_motd: str = ""
+    irc_playback: int = 50
+    # Web client (docs/web.md): the page and its WebSocket on web_host:web_port
+    # (web_host empty: the same address as host; web_port 0 picks a free port).
+    web: bool = True
+    web_host: str = ""
+    web_port: int = DEFAULT_WEB_PORT
+    # Origins besides the page's own allowed to open the WebSocket
+    # (e.g. "https://chat.example.org" when a proxy rewrites the Host header).
+    web_origins: list[str] = field(default_factory=list)
+    # Behind a reverse proxy: take the client's address from X-Forwarded-For and
+    # the scheme from X-Forwarded-Proto (set only when the proxy sets them).
+    web_forwarded: bool = False
+
     def validate(self) -> None:
         if not 0 <= self.metrics_port <= 65535:
             raise RoostError(ErrorCode.BAD_REQUEST, "metrics_port must be 0 (off) or a TCP port")
@@ -144,6 +171,13 @@ class ServerConfig:
             )
         if self.durability not in ("normal", "fsync"):
             raise RoostError(ErrorCode.BAD_REQUEST, "durability must be 'normal' or 'fsync'")
+        for name in ("irc_port", "irc_tls_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise RoostError(ErrorCode.BAD_REQUEST, f"{name} must be 0 (off) or a port")
+        if self.irc_playback < 0:
+            raise RoostError(ErrorCode.BAD_REQUEST, "irc_playback must not be negative")
+        if not 0 <= self.web_port <= 65535:
+            raise RoostError(ErrorCode.BAD_REQUEST, "web_port must be between 0 and 65535")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise RoostError(ErrorCode.BAD_REQUEST, "tls_cert and tls_key go together")
         steps = [n for n in (self.abuse_warn, self.abuse_mute, self.abuse_block) if n > 0]

@@ -118,17 +118,19 @@ class ClientConnection(asyncio.Protocol):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
             except OSError:
                 pass
-        if transport.get_extra_info("sslcontext") is not None:
+        if self.kind == "tcp" and transport.get_extra_info("sslcontext") is not None:
             self.kind = "tls"
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.address = str(peer[0])
             self.peer = f"{peer[0]}:{peer[1]}" if ":" not in peer[0] else f"[{peer[0]}]:{peer[1]}"
-        self.outbox = Outbox(
-            transport, self.server.config.outbox_budget, self.server.config.fifo_outbox
-        )
+        self.outbox = self.new_outbox(transport)
         self.outbox.on_drain = self._on_drain
         self.server.on_connect(self)
+
+    def new_outbox(self, transport: asyncio.Transport) -> Outbox:
+        """The outbox of this connection (a gateway's holds its own format)."""
+        return Outbox(transport, self.server.config.outbox_budget, self.server.config.fifo_outbox)
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
