@@ -89,6 +89,12 @@ class RedisBus(Bus):
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(subscribed.wait(), 5)
 
+    async def health_check(self) -> None:
+        """A PING on the publishing connection (for /readyz and roost_bus_up)."""
+        if self._pub is None:
+            raise RoostError(ErrorCode.INTERNAL, "the Redis bus is not started")
+        await self._pub.ping()
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()

@@ -56,6 +56,8 @@ class Tickets:
 class WebConnection(ClientConnection):
     """A ClientConnection whose session token goes to a cookie instead of to the page."""
 
+    kind = "web"  # the transport label of its metrics
+
     def __init__(self, server: Server, tickets: Tickets, cookie_token: str | None) -> None:
         super().__init__(server)
         self.tickets = tickets
