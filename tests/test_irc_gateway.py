@@ -214,3 +214,23 @@ async def test_bad_input_gets_numerics_and_the_session_goes_on(server_factory) -
     irc.send("PING :still-alive")
     assert (await irc.until(r"PONG")).endswith("still-alive")
     await irc.close()
+
+
+async def test_irc_over_tls_with_the_servers_certificate(server_factory) -> None:
+    import ssl
+
+    from irc_helpers import free_port
+
+    port = free_port()
+    srv = server_factory(irc_tls_port=port)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # self-signed on first start, as for native clients
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
+    irc = IrcLines(reader, writer)
+    await irc.register(unique("tls"))
+    cert = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    # the same certificate the native listener would use (made on first start)
+    pem = (srv.data_dir / "tls" / "cert.pem").read_text()
+    assert cert == ssl.PEM_cert_to_DER_cert(pem)
+    await irc.close()
