@@ -9,7 +9,7 @@ import pytest
 from helpers import PASSWORD, logged_in, next_event, unique
 from irc_helpers import IrcLines, irc_server
 from modhelpers import add_account, staff
-from roost.client import Bye, Message, RoostError
+from roost.client import Bye, Left, Message, RoostError
 
 
 async def test_irc_and_native_clients_talk_in_a_room_and_a_dm(server_factory) -> None:
@@ -234,3 +234,60 @@ async def test_irc_over_tls_with_the_servers_certificate(server_factory) -> None
     pem = (srv.data_dir / "tls" / "cert.pem").read_text()
     assert cert == ssl.PEM_cert_to_DER_cert(pem)
     await irc.close()
+
+
+async def test_labeled_echo_and_ack(server_factory) -> None:
+    srv = irc_server(server_factory)
+    irc = await IrcLines.open(srv)
+    await irc.register(unique("lab"), caps="labeled-response echo-message message-tags batch")
+    await irc.until(r" 366 ")
+    irc.send("@label=e1 PRIVMSG #general :labelled")
+    echo = await irc.until(r"PRIVMSG #general :labelled")
+    assert echo.startswith("@") and "label=e1" in echo
+    irc.send("@label=p1 PING :x")
+    assert "label=p1" in await irc.until(r"PONG")
+    irc.send("@label=n1 NAMES #general")
+    head = await irc.until(r"BATCH \+\S+ labeled-response")
+    assert "label=n1" in head
+    await irc.until(r"BATCH -")
+    await irc.close()
+
+
+async def test_join_part_and_native_presence(server_factory) -> None:
+    srv = irc_server(server_factory)
+    nick = unique("jp")
+    irc = await IrcLines.open(srv)
+    await irc.register(nick, caps="away-notify")
+    await irc.until(r" 366 ")
+    async with logged_in(srv) as native:
+        irc.send("JOIN #newroom")
+        await irc.until(rf":{nick}!\S+ JOIN #newroom")
+        await irc.until(r" 366 \S+ #newroom ", timeout=3)
+        await native.join("newroom")
+        assert native.user in await irc.until(r"JOIN #newroom")
+        irc.send("PRIVMSG #newroom :in the new room")
+        ev = await next_event(native, Message, text="in the new room")
+        assert ev.room == "newroom"
+        irc.send("WHO #newroom")
+        who = [await irc.until(r" 352 ") for _ in range(2)]
+        assert {w.split()[7] for w in who} == {nick, native.user}
+        irc.send("PART #newroom")
+        await irc.until(rf":{nick}!\S+ PART #newroom")
+        await next_event(native, Left, room="newroom", user=nick)
+    # the native client went away: away-notify says so
+    assert "AWAY :offline" in await irc.until(r" AWAY :offline")
+    await irc.close()
+
+
+async def test_registration_with_approval_waits_for_a_moderator(server_factory) -> None:
+    srv = irc_server(server_factory, registration="approve")
+    boss = await staff(srv, "boss")
+    nick = unique("new")
+    irc = await IrcLines.open(srv)
+    irc.send("PASS :" + PASSWORD, f"NICK {nick}", f"USER {nick} 0 * :x")
+    assert "waits for a moderator" in await irc.until(r"NOTICE")
+    await boss.admit(nick)
+    await irc.until(r" 001 ")
+    await irc.until(r"JOIN #general")
+    await irc.close()
+    await boss.close()

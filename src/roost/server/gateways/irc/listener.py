@@ -22,7 +22,7 @@ from irctokens.line import Line
 
 from roost.bus.base import Envelope
 from roost.protocol.errors import ProtocolError, RoostError
-from roost.protocol.messages import Wire
+from roost.protocol.messages import Bye, Message, Wire
 from roost.server.connection import ClientConnection
 from roost.server.gateways.irc.lines import BadLine, LineReader
 from roost.server.gateways.irc.render import Renderer
@@ -173,13 +173,26 @@ class IrcConnection(ClientConnection):
             if env.seq:
                 session.last[env.room] = env.seq
             return rendered.lines(session.mask, session.cfg.server, session.cfg.server)
+        # Messages keep the envelope's class (priority, and may be dropped as a
+        # gap); what the session says about itself (its JOIN, a notice, a bye)
+        # goes as a control frame, in order with the replies that follow it.
+        data: list[bytes] = []
         for ev in rendered.events:
             session.event(ev)
-        data = b"".join(session.out)
-        session.out.clear()
+            if not session.out:
+                continue
+            if isinstance(ev, Message):
+                data.extend(session.out)
+            elif isinstance(ev, Bye):
+                data.extend(session.out)  # close() writes it from the queues itself
+            else:
+                box = self.outbox
+                assert isinstance(box, IrcOutbox)
+                box.push_lines(b"".join(session.out))
+            session.out.clear()
         if session.requests or session.closing is not None:
             self._schedule_pump()
-        return data
+        return b"".join(data)
 
     def _depart(self) -> None:
         if not self.departed and self.session.account:

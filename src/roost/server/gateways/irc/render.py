@@ -139,7 +139,9 @@ def render_shared(ev: Any, mask: int, host: str, server: str) -> bytes:
         if not mask & AWAY:
             return b""
         src = mask_source(ev.user, host)
-        return line("AWAY", (), src) if ev.online else line("AWAY", ("offline",), src)
+        return (
+            line("AWAY", (), src) if ev.online else line("AWAY", ("offline",), src, trailing=True)
+        )
     if isinstance(ev, Notice) and ev.room:
         return line("NOTICE", ("#" + ev.room, ev.text), server)
     return b""

@@ -40,6 +40,7 @@ from roost.protocol.messages import (
     Message,
     Moderation,
     Notice,
+    Presence,
     RoomInfo,
     Send,
     SendResult,
@@ -819,6 +820,10 @@ class IrcSession:
 
     def event(self, ev: Any) -> None:
         """An event from the server that depends on this session (the rest: render_shared)."""
+        if not self.registered and isinstance(ev, Message | Joined | Left | Presence):
+            return  # before the welcome; playback covers the messages
+        if isinstance(ev, Presence) and ev.user == self.me:
+            return
         if isinstance(ev, Message):
             self.deliver_message(ev)
         elif isinstance(ev, Joined):
