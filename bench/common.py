@@ -126,6 +126,7 @@ BENCH_CONFIG: dict[str, Any] = {
     "bytes_rate": 0,
     "account_msg_rate": 0,
     "account_bytes_rate": 0,
+    "web_port": 0,  # a free port: several bench servers may run at once
 }
 
 

@@ -58,6 +58,10 @@ class BulkReply:
 class ClientConnection(asyncio.Protocol):
     """Server side of one TCP connection."""
 
+    # The transport label of its metrics ("tls" once a TLS handshake is seen);
+    # gateways' connections name their own front door ("irc", "web").
+    kind = "tcp"
+
     def __init__(self, server: Server) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
@@ -114,6 +118,8 @@ class ClientConnection(asyncio.Protocol):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
             except OSError:
                 pass
+        if transport.get_extra_info("sslcontext") is not None:
+            self.kind = "tls"
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.address = str(peer[0])

@@ -265,7 +265,9 @@ class IrcGateway:
         return UserView(account.name, account.role, name in state.online, rooms)
 
     def last_seq(self, key: str) -> int:
-        return self.server.store.last_seq(key)
+        # What this node has delivered: the store's count is a coroutine (a
+        # cluster's is in PostgreSQL), and a session can only have seen these.
+        return self.server.ordering.delivered.get(key, 0)
 
     def away(self, name: str) -> str:
         return self._away.get(name, "")
