@@ -291,3 +291,20 @@ async def test_registration_with_approval_waits_for_a_moderator(server_factory) 
     await irc.until(r"JOIN #general")
     await irc.close()
     await boss.close()
+
+
+async def test_reloaded_registration_setting_applies_to_irc(server_factory) -> None:
+    import signal
+
+    srv = irc_server(server_factory)
+    cfg = srv.data_dir.parent / f"{srv.data_dir.name}.toml"
+    cfg.write_text(cfg.read_text() + 'registration = "closed"\n')
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = asyncio.get_running_loop().time() + 5
+    while "reloaded the configuration" not in srv.log():
+        assert asyncio.get_running_loop().time() < deadline, srv.log()[-2000:]
+        await asyncio.sleep(0.05)
+    irc = await IrcLines.open(srv)
+    irc.send("PASS :" + PASSWORD, f"NICK {unique('late')}", "USER x 0 * :x")
+    assert " 464 " in await irc.until(r" 464 ")
+    await irc.closed()

@@ -70,7 +70,7 @@ class IrcConnection(ClientConnection):
         self.gateway = gateway
         self.hello_done = True  # IRC has no hello; the session handles registration
         self.reader = LineReader()
-        self.session = IrcSession(gateway.session_config, gateway)
+        self.session = IrcSession(gateway.session_config(), gateway)
         self._pumping = False
         self._pump_scheduled = False
 
@@ -206,22 +206,44 @@ class IrcGateway:
     def __init__(self, server: Server) -> None:
         self.server = server
         cfg = server.config
-        self.session_config = SessionConfig(
-            server=cfg.irc_server_name or cfg.server_name,
-            network=cfg.server_name,
-            registration=cfg.registration,
-            playback=cfg.irc_playback,
-            history_page=cfg.history_page,
-            motd=cfg.irc_motd,
-            version="roost-0.1",
-            created=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        )
-        self.renderer = Renderer(self.session_config.server, self.session_config.server)
+        self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        self._config: SessionConfig | None = None
+        self._config_of: object = None
+        self.renderer = Renderer(cfg.server_name, cfg.server_name)
         self.listeners: list[asyncio.AbstractServer] = []
         self.ports: list[int] = []
         self._away: dict[str, str] = {}
         # account -> conversation -> last seq its IRC sessions saw (for playback)
         self._marks: dict[str, dict[str, int]] = {}
+
+    def session_config(self) -> SessionConfig:
+        """What a new session is told about the server: from the configuration in
+        force, so a reload (registration, server_name, history_page) applies to it."""
+        cfg = self.server.config
+        # A reload changes the config object in place: compare the values.
+        values = (
+            cfg.irc_server_name,
+            cfg.server_name,
+            cfg.registration,
+            cfg.history_page,
+            cfg.irc_playback,
+            cfg.irc_motd,
+        )
+        if self._config is None or self._config_of != values:
+            name = cfg.irc_server_name or cfg.server_name
+            self._config = SessionConfig(
+                server=name,
+                network=cfg.server_name,
+                registration=cfg.registration,
+                playback=cfg.irc_playback,
+                history_page=cfg.history_page,
+                motd=cfg.irc_motd,
+                version="roost-0.1",
+                created=self.created,
+            )
+            self._config_of = values
+            self.renderer.host = self.renderer.server = name
+        return self._config
 
     async def start(self) -> None:
         cfg = self.server.config
