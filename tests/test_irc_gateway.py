@@ -308,3 +308,51 @@ async def test_reloaded_registration_setting_applies_to_irc(server_factory) -> N
     irc.send("PASS :" + PASSWORD, f"NICK {unique('late')}", "USER x 0 * :x")
     assert " 464 " in await irc.until(r" 464 ")
     await irc.closed()
+
+
+async def test_chathistory_targets_lists_conversations_by_time(server_factory) -> None:
+    srv = irc_server(server_factory)
+    nick = unique("tg")
+    irc = await IrcLines.open(srv)
+    await irc.register(nick, caps="batch draft/chathistory server-time")
+    await irc.until(r" 366 ")
+    async with logged_in(srv) as native:
+        await native.send("general", "in the room")
+        await native.send("@" + nick, "in private")
+        await irc.until(r"PRIVMSG " + nick + " :in private")
+        irc.send(
+            "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10"
+        )
+        await irc.until(r"BATCH \+\S+ draft/chathistory-targets")
+        targets = [await irc.until(r"CHATHISTORY TARGETS") for _ in range(2)]
+        names = [t.split()[-2] for t in targets]
+        assert names == ["#general", native.user]  # oldest latest message first
+        assert all(t.split()[-1].startswith("20") for t in targets)
+        irc.send(f"ISON {native.user} nobody-here")
+        assert (await irc.until(r" 303 ")).split()[-1].lstrip(":") == native.user
+    await irc.close()
+
+
+async def test_ban_ends_irc_connections_from_the_address(server_factory) -> None:
+    srv = irc_server(server_factory)
+    boss = await staff(srv, "boss")
+    irc = await IrcLines.open(srv)
+    await irc.register(unique("ban"))
+    await boss.ban_address("127.0.0.1", 60, "bad neighbourhood")
+    rest = await irc.closed()
+    assert any("banned" in x for x in rest if x.startswith("ERROR"))
+    await boss.close()
+
+
+async def test_a_flood_of_lines_is_answered_in_order_and_the_server_lives(server_factory) -> None:
+    srv = irc_server(server_factory)
+    irc = await IrcLines.open(srv)
+    await irc.register(unique("fl"))
+    irc.send_raw(b"".join(b"PING :n%d\r\n" % i for i in range(5000)))
+    for i in range(5000):
+        got = await irc.until(r"PONG")
+        assert got.endswith(f"n{i}")
+    async with logged_in(srv) as native:  # the server still serves everyone
+        await native.send("general", "after the flood")
+        await irc.until(r"PRIVMSG #general :after the flood")
+    await irc.close()

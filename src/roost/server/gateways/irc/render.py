@@ -9,6 +9,7 @@ itself) is rendered per session.
 
 from __future__ import annotations
 
+import calendar
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,18 @@ def irc_time(ts: float) -> str:
     """server-time's format: UTC, milliseconds, Z."""
     ms = int(ts * 1000) % 1000
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{ms:03d}Z"
+
+
+def parse_time(text: str) -> float:
+    """A server-time timestamp (``2026-12-02T15:04:05.123Z``) as seconds; ``*`` is 0."""
+    if text == "*":
+        return 0.0
+    try:
+        whole, _, rest = text.rstrip("Z").partition(".")
+        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+        return seconds + (float("0." + rest) if rest.isdigit() else 0.0)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a timestamp") from None
 
 
 def msgid(room: str, seq: int) -> str:
