@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
-from helpers import logged_in, next_event, unique
+from helpers import RawConnection, logged_in, next_event, unique
 from roost.client import Message
 from roost.protocol.codec import encode
 from roost.protocol.frames import frame_header
@@ -156,3 +158,30 @@ async def test_two_frames_in_one_message_are_both_handled(server, http) -> None:
     first = await peer.recv_until(lambda m: isinstance(m, Ok))
     second = await peer.recv_until(lambda m: isinstance(m, Ok))
     assert {first.id, second.id} == {21, 22}
+
+
+async def test_a_websocket_reader_that_stops_is_bounded_like_a_tcp_one(
+    server_factory, http
+) -> None:
+    srv = server_factory("stall", outbox_budget=65536, stall_timeout=1.5)
+    peer = await WebSocketPeer.open(srv, http)
+    await peer.login(unique())
+    # The peer stops reading; a sender floods the room with 16 MB.
+    raw = await RawConnection.open(srv)
+    await raw.login(unique())
+    text = "x" * 4096
+    raw.send_raw(b"".join(encode(Send(id=10 + i, to="general", text=text)) for i in range(4000)))
+    await raw.recv_until(lambda m: isinstance(m, Ok) and m.id == 4009, timeout=60)
+    await asyncio.sleep(3.0)  # past stall_timeout, still not reading
+    # Its outbox overflowed and stayed full: the server ended it (memory stays bounded).
+    got: list[object] = []
+    try:
+        while True:
+            got.append(await peer.recv(timeout=10))
+    except ConnectionError:
+        pass
+    byes = [m for m in got if isinstance(m, Bye)]
+    assert byes and byes[-1].code == "slow_reader"
+    delivered = [m for m in got if getattr(m, "text", None) == text]
+    assert len(delivered) < 4000  # live delivery was cut, not buffered without bound
+    raw.close()
