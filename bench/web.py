@@ -22,13 +22,11 @@ from typing import Any
 
 from common import (
     RoostServer,
-    Workers,
     base_args,
     emit,
     load_average,
     raise_fd_limit,
     recv_pipe,
-    rss_kib,
     workdir,
 )
 from fanout import add_load_args
@@ -36,13 +34,13 @@ from idle import ACCOUNTS_PER_ROOM, ROOM_SIZE, _register, connect_all
 from load import RoomLoad, run_room_load
 from wsclient import ws_session
 
-WORKERS = 2
 IN_FLIGHT = 50  # handshakes under way at once per worker
 
 
 async def ws_connect_worker(
-    pipe: Connection, web_port: int, first: int, count: int, tokens: list[str]
+    pipe: Connection, system: str, web_port: int, first: int, count: int, tokens: list[str]
 ) -> None:
+    """As bench/idle.py's connect_worker, over WebSockets (``system`` is "roost-ws")."""
     assert await recv_pipe(pipe) == "go"
     sem = asyncio.Semaphore(IN_FLIGHT)
     sockets: list[Any] = []
@@ -63,33 +61,6 @@ async def ws_connect_worker(
     pipe.send("closed")
 
 
-def ws_connect_all(web_port: int, pid: int, sessions: int, tokens: list[str]) -> dict[str, Any]:
-    workers = Workers()
-    try:
-        per = -(-sessions // WORKERS)
-        for first in range(0, sessions, per):
-            workers.start(ws_connect_worker, web_port, first, min(per, sessions - first), tokens)
-        time.sleep(0.5)
-        before = rss_kib(pid)
-        workers.send("go")
-        done = workers.gather(timeout=240)
-        elapsed = (max(d["t1"] for d in done) - min(d["t0"] for d in done)) / 1e9
-        time.sleep(2.0)  # as bench/idle.py: presence notices settle
-        after = rss_kib(pid)
-        workers.send("close")
-        workers.gather(timeout=60)
-    finally:
-        workers.stop()
-    return {
-        "system": "roost-ws",
-        "sessions": sessions,
-        "seconds_to_all_in": round(elapsed, 3),
-        "rss_before_kib": before,
-        "rss_after_kib": after,
-        "rss_per_conn_kib": round((after - before) / sessions, 3),
-    }
-
-
 def idle(args: argparse.Namespace) -> dict[str, Any]:
     accounts = max(1, args.sessions // ROOM_SIZE) * ACCOUNTS_PER_ROOM
     with workdir("web-idle") as tmp:
@@ -102,7 +73,9 @@ def idle(args: argparse.Namespace) -> dict[str, Any]:
             out["tcp"] = connect_all("roost", server.port, server.pid, args.sessions, tokens)
             server.stop()
             server.start()
-            out["ws"] = ws_connect_all(server.web_port, server.pid, args.sessions, tokens)
+            out["ws"] = connect_all(
+                "roost-ws", server.web_port, server.pid, args.sessions, tokens, ws_connect_worker
+            )
             out["ratio_ws_to_tcp"] = round(
                 out["ws"]["rss_per_conn_kib"] / max(1e-9, out["tcp"]["rss_per_conn_kib"]), 2
             )

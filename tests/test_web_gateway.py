@@ -8,10 +8,21 @@ import aiohttp
 import pytest
 
 from helpers import RawConnection, logged_in, next_event, unique
+from modhelpers import staff
 from roost.client import Message
 from roost.protocol.codec import encode
 from roost.protocol.frames import frame_header
-from roost.protocol.messages import Bye, Error, Ok, Ping, Resume, Send
+from roost.protocol.messages import (
+    PROTOCOL_VERSION,
+    Bye,
+    ClientHello,
+    Error,
+    Ok,
+    Ping,
+    Resume,
+    Send,
+    ServerHello,
+)
 from web_helpers import WebSocketPeer, web_url
 
 
@@ -185,3 +196,39 @@ async def test_a_websocket_reader_that_stops_is_bounded_like_a_tcp_one(
     delivered = [m for m in got if getattr(m, "text", None) == text]
     assert len(delivered) < 4000  # live delivery was cut, not buffered without bound
     raw.close()
+
+
+async def test_with_tls_the_page_is_https_and_the_cookie_secure(server_factory) -> None:
+    srv = server_factory("tls", tls=True)
+    base = f"https://{srv.host}:{srv.web_port}"
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(
+        cookie_jar=jar, connector=aiohttp.TCPConnector(ssl=False)
+    ) as https:
+        async with https.get(base + "/") as res:
+            assert res.status == 200 and "Content-Security-Policy" in res.headers
+        ws = await https.ws_connect(base.replace("https", "wss") + "/ws", headers={"Origin": base})
+        peer = WebSocketPeer(https, ws)
+        await peer.recv()  # hello
+        peer.send(ClientHello(version=PROTOCOL_VERSION))
+        ticket = (await peer.login(unique())).result["token"]
+        async with https.post(base + "/session", data=ticket, headers={"Origin": base}) as res:
+            assert res.status == 204
+            assert "Secure" in res.headers["Set-Cookie"]
+
+
+async def test_behind_a_proxy_the_forwarded_address_counts(server_factory, http) -> None:
+    srv = server_factory("proxied", web_forwarded=True)
+    boss = await staff(srv)
+    try:
+        await boss.ban_address("10.9.9.9", reason="abuse from there")
+    finally:
+        await boss.close()
+    url = f"http://{srv.host}:{srv.web_port}/ws"
+    ws = await http.ws_connect(url, headers={"X-Forwarded-For": "203.0.113.1, 10.9.9.9"})
+    peer = WebSocketPeer(http, ws)
+    bye = await peer.recv()
+    assert isinstance(bye, Bye) and bye.code == "banned"
+    # Another forwarded address is let in.
+    ws = await http.ws_connect(url, headers={"X-Forwarded-For": "10.9.9.10"})
+    assert isinstance(await WebSocketPeer(http, ws).recv(), ServerHello)
