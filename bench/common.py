@@ -593,6 +593,17 @@ async def irc_session(
     return reader, writer
 
 
+async def gateway_session(
+    port: int, nick: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Register an account through Roost's IRC gateway (PASS); it is in #general from then on."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    writer.write(f"PASS :{PASSWORD}\r\nNICK {nick}\r\nUSER {nick} 0 * :bench\r\n".encode())
+    await _irc_until(reader, b" 001 ")
+    await _irc_until(reader, b" 366 ")  # the auto-join of #general, with its names
+    return reader, writer
+
+
 async def _irc_until(reader: asyncio.StreamReader, token: bytes) -> bytes:
     while True:
         line = await asyncio.wait_for(reader.readline(), 30)

@@ -162,3 +162,63 @@ def run_cli(
         env=roost_env(**env),
         input=input,
     )
+
+
+@pytest.fixture(scope="session")
+def engines() -> Iterator[Any]:
+    """A real PostgreSQL and redis-server for the whole session (tests/engines.py)."""
+    from engines import start_engines
+
+    running = start_engines()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def pg_dsn(engines: Any) -> str:
+    """A fresh PostgreSQL database of its own for one test."""
+    dsn: str = engines.postgres.new_database()
+    return dsn
+
+
+@pytest.fixture
+def redis_url(engines: Any) -> str:
+    """The session's redis-server, emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(engines.redis.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    url: str = engines.redis.url
+    return url
+
+
+def migrated(dsn: str) -> str:
+    """Create the schema in a PostgreSQL database with `roost db migrate`, as an operator does."""
+    done = run_cli("db", "migrate", "--store", dsn)
+    assert done.returncode == 0, done.stderr
+    return dsn
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_server(request: pytest.FixtureRequest, server_factory: Any) -> RunningServer:
+    """A server on each store backend in turn (for the behaviour both must share)."""
+    if request.param == "postgres":
+        dsn = migrated(request.getfixturevalue("pg_dsn"))
+        srv: RunningServer = server_factory(store=dsn)
+        return srv
+    srv = server_factory()
+    return srv
+
+
+@pytest.fixture
+def cluster(server_factory: Any, pg_dsn: str, redis_url: str) -> Any:
+    """Start ``n`` nodes of one cluster (one PostgreSQL database, one Redis)."""
+    dsn = migrated(pg_dsn)
+
+    def start(n: int, **config: Any) -> list[RunningServer]:
+        return [server_factory(f"node{i}", store=dsn, bus=redis_url, **config) for i in range(n)]
+
+    return start

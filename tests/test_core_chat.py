@@ -6,8 +6,15 @@ import asyncio
 
 import pytest
 
+from conftest import RunningServer
 from helpers import PASSWORD, client_for, logged_in, next_event, unique
 from roost.client import Joined, Left, Message, Presence, RoostError
+
+
+@pytest.fixture
+def server(any_server: RunningServer) -> RunningServer:
+    """These behaviours hold on SQLite and on PostgreSQL alike."""
+    return any_server
 
 
 async def test_room_message_reaches_every_online_member(server) -> None:

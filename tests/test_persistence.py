@@ -5,8 +5,17 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import pytest
+
+from conftest import RunningServer
 from helpers import client_for, logged_in, next_event, unique
 from roost.client import ConnectionState, Message
+
+
+@pytest.fixture
+def server(any_server: RunningServer) -> RunningServer:
+    """These behaviours hold on SQLite and on PostgreSQL alike."""
+    return any_server
 
 
 async def test_acknowledged_messages_survive_kill_9(server) -> None:
@@ -109,7 +118,7 @@ async def test_direct_messages_sent_while_offline_arrive_after_reconnect(server)
     await bob.close()
 
 
-async def test_another_writer_on_the_database_does_not_stall_the_server(server) -> None:
+async def test_another_writer_on_the_database_does_not_stall_the_server(server_factory) -> None:
     """A second process writing the same database (say `roost user add` while the
     server runs) holds its write lock: messages wait for it on the database
     thread, the event loop keeps serving, and nothing is lost."""
@@ -117,6 +126,8 @@ async def test_another_writer_on_the_database_does_not_stall_the_server(server) 
     import time
 
     from helpers import RawConnection
+
+    server = server_factory()  # SQLite's own write lock
     from roost.protocol.messages import Ok, Ping, Send
 
     conn = await RawConnection.open(server)

@@ -89,7 +89,7 @@ async def test_messages_resolve_in_seq_order_whichever_thread_commits(tmp_path: 
                 await asyncio.sleep(0)
         await asyncio.gather(*pending)
         await asyncio.sleep(0)
-        assert len(order) == store.last_seq("r")
+        assert len(order) == await store.last_seq("r")
         assert order == sorted(order)
     finally:
         await store.close()

@@ -9,6 +9,7 @@ import pytest
 
 from helpers import RawConnection, logged_in, next_event, unique
 from modhelpers import staff
+from opshelpers import free_port, scrape, value
 from roost.client import Message
 from roost.protocol.codec import encode
 from roost.protocol.frames import frame_header
@@ -232,3 +233,15 @@ async def test_behind_a_proxy_the_forwarded_address_counts(server_factory, http)
     # Another forwarded address is let in.
     ws = await http.ws_connect(url, headers={"X-Forwarded-For": "10.9.9.10"})
     assert isinstance(await WebSocketPeer(http, ws).recv(), ServerHello)
+
+
+async def test_web_sessions_are_counted_as_web_in_the_metrics(server_factory, http) -> None:
+    port = free_port()
+    srv = server_factory("metered", metrics_port=port)
+    peer = await WebSocketPeer.open(srv, http)
+    await peer.login(unique())
+    async with logged_in(srv):
+        scraped = await asyncio.to_thread(scrape, port)
+    assert value(scraped, "roost_sessions", transport="web") == 1
+    assert value(scraped, "roost_logins_total", transport="web") == 1
+    assert value(scraped, "roost_sessions", transport="tcp") == 1

@@ -32,20 +32,56 @@ class Envelope:
 Handler = Callable[[Envelope], None]
 
 
+@dataclass(slots=True, frozen=True)
+class Change:
+    """Something other processes cache changed: they re-read it from the store.
+
+    ``topic`` names what (account, room, sanctions, kick), ``key`` which one;
+    ``detail`` is a sentence some topics carry (a kick's reason).
+    """
+
+    topic: str
+    key: str
+    detail: str = ""
+
+
+ChangeHandler = Callable[[Change], None]
+
+
 class Bus(abc.ABC):
     """Publish envelopes to every server process, this one included."""
 
+    # True if an envelope may be lost on its way (a network between processes):
+    # the server then checks the store for what it missed (roost.server.ordering).
+    lossy: bool = False
+
     def __init__(self) -> None:
         self._handler: Handler | None = None
+        self._resync: Callable[[], None] | None = None
+        self._on_change: ChangeHandler | None = None
 
     def set_handler(self, handler: Handler) -> None:
         self._handler = handler
+
+    def set_change_handler(self, handler: ChangeHandler) -> None:
+        """``handler`` runs for each change another process announced."""
+        self._on_change = handler
+
+    def announce(self, change: Change) -> None:  # noqa: B027 - one process: nothing to tell
+        """Tell the other processes (not this one: it made the change) to re-read something."""
+
+    def set_resync(self, callback: Callable[[], None]) -> None:
+        """``callback`` runs when envelopes may have been lost (say, after a reconnect)."""
+        self._resync = callback
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect to the bus backend, if any."""
 
     async def stop(self) -> None:  # noqa: B027 - optional hook
         """Disconnect from the bus backend, if any."""
+
+    async def health_check(self) -> None:  # noqa: B027 - the local bus is always there
+        """Raise (any exception, with a message) if the bus backend does not answer."""
 
     @abc.abstractmethod
     def publish(self, envelope: Envelope) -> None: ...

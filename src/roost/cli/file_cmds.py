@@ -11,6 +11,7 @@ import click
 
 from roost.cli.common import client_options, emit_json, make_client, run_async
 from roost.client.files import Progress
+from roost.protocol.display import visible
 from roost.protocol.sizes import human_size
 
 
@@ -86,8 +87,8 @@ async def upload(
             }
         )
     else:
-        click.echo(f"{info.id} {info.sha256}")
-        click.echo(f"sent {info.name} ({human_size(info.size)}) to {target}", err=True)
+        click.echo(f"{visible(info.id)} {visible(info.sha256)}")
+        click.echo(f"sent {visible(info.name)} ({human_size(info.size)}) to {target}", err=True)
 
 
 @click.command()
@@ -121,7 +122,7 @@ async def download(
     async with make_client(server, user, register) as client:
         details = await client.file_info(file_id)
         info = details.file
-        with progress_bar(f"download {info.name}", as_json) as progress:
+        with progress_bar(f"download {visible(info.name)}", as_json) as progress:
             saved = await client.download(file_id, output, progress=progress)
     if as_json:
         emit_json(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from roost.cli.common import emit_json, fail, get_password, parse_priority, run
 from roost.cli.offline import offline_folder
 from roost.protocol.errors import RoostError
 from roost.protocol.names import check_user
+from roost.server import logs
 from roost.server.config import ServerConfig, load_config
 from roost.store.lock import DataFolderInUse
 
@@ -61,6 +63,18 @@ from roost.store.lock import DataFolderInUse
     help="Serve TLS: tls_cert/tls_key from the config, else a self-signed certificate"
     " made on first start and kept in the data folder.",
 )
+@click.option(
+    "--store",
+    default=None,
+    metavar="URL",
+    help="postgresql://USER@HOST/DB for cluster mode [default: SQLite in the data folder].",
+)
+@click.option(
+    "--bus",
+    default=None,
+    metavar="URL",
+    help="redis://HOST:PORT/0 for cluster mode [default: this process only].",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def serve(
     host: str | None,
@@ -71,27 +85,33 @@ def serve(
     port_file: Path | None,
     web_port_file: Path | None,
     tls: bool | None,
+    store: str | None,
+    bus: str | None,
     verbose: bool,
 ) -> None:
-    """Run a server on a local data folder."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Run a server on a local data folder.
+
+    It listens on 127.0.0.1 unless --host (or host in the config) says otherwise.
+    SIGHUP rereads the config file (as `roost admin reload` does).
+    """
+    overrides = {
+        "host": host,
+        "port": port,
+        "web_port": web_port,
+        "data_dir": data_dir,
+        "tls": tls or None,
+        "log_level": "debug" if verbose else None,
+        "store": store,
+        "bus": bus,
+    }
     try:
-        cfg = load_config(
-            config_file,
-            host=host,
-            port=port,
-            web_port=web_port,
-            data_dir=data_dir,
-            tls=tls or None,
-        )
+        cfg = load_config(config_file, **overrides)
     except RoostError as exc:
         fail(exc.message, 2)
         return
+    logs.setup(cfg.log_format, cfg.log_level)
     try:
-        run(_serve(cfg, port_file, web_port_file))
+        run(_serve(cfg, port_file, web_port_file, lambda: load_config(config_file, **overrides)))
     except DataFolderInUse as exc:
         fail(f"{exc.message}; stop it first, or serve another --data-dir")
     except RoostError as exc:
@@ -102,15 +122,29 @@ def serve(
         pass
 
 
-async def _serve(cfg: ServerConfig, port_file: Path | None, web_port_file: Path | None) -> None:
+async def _serve(
+    cfg: ServerConfig,
+    port_file: Path | None,
+    web_port_file: Path | None,
+    reread: Callable[[], ServerConfig],
+) -> None:
     from roost.server.app import Server
+    from roost.server.reload import reload
 
     server = Server(cfg)
+    server.load_config = reread
     await server.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    def on_hangup() -> None:
+        # A refused reload is logged by reload(); the server goes on as it was.
+        with contextlib.suppress(RoostError):
+            reload(server)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     if web_port_file is not None:
         web_port_file.write_text(f"{server.web_port}\n")
     if port_file is not None:
@@ -179,10 +213,10 @@ def user_add(
 
 async def _user_add(cfg: ServerConfig, name: str, password: str, role: str, priority: int) -> None:
     from roost.server.auth import Passwords
+    from roost.server.backends import make_store
     from roost.store.base import Account
-    from roost.store.sqlite import SQLiteStore
 
-    store = SQLiteStore(cfg.db_path, cfg.durability)
+    store = make_store(cfg)
     await store.open()
     try:
         pw_hash = await Passwords(cfg.argon2_time_cost, cfg.argon2_memory_kib).hash(password)

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import ssl
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roost.bus.base import Bus, Envelope
-from roost.bus.local import LocalBus
 from roost.protocol.codec import encode
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.messages import PROTOCOL_VERSION, Gap, Presence, ServerHello
 from roost.protocol.names import dm_parties
-from roost.server import moderation
+from roost.server import logs, moderation
 from roost.server.admission import Lobby
 from roost.server.auth import Passwords
+from roost.server.backends import check_pair, make_bus, make_store
+from roost.server.changes import Changes
 from roost.server.config import ServerConfig
 from roost.server.connection import ClientConnection
 from roost.server.files import FileService
+from roost.server.gateways.irc.listener import IrcGateway
 from roost.server.keepalive import keepalive
+from roost.server.metrics import Health, Metrics
+from roost.server.ops_http import OpsEndpoint
+from roost.server.ordering import Ordering
 from roost.server.outbox import CONTROL, NORMAL, URGENT, Outbox
 from roost.server.protection import Protection
 from roost.server.reader_pace import ReaderPace
@@ -42,6 +49,7 @@ log = logging.getLogger("roost.server")
 # Several consecutive messages of a room travel as one envelope up to this size.
 BATCH_BYTES = 32 * 1024
 GIL_SWITCH_INTERVAL = 0.001  # seconds (CPython's default is 0.005)
+HEALTH_TIMEOUT = 2.0  # seconds the store or the bus may take to answer a readiness check
 Handler = Callable[["Server", ClientConnection, Any], Any]
 
 
@@ -54,10 +62,16 @@ class Server:
         from roost.server.handlers import HANDLERS
 
         self.config = config
-        self.store: Store = store or SQLiteStore(config.db_path, config.durability)
+        # Rereads the configuration on reload (roost.server.reload); `roost serve`
+        # sets it to read its config file again with the same command-line options.
+        self.load_config: Callable[[], ServerConfig] = lambda: dataclasses.replace(config)
+        self.metrics = Metrics(self)
+        self.counters = self.metrics.counters
+        self.store: Store = store or make_store(config)
         # One server per data folder (roost.store.lock).
         self.folder_lock = DataFolderLock(config.data_dir)
-        self.bus: Bus = bus or LocalBus()
+        self.bus: Bus = bus or make_bus(config)
+        check_pair(config, self.store)
         self.state = ServerState()
         self.accounts: dict[str, Account] = {}
         self.passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
@@ -72,6 +86,8 @@ class Server:
         self.files = FileService(self)
         self.connections: set[ClientConnection] = set()
         self.reader_pace = ReaderPace(self.connections)
+        self.ordering = Ordering(self.store, self._deliver_message, self._active_keys)
+        self.changes = Changes(self)
         self.port = config.port
         self.started = time.time()
         self._listener: asyncio.AbstractServer | None = None
@@ -84,7 +100,17 @@ class Server:
         self._fanout_scheduled = False
         self._full: set[ClientConnection] = set()
         self._ticker: asyncio.Task[None] | None = None
-        self._hello = encode(
+        self._pending_since = 0.0  # perf_counter() of the oldest message in _pending
+        self.tls_context: ssl.SSLContext | None = None
+        self.ops: OpsEndpoint | None = None
+        self.irc: IrcGateway | None = None
+        self._hello = self._encode_hello()
+        self.stopped = asyncio.Event()
+
+    def _encode_hello(self) -> bytes:
+        """The hello every connection gets, encoded once (again after a reload)."""
+        config = self.config
+        return encode(
             ServerHello(
                 version=PROTOCOL_VERSION,
                 server=config.server_name,
@@ -92,7 +118,31 @@ class Server:
                 registration=config.registration,
             )
         )
-        self.stopped = asyncio.Event()
+
+    def reconfigure(self, changed: list[str]) -> None:
+        """Settings in ``changed`` have new values in self.config (roost.server.reload)."""
+        self._hello = self._encode_hello()
+        self.protection.reconfigure()
+        if "outbox_budget" in changed:
+            for conn in self.connections:
+                if conn.outbox is not None:
+                    conn.outbox.budget = self.config.outbox_budget
+
+    async def check_health(self) -> Health:
+        """Ask the store and the bus whether they answer; the outcome is kept in metrics."""
+        health = self.metrics.health
+        problems: list[str] = []
+        for name, check in (("store", self.store.health_check), ("bus", self.bus.health_check)):
+            try:
+                await asyncio.wait_for(check(), HEALTH_TIMEOUT)
+                ok = True
+            except Exception as exc:
+                ok = False
+                problems.append(f"{name}: {exc or type(exc).__name__}")
+            setattr(health, name, ok)
+        health.problems = problems
+        health.checked = time.time()
+        return health
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -131,11 +181,16 @@ class Server:
                 await self.store.create_room(name, "", time.time())
                 self.state.rooms[name] = Room(name)
         await self.files.start()
+        await self.ordering.start(check=self.bus.lossy)
         self.bus.set_handler(self.deliver)
+        self.bus.set_resync(self.ordering.catch_up)
+        self.bus.set_change_handler(self.changes.received)
+        self.changes.start()
         # Messages committed in a batch are fanned out right after it, in the same turn.
         self.store.after_stored = self._fanout
+        self.store.on_commit = self.metrics.commit_seconds.observe
         await self.bus.start()
-        tls = server_context(self.config)
+        tls = self.tls_context = server_context(self.config)
         self._listener = await self._loop.create_server(
             lambda: ClientConnection(self),
             self.config.host,
@@ -147,10 +202,16 @@ class Server:
         )
         sock = self._listener.sockets[0]
         self.port = sock.getsockname()[1]
+        if self.config.irc_port or self.config.irc_tls_port:
+            self.irc = IrcGateway(self)
+            await self.irc.start()
         if self.config.web:
             await self._start_web()
         self._ticker = asyncio.create_task(self._tick())
         self.reader_pace.start(self._loop, probe=self.config.pace_readers)
+        if self.config.metrics_port:
+            self.ops = OpsEndpoint(self)
+            await self.ops.start(self.config.metrics_host, self.config.metrics_port)
         log.info(
             "listening on %s:%d, data in %s", self.config.host, self.port, self.config.data_dir
         )
@@ -176,9 +237,13 @@ class Server:
         """Stop accepting, tell every client, flush the store."""
         if self._listener is not None:
             self._listener.close()
+        if self.irc is not None:
+            self.irc.close()
         for conn in list(self.connections):
             conn.close(str(ErrorCode.SHUTTING_DOWN), reason)
         self.reader_pace.stop()
+        if self.ops is not None:
+            await self.ops.stop()
         for task in list(self.protection.tasks):
             task.cancel()
         if self._ticker is not None:
@@ -189,11 +254,15 @@ class Server:
             await self.web.stop()
         await self.files.stop()
         await self.bus.stop()
+        await self.ordering.stop()
+        await self.changes.stop()
         await self.store.close()
         self.folder_lock.release()
         if self._listener is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._listener.wait_closed(), 2.0)
+        if self.irc is not None:
+            await self.irc.wait_closed()
         self.stopped.set()
         log.info("stopped")
 
@@ -224,7 +293,15 @@ class Server:
                     self._full.discard(conn)
                 elif now - box.full_since > self.config.stall_timeout:
                     self._full.discard(conn)
-                    log.info("disconnect %s (%s): stalled reader", conn.peer, conn.user)
+                    self.counters.slow_reader_disconnects += 1
+                    log.info(
+                        "disconnect %s (%s): stalled reader",
+                        conn.peer,
+                        conn.user,
+                        extra=logs.fields(
+                            "slow_reader", conn.user, conn.address, "stalled with a full outbox"
+                        ),
+                    )
                     conn.close(
                         "slow_reader",
                         f"not reading for {self.config.stall_timeout:g} seconds with a full outbox;"
@@ -237,10 +314,15 @@ class Server:
         self.connections.add(conn)
         refusal = self.protection.on_connect(conn)
         if refusal is not None:
-            log.info("refuse %s: %s", conn.peer, refusal[1])
+            log.info(
+                "refuse %s: %s",
+                conn.peer,
+                refusal[1],
+                extra=logs.fields("refuse", address=conn.address, reason=refusal[1]),
+            )
             conn.close(*refusal)
             return
-        log.info("connect %s", conn.peer)
+        log.info("connect %s", conn.peer, extra=logs.fields("connect", address=conn.address))
         conn.push(Envelope("", 0, CONTROL, self._hello))
 
     def on_disconnect(self, conn: ClientConnection) -> None:
@@ -250,13 +332,24 @@ class Server:
         self.protection.on_disconnect(conn)
         self.lobby.discard(conn)
         self.files.on_disconnect(conn)
-        log.info("disconnect %s (%s)", conn.peer, conn.user or "not logged in")
+        log.info(
+            "disconnect %s (%s)",
+            conn.peer,
+            conn.user or "not logged in",
+            extra=logs.fields("disconnect", conn.user, conn.address),
+        )
         if conn.user is not None and self.state.detach(conn, conn.user):
             self.publish_presence(conn.user, False)
 
     def on_bad_frame(self, conn: ClientConnection, exc: ProtocolError) -> None:
         """Malformed or oversized frames count as abuse."""
-        log.info("bad frame from %s (%s): %s", conn.peer, conn.user, exc.message)
+        log.info(
+            "bad frame from %s (%s): %s",
+            conn.peer,
+            conn.user,
+            exc.message,
+            extra=logs.fields("bad_frame", conn.user, conn.address, exc.message),
+        )
         self.protection.bad_frame(conn, exc)
 
     def attach(self, conn: ClientConnection, account: Account) -> None:
@@ -314,10 +407,11 @@ class Server:
         self._full.add(conn)
 
     def send_gaps(self, conn: ClientConnection, gaps: dict[str, tuple[int, int]]) -> None:
+        self.counters.gap_notices += len(gaps)
         for room, (first, last) in gaps.items():
             conn.send(Gap(room=room, after=first - 1, upto=last))
 
-    def recipients(self, key: str) -> Iterable[ClientConnection]:
+    def recipients(self, key: str) -> Collection[ClientConnection]:
         """Local connections that receive events of a conversation key."""
         if key.startswith("~"):
             return self.state.neighbours(key[1:])
@@ -331,14 +425,31 @@ class Server:
     def deliver(self, env: Envelope) -> None:
         """Bus handler: hand an envelope to the local connections that should see it."""
         if env.seq > 0:
-            # Messages of one loop turn are coalesced per room and sent once per recipient.
-            self._pending.setdefault(env.room, []).append(env)
-            if not self._fanout_scheduled:
-                self._fanout_scheduled = True
-                assert self._loop is not None
-                self._loop.call_soon(self._fanout)
+            # Messages go through the ordering (once each, in seq order).
+            self.ordering.accept(env)
             return
         self._push_all(self.recipients(env.room), env)
+
+    def _active_keys(self) -> list[str]:
+        """Conversations this node has readers in (checked for missed messages)."""
+        keys = [name for name, room in self.state.rooms.items() if room.sessions]
+        online = self.state.online
+        for key in self.ordering.delivered:
+            parties = dm_parties(key) if key.startswith("@") else None
+            if parties is not None and (parties[0] in online or parties[1] in online):
+                keys.append(key)
+        return keys
+
+    def _deliver_message(self, env: Envelope) -> None:
+        """A message in its turn: fanned out with the others of this loop turn."""
+        # Messages of one loop turn are coalesced per room and sent once per recipient.
+        if not self._pending:
+            self._pending_since = time.perf_counter()
+        self._pending.setdefault(env.room, []).append(env)
+        if not self._fanout_scheduled:
+            self._fanout_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._fanout)
 
     def _fanout(self) -> None:
         """Push the messages published since the last fan-out, then write them.
@@ -357,8 +468,13 @@ class Server:
         self._flush_dirty()
         dirty = self._dirty
         pace = self.reader_pace
+        delivered = self.counters.delivered
         for key, envs in pending.items():
             targets = self.recipients(key)
+            # Counted per message, not per recipient: the loop below is the hot one.
+            n = len(targets)
+            for env in envs:
+                delivered[env.klass] += n
             for batch in _coalesce(envs):
                 # Readers that let data pile up get it later, together
                 # (roost.server.reader_pace): queued after the prompt readers'
@@ -378,6 +494,7 @@ class Server:
                     pace.hold(conn)
         self._flush_dirty()
         pace.after_fanout()
+        self.metrics.fanout_seconds.observe(time.perf_counter() - self._pending_since)
 
     def _push_all(self, targets: Iterable[ClientConnection], env: Envelope) -> None:
         dirty = self._dirty

@@ -39,8 +39,10 @@ from roost.protocol.messages import (
     Who,
 )
 from roost.protocol.names import check_room, check_user, dm_key, dm_parties
+from roost.server import logs
 from roost.server.admission import PENDING, enter_lobby
 from roost.server.auth import new_token, token_digest
+from roost.server.changes import ACCOUNT, ROOM, announce
 from roost.server.connection import LATER, BulkReply, Replier
 from roost.server.outbox import NORMAL, chat_class
 from roost.server.sanctions import banned_text, blocked_error
@@ -123,6 +125,9 @@ async def register(server: Server, conn: ClientConnection, name: str, password: 
     if not await server.store.create_account(account):
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
     server.accounts[name] = account
+    server.counters.registrations += 1
+
+    announce(server, ACCOUNT, name)
     if not approve:
         await join_default_rooms(server, name)
     return account
@@ -135,6 +140,7 @@ async def join_default_rooms(server: Server, name: str) -> None:
         if room is not None:
             server.state.add_member(room, name)
             await server.store.add_member(room_name, name)
+            announce(server, ROOM, room_name)
 
 
 def check_blocked(server: Server, name: str) -> None:
@@ -159,7 +165,13 @@ async def start_session(
     # Again: a block may have landed while the token was being stored.
     check_blocked(server, account.name)
     server.attach(conn, account)
-    log.info("login %s as %s", conn.peer, account.name)
+    server.counters.logins[conn.kind] += 1
+    log.info(
+        "login %s as %s",
+        conn.peer,
+        account.name,
+        extra=logs.fields("login", account.name, conn.address),
+    )
     rooms = server.state.rooms_of.get(account.name, set())
     return LoginResult(
         user=account.name,
@@ -167,7 +179,7 @@ async def start_session(
         priority=account.priority,
         token=token,
         rooms=sorted(rooms),
-        conversations=server.store.conversations_of(account.name, rooms),
+        conversations=await server.store.conversations_of(account.name, rooms),
     )
 
 
@@ -176,6 +188,12 @@ async def resume(server: Server, conn: ClientConnection, msg: Resume) -> LoginRe
     user = await server.store.token_user(token_digest(msg.token), time.time())
     account = await server.find_account(user) if user else None
     if account is None:
+        server.counters.login_failures += 1
+        log.info(
+            "resume refused for %s: unknown or expired token",
+            conn.peer,
+            extra=logs.fields("login_failed", address=conn.address, reason="unknown token"),
+        )
         raise RoostError(ErrorCode.AUTH_FAILED, "the session token is unknown or expired")
     return await start_session(server, conn, account)
 
@@ -243,7 +261,9 @@ def post_message(
 
     def publish(rec: StoredMessage) -> None:
         frame = encode(wire_message(rec))
-        server.bus.publish(Envelope(key, rec.seq, chat_class(priority), frame))
+        klass = chat_class(priority)
+        server.counters.stored[klass] += 1
+        server.bus.publish(Envelope(key, rec.seq, klass, frame))
         then(SendResult(room=key, seq=rec.seq, ts=rec.ts), None)
 
     if not server.config.ack_after_store:
@@ -281,8 +301,9 @@ async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:
     if account.name not in room.members:
         server.state.add_member(room, account.name)
         await server.store.add_member(name, account.name)
+        announce(server, ROOM, name)
         server.bus.publish(Envelope(name, 0, NORMAL, encode(Joined(room=name, user=account.name))))
-    return JoinResult(room=name, last_seq=server.store.last_seq(name), created=created)
+    return JoinResult(room=name, last_seq=await server.store.last_seq(name), created=created)
 
 
 async def leave(server: Server, conn: ClientConnection, msg: Leave) -> dict[str, str]:
@@ -292,6 +313,7 @@ async def leave(server: Server, conn: ClientConnection, msg: Leave) -> dict[str,
         raise RoostError(ErrorCode.NOT_A_MEMBER, f"you are not in room {room.name!r}")
     server.state.remove_member(room, account.name)
     await server.store.remove_member(room.name, account.name)
+    announce(server, ROOM, room.name)
     event = Envelope(room.name, 0, NORMAL, encode(Left(room=room.name, user=account.name)))
     server.bus.publish(event)
     return {"room": room.name}
@@ -339,9 +361,8 @@ async def history(server: Server, conn: ClientConnection, msg: History) -> BulkR
         if budget < 0 and messages:
             break
         messages.append(wire_message(r))
-    return BulkReply(
-        HistoryResult(room=key, messages=messages, last_seq=server.store.last_seq(key))
-    )
+    last = await server.store.last_seq(key)
+    return BulkReply(HistoryResult(room=key, messages=messages, last_seq=last))
 
 
 def wire_message(r: StoredMessage) -> Message:

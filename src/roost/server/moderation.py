@@ -46,6 +46,7 @@ from roost.protocol.messages import (
 from roost.protocol.names import check_user
 from roost.server.admission import PENDING
 from roost.server.audit import AUTO, RANK, is_staff, rank, record, to_entry
+from roost.server.changes import ACCOUNT, KICK, SANCTIONS, announce
 from roost.server.chat import join_default_rooms, require_login, start_session
 from roost.server.outbox import CONTROL
 from roost.server.sanctions import BAN, BLOCK, MUTE, covers, parse_network, show_network, terms
@@ -150,6 +151,7 @@ def impose(
     now = time.time()
     s = Sanction(kind, target, reason, actor, now, now + duration if duration > 0 else 0.0)
     server.sanctions.put(s)
+    server.counters.sanctions[kind, "auto" if actor == AUTO else "staff"] += 1
     return s
 
 
@@ -159,6 +161,7 @@ async def lift(
     """Remove a sanction (from memory and store) and record it; an error if there was none."""
     held = server.sanctions.pop(kind, target)
     stored = await server.store.delete_sanction(kind, target)
+    announce(server, SANCTIONS, kind)
     if held is None and not stored:
         raise RoostError(ErrorCode.BAD_REQUEST, f"{shown} is not {DONE[kind]}")
     await record(server, actor, UNDO[kind], shown, reason)
@@ -173,6 +176,7 @@ async def block(server: Server, actor: str, name: str, duration: float, reason: 
     sessions = end_sessions(server, name, str(ErrorCode.BLOCKED), f"you are blocked {terms(s)}")
     room_notice(server, name, f"{name} was blocked {terms(s)}")
     await server.store.put_sanction(s)
+    announce(server, SANCTIONS, BLOCK)
     detail = span(duration) + (f", ended {sessions} session(s)" if sessions else "")
     await record(server, actor, "block", name, reason, detail)
     return ModResult("block", name, reason, s.expires, sessions)
@@ -183,6 +187,7 @@ async def mute(server: Server, actor: str, name: str, duration: float, reason: s
     tell_user(server, name, f"you are muted {terms(s)}")
     room_notice(server, name, f"{name} was muted {terms(s)}")
     await server.store.put_sanction(s)
+    announce(server, SANCTIONS, MUTE)
     await record(server, actor, "mute", name, reason, span(duration))
     return ModResult("mute", name, reason, s.expires)
 
@@ -205,6 +210,7 @@ async def ban(server: Server, actor: str, address: str, duration: float, reason:
     for conn in hit:
         conn.close(str(ErrorCode.BANNED), f"your address is banned {terms(s)}")
     await server.store.put_sanction(s)
+    announce(server, SANCTIONS, BAN)
     detail = span(duration) + (f", ended {len(hit)} connection(s)" if hit else "")
     await record(server, actor, "ban", shown, reason, detail)
     return ModResult("ban", shown, reason, s.expires, len(hit))
@@ -252,6 +258,7 @@ async def handle_kick(server: Server, conn: ClientConnection, msg: Kick) -> ModR
         raise RoostError(ErrorCode.BAD_REQUEST, f"{target.name} is not connected")
     said = f"by {actor.name}" + (f": {reason}" if reason else "")
     sessions = end_sessions(server, target.name, "kicked", f"you were kicked {said}")
+    announce(server, KICK, target.name, f"you were kicked {said}")
     room_notice(server, target.name, f"{target.name} was kicked {said}")
     await record(server, actor.name, "kick", target.name, reason, f"ended {sessions} session(s)")
     return ModResult("kick", target.name, reason, sessions=sessions)
@@ -279,6 +286,7 @@ async def handle_priority(server: Server, conn: ClientConnection, msg: SetPriori
     level = check_level(msg.level)
     target.priority = level  # the cached account is shared by all its sessions
     await server.store.update_account(target.name, priority=level)
+    announce(server, ACCOUNT, target.name)
     label = PRIORITY_LABELS[level]
     tell_user(server, target.name, f"your priority level is now {label} (set by {actor.name})")
     await record(server, actor.name, "priority", target.name, detail=f"to {label}")
@@ -293,6 +301,7 @@ async def handle_role(server: Server, conn: ClientConnection, msg: SetRole) -> M
         raise RoostError(ErrorCode.BAD_REQUEST, "role must be admin, moderator or member")
     target.role = role
     await server.store.update_account(target.name, role=role)
+    announce(server, ACCOUNT, target.name)
     tell_user(server, target.name, f"your role is now {role} (set by {actor.name})")
     await record(server, actor.name, "role", target.name, detail=f"to {role}")
     return ModResult("role", target.name, role=role)
@@ -360,14 +369,15 @@ async def handle_admit(server: Server, conn: ClientConnection, msg: Admit) -> Mo
     target.status = "active"
     await server.store.update_account(target.name, **fields)
     await join_default_rooms(server, target.name)
+    announce(server, ACCOUNT, target.name)
     detail = f"at {PRIORITY_LABELS[target.priority]} priority" if msg.priority is not None else ""
     for waiting in server.lobby.of(target.name):
-        await _let_in(server, waiting, target, actor.name)
+        await let_in(server, waiting, target, actor.name)
     await record(server, actor.name, "admit", target.name, detail=detail)
     return ModResult("admit", target.name, priority=target.priority)
 
 
-async def _let_in(server: Server, conn: ClientConnection, account: Account, actor: str) -> None:
+async def let_in(server: Server, conn: ClientConnection, account: Account, actor: str) -> None:
     """A lobby connection becomes a normal session, without reconnecting."""
     server.lobby.discard(conn)
     conn.pending = False
@@ -390,6 +400,7 @@ async def handle_refuse(server: Server, conn: ClientConnection, msg: Refuse) -> 
     # The name is free again; the audit log keeps the story.
     server.accounts.pop(target.name, None)
     await server.store.delete_account(target.name)
+    announce(server, ACCOUNT, target.name)
     await record(server, actor.name, "refuse", target.name, reason)
     return ModResult("refuse", target.name, reason, sessions=sessions)
 

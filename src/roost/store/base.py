@@ -7,8 +7,9 @@ the default and a cluster store plugs in behind the same methods.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 
 @dataclass(slots=True)
@@ -91,14 +92,34 @@ class Store(abc.ABC):
     # Called on the loop after a batch of ``on_stored`` callbacks has run, so
     # the server can fan out the whole batch at once, in the same loop turn.
     after_stored: Callable[[], None] | None = None
+    # Called with the seconds each commit took (run and commit of one batch),
+    # from whatever thread committed it: for the commit latency histogram.
+    on_commit: Callable[[float], None] | None = None
+
+    # True if append_message numbers a message at once (one process owns the
+    # counters, SQLite); False if the number comes with the commit (PostgreSQL,
+    # where other nodes take numbers too). Acknowledging before the store
+    # (ack_after_store = false) needs the first.
+    seq_at_append: bool = True
 
     @abc.abstractmethod
     async def open(self) -> None:
-        """Create or migrate the schema and load what the server caches."""
+        """Open the store (its schema must be current, see migrate) and load what it caches."""
+
+    async def migrate(self) -> list[int]:
+        """Create or upgrade the schema; the versions applied, oldest first.
+
+        Stores whose schema follows the code by itself (SQLite) have nothing to do.
+        """
+        return []
 
     @abc.abstractmethod
     async def close(self) -> None:
         """Flush pending writes and release resources."""
+
+    @abc.abstractmethod
+    async def health_check(self) -> None:
+        """Raise (any exception, with a message) if the database does not answer a query."""
 
     # accounts --------------------------------------------------------------
     @abc.abstractmethod
@@ -150,6 +171,10 @@ class Store(abc.ABC):
         """Every room with its members (the server keeps them in memory)."""
 
     @abc.abstractmethod
+    async def get_room(self, name: str) -> RoomRecord | None:
+        """One room with its members; None if there is no such room."""
+
+    @abc.abstractmethod
     async def create_room(self, name: str, creator: str, ts: float) -> bool: ...
 
     @abc.abstractmethod
@@ -170,7 +195,11 @@ class Store(abc.ABC):
         on_stored: OnStored,
         file: FileRecord | None = None,
     ) -> StoredMessage:
-        """Assign the next sequence number now; ``on_stored`` runs once stored.
+        """Store a message; ``on_stored`` runs once it is stored.
+
+        The returned record's ``seq`` is the conversation's next number: set
+        now if :attr:`seq_at_append`, else (0 until then) by the time
+        ``on_stored(None)`` runs, taken in the transaction that stores it.
 
         A callback, not a future: a future's callbacks run one loop turn
         later, and on the path of every message each such turn is latency
@@ -183,10 +212,24 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def last_seq(self, room: str) -> int: ...
+    async def last_seq(self, room: str) -> int:
+        """The highest seq stored (or, with seq_at_append, assigned) in a conversation."""
+
+    async def last_seqs(self, rooms: Iterable[str]) -> dict[str, int]:
+        """Last seq of each of ``rooms`` that has messages."""
+        out = {}
+        for room in rooms:
+            seq = await self.last_seq(room)
+            if seq:
+                out[room] = seq
+        return out
 
     @abc.abstractmethod
-    def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:
+    async def all_last_seqs(self) -> dict[str, int]:
+        """Last seq of every conversation that has messages."""
+
+    @abc.abstractmethod
+    async def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:
         """Last seq of each of ``rooms`` and of each direct conversation of ``user``."""
 
     @abc.abstractmethod
@@ -217,3 +260,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def live_blobs(self) -> set[str]:
         """SHA-256 of every blob an unexpired file uses."""
+
+
+def safe_url(url: str) -> str:
+    """An engine's URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -286,6 +286,7 @@ class SQLiteStore(Store):
         try:
             if not self._begin(conn, wait):
                 return None
+            started = time.perf_counter()
             i, n = 0, len(work)
             while i < n:
                 j = i
@@ -303,6 +304,8 @@ class SQLiteStore(Store):
                     i += 1
             conn.execute("COMMIT")
             self._commits += 1
+            if self.on_commit is not None:
+                self.on_commit(time.perf_counter() - started)
             # The WAL file keeps its size when it starts over, so its length
             # in frames (from the checkpoints) is what tells its growth.
             if (
@@ -389,6 +392,10 @@ class SQLiteStore(Store):
         self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
         self._thread = None
+
+    async def health_check(self) -> None:
+        # Through the database thread, behind any queued work: a stuck thread shows.
+        await self._submit(lambda conn: conn.execute("SELECT 1").fetchone())
 
     # --- accounts --------------------------------------------------------------
 
@@ -549,6 +556,21 @@ class SQLiteStore(Store):
 
         return await self._submit(op)
 
+    async def get_room(self, name: str) -> RoomRecord | None:
+        def op(conn: sqlite3.Connection) -> RoomRecord | None:
+            row = conn.execute(
+                "SELECT name, creator, created FROM rooms WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None:
+                return None
+            rec = RoomRecord(row[0], row[2], row[1])
+            rec.members = {
+                r[0] for r in conn.execute("SELECT user FROM members WHERE room = ?", (name,))
+            }
+            return rec
+
+        return await self._submit(op)
+
     async def create_room(self, name: str, creator: str, ts: float) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
@@ -602,10 +624,13 @@ class SQLiteStore(Store):
         self._enqueue(op_with_file, on_stored)
         return StoredMessage(room, seq, sender, text, ts, priority, file)
 
-    def last_seq(self, room: str) -> int:
+    async def last_seq(self, room: str) -> int:
         return self._seq.get(room, 0)
 
-    def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:
+    async def all_last_seqs(self) -> dict[str, int]:
+        return dict(self._seq)
+
+    async def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:
         out = {room: self._seq.get(room, 0) for room in rooms}
         for key, seq in self._seq.items():
             if key.startswith("@") and user in key[1:].split("+"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from roost.protocol.display import visible
 from roost.protocol.messages import URGENT, MemberInfo, Message
 from roost.protocol.names import dm_key, dm_peer
 
@@ -34,7 +35,8 @@ class Conversation:
 
     @property
     def title(self) -> str:
-        return f"@{self.peer}" if self.is_direct else f"#{self.key}"
+        """``#room`` or ``@peer``, safe to show (roost.protocol.display)."""
+        return visible(f"@{self.peer}" if self.is_direct else f"#{self.key}")
 
     @property
     def oldest(self) -> int | None:

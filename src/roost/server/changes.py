@@ -1,0 +1,148 @@
+"""What a node caches, kept in step with the other nodes of a cluster.
+
+A node acts on a change at once in its own memory and stores it; then it
+announces it on the bus (:func:`announce`), and every other node re-reads
+that thing from the store and acts on it (:func:`apply`): a block or a kick
+ends the user's sessions there too, a new room or membership shows up, a role
+or priority change reaches the cached account. With one process the bus
+carries no changes and none of this runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from roost.bus.base import Change
+from roost.protocol.errors import ErrorCode
+from roost.server.admission import PENDING
+from roost.server.audit import is_staff
+from roost.server.sanctions import BLOCK, Sanctions, covers, terms
+from roost.server.state import Room
+
+if TYPE_CHECKING:
+    from roost.server.app import Server
+
+log = logging.getLogger("roost.server")
+
+ACCOUNT = "account"  # key: user name
+ROOM = "room"  # key: room name (the room, its members)
+SANCTIONS = "sanctions"  # key: kind (blocks, mutes, bans are re-read together)
+KICK = "kick"  # key: user name, detail: what the user is told
+
+
+def announce(server: Server, topic: str, key: str, detail: str = "") -> None:
+    """Tell the other nodes that ``topic``/``key`` changed (this node has acted on it)."""
+    server.bus.announce(Change(topic, key, detail))
+
+
+class Changes:
+    """Applies other nodes' changes, one at a time, in the order they came."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self._queue: asyncio.Queue[Change] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def received(self, change: Change) -> None:
+        """Bus handler (on the loop, never blocking)."""
+        if change.topic == KICK:
+            # Nothing to read: the sessions end in this loop turn.
+            from roost.server.moderation import end_sessions
+
+            end_sessions(self.server, change.key, "kicked", change.detail)
+            return
+        self._queue.put_nowait(change)
+
+    async def _run(self) -> None:
+        while True:
+            change = await self._queue.get()
+            try:
+                await apply(self.server, change)
+            except Exception as exc:  # the store is away: the periodic reloads catch up
+                log.warning(
+                    "could not apply %s %s from another node: %s", change.topic, change.key, exc
+                )
+
+
+async def apply(server: Server, change: Change) -> None:
+    """Re-read what ``change`` names from the store and act on it here."""
+    if change.topic == ACCOUNT:
+        await _account(server, change.key)
+    elif change.topic == ROOM:
+        await _room(server, change.key)
+    elif change.topic == SANCTIONS:
+        await _sanctions(server)
+
+
+async def _account(server: Server, name: str) -> None:
+    from roost.server.moderation import end_sessions, let_in
+
+    fresh = await server.store.get_account(name)
+    cached = server.accounts.get(name)
+    if fresh is None:
+        server.accounts.pop(name, None)
+        # Refused while waiting here, or deleted: its connections here end too.
+        end_sessions(server, name, "refused", "your account was removed by a moderator")
+        return
+    if cached is None:
+        server.accounts[name] = fresh
+        cached = fresh
+    else:
+        # The cached object is shared by the user's sessions: change it in place.
+        cached.password_hash = fresh.password_hash
+        cached.role = fresh.role
+        cached.priority = fresh.priority
+        cached.status = fresh.status
+    if cached.status != PENDING:
+        # Admitted on another node while waiting in this node's lobby.
+        for conn in server.lobby.of(name):
+            await let_in(server, conn, cached, "a moderator")
+
+
+async def _room(server: Server, name: str) -> None:
+    rec = await server.store.get_room(name)
+    state = server.state
+    if rec is None:
+        return
+    room = state.rooms.get(name)
+    if room is None:
+        room = Room(name)
+        state.rooms[name] = room
+    for user in rec.members - room.members:
+        state.add_member(room, user)
+    for user in room.members - rec.members:
+        state.remove_member(room, user)
+
+
+async def _sanctions(server: Server) -> None:
+    fresh = Sanctions()
+    fresh.load(await server.store.list_sanctions())
+    server.sanctions.blocks = fresh.blocks
+    server.sanctions.mutes = fresh.mutes
+    server.sanctions.bans = fresh.bans
+    now = time.time()
+    from roost.server.moderation import end_sessions
+
+    for user in [*server.state.online, *server.lobby.waiting]:
+        s = server.sanctions.block_of(user, now)
+        if s is not None and s.kind == BLOCK:
+            end_sessions(server, user, str(ErrorCode.BLOCKED), f"you are blocked {terms(s)}")
+    for net, s in list(server.sanctions.bans.values()):
+        if not s.expires or s.expires > now:
+            for conn in [c for c in server.connections if not is_staff(c.account)]:
+                if not conn.closing and covers(net, conn.address):
+                    conn.close(str(ErrorCode.BANNED), f"your address is banned {terms(s)}")

@@ -1,0 +1,683 @@
+"""PostgreSQL store (asyncpg) for cluster mode: several server processes, one truth.
+
+Messages go in by group commit: what the server appends while a commit is in
+flight is stored by the next one, in a single statement that takes each
+room's next sequence numbers from its counter row (``seqs``, updated with
+RETURNING) and inserts the rows, all in one transaction. The counter row stays
+locked until that commit, so writers on other nodes take the following numbers:
+seqs are gapless and increasing per conversation across the cluster, and a
+message is acknowledged (``on_stored``) only once committed.
+
+The schema is versioned (``schema_version``); :meth:`PostgresStore.migrate`
+(``roost db migrate``) creates or upgrades it, and :meth:`open` refuses a
+database whose schema is not the one this code expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import asyncpg
+
+from roost.protocol.errors import ErrorCode, RoostError
+from roost.store.base import (
+    Account,
+    AuditRecord,
+    FileRecord,
+    OnStored,
+    RoomRecord,
+    Sanction,
+    Store,
+    StoredMessage,
+    safe_url,
+)
+
+log = logging.getLogger("roost.store")
+T = TypeVar("T")
+
+# Each entry upgrades the schema by one version; never edit a published one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL DEFAULT 'member',
+        priority INTEGER NOT NULL DEFAULT 2,
+        status TEXT NOT NULL DEFAULT 'active',
+        created DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE tokens (
+        token_hash TEXT PRIMARY KEY,
+        "user" TEXT NOT NULL,
+        expires DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX tokens_user ON tokens ("user");
+    CREATE TABLE rooms (
+        name TEXT PRIMARY KEY,
+        creator TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE members (
+        room TEXT NOT NULL,
+        "user" TEXT NOT NULL,
+        PRIMARY KEY (room, "user")
+    );
+    CREATE INDEX members_user ON members ("user");
+    CREATE TABLE seqs (
+        room TEXT PRIMARY KEY,
+        last BIGINT NOT NULL
+    );
+    CREATE TABLE messages (
+        room TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        sender TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts DOUBLE PRECISION NOT NULL,
+        priority INTEGER NOT NULL,
+        file TEXT,
+        PRIMARY KEY (room, seq)
+    );
+    CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        media_type TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        room TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
+        expires DOUBLE PRECISION NOT NULL,
+        expired BOOLEAN NOT NULL DEFAULT false
+    );
+    CREATE INDEX files_owner ON files (owner) WHERE NOT expired;
+    CREATE INDEX files_expires ON files (expires) WHERE NOT expired;
+    CREATE INDEX files_sha256 ON files (sha256);
+    CREATE TABLE sanctions (
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        author TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL,
+        expires DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (kind, target)
+    );
+    CREATE TABLE audit (
+        id BIGSERIAL PRIMARY KEY,
+        ts DOUBLE PRECISION NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_target ON audit (target, id);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+FILE_COLUMNS = "id, sha256, name, size, media_type, owner, room, created, expires, expired"
+ACCOUNT_COLUMNS = "name, password_hash, role, priority, status, created"
+
+# One statement per batch: count the batch's rows per room, advance each room's
+# counter by that many (rooms in name order, so two nodes' batches lock the
+# counter rows in the same order and never deadlock), number the rows from the
+# returned values in batch order, insert them.
+INSERT_BATCH = """
+WITH b AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int[], $6::text[])
+        WITH ORDINALITY AS b(room, sender, text, ts, priority, file, ord)
+), c AS (
+    SELECT room, count(*) AS n FROM b GROUP BY room ORDER BY room
+), s AS (
+    INSERT INTO seqs (room, last) SELECT room, n FROM c
+    ON CONFLICT (room) DO UPDATE SET last = seqs.last + EXCLUDED.last
+    RETURNING room, last
+)
+INSERT INTO messages (room, seq, sender, text, ts, priority, file)
+SELECT b.room, s.last - c.n + row_number() OVER (PARTITION BY b.room ORDER BY b.ord),
+       b.sender, b.text, b.ts, b.priority, b.file
+FROM b JOIN c USING (room) JOIN s USING (room)
+RETURNING room, seq
+"""
+
+MAX_BATCH = 2048  # messages per commit
+CONNECT_TIMEOUT = 5.0  # seconds to reach the database before an operation fails
+COMMAND_TIMEOUT = 10.0  # seconds a statement may take before it fails
+
+
+class _Pending:
+    """A message waiting for the next group commit."""
+
+    __slots__ = ("file", "on_stored", "rec")
+
+    def __init__(self, rec: StoredMessage, on_stored: OnStored, file: FileRecord | None) -> None:
+        self.rec = rec
+        self.on_stored = on_stored
+        self.file = file
+
+
+class PostgresStore(Store):
+    """The cluster store: every node of a cluster opens the same database."""
+
+    seq_at_append = False
+
+    def __init__(self, dsn: str, pool_size: int = 8) -> None:
+        self.dsn = dsn
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._pending: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def _connect(self) -> asyncpg.Pool:
+        try:
+            pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=1,
+                max_size=self.pool_size,
+                timeout=CONNECT_TIMEOUT,
+                command_timeout=COMMAND_TIMEOUT,
+            )
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            raise RoostError(
+                ErrorCode.STORAGE, f"cannot reach PostgreSQL at {safe_url(self.dsn)}: {exc}"
+            ) from exc
+        assert pool is not None
+        return pool
+
+    async def schema_version(self) -> int:
+        """The schema version of the database (0: empty)."""
+        pool = self._pool or await self._connect()
+        try:
+            async with pool.acquire() as conn:
+                exists = await conn.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
+                if not exists:
+                    return 0
+                return int(await conn.fetchval("SELECT max(version) FROM schema_version") or 0)
+        finally:
+            if pool is not self._pool:
+                await pool.close()
+
+    async def migrate(self) -> list[int]:
+        """Bring the schema up to date; the versions applied now, oldest first."""
+        pool = await self._connect()
+        applied: list[int] = []
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                # One migrator at a time, even with several nodes starting at once.
+                await conn.execute("SELECT pg_advisory_xact_lock(7878)")
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version"
+                    " (version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
+                )
+                have = int(await conn.fetchval("SELECT max(version) FROM schema_version") or 0)
+                if have > SCHEMA_VERSION:
+                    raise RoostError(
+                        ErrorCode.STORAGE,
+                        f"the database schema is version {have}, newer than this roost"
+                        f" ({SCHEMA_VERSION}); upgrade roost",
+                    )
+                for version in range(have + 1, SCHEMA_VERSION + 1):
+                    await conn.execute(MIGRATIONS[version - 1])
+                    await conn.execute(
+                        "INSERT INTO schema_version VALUES ($1, extract(epoch from now()))",
+                        version,
+                    )
+                    applied.append(version)
+        finally:
+            await pool.close()
+        return applied
+
+    async def open(self) -> None:
+        self._pool = await self._connect()
+        version = await self.schema_version()
+        if version != SCHEMA_VERSION:
+            await self._pool.close()
+            self._pool = None
+            raise RoostError(
+                ErrorCode.STORAGE,
+                f"the database schema is version {version}, this roost needs {SCHEMA_VERSION}:"
+                " run `roost db migrate` first",
+            )
+        self._closing = False
+        self._writer = asyncio.create_task(self._write_loop())
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._closing = True
+            self._wake.set()
+            await self._writer
+            self._writer = None
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._pool.close(), 5)
+            self._pool = None
+
+    async def health_check(self) -> None:
+        await self._run(lambda conn: conn.fetchval("SELECT 1"))
+
+    # --- running statements ------------------------------------------------------
+
+    async def _run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run ``fn`` on a pooled connection; database failures become RoostError(STORAGE)."""
+        if self._pool is None:
+            raise RoostError(ErrorCode.STORAGE, "the store is not open")
+        try:
+            async with self._pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
+                return await fn(conn)
+        except RoostError:
+            raise
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _as_store_error(exc) from exc
+
+    async def _execute(self, sql: str, *args: Any) -> str:
+        async def op(conn: asyncpg.Connection) -> str:
+            return str(await conn.execute(sql, *args))
+
+        return await self._run(op)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async def op(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+            return list(await conn.fetch(sql, *args))
+
+        return await self._run(op)
+
+    async def _fetchval(self, sql: str, *args: Any) -> Any:
+        async def op(conn: asyncpg.Connection) -> Any:
+            return await conn.fetchval(sql, *args)
+
+        return await self._run(op)
+
+    # --- accounts ------------------------------------------------------------------
+
+    async def get_account(self, name: str) -> Account | None:
+        rows = await self._fetch(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = $1", name)
+        return Account(*rows[0]) if rows else None
+
+    async def create_account(self, account: Account) -> bool:
+        a = account
+        status = await self._execute(
+            f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+            " ON CONFLICT (name) DO NOTHING",
+            a.name,
+            a.password_hash,
+            a.role,
+            a.priority,
+            a.status,
+            a.created,
+        )
+        return status.endswith(" 1")
+
+    async def update_account(self, name: str, **fields: object) -> None:
+        allowed = {"password_hash", "role", "priority", "status"}
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
+        cols = ", ".join(f"{k} = ${i}" for i, k in enumerate(fields, start=2))
+        await self._execute(f"UPDATE accounts SET {cols} WHERE name = $1", name, *fields.values())
+
+    async def list_accounts(self) -> list[Account]:
+        rows = await self._fetch(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY name")
+        return [Account(*r) for r in rows]
+
+    async def delete_account(self, name: str) -> bool:
+        async def op(conn: asyncpg.Connection) -> bool:
+            async with conn.transaction():
+                await conn.execute('DELETE FROM members WHERE "user" = $1', name)
+                await conn.execute('DELETE FROM tokens WHERE "user" = $1', name)
+                status = await conn.execute("DELETE FROM accounts WHERE name = $1", name)
+                return str(status).endswith(" 1")
+
+        return await self._run(op)
+
+    # --- moderation ----------------------------------------------------------------
+
+    async def put_sanction(self, sanction: Sanction) -> None:
+        s = sanction
+        await self._execute(
+            "INSERT INTO sanctions (kind, target, reason, author, created, expires)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, target) DO UPDATE SET"
+            " reason = EXCLUDED.reason, author = EXCLUDED.author,"
+            " created = EXCLUDED.created, expires = EXCLUDED.expires",
+            s.kind,
+            s.target,
+            s.reason,
+            s.author,
+            s.created,
+            s.expires,
+        )
+
+    async def delete_sanction(self, kind: str, target: str) -> bool:
+        status = await self._execute(
+            "DELETE FROM sanctions WHERE kind = $1 AND target = $2", kind, target
+        )
+        return status.endswith(" 1")
+
+    async def list_sanctions(self) -> list[Sanction]:
+        rows = await self._fetch(
+            "SELECT kind, target, reason, author, created, expires FROM sanctions ORDER BY created"
+        )
+        return [Sanction(*r) for r in rows]
+
+    async def append_audit(self, record: AuditRecord) -> int:
+        r = record
+        value = await self._fetchval(
+            "INSERT INTO audit (ts, actor, action, target, reason, detail)"
+            " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            r.ts,
+            r.actor,
+            r.action,
+            r.target,
+            r.reason,
+            r.detail,
+        )
+        return int(value)
+
+    async def audit_log(self, limit: int, target: str = "", before: int = 0) -> list[AuditRecord]:
+        upper = before if before > 0 else (1 << 62)
+        if target:
+            rows = await self._fetch(
+                "SELECT ts, actor, action, target, reason, detail, id FROM audit"
+                " WHERE id < $1 AND target = $2 ORDER BY id DESC LIMIT $3",
+                upper,
+                target,
+                limit,
+            )
+        else:
+            rows = await self._fetch(
+                "SELECT ts, actor, action, target, reason, detail, id FROM audit"
+                " WHERE id < $1 ORDER BY id DESC LIMIT $2",
+                upper,
+                limit,
+            )
+        return [AuditRecord(*r) for r in reversed(rows)]
+
+    # --- tokens ------------------------------------------------------------------
+
+    async def save_token(self, token_hash: str, user: str, expires: float) -> None:
+        await self._execute(
+            'INSERT INTO tokens (token_hash, "user", expires) VALUES ($1, $2, $3)'
+            ' ON CONFLICT (token_hash) DO UPDATE SET "user" = EXCLUDED."user",'
+            " expires = EXCLUDED.expires",
+            token_hash,
+            user,
+            expires,
+        )
+
+    async def token_user(self, token_hash: str, now: float) -> str | None:
+        value = await self._fetchval(
+            'SELECT "user" FROM tokens WHERE token_hash = $1 AND expires > $2', token_hash, now
+        )
+        return str(value) if value is not None else None
+
+    # --- rooms -------------------------------------------------------------------
+
+    async def load_rooms(self) -> list[RoomRecord]:
+        async def op(conn: asyncpg.Connection) -> list[RoomRecord]:
+            rooms = {
+                r["name"]: RoomRecord(r["name"], r["created"], r["creator"])
+                for r in await conn.fetch("SELECT name, creator, created FROM rooms")
+            }
+            for r in await conn.fetch('SELECT room, "user" FROM members'):
+                if r["room"] in rooms:
+                    rooms[r["room"]].members.add(r["user"])
+            return list(rooms.values())
+
+        return await self._run(op)
+
+    async def get_room(self, name: str) -> RoomRecord | None:
+        async def op(conn: asyncpg.Connection) -> RoomRecord | None:
+            row = await conn.fetchrow(
+                "SELECT name, creator, created FROM rooms WHERE name = $1", name
+            )
+            if row is None:
+                return None
+            rec = RoomRecord(row["name"], row["created"], row["creator"])
+            members = await conn.fetch('SELECT "user" FROM members WHERE room = $1', name)
+            rec.members = {r[0] for r in members}
+            return rec
+
+        return await self._run(op)
+
+    async def create_room(self, name: str, creator: str, ts: float) -> bool:
+        status = await self._execute(
+            "INSERT INTO rooms (name, creator, created) VALUES ($1, $2, $3)"
+            " ON CONFLICT (name) DO NOTHING",
+            name,
+            creator,
+            ts,
+        )
+        return status.endswith(" 1")
+
+    async def add_member(self, room: str, user: str) -> None:
+        await self._execute(
+            'INSERT INTO members (room, "user") VALUES ($1, $2) ON CONFLICT DO NOTHING',
+            room,
+            user,
+        )
+
+    async def remove_member(self, room: str, user: str) -> None:
+        await self._execute('DELETE FROM members WHERE room = $1 AND "user" = $2', room, user)
+
+    # --- messages ------------------------------------------------------------------
+
+    def append_message(
+        self,
+        room: str,
+        sender: str,
+        text: str,
+        priority: int,
+        ts: float,
+        on_stored: OnStored,
+        file: FileRecord | None = None,
+    ) -> StoredMessage:
+        # The seq comes with the commit (another node may take the next one first).
+        rec = StoredMessage(room, 0, sender, text, ts, priority, file)
+        self._pending.append(_Pending(rec, on_stored, file))
+        self._wake.set()
+        return rec
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[:MAX_BATCH]
+                del self._pending[:MAX_BATCH]
+                await self._commit_batch(batch)
+            if self._closing:
+                return
+
+    async def _commit_batch(self, batch: list[_Pending]) -> None:
+        try:
+            await self._run(lambda conn: _insert(conn, batch))
+            errors: list[BaseException | None] = [None] * len(batch)
+        except RoostError as exc:
+            if exc.code is ErrorCode.STORAGE and len(batch) > 1 and _bad_data(exc):
+                # One bad row (say a file id taken) must not sink the rest: one by one.
+                errors = []
+                for item in batch:
+                    try:
+                        await self._run(lambda conn, item=item: _insert(conn, [item]))  # type: ignore[misc]
+                        errors.append(None)
+                    except RoostError as one:
+                        errors.append(one)
+            else:
+                errors = [exc] * len(batch)
+        for item, err in zip(batch, errors, strict=True):
+            # A callback runs the server's code: one failing must not stop the rest.
+            try:
+                item.on_stored(err)
+            except Exception:
+                log.exception("a store callback failed")
+        if self.after_stored is not None:
+            try:
+                self.after_stored()
+            except Exception:
+                log.exception("after_stored failed")
+
+    async def last_seq(self, room: str) -> int:
+        value = await self._fetchval("SELECT last FROM seqs WHERE room = $1", room)
+        return int(value or 0)
+
+    async def last_seqs(self, rooms: Iterable[str]) -> dict[str, int]:
+        rows = await self._fetch(
+            "SELECT room, last FROM seqs WHERE room = ANY($1::text[])", list(rooms)
+        )
+        return {r["room"]: int(r["last"]) for r in rows}
+
+    async def all_last_seqs(self) -> dict[str, int]:
+        rows = await self._fetch("SELECT room, last FROM seqs")
+        return {r["room"]: int(r["last"]) for r in rows}
+
+    async def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:
+        rows = await self._fetch(
+            "SELECT room, last FROM seqs WHERE room = ANY($1::text[])"
+            " OR (left(room, 1) = '@' AND $2 = ANY(string_to_array(substr(room, 2), '+')))",
+            list(rooms),
+            user,
+        )
+        out = dict.fromkeys(rooms, 0)
+        out.update({r["room"]: int(r["last"]) for r in rows})
+        return out
+
+    async def history(self, room: str, after: int, before: int, limit: int) -> list[StoredMessage]:
+        upper = before if before > 0 else (1 << 62)
+        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
+        rows = await self._fetch(
+            f"SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
+            " FROM messages m LEFT JOIN files f ON f.id = m.file"
+            " WHERE m.room = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq LIMIT $4",
+            room,
+            after,
+            upper,
+            limit,
+        )
+        return [
+            StoredMessage(
+                r[0],
+                int(r[1]),
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                _file_record(tuple(r)[6:]) if r[6] else None,
+            )
+            for r in rows
+        ]
+
+    # --- files ---------------------------------------------------------------------
+
+    async def get_file(self, file_id: str) -> FileRecord | None:
+        rows = await self._fetch(f"SELECT {FILE_COLUMNS} FROM files WHERE id = $1", file_id)
+        return _file_record(tuple(rows[0])) if rows else None
+
+    async def file_usage(self, owner: str) -> int:
+        value = await self._fetchval(
+            "SELECT COALESCE(SUM(size), 0) FROM files WHERE owner = $1 AND NOT expired", owner
+        )
+        return int(value)
+
+    async def expire_files(self, now: float) -> tuple[list[FileRecord], list[str]]:
+        async def op(conn: asyncpg.Connection) -> tuple[list[FileRecord], list[str]]:
+            async with conn.transaction():
+                rows = await conn.fetch(
+                    f"UPDATE files SET expired = true WHERE NOT expired AND expires <= $1"
+                    f" RETURNING {FILE_COLUMNS}",
+                    now,
+                )
+                gone = [_file_record(tuple(r)) for r in rows]
+                shas = sorted({f.sha256 for f in gone})
+                if not shas:
+                    return gone, []
+                live = await conn.fetch(
+                    "SELECT DISTINCT sha256 FROM files WHERE sha256 = ANY($1::text[])"
+                    " AND NOT expired",
+                    shas,
+                )
+                still = {r[0] for r in live}
+                return gone, [s for s in shas if s not in still]
+
+        return await self._run(op)
+
+    async def live_blobs(self) -> set[str]:
+        rows = await self._fetch("SELECT DISTINCT sha256 FROM files WHERE NOT expired")
+        return {r[0] for r in rows}
+
+
+async def _insert(conn: asyncpg.Connection, batch: list[_Pending]) -> None:
+    """Store a batch in one transaction and give each record its seq."""
+    files = [p.file for p in batch if p.file is not None]
+    async with conn.transaction():
+        if files:
+            await conn.executemany(
+                f"INSERT INTO files ({FILE_COLUMNS})"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                [_file_row(f) for f in files],
+            )
+        recs = [p.rec for p in batch]
+        rows = await conn.fetch(
+            INSERT_BATCH,
+            [r.room for r in recs],
+            [r.sender for r in recs],
+            [r.text for r in recs],
+            [r.ts for r in recs],
+            [r.priority for r in recs],
+            [r.file.id if r.file is not None else None for r in recs],
+        )
+    # Within a room the seqs follow batch order: hand them out in that order.
+    by_room: dict[str, list[int]] = {}
+    for r in rows:
+        by_room.setdefault(r["room"], []).append(int(r["seq"]))
+    for seqs in by_room.values():
+        seqs.sort(reverse=True)
+    for rec in recs:
+        rec.seq = by_room[rec.room].pop()
+
+
+def _file_row(f: FileRecord) -> tuple[object, ...]:
+    return (
+        f.id,
+        f.sha256,
+        f.name,
+        f.size,
+        f.media_type,
+        f.owner,
+        f.room,
+        f.created,
+        f.expires,
+        f.expired,
+    )
+
+
+def _file_record(row: tuple[Any, ...]) -> FileRecord:
+    fid, sha, name, size, media_type, owner, room, created, expires, expired = row
+    return FileRecord(
+        fid, sha, name, int(size), media_type, owner, room, created, expires, bool(expired)
+    )
+
+
+def _bad_data(exc: RoostError) -> bool:
+    """The batch failed on its data (a constraint), not on the database being away."""
+    cause = exc.__cause__
+    return isinstance(cause, asyncpg.IntegrityConstraintViolationError)
+
+
+def _as_store_error(exc: BaseException) -> RoostError:
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError) or (
+        isinstance(exc, asyncpg.PostgresError)
+        and not isinstance(
+            exc, asyncpg.exceptions.CannotConnectNowError | asyncpg.exceptions.AdminShutdownError
+        )
+    ):
+        err = RoostError(ErrorCode.STORAGE, f"storage error: {exc}")
+    else:
+        err = RoostError(ErrorCode.STORAGE, "the database is unavailable; try again in a moment")
+    err.__cause__ = exc
+    return err

@@ -1,0 +1,167 @@
+"""The Store interface, held by both backends alike: SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from roost.protocol.errors import ErrorCode, RoostError
+from roost.store.base import Account, AuditRecord, FileRecord, Sanction, Store
+from store_helpers import BACKENDS, append, open_store
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else ""
+    opened = await open_store(request.param, tmp_path, dsn)
+    yield opened
+    await opened.close()
+
+
+def _file(fid: str, owner: str = "ann", size: int = 10, expires: float = 1e12) -> FileRecord:
+    return FileRecord(fid, "ab" * 32, f"{fid}.txt", size, "text/plain", owner, "r", 1.0, expires)
+
+
+async def test_accounts(store: Store) -> None:
+    assert await store.create_account(Account("ann", "h1", created=5.0))
+    assert not await store.create_account(Account("ann", "other"))
+    await store.update_account("ann", role="moderator", priority=1)
+    acc = await store.get_account("ann")
+    assert acc == Account("ann", "h1", "moderator", 1, "active", 5.0)
+    assert await store.create_account(Account("bob", "h2", status="pending", created=6.0))
+    assert [a.name for a in await store.list_accounts()] == ["ann", "bob"]
+    with pytest.raises(ValueError):
+        await store.update_account("ann", created=1.0)
+    await store.create_room("r", "ann", 1.0)
+    await store.add_member("r", "bob")
+    await store.save_token("t", "bob", 1e12)
+    assert await store.delete_account("bob")
+    assert not await store.delete_account("bob")
+    assert await store.get_account("bob") is None
+    assert await store.token_user("t", 0.0) is None
+    assert (await store.load_rooms())[0].members == set()
+
+
+async def test_sanctions_replace_and_lift(store: Store) -> None:
+    await store.put_sanction(Sanction("block", "bob", "spam", "ann", 1.0))
+    await store.put_sanction(Sanction("block", "bob", "more spam", "ann", 2.0, 99.0))
+    await store.put_sanction(Sanction("ban", "10.0.0.7/32", "flood", "", 3.0))
+    got = await store.list_sanctions()
+    assert got == [
+        Sanction("block", "bob", "more spam", "ann", 2.0, 99.0),
+        Sanction("ban", "10.0.0.7/32", "flood", "", 3.0),
+    ]
+    assert await store.delete_sanction("block", "bob")
+    assert not await store.delete_sanction("block", "bob")
+    assert [s.kind for s in await store.list_sanctions()] == ["ban"]
+
+
+async def test_audit_pages_newest_first_bounded(store: Store) -> None:
+    ids = [
+        await store.append_audit(AuditRecord(float(i), "ann", "kick", "bob" if i % 2 else "cy"))
+        for i in range(6)
+    ]
+    assert ids == sorted(ids) and len(set(ids)) == 6
+    page = await store.audit_log(2)
+    assert [r.ts for r in page] == [4.0, 5.0]
+    older = await store.audit_log(2, before=page[0].id)
+    assert [r.ts for r in older] == [2.0, 3.0]
+    assert [r.ts for r in await store.audit_log(10, target="bob")] == [1.0, 3.0, 5.0]
+
+
+async def test_tokens_expire(store: Store) -> None:
+    await store.save_token("t1", "ann", 100.0)
+    assert await store.token_user("t1", 99.0) == "ann"
+    assert await store.token_user("t1", 100.0) is None
+    assert await store.token_user("nope", 0.0) is None
+
+
+async def test_rooms_and_members(store: Store) -> None:
+    assert await store.create_room("r", "ann", 1.0)
+    assert not await store.create_room("r", "bob", 2.0)
+    await store.add_member("r", "ann")
+    await store.add_member("r", "ann")
+    await store.add_member("r", "bob")
+    await store.remove_member("r", "bob")
+    rooms = await store.load_rooms()
+    assert [(r.name, r.creator, r.members) for r in rooms] == [("r", "ann", {"ann"})]
+    one = await store.get_room("r")
+    assert one is not None and (one.name, one.created, one.members) == ("r", 1.0, {"ann"})
+    assert await store.get_room("none") is None
+
+
+async def test_messages_numbered_in_order_acked_in_order(store: Store) -> None:
+    order: list[int] = []
+    batches = 0
+
+    def after() -> None:
+        nonlocal batches
+        batches += 1
+
+    store.after_stored = after
+    futs = []
+    for i in range(50):
+        _, fut = append(store, "r", f"m{i}")
+        fut.add_done_callback(lambda f: order.append(f.result().seq))
+        futs.append(fut)
+    _, other = append(store, "@ann+bob", "dm")
+    recs = await asyncio.gather(*futs, other)
+    assert [r.seq for r in recs[:50]] == list(range(1, 51))
+    assert order == list(range(1, 51))
+    assert recs[50].seq == 1
+    assert batches >= 1
+    assert await store.last_seq("r") == 50
+    assert await store.last_seq("nowhere") == 0
+    assert await store.conversations_of("bob", {"r", "empty"}) == {
+        "r": 50,
+        "empty": 0,
+        "@ann+bob": 1,
+    }
+    assert await store.last_seqs(["r", "@ann+bob", "empty"]) == {"r": 50, "@ann+bob": 1}
+    assert await store.all_last_seqs() == {"r": 50, "@ann+bob": 1}
+    page = await store.history("r", 10, 0, 5)
+    assert [m.seq for m in page] == [11, 12, 13, 14, 15]
+    assert [m.text for m in page] == ["m10", "m11", "m12", "m13", "m14"]
+    assert [m.seq for m in await store.history("r", 0, 4, 100)] == [1, 2, 3]
+
+
+async def test_file_offer_stored_with_its_message(store: Store) -> None:
+    _, fut = append(store, "r", "here", file=_file("f1", size=300))
+    rec = await fut
+    assert rec.seq == 1
+    got = await store.get_file("f1")
+    assert got is not None and got.size == 300 and not got.expired
+    (msg,) = await store.history("r", 0, 0, 10)
+    assert msg.file == got
+    assert await store.file_usage("ann") == 300
+    assert await store.live_blobs() == {"ab" * 32}
+
+
+async def test_a_bad_row_fails_alone_and_takes_no_number(store: Store) -> None:
+    await append(store, "r", "first", file=_file("dup"))[1]
+    _, ok1 = append(store, "r", "ok one")
+    _, bad = append(store, "r", "again", file=_file("dup"))  # the file id is taken
+    _, ok2 = append(store, "r", "ok two")
+    assert (await ok1).text == "ok one"
+    with pytest.raises(RoostError) as err:
+        await bad
+    assert err.value.code is ErrorCode.STORAGE
+    await ok2
+    texts = [m.text for m in await store.history("r", 0, 0, 10)]
+    assert texts == ["first", "ok one", "ok two"]
+
+
+async def test_expire_files_reports_unused_blobs(store: Store) -> None:
+    for fid, expires in (("old", 5.0), ("new", 1e12)):
+        await append(store, "r", fid, file=_file(fid, expires=expires))[1]
+    other = FileRecord("x", "cd" * 32, "x", 7, "text/plain", "bob", "r", 1.0, 5.0)
+    await append(store, "r", "x", file=other)[1]
+    gone, unused = await store.expire_files(10.0)
+    assert sorted(f.id for f in gone) == ["old", "x"]
+    assert unused == ["cd" * 32]  # "ab..." is still used by "new"
+    assert (await store.get_file("old")).expired  # type: ignore[union-attr]
+    assert await store.file_usage("ann") == 10
+    assert await store.expire_files(10.0) == ([], [])
