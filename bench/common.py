@@ -126,6 +126,7 @@ BENCH_CONFIG: dict[str, Any] = {
     "bytes_rate": 0,
     "account_msg_rate": 0,
     "account_bytes_rate": 0,
+    "web_port": 0,  # a free port: several bench servers may run at once
 }
 
 
@@ -584,6 +585,17 @@ async def irc_session(
     for ch in channels:
         writer.write(f"JOIN {ch}\r\n".encode())
         await _irc_until(reader, b" 366 ")
+    return reader, writer
+
+
+async def gateway_session(
+    port: int, nick: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Register an account through Roost's IRC gateway (PASS); it is in #general from then on."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    writer.write(f"PASS :{PASSWORD}\r\nNICK {nick}\r\nUSER {nick} 0 * :bench\r\n".encode())
+    await _irc_until(reader, b" 001 ")
+    await _irc_until(reader, b" 366 ")  # the auto-join of #general, with its names
     return reader, writer
 
 

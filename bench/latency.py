@@ -21,6 +21,7 @@ from common import (
     base_args,
     emit,
     ensure_peers,
+    free_port,
     load_average,
     peer_version,
     raise_fd_limit,
@@ -30,10 +31,11 @@ from common import (
 from load import RoomLoad, run_room_load
 
 
-def _load(system: str, port: int, args: argparse.Namespace) -> RoomLoad:
+def _load(system: str, port: int, args: argparse.Namespace, irc_port: int = 0) -> RoomLoad:
     return RoomLoad(
         system,
         port,
+        irc_port=irc_port,
         receivers=args.receivers,
         senders=args.senders,
         duration=args.duration,
@@ -48,6 +50,20 @@ def roost_latency(args: argparse.Namespace, **config: Any) -> dict[str, Any]:
         try:
             result = run_room_load(_load("roost", server.port, args), server_pid=server.pid)
             result["config"] = {"ack_after_store": True, **config}
+            return result
+        finally:
+            server.stop()
+
+
+def gateway_latency(args: argparse.Namespace, **config: Any) -> dict[str, Any]:
+    """Native senders, receivers on Roost's IRC gateway (docs/irc.md)."""
+    config = {"ack_after_store": True, "irc_port": free_port(), **config}
+    with workdir("latency-irc") as tmp:
+        server = RoostServer(tmp, config=config).start()
+        try:
+            load = _load("roost", server.port, args, irc_port=config["irc_port"])
+            result = run_room_load(load, server_pid=server.pid)
+            result["config"] = config
             return result
         finally:
             server.stop()
@@ -72,16 +88,25 @@ def main() -> None:
     parser.add_argument("--receivers", type=int, default=100)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--stamp-every", type=int, default=10, help="every k-th receiver samples")
+    parser.add_argument(
+        "--irc", action="store_true", help="also with the receivers on Roost's IRC gateway"
+    )
     args = parser.parse_args()
     raise_fd_limit()
     results: dict[str, Any] = {"bench": "latency", "load_before": load_average()}
     results["roost"] = roost_latency(args, **roost_overrides(args))
+    if args.irc:
+        results["roost_irc"] = gateway_latency(args, **roost_overrides(args))
     if args.peers:
         ensure_peers()
         results["ngircd"] = ngircd_latency(args)
         ours, theirs = results["roost"]["latency_ms"], results["ngircd"]["latency_ms"]
         results["ratio_p50"] = round(ours["p50"] / theirs["p50"], 3)
         results["ratio_p99"] = round(ours["p99"] / theirs["p99"], 3)
+        if args.irc:
+            gw = results["roost_irc"]["latency_ms"]
+            results["irc_ratio_p50"] = round(gw["p50"] / theirs["p50"], 3)
+            results["irc_ratio_p99"] = round(gw["p99"] / theirs["p99"], 3)
     results["load_after"] = load_average()
     emit(results, args.json_out)
 

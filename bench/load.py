@@ -26,6 +26,7 @@ from common import (
     Workers,
     adopt,
     cpu_seconds,
+    gateway_session,
     irc_session,
     percentile,
     rate_between,
@@ -59,6 +60,7 @@ class RoomLoad:
     rate: float = 0.0  # msgs/s over all senders; 0: as fast as the window allows
     stamp_every: int = 0  # every k-th receiver records latency samples (0: none)
     prefix: str = "b"
+    irc_port: int = 0  # roost: the receivers connect to this IRC gateway port instead
 
 
 async def _connect_receivers(load: RoomLoad, first: int, count: int) -> list[Counter]:
@@ -68,7 +70,10 @@ async def _connect_receivers(load: RoomLoad, first: int, count: int) -> list[Cou
         stamps = bool(load.stamp_every) and i % load.stamp_every == 0
         # At a paced rate the receivers that do not measure read in batches.
         lazy = load.rate > 0 and not stamps
-        if load.system == "roost":
+        if load.irc_port:
+            _, writer = await gateway_session(load.irc_port, f"{load.prefix}r{i}")
+            c = Counter(IRC_MSG, stamps, lazy)
+        elif load.system == "roost":
             _, writer, _ = await roost_session(load.port, f"{load.prefix}r{i}")
             c = Counter(ROOST_MSG, stamps, lazy)
             c.watch(ROOST_GAP)
@@ -314,7 +319,7 @@ def run_room_load(
     counts = [c for r in recv for c in r["counts"]]
     samples = [s for r in recv for s in r["samples"]]
     out: dict[str, Any] = {
-        "system": load.system,
+        "system": load.system + ("+irc-receivers" if load.irc_port else ""),
         "receivers": load.receivers,
         "senders": load.senders,
         "window": load.window,

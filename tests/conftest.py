@@ -45,6 +45,7 @@ class RunningServer:
     config: dict[str, Any] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 0
+    web_port: int = 0  # the web client's, once started
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     preexec: Any = None  # run in the child before exec (e.g. to set resource limits)
@@ -56,15 +57,19 @@ class RunningServer:
 
     def start(self, timeout: float = 15.0) -> RunningServer:
         cfg_path = self.data_dir.parent / f"{self.data_dir.name}.toml"
+        if self.web_port:
+            self.config["web_port"] = self.web_port  # a restart keeps the page's address
         lines = [f"{k} = {toml_value(v)}" for k, v in self.config.items()]
         cfg_path.write_text("\n".join(lines) + "\n")
         port_file = self.data_dir.parent / f"{self.data_dir.name}.port"
         port_file.unlink(missing_ok=True)
+        web_port_file = self.data_dir.parent / f"{self.data_dir.name}.webport"
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         args = [sys.executable, "-m", "roost", "serve", "--host", self.host]
         args += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
-        args += ["--config", str(cfg_path), "--port-file", str(port_file), *self.args]
+        args += ["--config", str(cfg_path), "--port-file", str(port_file)]
+        args += ["--web-port-file", str(web_port_file), *self.args]
         self.proc = subprocess.Popen(
             args, stdout=log, stderr=log, env=roost_env(), preexec_fn=self.preexec
         )
@@ -73,6 +78,8 @@ class RunningServer:
         while time.monotonic() < deadline:
             if port_file.exists() and port_file.read_text().strip():
                 self.port = int(port_file.read_text())
+                if web_port_file.exists():
+                    self.web_port = int(web_port_file.read_text())
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log()}")
@@ -124,7 +131,10 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
     started: list[RunningServer] = []
 
     def make(name: str = "data", args: list[str] | None = None, **config: Any) -> RunningServer:
-        srv = RunningServer(tmp_path / name, {**RELAXED_LIMITS, **config}, args=args or [])
+        # Every test server serves the web client on a free port of its own.
+        srv = RunningServer(
+            tmp_path / name, {"web_port": 0, **RELAXED_LIMITS, **config}, args=args or []
+        )
         started.append(srv)
         return srv.start()
 

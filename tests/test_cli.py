@@ -103,8 +103,9 @@ def test_failures_print_one_line_and_exit_nonzero(server) -> None:
 def test_user_add_offline_and_closed_registration(server_factory, tmp_path) -> None:
     data = tmp_path / "closed"
     res = run_cli(
-        "user", "add", "root", "--admin", "--data-dir", str(data), ROOST_PASSWORD="s3cret"
-    )
+        "user", "add", "root", "--admin", "--data-dir", str(data), "--create",
+        ROOST_PASSWORD="s3cret",
+    )  # fmt: skip
     assert res.returncode == 0, res.stderr
     dup = run_cli("user", "add", "root", "--data-dir", str(data), ROOST_PASSWORD="s3cret")
     assert dup.returncode != 0 and "exists" in dup.stderr
@@ -129,7 +130,17 @@ def test_user_add_offline_and_closed_registration(server_factory, tmp_path) -> N
 def test_bad_config_is_reported(tmp_path) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text("no_such_option = 1\n")
-    res = run_cli("serve", "--config", str(cfg), "--port", "0", "--data-dir", str(tmp_path / "d"))
+    res = run_cli(
+        "serve",
+        "--config",
+        str(cfg),
+        "--port",
+        "0",
+        "--web-port",
+        "0",
+        "--data-dir",
+        str(tmp_path / "d"),
+    )
     assert res.returncode == 2 and "no_such_option" in res.stderr
 
 

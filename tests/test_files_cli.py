@@ -55,6 +55,43 @@ def test_upload_and_download_with_json(server, tmp_path: Path) -> None:
     assert saved.stdout.strip() == str(tmp_path / "x.pdf")
 
 
+def test_download_into_a_folder_that_does_not_exist_yet(server, tmp_path: Path) -> None:
+    """README's `-o ~/Downloads` and `-o newdir/` make the folder and save inside it."""
+    alice, bob = unique("alice"), unique("bob")
+    s = server.address
+    data = make_file(tmp_path / "notes.txt", 5000)
+    up = run_cli(
+        "upload", str(tmp_path / "notes.txt"), "--to", "general", "--json",
+        "--user", alice, "--register", "--server", s,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    file_id = json.loads(up.stdout)["file"]
+    home = tmp_path / "home"
+    home.mkdir()
+    wanted = {
+        "~/Downloads": home / "Downloads" / "notes.txt",
+        str(tmp_path / "newdir") + "/": tmp_path / "newdir" / "notes.txt",
+        str(tmp_path / "deep" / "er.d") + "/": tmp_path / "deep" / "er.d" / "notes.txt",
+        str(tmp_path / "named" / "copy.txt"): tmp_path / "named" / "copy.txt",
+    }
+    for given, expected in wanted.items():
+        down = run_cli(
+            "download", file_id, "-o", given, "--user", bob, "--register", "--server", s,
+            HOME=str(home),
+        )  # fmt: skip
+        assert down.returncode == 0, down.stderr
+        assert down.stdout.strip() == str(expected)
+        assert expected.read_bytes() == data
+    # A path ending in / that is a file is refused in one line, and nothing is lost.
+    clash = run_cli("download", file_id, "-o", str(tmp_path / "notes.txt") + "/",
+                    "--user", bob, "--server", s)  # fmt: skip
+    assert clash.returncode == 1 and len(clash.stderr.splitlines()) == 1, clash.stderr
+    assert "cannot make the folder" in clash.stderr
+    assert (tmp_path / "notes.txt").read_bytes() == data
+    helptext = run_cli("download", "--help").stdout
+    assert "does not exist and has no extension" in " ".join(helptext.split())
+
+
 def test_refusals_are_one_clear_line(server_factory, tmp_path: Path) -> None:
     srv = server_factory(max_file_size=MiB)
     make_file(tmp_path / "big.iso", MiB + MiB // 10)

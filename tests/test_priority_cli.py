@@ -17,7 +17,9 @@ def test_send_priority_by_name_or_number_never_above_own_level(
 ) -> None:
     boss, member = unique("boss"), unique("member")
     # an administrator sets the level (before the server starts, as a fresh install would)
-    made = run_cli("user", "add", boss, "--priority", "high", "--data-dir", str(tmp_path / "data"))
+    made = run_cli(
+        "user", "add", boss, "--priority", "high", "--data-dir", str(tmp_path / "data"), "--create"
+    )
     assert made.returncode == 0, made.stderr
     srv = server_factory(**FAST)
     s = srv.address

@@ -77,7 +77,7 @@ def test_serve_tls_flag_and_tls_client_against_plain_server(server, tmp_path) ->
     port_file = tmp_path / "flagged.port"
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "roost", "serve", "--tls", "--port", "0"),
+            *(sys.executable, "-m", "roost", "serve", "--tls", "--port", "0", "--web-port", "0"),
             *("--data-dir", str(data), "--port-file", str(port_file)),
         ],
         stdout=subprocess.PIPE,
@@ -127,3 +127,41 @@ def test_serve_tls_flag_and_tls_client_against_plain_server(server, tmp_path) ->
         **env,
     )
     assert res.returncode == 1 and "TLS handshake" in res.stderr
+
+
+def test_plain_client_against_a_tls_server_is_told_at_once(server_factory, tmp_path) -> None:
+    srv = server_factory(tls=True, handshake_timeout=10.0)
+    env = {"ROOST_KNOWN_SERVERS": str(tmp_path / "known")}
+    t0 = time.monotonic()
+    res = run_cli(
+        "send", "general", "x", "--user", unique(), "--register", "--server", srv.address, **env
+    )
+    took = time.monotonic() - t0
+    assert res.returncode == 1
+    [line] = res.stderr.splitlines()
+    assert f"the server at {srv.address} speaks TLS: connect with --tls" in line, line
+    assert took < 6, took  # before: the server's 10 s handshake timeout
+    assert not (tmp_path / "known").exists()  # the question pins nothing
+
+
+async def test_a_silent_server_that_is_not_tls_still_times_out_with_the_hint() -> None:
+    import asyncio
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # says nothing, answers nothing, until the client goes
+        writer.close()
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    client = client_for(
+        type("Srv", (), {"host": "127.0.0.1", "port": port})(), unique(), connect_timeout=1.5
+    )
+    try:
+        with pytest.raises(RoostError) as exc:
+            await client.start()
+        assert exc.value.code == "timeout"
+        assert "connect with TLS: --tls" in exc.value.message
+    finally:
+        await client.close()
+        listener.close()
+        await listener.wait_closed()

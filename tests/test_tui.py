@@ -511,6 +511,25 @@ async def test_unread_counts_survive_a_restart_of_the_app(server, tmp_path) -> N
             assert unread(screen, "general") == 0
 
 
+async def test_a_new_direct_conversation_from_while_away_counts_as_unread(server, tmp_path) -> None:
+    alice, bob = unique("alice"), unique("bob")
+    app = chat_app(server, tmp_path, alice)
+    async with app.run_test(size=SIZE) as pilot:
+        await chat_screen(pilot)
+        await pilot.press("ctrl+q")
+    async with logged_in(server, bob) as b:
+        await b.send("@" + alice, "are you there?")
+        await b.send("@" + alice, "ping me when back")
+    again = chat_app(server, tmp_path, alice, register=False)
+    async with again.run_test(size=SIZE) as pilot:
+        screen = await chat_screen(pilot)
+        dm = screen.session.model.direct_key(bob)
+        assert screen.current == "general"
+        assert unread(screen, dm) == 2
+        shown = [line.rstrip() for line in list_text(screen) if f"@{bob}" in line]
+        assert shown and shown[0].endswith(" 2"), shown
+
+
 async def test_a_session_that_ended_says_so(server, tmp_path) -> None:
     app = chat_app(server, tmp_path, unique("alice"))
     async with app.run_test(size=SIZE) as pilot:

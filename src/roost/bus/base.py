@@ -99,5 +99,8 @@ class Bus(abc.ABC):
     async def stop(self) -> None:  # noqa: B027 - optional hook
         """Disconnect from the bus backend, if any."""
 
+    async def health_check(self) -> None:  # noqa: B027 - the local bus is always there
+        """Raise (any exception, with a message) if the bus backend does not answer."""
+
     @abc.abstractmethod
     def publish(self, envelope: Envelope) -> None: ...

@@ -120,6 +120,13 @@ class RedisBus(Bus):
                 await self._pub.aclose()
             self._pub = None
 
+    async def health_check(self) -> None:
+        if self._pub is None:
+            raise RoostError(ErrorCode.INTERNAL, "the bus is not started")
+        await asyncio.wait_for(self._pub.ping(), CONNECT_TIMEOUT)
+        if not self.connected:
+            raise RoostError(ErrorCode.INTERNAL, "not subscribed to Redis (reconnecting)")
+
     def publish(self, envelope: Envelope) -> None:
         if self._handler is not None:
             self._handler(envelope)

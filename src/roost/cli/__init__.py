@@ -9,6 +9,7 @@ from roost.cli.admin import admin
 from roost.cli.client_cmds import chat, history, listen, send
 from roost.cli.db_cmds import db
 from roost.cli.file_cmds import download, upload
+from roost.cli.ops_cmds import backup, restore
 from roost.cli.server_cmds import serve, user
 
 
@@ -27,4 +28,7 @@ main.add_command(chat)
 main.add_command(upload)
 main.add_command(download)
 main.add_command(admin)
+main.add_command(backup)
+main.add_command(restore)
+
 main.add_command(db)

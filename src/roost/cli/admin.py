@@ -230,3 +230,39 @@ async def audit(
     emit_all(
         await call(server, user, register, lambda c: c.audit(limit, about)), as_json, audit_text
     )
+
+
+@admin.command("reload")
+@json_option
+@client_options
+@run_async
+async def reload(as_json: bool, server: str, user: str | None, register: bool) -> None:
+    """Make the server reread its config file (admins only; as SIGHUP does).
+
+    Settings that can change live take effect without dropping anyone; those
+    that need a restart are listed. A config with an error is refused and the
+    one in force stays (exit status 1).
+    """
+    result = await call(server, user, register, lambda c: c.reload_config())
+    if as_json:
+        emit_json(result)
+        return
+    click.echo("changed: " + (", ".join(result.changed) or "nothing"))
+    if result.restart_needed:
+        click.echo("needs a restart: " + ", ".join(result.restart_needed))
+
+
+@admin.command("stats")
+@json_option
+@client_options
+@run_async
+async def stats(as_json: bool, server: str, user: str | None, register: bool) -> None:
+    """Print the server's metrics, the figures /metrics serves (moderators and admins)."""
+    samples = await call(server, user, register, lambda c: c.stats())
+    if as_json:
+        emit_all(samples, True, str)
+        return
+    for s in samples:
+        labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+        value = int(s.value) if s.value.is_integer() else s.value
+        click.echo(f"{s.name}{{{labels}}} {value}" if labels else f"{s.name} {value}")

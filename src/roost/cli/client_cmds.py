@@ -13,8 +13,9 @@ from typing import Any
 import click
 
 from roost.cli.common import client_options, emit_json, make_client, parse_priority, run_async
+from roost.client.ending import SessionEnded, ending, ending_line, exit_status
 from roost.client.events import FileSaved
-from roost.protocol.filenames import printable
+from roost.protocol.display import visible
 from roost.protocol.messages import Message
 from roost.protocol.sizes import human_size
 
@@ -84,7 +85,10 @@ async def listen(
 ) -> None:
     """Print messages arriving in ROOMS (rooms or @users) until --count or --timeout.
 
-    File offers are messages with a "file" object (id, name, size, sha256,
+    When the server ends the session (a block, a kick, a shutdown), one line
+    says who, why and until when, and the exit status tells which: 3 blocked,
+    4 kicked, 5 server shutting down, 6 address banned, 7 refused admission
+    (with --json the bye is printed as an event first). File offers are messages with a "file" object (id, name, size, sha256,
     media_type); with --auto-accept, each saved file is reported as a
     "file_saved" event and counts towards --count.
     """
@@ -99,6 +103,12 @@ async def listen(
         async def consume() -> None:
             nonlocal seen
             async for ev in client.events():
+                bye = ending(ev)
+                if bye is not None:
+                    # A block, a kick, a shutdown: say so and exit with its status.
+                    if as_json:
+                        emit_json(bye)
+                    raise SessionEnded(bye)
                 if isinstance(ev, Message):
                     if not _matches(ev.room, wanted, peers, client.user or ""):
                         continue
@@ -136,7 +146,7 @@ def _print_event(ev: Any, as_json: bool, me: str) -> None:
     elif isinstance(ev, FileSaved):
         click.echo(format_saved(ev))
     else:
-        click.echo(str(ev))
+        click.echo(visible(str(ev)))
 
 
 def format_message(m: Message, me: str) -> str:
@@ -144,27 +154,31 @@ def format_message(m: Message, me: str) -> str:
     from roost.protocol.names import dm_peer
 
     stamp = datetime.fromtimestamp(m.ts).strftime("%H:%M:%S")
-    where = f"@{dm_peer(m.room, me)}" if m.room.startswith("@") else f"#{m.room}"
+    where = visible(f"@{dm_peer(m.room, me)}" if m.room.startswith("@") else f"#{m.room}")
     mark = "" if m.priority == 2 else f" [{PRIORITY_LABELS.get(m.priority, m.priority)}]"
+    head = f"{stamp} {where} <{visible(m.sender)}>{mark}"
     if _is_offer(m):
-        return f"{stamp} {where} <{m.sender}>{mark} {format_offer(m)}"
-    return f"{stamp} {where} <{m.sender}>{mark} {m.text}"
+        return f"{head} {format_offer(m)}"
+    # Continuation lines indented, so that a message cannot pass for a line of its own.
+    return f"{head} " + visible(m.text, newlines=True).replace("\n", "\n    ")
 
 
 def format_offer(m: Message) -> str:
     """``[file] report.pdf (1.2 MiB, application/pdf) id abc: caption``."""
     f = m.file
     assert f is not None
-    caption = "" if m.text == f.name else f": {m.text}"
+    caption = "" if m.text == f.name else f": {visible(m.text)}"
     # Names come from the network: no control characters reach the terminal.
-    name, media = printable(f.name), printable(f.media_type)
-    return f"[file] {name} ({human_size(f.size)}, {media}) id {printable(f.id)}{caption}"
+    name, media = visible(f.name), visible(f.media_type)
+    return f"[file] {name} ({human_size(f.size)}, {media}) id {visible(f.id)}{caption}"
 
 
 def format_saved(ev: FileSaved) -> str:
     if ev.error:
-        return f"* could not save {printable(ev.file.name)} ({ev.file.id}): {ev.error}"
-    return f"* saved {printable(ev.file.name)} ({human_size(ev.file.size)}) to {ev.path}"
+        return (
+            f"* could not save {visible(ev.file.name)} ({visible(ev.file.id)}): {visible(ev.error)}"
+        )
+    return f"* saved {visible(ev.file.name)} ({human_size(ev.file.size)}) to {visible(ev.path)}"
 
 
 @click.command()
@@ -185,7 +199,11 @@ async def history(
     user: str | None,
     register: bool,
 ) -> None:
-    """Print stored messages of a room or @USER, oldest first."""
+    """Print stored messages of a room or @USER, oldest first.
+
+    Control characters in what others wrote are shown (ESC as ``^[``), never
+    sent to the terminal; --json keeps the exact text.
+    """
     async with make_client(server, user, register, reconnect=False) as client:
         if limit is not None and not after:
             messages = await client.latest(target, limit)
@@ -234,10 +252,14 @@ def chat(
         return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
 
     # Unset options fall back to what the app remembers from the last login.
-    run_tui(
+    bye = run_tui(
         server if given("server") else None,
         user,
         os.environ.get("ROOST_PASSWORD"),
         register,
         room if given("room") else None,
     )
+    if bye is not None:
+        # After the app has given the terminal back, so the line stays on screen.
+        click.echo(ending_line(bye), err=True)
+        sys.exit(exit_status(bye.code))

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 import click
 import msgspec
 
+from roost.client.ending import SessionEnded, ending_line, exit_status
+from roost.protocol.display import visible
 from roost.protocol.durations import parse_duration
 from roost.protocol.errors import RoostError
 from roost.protocol.names import check_priority
@@ -131,8 +133,12 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return run(fn(*args, **kwargs))
+        except SessionEnded as exc:
+            click.echo(ending_line(exc.bye), err=True)
+            sys.exit(exc.status)
         except RoostError as exc:
-            fail(f"{exc.message} ({exc.code})")
+            # A login refused for a block or a ban exits as a session ended by one would.
+            fail(f"{visible(exc.message)} ({visible(exc.code)})", exit_status(exc.code))
         except (ConnectionRefusedError, OSError) as exc:
             fail(f"cannot reach the server: {exc.strerror or exc}; is `roost serve` running?")
         except TimeoutError:

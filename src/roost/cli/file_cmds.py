@@ -11,6 +11,7 @@ import click
 
 from roost.cli.common import client_options, emit_json, make_client, run_async
 from roost.client.files import Progress
+from roost.protocol.display import visible
 from roost.protocol.sizes import human_size
 
 
@@ -86,8 +87,8 @@ async def upload(
             }
         )
     else:
-        click.echo(f"{info.id} {info.sha256}")
-        click.echo(f"sent {info.name} ({human_size(info.size)}) to {target}", err=True)
+        click.echo(f"{visible(info.id)} {visible(info.sha256)}")
+        click.echo(f"sent {visible(info.name)} ({human_size(info.size)}) to {target}", err=True)
 
 
 @click.command()
@@ -95,16 +96,19 @@ async def upload(
 @click.option(
     "--output",
     "-o",
-    type=click.Path(path_type=Path),
+    # Kept as text: a Path would drop the trailing separator that marks a folder.
+    type=click.Path(),
     default=None,
-    help="Folder or file name to save to [default: the current folder]. Never overwrites.",
+    help="Where to save [default: the current folder]. A folder when it ends with /, exists"
+    " as a folder, or does not exist and has no extension (e.g. ~/Downloads): made if"
+    " missing. Otherwise the file name to save as. Never overwrites.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @client_options
 @run_async
 async def download(
     file_id: str,
-    output: Path | None,
+    output: str | None,
     as_json: bool,
     server: str,
     user: str | None,
@@ -118,7 +122,7 @@ async def download(
     async with make_client(server, user, register) as client:
         details = await client.file_info(file_id)
         info = details.file
-        with progress_bar(f"download {info.name}", as_json) as progress:
+        with progress_bar(f"download {visible(info.name)}", as_json) as progress:
             saved = await client.download(file_id, output, progress=progress)
     if as_json:
         emit_json(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from roost.client import (
     Presence,
     RoostError,
 )
+from roost.client.ending import SessionEnded, ending
+from roost.protocol.display import visible
 from roost.protocol.messages import Bye, Gap, Notice
 from roost.protocol.sizes import human_size
 
@@ -91,7 +94,7 @@ class LineChat(ModerationCommands):
                 return await cmd([a for a in args])
             await self.client.send(self.room, line.removeprefix("/"))
         except RoostError as exc:
-            self.out(f"! {exc.message}")
+            self.out(f"! {visible(exc.message)}")
         return True
 
     async def cmd_join(self, args: list[str]) -> bool:
@@ -121,14 +124,14 @@ class LineChat(ModerationCommands):
     async def cmd_who(self, args: list[str]) -> bool:
         room = args[0] if args else self.room
         members = await self.client.who(room)
-        listing = ", ".join(f"{m.user}{'' if m.online else ' (away)'}" for m in members)
+        listing = ", ".join(f"{visible(m.user)}{'' if m.online else ' (away)'}" for m in members)
         self.out(f"* #{room.lstrip('#')}: {listing}")
         return True
 
     async def cmd_rooms(self, args: list[str]) -> bool:
         for r in await self.client.rooms():
             mark = "*" if r.joined else " "
-            self.out(f"{mark} #{r.name}  {r.members} members, {r.online} online")
+            self.out(f"{mark} #{visible(r.name)}  {r.members} members, {r.online} online")
         return True
 
     async def cmd_room(self, args: list[str]) -> bool:
@@ -156,7 +159,7 @@ class LineChat(ModerationCommands):
 
         async def run() -> None:
             result = await self.client.upload(path, room)
-            self.out(f"* sent {result.file.name} as {result.file.id}")
+            self.out(f"* sent {visible(result.file.name)} as {visible(result.file.id)}")
 
         self._background(run(), f"sending {path.name}")
         return True
@@ -170,7 +173,7 @@ class LineChat(ModerationCommands):
 
         async def run() -> None:
             saved = await self.client.download(file_id, self.downloads)
-            self.out(f"* saved {file_id} to {saved}")
+            self.out(f"* saved {visible(file_id)} to {visible(str(saved))}")
 
         self._background(run(), f"fetching {file_id}")
         return True
@@ -181,7 +184,7 @@ class LineChat(ModerationCommands):
                 await work
             except (RoostError, OSError) as exc:
                 text = exc.message if isinstance(exc, RoostError) else str(exc)
-                self.out(f"! {what} failed: {text}")
+                self.out(f"! {visible(what)} failed: {visible(text)}")
 
         task = asyncio.get_running_loop().create_task(guarded())
         self.transfers.add(task)
@@ -200,31 +203,32 @@ class LineChat(ModerationCommands):
         return False
 
     def render(self, ev: Any) -> str | None:
+        """The line that shows ``ev``, with every text from the network made visible."""
         me = self.client.user or ""
         if isinstance(ev, Message):
             return format_message(ev, me)
         if isinstance(ev, Presence):
-            return f"* {ev.user} is {'online' if ev.online else 'offline'}"
+            return f"* {visible(ev.user)} is {'online' if ev.online else 'offline'}"
         if isinstance(ev, Joined):
-            return f"* {ev.user} joined #{ev.room}"
+            return f"* {visible(ev.user)} joined #{visible(ev.room)}"
         if isinstance(ev, Left):
-            return f"* {ev.user} left #{ev.room}"
+            return f"* {visible(ev.user)} left #{visible(ev.room)}"
         if isinstance(ev, Notice):
-            return f"* {ev.text}"
+            return f"* {visible(ev.text)}"
         if isinstance(ev, Moderation):
-            return f"* [mod] {ev.entry.text}"
+            return f"* [mod] {visible(ev.entry.text)}"
         if isinstance(ev, Admitted):
             return None  # the server's welcome notice says it
         if isinstance(ev, Bye):
-            return f"* disconnected: {ev.reason}"
+            return f"* disconnected: {visible(ev.reason)}"
         if isinstance(ev, ConnectionState):
-            return f"* {ev.state}{': ' + ev.detail if ev.detail else ''}"
+            return f"* {ev.state}{': ' + visible(ev.detail) if ev.detail else ''}"
         if isinstance(ev, FileSaved):
             return format_saved(ev)
         if isinstance(ev, Gap):
             return None
         text = getattr(ev, "text", None)
-        return f"* {text}" if text else None
+        return f"* {visible(str(text))}" if text else None
 
 
 def run_line_chat(
@@ -259,14 +263,18 @@ async def _line_chat(
         chat = LineChat(client, key, _printer(), folder)
         chat.out(f"* logged in as {client.user}; in #{key}. /help for commands")
         events = asyncio.create_task(_pump(client, chat))
+        typing = asyncio.create_task(_prompt_loop(chat) if interactive else _stdin_loop(chat))
         try:
-            if interactive:
-                await _prompt_loop(chat)
-            else:
-                await _stdin_loop(chat)
+            # Until the user quits, or the server ends the session (_pump raises SessionEnded).
+            await asyncio.wait({events, typing}, return_when=asyncio.FIRST_COMPLETED)
+            if events.done() and events.exception() is not None:
+                typing.cancel()
+                events.result()
+            await typing
             await chat.wait_transfers()
         finally:
             events.cancel()
+            typing.cancel()
             for task in chat.transfers:
                 task.cancel()
 
@@ -280,6 +288,9 @@ def _printer() -> Callable[[str], None]:
 
 async def _pump(client: Client, chat: LineChat) -> None:
     async for ev in client.events():
+        bye = ending(ev)
+        if bye is not None:
+            raise SessionEnded(bye)  # run_async prints the one line and exits with its status
         text = chat.render(ev)
         if text:
             chat.out(text)
@@ -301,15 +312,41 @@ async def _prompt_loop(chat: LineChat) -> None:
 
 
 async def _stdin_loop(chat: LineChat) -> None:
-    loop = asyncio.get_running_loop()
+    lines = _stdin_lines()
     while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
+        line = await lines.get()
         if not line:
             # End of input: give the last messages a moment to be acknowledged and shown.
             await asyncio.sleep(0.2)
             return
         if not await chat.handle(line):
             return
+
+
+def _stdin_lines() -> asyncio.Queue[str]:
+    """Lines of stdin ("" at its end), read by a daemon thread.
+
+    Not the loop's executor: its threads are joined when the loop closes, so a
+    session the server ended would wait for the next line of input to exit.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        while True:
+            try:
+                line = sys.stdin.readline()
+            except (OSError, ValueError):
+                line = ""
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            except RuntimeError:  # the loop has closed
+                return
+            if not line:
+                return
+
+    threading.Thread(target=read, name="roost-stdin", daemon=True).start()
+    return queue
 
 
 __all__ = ["LineChat", "click", "run_line_chat"]

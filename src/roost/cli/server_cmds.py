@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from roost.cli.common import emit_json, fail, get_password, parse_priority, run
+from roost.cli.offline import offline_folder
 from roost.protocol.errors import RoostError
 from roost.protocol.names import check_user
+from roost.server import logs
 from roost.server.config import ServerConfig, load_config
+from roost.store.lock import DataFolderInUse
 
 
 @click.command()
 @click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
 @click.option(
     "--port", type=int, default=None, help="TCP port [default: 7878; 0 picks a free one]."
+)
+@click.option(
+    "--web-port",
+    type=int,
+    default=None,
+    help="Web client's HTTP port [default: 8080; 0 picks a free one].",
 )
 @click.option(
     "--data-dir",
@@ -39,6 +49,12 @@ from roost.server.config import ServerConfig, load_config
     type=click.Path(path_type=Path),
     default=None,
     help="Write the bound port here once listening.",
+)
+@click.option(
+    "--web-port-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the web client's bound port here once listening.",
 )
 @click.option(
     "--tls",
@@ -63,34 +79,41 @@ from roost.server.config import ServerConfig, load_config
 def serve(
     host: str | None,
     port: int | None,
+    web_port: int | None,
     data_dir: Path | None,
     config_file: Path | None,
     port_file: Path | None,
+    web_port_file: Path | None,
     tls: bool | None,
     store: str | None,
     bus: str | None,
     verbose: bool,
 ) -> None:
-    """Run a server on a local data folder."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Run a server on a local data folder.
+
+    It listens on 127.0.0.1 unless --host (or host in the config) says otherwise.
+    SIGHUP rereads the config file (as `roost admin reload` does).
+    """
+    overrides = {
+        "host": host,
+        "port": port,
+        "web_port": web_port,
+        "data_dir": data_dir,
+        "tls": tls or None,
+        "log_level": "debug" if verbose else None,
+        "store": store,
+        "bus": bus,
+    }
     try:
-        cfg = load_config(
-            config_file,
-            host=host,
-            port=port,
-            data_dir=data_dir,
-            tls=tls or None,
-            store=store,
-            bus=bus,
-        )
+        cfg = load_config(config_file, **overrides)
     except RoostError as exc:
         fail(exc.message, 2)
         return
+    logs.setup(cfg.log_format, cfg.log_level)
     try:
-        run(_serve(cfg, port_file))
+        run(_serve(cfg, port_file, web_port_file, lambda: load_config(config_file, **overrides)))
+    except DataFolderInUse as exc:
+        fail(f"{exc.message}; stop it first, or serve another --data-dir")
     except RoostError as exc:
         fail(exc.message, 2)
     except OSError as exc:
@@ -99,28 +122,48 @@ def serve(
         pass
 
 
-async def _serve(cfg: ServerConfig, port_file: Path | None) -> None:
+async def _serve(
+    cfg: ServerConfig,
+    port_file: Path | None,
+    web_port_file: Path | None,
+    reread: Callable[[], ServerConfig],
+) -> None:
     from roost.server.app import Server
+    from roost.server.reload import reload
 
     server = Server(cfg)
+    server.load_config = reread
     await server.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    def on_hangup() -> None:
+        # A refused reload is logged by reload(); the server goes on as it was.
+        with contextlib.suppress(RoostError):
+            reload(server)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
+    if web_port_file is not None:
+        web_port_file.write_text(f"{server.web_port}\n")
     if port_file is not None:
         port_file.write_text(f"{server.port}\n")
     tls = " with TLS" if cfg.tls else ""
     click.echo(
         f"roost: serving on {cfg.host}:{server.port}{tls} (data in {cfg.data_dir})", err=True
     )
+    if server.web is not None:
+        scheme = "https" if cfg.tls else "http"
+        web_host = cfg.web_host or cfg.host
+        click.echo(f"roost: web client on {scheme}://{web_host}:{server.web_port}/", err=True)
     await stop.wait()
     await server.stop()
 
 
 @click.group()
 def user() -> None:
-    """Manage accounts in a data folder (run while the server is stopped, or beside it)."""
+    """Manage accounts in a data folder (of a stopped server, or beside a running one)."""
 
 
 @user.command("add")
@@ -131,6 +174,11 @@ def user() -> None:
 @click.option(
     "--data-dir", type=click.Path(path_type=Path), default=Path("roost-data"), show_default=True
 )
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Start a new data folder if DIR holds no Roost database (else that is an error).",
+)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def user_add(
@@ -138,6 +186,7 @@ def user_add(
     role: str | None,
     priority: str | None,
     data_dir: Path,
+    create: bool,
     config_file: Path | None,
     as_json: bool,
 ) -> None:
@@ -145,11 +194,21 @@ def user_add(
     try:
         cfg = load_config(config_file, data_dir=data_dir)
         name = check_user(name)
-        password = get_password(name)
-        if not password:
-            raise RoostError("bad_request", "the password must not be empty")
         level = parse_priority(priority)
-        run(_user_add(cfg, name, password, role or "member", 2 if level is None else level))
+        # Held from before the password prompt: a served folder is refused at once.
+        beside = "the account is added beside it, and it takes effect at its first login"
+        # A cluster store (PostgreSQL) is shared by running servers by design:
+        # there is no data folder to hold.
+        held = (
+            contextlib.nullcontext()
+            if cfg.store
+            else offline_folder(cfg.db_path, "roost user add", create=create, beside_server=beside)
+        )
+        with held:
+            password = get_password(name)
+            if not password:
+                raise RoostError("bad_request", "the password must not be empty")
+            run(_user_add(cfg, name, password, role or "member", 2 if level is None else level))
     except RoostError as exc:
         fail(exc.message)
         return

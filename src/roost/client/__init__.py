@@ -26,7 +26,9 @@ from roost.protocol.messages import (
     Notice,
     PendingUser,
     Presence,
+    ReloadResult,
     SanctionInfo,
+    StatSample,
 )
 
 __all__ = [
@@ -50,8 +52,10 @@ __all__ = [
     "Notice",
     "PendingUser",
     "Presence",
+    "ReloadResult",
     "RoostError",
     "SanctionInfo",
+    "StatSample",
     "TransferCancelled",
     "connect",
 ]

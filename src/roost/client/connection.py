@@ -18,7 +18,13 @@ import msgspec
 
 from roost.client.events import ConnectionState
 from roost.client.moderation import ModerationMixin
-from roost.client.tls import KnownServers, default_known_servers, open_tls, server_key
+from roost.client.tls import (
+    KnownServers,
+    default_known_servers,
+    open_tls,
+    server_key,
+    speaks_tls,
+)
 from roost.protocol.codec import BadFrame, client_decoder, encode
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.frames import DEFAULT_MAX_FRAME
@@ -67,6 +73,8 @@ T = TypeVar("T")
 # Events held for a consumer that is not reading; past this, live messages are
 # dropped and refetched from history, so client memory stays bounded.
 MAX_QUEUED_EVENTS = 10_000
+# A plain client whose server sends no hello for this long asks whether it speaks TLS.
+TLS_PROBE_AFTER = 0.5
 # Messages of one conversation passed on ahead of earlier, less important ones
 # still on their way; past this many the earlier ones are fetched from history.
 MAX_AHEAD = 1_000
@@ -262,6 +270,45 @@ class Client(ModerationMixin):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.recv_buffer)
         return reader, writer
 
+    async def _first_bytes(self, reader: asyncio.StreamReader) -> bytes:
+        """The first bytes of the server (its hello), within the connect timeout.
+
+        A plain client facing a TLS server would hear nothing until the
+        server's handshake timeout: when the server stays silent for a moment,
+        a second connection asks whether it speaks TLS, and if it does the
+        client says so at once.
+        """
+        read = asyncio.ensure_future(reader.read(65536))
+        probe: asyncio.Task[bool] | None = None
+        try:
+            done, _ = await asyncio.wait({read}, timeout=min(TLS_PROBE_AFTER, self.connect_timeout))
+            if not done and not self.tls:
+                probe = asyncio.ensure_future(
+                    speaks_tls(self.host, self.port, self.connect_timeout)
+                )
+            deadline = asyncio.get_running_loop().time() + self.connect_timeout
+            while not read.done():
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    raise TimeoutError
+                waiting: set[asyncio.Future[Any]] = {read}
+                if probe is not None:
+                    waiting.add(probe)
+                await asyncio.wait(waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if probe is not None and probe.done():
+                    if probe.result():
+                        raise RoostError(
+                            ErrorCode.TLS,
+                            f"the server at {server_key(self.host, self.port)} speaks TLS:"
+                            " connect with --tls (SDK: tls=True)",
+                        )
+                    probe = None
+            return read.result()
+        finally:
+            for task in (read, probe):
+                if task is not None and not task.done():
+                    task.cancel()
+
     async def _open(self) -> None:
         """One connection attempt: TCP (and TLS), hellos, login or resume."""
         reader, writer = await asyncio.wait_for(self._connect(), self.connect_timeout)
@@ -269,9 +316,14 @@ class Client(ModerationMixin):
             decoder = client_decoder(DEFAULT_MAX_FRAME)
             hello: ServerHello | None = None
             leftovers: list[Any] = []
+            heard = False
             while hello is None:
                 try:
-                    data = await asyncio.wait_for(reader.read(65536), self.connect_timeout)
+                    if heard:
+                        data = await asyncio.wait_for(reader.read(65536), self.connect_timeout)
+                    else:
+                        data = await self._first_bytes(reader)
+                        heard = True
                 except TimeoutError:
                     hint = "" if self.tls else " (if it uses TLS, connect with TLS: --tls)"
                     raise RoostError(

@@ -269,16 +269,41 @@ async def download(
 
 
 def resolve_destination(dest: str | os.PathLike[str] | None, offered: str) -> tuple[Path, str]:
-    """(folder, file name) for a download; the offered name is only used once made safe."""
+    """(folder, file name) for a download; the offered name is only used once made safe.
+
+    ``dest`` is a folder when it ends with a path separator, is an existing
+    folder, or does not exist and its last part has no extension (such as
+    ``~/Downloads``); a missing folder is created. Otherwise it is the file
+    name to save as, in its parent folder (created when missing).
+    """
     if dest is None:
         return Path.cwd(), safe_filename(offered)
-    path = Path(dest).expanduser()
-    if path.is_dir():
+    text = os.fspath(dest)
+    path = Path(text).expanduser()
+    if is_folder_destination(text, path):
+        make_folder(path)
         return path, safe_filename(offered)
-    if not path.parent.is_dir():
-        raise RoostError(ErrorCode.BAD_REQUEST, f"no folder {str(path.parent)!r} to save into")
+    make_folder(path.parent)
     # A name the user typed is theirs to choose; it still never overwrites.
     return path.parent, path.name
+
+
+def is_folder_destination(text: str, path: Path) -> bool:
+    """The rule of :func:`resolve_destination`: does ``text`` name a folder?"""
+    separators = tuple(s for s in (os.sep, os.altsep) if s)
+    if text.endswith(separators) or path.is_dir():
+        return True
+    return not path.exists() and not path.suffix
+
+
+def make_folder(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RoostError(
+            ErrorCode.BAD_REQUEST,
+            f"cannot make the folder {str(path)!r} to save into: {exc.strerror or exc}",
+        ) from None
 
 
 class _Sink:

@@ -11,6 +11,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from roost.protocol.display import visible
 from roost.protocol.durations import format_until
 from roost.protocol.errors import RoostError
 from roost.protocol.messages import (
@@ -28,9 +29,13 @@ from roost.protocol.messages import (
     Mute,
     PendingUser,
     Refuse,
+    Reload,
+    ReloadResult,
     SanctionInfo,
     SetPriority,
     SetRole,
+    Stats,
+    StatSample,
     UnbanAddress,
     Unblock,
     Unmute,
@@ -120,6 +125,18 @@ class ModerationMixin:
         result: list[AuditEntry] = await self._call(msg, list[AuditEntry])
         return result
 
+    # --- operating the server -----------------------------------------------------------
+
+    async def reload_config(self) -> ReloadResult:
+        """Make the server reread its config file (admins only); refused if it has an error."""
+        result: ReloadResult = await self._call(Reload(id=0), ReloadResult)
+        return result
+
+    async def stats(self) -> list[StatSample]:
+        """The server's metrics, one sample per metric and label set (docs/operations.md)."""
+        result: list[StatSample] = await self._call(Stats(id=0), list[StatSample])
+        return result
+
     # --- the admission lobby ---------------------------------------------------------------
 
     @property
@@ -161,17 +178,17 @@ class ModerationMixin:
 
 def result_text(result: ModResult) -> str:
     """What an action did: ``block: mallory until 2025-06-01 12:00:00 UTC: spam``."""
-    text = f"{result.action}: {result.target}"
+    text = f"{result.action}: {visible(result.target)}"
     if result.action in ("block", "mute", "ban"):
         text += f" {format_until(result.expires)}"
     if result.priority is not None and result.action in ("priority", "admit"):
         text += f" at {PRIORITY_LABELS.get(result.priority, result.priority)} priority"
     if result.role:
-        text += f" as {result.role}"
+        text += f" as {visible(result.role)}"
     if result.sessions:
         text += f" ({result.sessions} connection(s) ended)"
     if result.reason:
-        text += f": {result.reason}"
+        text += f": {visible(result.reason)}"
     return text
 
 
@@ -180,14 +197,14 @@ def _stamp(ts: float) -> str:
 
 
 def sanction_text(s: SanctionInfo) -> str:
-    line = f"{s.kind:<5} {s.target:<20} {format_until(s.expires)}, by {s.author}"
-    return f"{line}: {s.reason}" if s.reason else line
+    line = f"{visible(s.kind):<5} {visible(s.target):<20} {format_until(s.expires)}, by {visible(s.author)}"
+    return f"{line}: {visible(s.reason)}" if s.reason else line
 
 
 def pending_text(p: PendingUser) -> str:
-    where = f"online from {p.address}" if p.online else "offline"
-    return f"{p.user:<20} waiting since {_stamp(p.since)} ({where})"
+    where = f"online from {visible(p.address)}" if p.online else "offline"
+    return f"{visible(p.user):<20} waiting since {_stamp(p.since)} ({where})"
 
 
 def audit_text(e: AuditEntry) -> str:
-    return f"{_stamp(e.ts)} #{e.id} {e.text}"
+    return f"{_stamp(e.ts)} #{e.id} {visible(e.text)}"

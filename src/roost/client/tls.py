@@ -8,6 +8,7 @@ when it matches and are refused when it changed, naming both fingerprints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 from pathlib import Path
@@ -108,3 +109,22 @@ async def open_tls(
             writer.close()
             raise
     return reader, writer, pinned
+
+
+async def speaks_tls(host: str, port: int, timeout: float) -> bool:
+    """Whether ``host:port`` completes a TLS handshake (its certificate unchecked, unpinned).
+
+    Asked by a plain client whose server stays silent: a Roost server without
+    TLS sends its hello at once, one with TLS waits for a TLS client hello.
+    """
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=client_context(), server_hostname=host),
+            timeout,
+        )
+    except (OSError, ssl.SSLError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        await writer.wait_closed()
+    return True

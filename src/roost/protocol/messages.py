@@ -285,6 +285,18 @@ class Audit(Wire, tag="audit"):
     before: int = 0  # only entries with id < before (0: the newest)
 
 
+class Reload(Wire, tag="reload"):
+    """Reread the server's config file (admins only); replies with a ReloadResult."""
+
+    id: int
+
+
+class Stats(Wire, tag="stats"):
+    """The server's metrics (moderators and admins); replies with a list of StatSample."""
+
+    id: int
+
+
 # --- replies -----------------------------------------------------------------
 
 
@@ -503,6 +515,19 @@ class AuditEntry(msgspec.Struct):
     text: str = ""  # the whole entry as one sentence, for display
 
 
+class ReloadResult(msgspec.Struct):
+    changed: list[str]  # settings now in force with their new values
+    restart_needed: list[str]  # settings that differ in the file but apply at the next start
+
+
+class StatSample(msgspec.Struct):
+    """One sample of one metric, as in the Prometheus text format (docs/operations.md)."""
+
+    name: str
+    labels: dict[str, str]
+    value: float
+
+
 ClientMessage = (
     ClientHello
     | Login
@@ -530,6 +555,8 @@ ClientMessage = (
     | Admit
     | Refuse
     | Audit
+    | Reload
+    | Stats
     | Upload
     | Put
     | UploadDone

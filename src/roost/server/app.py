@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import ssl
 import sys
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Collection, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from roost.bus.base import Bus, Envelope
 from roost.protocol.codec import encode
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.messages import PROTOCOL_VERSION, Gap, Presence, ServerHello
 from roost.protocol.names import dm_parties
-from roost.server import moderation
+from roost.server import logs, moderation
 from roost.server.admission import Lobby
 from roost.server.auth import Passwords
 from roost.server.backends import check_pair, make_bus, make_store
@@ -23,7 +26,10 @@ from roost.server.changes import Changes
 from roost.server.config import ServerConfig
 from roost.server.connection import ClientConnection
 from roost.server.files import FileService
+from roost.server.gateways.irc.listener import IrcGateway
 from roost.server.keepalive import keepalive
+from roost.server.metrics import Health, Metrics
+from roost.server.ops_http import OpsEndpoint
 from roost.server.ordering import Ordering
 from roost.server.outbox import CONTROL, NORMAL, URGENT, Outbox
 from roost.server.protection import Protection
@@ -32,12 +38,18 @@ from roost.server.sanctions import Sanctions
 from roost.server.state import Room, ServerState
 from roost.server.tls import server_context
 from roost.store.base import Account, Store
+from roost.store.lock import DataFolderLock
+from roost.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from roost.server.gateways.web import WebGateway
 
 log = logging.getLogger("roost.server")
 
 # Several consecutive messages of a room travel as one envelope up to this size.
 BATCH_BYTES = 32 * 1024
 GIL_SWITCH_INTERVAL = 0.001  # seconds (CPython's default is 0.005)
+HEALTH_TIMEOUT = 2.0  # seconds the store or the bus may take to answer a readiness check
 Handler = Callable[["Server", ClientConnection, Any], Any]
 
 
@@ -50,7 +62,14 @@ class Server:
         from roost.server.handlers import HANDLERS
 
         self.config = config
+        # Rereads the configuration on reload (roost.server.reload); `roost serve`
+        # sets it to read its config file again with the same command-line options.
+        self.load_config: Callable[[], ServerConfig] = lambda: dataclasses.replace(config)
+        self.metrics = Metrics(self)
+        self.counters = self.metrics.counters
         self.store: Store = store or make_store(config)
+        # One server per data folder (roost.store.lock).
+        self.folder_lock = DataFolderLock(config.data_dir)
         self.bus: Bus = bus or make_bus(config)
         check_pair(config, self.store)
         self.state = ServerState()
@@ -72,6 +91,8 @@ class Server:
         self.port = config.port
         self.started = time.time()
         self._listener: asyncio.AbstractServer | None = None
+        self.web: WebGateway | None = None  # the web client's listener (config.web)
+        self.web_port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dirty: set[ClientConnection] = set()
         self._flush_scheduled = False
@@ -79,7 +100,17 @@ class Server:
         self._fanout_scheduled = False
         self._full: set[ClientConnection] = set()
         self._ticker: asyncio.Task[None] | None = None
-        self._hello = encode(
+        self._pending_since = 0.0  # perf_counter() of the oldest message in _pending
+        self.tls_context: ssl.SSLContext | None = None
+        self.ops: OpsEndpoint | None = None
+        self.irc: IrcGateway | None = None
+        self._hello = self._encode_hello()
+        self.stopped = asyncio.Event()
+
+    def _encode_hello(self) -> bytes:
+        """The hello every connection gets, encoded once (again after a reload)."""
+        config = self.config
+        return encode(
             ServerHello(
                 version=PROTOCOL_VERSION,
                 server=config.server_name,
@@ -87,7 +118,31 @@ class Server:
                 registration=config.registration,
             )
         )
-        self.stopped = asyncio.Event()
+
+    def reconfigure(self, changed: list[str]) -> None:
+        """Settings in ``changed`` have new values in self.config (roost.server.reload)."""
+        self._hello = self._encode_hello()
+        self.protection.reconfigure()
+        if "outbox_budget" in changed:
+            for conn in self.connections:
+                if conn.outbox is not None:
+                    conn.outbox.budget = self.config.outbox_budget
+
+    async def check_health(self) -> Health:
+        """Ask the store and the bus whether they answer; the outcome is kept in metrics."""
+        health = self.metrics.health
+        problems: list[str] = []
+        for name, check in (("store", self.store.health_check), ("bus", self.bus.health_check)):
+            try:
+                await asyncio.wait_for(check(), HEALTH_TIMEOUT)
+                ok = True
+            except Exception as exc:
+                ok = False
+                problems.append(f"{name}: {exc or type(exc).__name__}")
+            setattr(health, name, ok)
+        health.problems = problems
+        health.checked = time.time()
+        return health
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -99,6 +154,19 @@ class Server:
         if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self._loop = asyncio.get_running_loop()
+        # Before the store opens: a second server on this SQLite database must not
+        # touch it. A shared store (a cluster) has its own ways; nodes may share a folder.
+        if isinstance(self.store, SQLiteStore):
+            Path(self.config.data_dir).mkdir(parents=True, exist_ok=True)
+            self.folder_lock.acquire("roost serve")
+        try:
+            await self._start()
+        except BaseException:
+            self.folder_lock.release()
+            raise
+
+    async def _start(self) -> None:
+        assert self._loop is not None
         await self.store.open()
         for acc in await self.store.list_accounts():
             self.accounts[acc.name] = acc
@@ -120,8 +188,9 @@ class Server:
         self.bus.set_presence_lost(self._node_lost)
         # Messages committed in a batch are fanned out right after it, in the same turn.
         self.store.after_stored = self._fanout
+        self.store.on_commit = self.metrics.commit_seconds.observe
         await self.bus.start()
-        tls = server_context(self.config)
+        tls = self.tls_context = server_context(self.config)
         self._listener = await self._loop.create_server(
             lambda: ClientConnection(self),
             self.config.host,
@@ -133,32 +202,66 @@ class Server:
         )
         sock = self._listener.sockets[0]
         self.port = sock.getsockname()[1]
+        if self.config.irc_port or self.config.irc_tls_port:
+            self.irc = IrcGateway(self)
+            await self.irc.start()
+        if self.config.web:
+            await self._start_web()
         self._ticker = asyncio.create_task(self._tick())
         self.reader_pace.start(self._loop, probe=self.config.pace_readers)
+        if self.config.metrics_port:
+            self.ops = OpsEndpoint(self)
+            await self.ops.start(self.config.metrics_host, self.config.metrics_port)
         log.info(
             "listening on %s:%d, data in %s", self.config.host, self.port, self.config.data_dir
         )
+
+    async def _start_web(self) -> None:
+        # Imported here: aiohttp loads only on servers that serve the web client.
+        from roost.server.gateways.web import WebGateway
+
+        web = WebGateway(self)
+        try:
+            await web.start()
+        except OSError as exc:
+            host = self.config.web_host or self.config.host
+            raise RoostError(
+                ErrorCode.BAD_REQUEST,
+                f"cannot listen on {host}:{self.config.web_port} for the web client:"
+                f" {exc.strerror or exc}; set web_port, or web = false",
+            ) from exc
+        self.web = web
+        self.web_port = web.port
 
     async def stop(self, reason: str = "server shutting down") -> None:
         """Stop accepting, tell every client, flush the store."""
         if self._listener is not None:
             self._listener.close()
+        if self.irc is not None:
+            self.irc.close()
         for conn in list(self.connections):
             conn.close(str(ErrorCode.SHUTTING_DOWN), reason)
         self.reader_pace.stop()
+        if self.ops is not None:
+            await self.ops.stop()
         for task in list(self.protection.tasks):
             task.cancel()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        if self.web is not None:
+            await self.web.stop()
         await self.files.stop()
         await self.bus.stop()
         await self.ordering.stop()
         await self.store.close()
+        self.folder_lock.release()
         if self._listener is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._listener.wait_closed(), 2.0)
+        if self.irc is not None:
+            await self.irc.wait_closed()
         self.stopped.set()
         log.info("stopped")
 
@@ -189,7 +292,15 @@ class Server:
                     self._full.discard(conn)
                 elif now - box.full_since > self.config.stall_timeout:
                     self._full.discard(conn)
-                    log.info("disconnect %s (%s): stalled reader", conn.peer, conn.user)
+                    self.counters.slow_reader_disconnects += 1
+                    log.info(
+                        "disconnect %s (%s): stalled reader",
+                        conn.peer,
+                        conn.user,
+                        extra=logs.fields(
+                            "slow_reader", conn.user, conn.address, "stalled with a full outbox"
+                        ),
+                    )
                     conn.close(
                         "slow_reader",
                         f"not reading for {self.config.stall_timeout:g} seconds with a full outbox;"
@@ -202,10 +313,15 @@ class Server:
         self.connections.add(conn)
         refusal = self.protection.on_connect(conn)
         if refusal is not None:
-            log.info("refuse %s: %s", conn.peer, refusal[1])
+            log.info(
+                "refuse %s: %s",
+                conn.peer,
+                refusal[1],
+                extra=logs.fields("refuse", address=conn.address, reason=refusal[1]),
+            )
             conn.close(*refusal)
             return
-        log.info("connect %s", conn.peer)
+        log.info("connect %s", conn.peer, extra=logs.fields("connect", address=conn.address))
         conn.push(Envelope("", 0, CONTROL, self._hello))
 
     def on_disconnect(self, conn: ClientConnection) -> None:
@@ -215,7 +331,12 @@ class Server:
         self.protection.on_disconnect(conn)
         self.lobby.discard(conn)
         self.files.on_disconnect(conn)
-        log.info("disconnect %s (%s)", conn.peer, conn.user or "not logged in")
+        log.info(
+            "disconnect %s (%s)",
+            conn.peer,
+            conn.user or "not logged in",
+            extra=logs.fields("disconnect", conn.user, conn.address),
+        )
         user = conn.user
         if user is not None and self.state.detach(conn, user):
             self.bus.here(user, False)
@@ -224,7 +345,13 @@ class Server:
 
     def on_bad_frame(self, conn: ClientConnection, exc: ProtocolError) -> None:
         """Malformed or oversized frames count as abuse."""
-        log.info("bad frame from %s (%s): %s", conn.peer, conn.user, exc.message)
+        log.info(
+            "bad frame from %s (%s): %s",
+            conn.peer,
+            conn.user,
+            exc.message,
+            extra=logs.fields("bad_frame", conn.user, conn.address, exc.message),
+        )
         self.protection.bad_frame(conn, exc)
 
     def attach(self, conn: ClientConnection, account: Account) -> None:
@@ -293,10 +420,11 @@ class Server:
         self._full.add(conn)
 
     def send_gaps(self, conn: ClientConnection, gaps: dict[str, tuple[int, int]]) -> None:
+        self.counters.gap_notices += len(gaps)
         for room, (first, last) in gaps.items():
             conn.send(Gap(room=room, after=first - 1, upto=last))
 
-    def recipients(self, key: str) -> Iterable[ClientConnection]:
+    def recipients(self, key: str) -> Collection[ClientConnection]:
         """Local connections that receive events of a conversation key."""
         if key.startswith("~"):
             return self.state.neighbours(key[1:])
@@ -328,6 +456,8 @@ class Server:
     def _deliver_message(self, env: Envelope) -> None:
         """A message in its turn: fanned out with the others of this loop turn."""
         # Messages of one loop turn are coalesced per room and sent once per recipient.
+        if not self._pending:
+            self._pending_since = time.perf_counter()
         self._pending.setdefault(env.room, []).append(env)
         if not self._fanout_scheduled:
             self._fanout_scheduled = True
@@ -351,8 +481,13 @@ class Server:
         self._flush_dirty()
         dirty = self._dirty
         pace = self.reader_pace
+        delivered = self.counters.delivered
         for key, envs in pending.items():
             targets = self.recipients(key)
+            # Counted per message, not per recipient: the loop below is the hot one.
+            n = len(targets)
+            for env in envs:
+                delivered[env.klass] += n
             for batch in _coalesce(envs):
                 # Readers that let data pile up get it later, together
                 # (roost.server.reader_pace): queued after the prompt readers'
@@ -372,6 +507,7 @@ class Server:
                     pace.hold(conn)
         self._flush_dirty()
         pace.after_fanout()
+        self.metrics.fanout_seconds.observe(time.perf_counter() - self._pending_since)
 
     def _push_all(self, targets: Iterable[ClientConnection], env: Envelope) -> None:
         dirty = self._dirty

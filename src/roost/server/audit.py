@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from roost.bus.base import Envelope
 from roost.protocol.codec import encode
 from roost.protocol.messages import AuditEntry, Moderation
+from roost.server import logs
 from roost.server.outbox import CONTROL
 from roost.store.base import Account, AuditRecord
 
@@ -70,9 +71,21 @@ async def record(
 ) -> AuditEntry:
     """Store an audit entry and tell the moderators online."""
     rec = AuditRecord(time.time(), actor, action, target, reason, detail)
+    if actor == AUTO:
+        server.counters.automatic_actions[action] += 1
     rec.id = await server.store.append_audit(rec)
     entry = to_entry(rec)
-    log.info("audit: %s", entry.text)
+    on_address = action in ("ban", "unban")
+    log.info(
+        "audit: %s",
+        entry.text,
+        extra=logs.fields(
+            action,
+            user=None if on_address else target,
+            address=target if on_address else None,
+            reason=reason or None,
+        ),
+    )
     tell_staff(server, encode(Moderation(entry=entry)))
     return entry
 

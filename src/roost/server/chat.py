@@ -39,6 +39,7 @@ from roost.protocol.messages import (
     Who,
 )
 from roost.protocol.names import check_room, check_user, dm_key, dm_parties
+from roost.server import logs
 from roost.server.admission import PENDING, enter_lobby
 from roost.server.auth import new_token, token_digest
 from roost.server.changes import ACCOUNT, ROOM, announce
@@ -124,6 +125,8 @@ async def register(server: Server, conn: ClientConnection, name: str, password: 
     if not await server.store.create_account(account):
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
     server.accounts[name] = account
+    server.counters.registrations += 1
+
     announce(server, ACCOUNT, name)
     if not approve:
         await join_default_rooms(server, name)
@@ -162,7 +165,13 @@ async def start_session(
     # Again: a block may have landed while the token was being stored.
     check_blocked(server, account.name)
     server.attach(conn, account)
-    log.info("login %s as %s", conn.peer, account.name)
+    server.counters.logins[conn.kind] += 1
+    log.info(
+        "login %s as %s",
+        conn.peer,
+        account.name,
+        extra=logs.fields("login", account.name, conn.address),
+    )
     rooms = server.state.rooms_of.get(account.name, set())
     return LoginResult(
         user=account.name,
@@ -179,6 +188,12 @@ async def resume(server: Server, conn: ClientConnection, msg: Resume) -> LoginRe
     user = await server.store.token_user(token_digest(msg.token), time.time())
     account = await server.find_account(user) if user else None
     if account is None:
+        server.counters.login_failures += 1
+        log.info(
+            "resume refused for %s: unknown or expired token",
+            conn.peer,
+            extra=logs.fields("login_failed", address=conn.address, reason="unknown token"),
+        )
         raise RoostError(ErrorCode.AUTH_FAILED, "the session token is unknown or expired")
     return await start_session(server, conn, account)
 
@@ -246,7 +261,9 @@ def post_message(
 
     def publish(rec: StoredMessage) -> None:
         frame = encode(wire_message(rec))
-        server.bus.publish(Envelope(key, rec.seq, chat_class(priority), frame))
+        klass = chat_class(priority)
+        server.counters.stored[klass] += 1
+        server.bus.publish(Envelope(key, rec.seq, klass, frame))
         then(SendResult(room=key, seq=rec.seq, ts=rec.ts), None)
 
     if not server.config.ack_after_store:

@@ -13,8 +13,11 @@ from roost.protocol.frames import ABSOLUTE_MAX_FRAME, DEFAULT_MAX_FRAME
 from roost.protocol.messages import Limits
 
 DEFAULT_PORT = 7878
+DEFAULT_WEB_PORT = 8080
 # Below this a reader that keeps up could not hold one turn's batch of a busy room.
 MIN_OUTBOX_BUDGET = 64 * 1024
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(slots=True)
@@ -101,8 +104,43 @@ class ServerConfig:
     # ping; one still silent ping_timeout seconds later is closed (0: off)
     ping_interval: float = 30.0
     ping_timeout: float = 30.0
+    # operations (docs/operations.md): Prometheus metrics, /healthz and /readyz
+    # over HTTP on metrics_host:metrics_port (0: off)
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    # logs on standard error: "text" (one line for people) or "json" (one object per line)
+    log_format: str = "text"
+    log_level: str = "info"  # debug | info | warning | error
+
+    # IRC gateway (docs/irc.md): plain and TLS ports (0: off), the server's IRC
+    # name (server_name when empty), the message of the day, and how many
+    # missed messages per conversation a client without chathistory is shown
+    irc_port: int = 0
+    irc_tls_port: int = 0
+    irc_server_name: str = ""
+    irc_motd: str = ""
+    irc_playback: int = 50
+    # Web client (docs/web.md): the page and its WebSocket on web_host:web_port
+    # (web_host empty: the same address as host; web_port 0 picks a free port).
+    web: bool = True
+    web_host: str = ""
+    web_port: int = DEFAULT_WEB_PORT
+    # Origins besides the page's own allowed to open the WebSocket
+    # (e.g. "https://chat.example.org" when a proxy rewrites the Host header).
+    web_origins: list[str] = field(default_factory=list)
+    # Behind a reverse proxy: take the client's address from X-Forwarded-For and
+    # the scheme from X-Forwarded-Proto (set only when the proxy sets them).
+    web_forwarded: bool = False
 
     def validate(self) -> None:
+        if not 0 <= self.metrics_port <= 65535:
+            raise RoostError(ErrorCode.BAD_REQUEST, "metrics_port must be 0 (off) or a TCP port")
+        if self.log_format not in LOG_FORMATS:
+            raise RoostError(ErrorCode.BAD_REQUEST, "log_format must be 'text' or 'json'")
+        if self.log_level not in LOG_LEVELS:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, f"log_level must be one of {', '.join(LOG_LEVELS)}"
+            )
         if self.registration not in ("open", "closed", "approve"):
             raise RoostError(
                 ErrorCode.BAD_REQUEST, "registration must be 'open', 'closed' or 'approve'"
@@ -136,6 +174,13 @@ class ServerConfig:
             )
         if self.durability not in ("normal", "fsync"):
             raise RoostError(ErrorCode.BAD_REQUEST, "durability must be 'normal' or 'fsync'")
+        for name in ("irc_port", "irc_tls_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise RoostError(ErrorCode.BAD_REQUEST, f"{name} must be 0 (off) or a port")
+        if self.irc_playback < 0:
+            raise RoostError(ErrorCode.BAD_REQUEST, "irc_playback must not be negative")
+        if not 0 <= self.web_port <= 65535:
+            raise RoostError(ErrorCode.BAD_REQUEST, "web_port must be between 0 and 65535")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise RoostError(ErrorCode.BAD_REQUEST, "tls_cert and tls_key go together")
         steps = [n for n in (self.abuse_warn, self.abuse_mute, self.abuse_block) if n > 0]
@@ -192,6 +237,7 @@ def load_config(path: Path | None = None, **overrides: Any) -> ServerConfig:
                 ErrorCode.BAD_REQUEST,
                 f"unknown config keys in {path}: {', '.join(sorted(unknown))}",
             )
+        _check_types(section, path)
         values.update(section)
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in values:
@@ -199,3 +245,28 @@ def load_config(path: Path | None = None, **overrides: Any) -> ServerConfig:
     cfg = ServerConfig(**values)
     cfg.validate()
     return cfg
+
+
+def _check_types(section: dict[str, Any], path: Path) -> None:
+    """Each key of the file has the type of its default (an int where a float goes)."""
+    for f in dataclasses.fields(ServerConfig):
+        if f.name not in section:
+            continue
+        value = section[f.name]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
+        if isinstance(default, bool):
+            ok, want = isinstance(value, bool), "true or false"
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            want = "a number"
+        elif isinstance(default, int):
+            ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif isinstance(default, list):
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            want = "a list of strings"
+        else:  # str and Path
+            ok, want = isinstance(value, str), "a string"
+        if not ok:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, f"config {path}: {f.name} must be {want}, not {value!r}"
+            )

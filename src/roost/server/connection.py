@@ -58,6 +58,10 @@ class BulkReply:
 class ClientConnection(asyncio.Protocol):
     """Server side of one TCP connection."""
 
+    # The transport label of its metrics ("tls" once a TLS handshake is seen);
+    # gateways' connections name their own front door ("irc", "web").
+    kind = "tcp"
+
     def __init__(self, server: Server) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
@@ -114,15 +118,19 @@ class ClientConnection(asyncio.Protocol):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
             except OSError:
                 pass
+        if transport.get_extra_info("sslcontext") is not None:
+            self.kind = "tls"
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.address = str(peer[0])
             self.peer = f"{peer[0]}:{peer[1]}" if ":" not in peer[0] else f"[{peer[0]}]:{peer[1]}"
-        self.outbox = Outbox(
-            transport, self.server.config.outbox_budget, self.server.config.fifo_outbox
-        )
+        self.outbox = self.new_outbox(transport)
         self.outbox.on_drain = self._on_drain
         self.server.on_connect(self)
+
+    def new_outbox(self, transport: asyncio.Transport) -> Outbox:
+        """The outbox of this connection (a gateway's holds its own format)."""
+        return Outbox(transport, self.server.config.outbox_budget, self.server.config.fifo_outbox)
 
     def data_received(self, data: bytes) -> None:
         if self.closing:

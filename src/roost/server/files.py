@@ -175,6 +175,7 @@ class DownloadPump:
                 continue
             box.push(Envelope("", 0, BULK, frame))
             pushed = True
+            self.conn.server.counters.file_bytes_out += n
             s.offset += n
             if s.offset >= s.record.size:
                 streams.popleft()
@@ -531,6 +532,7 @@ def put(server: Server, conn: ClientConnection, msg: Put) -> int:
         up.held = conn
         conn.hold_reading()
     up.received += n
+    server.counters.file_bytes_in += n
     up.touched = time.monotonic()
     return up.received
 

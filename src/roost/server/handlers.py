@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from roost.server import chat, files, keepalive, moderation
+from roost.server import chat, files, keepalive, moderation, ops
 
 HANDLERS: dict[type, Any] = {
     **chat.HANDLERS,
     **moderation.HANDLERS,
     **keepalive.HANDLERS,
     **files.HANDLERS,
+    **ops.HANDLERS,
 }

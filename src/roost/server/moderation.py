@@ -151,6 +151,7 @@ def impose(
     now = time.time()
     s = Sanction(kind, target, reason, actor, now, now + duration if duration > 0 else 0.0)
     server.sanctions.put(s)
+    server.counters.sanctions[kind, "auto" if actor == AUTO else "staff"] += 1
     return s
 
 

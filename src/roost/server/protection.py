@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from roost.protocol.durations import format_duration
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.messages import Send
-from roost.server import moderation
+from roost.server import logs, moderation
 from roost.server.audit import AUTO, record
 from roost.server.sanctions import banned_text
 
@@ -94,6 +94,15 @@ def _bucket(rate: float, burst: float, now: float) -> TokenBucket | None:
     return TokenBucket(rate, burst, now) if rate > 0 and burst > 0 else None
 
 
+def _rebucket(old: TokenBucket | None, rate: float, burst: float, now: float) -> TokenBucket | None:
+    """A bucket with new limits that holds what ``old`` held (at most the new burst)."""
+    new = _bucket(rate, burst, now)
+    if new is not None and old is not None:
+        old._refill(now)
+        new.tokens = min(burst, old.tokens)
+    return new
+
+
 def _recent(times: deque[float], now: float, window: float) -> int:
     while times and now - times[0] > window:
         times.popleft()
@@ -113,11 +122,35 @@ class Protection:
         self.fails_address: dict[str, deque[float]] = {}
         self.offenders: dict[tuple[str, str], Offender] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.rate_on = False
+        self.reconfigure()
+
+    def reconfigure(self) -> None:
+        """The limits in the config changed (reload): buckets in use take the new
+        rates and bursts and keep what they hold (up to the new burst), so a
+        reload neither refills a flooder nor empties anyone."""
         cfg = self.cfg
         self.rate_on = any(
             r > 0
             for r in (cfg.msg_rate, cfg.bytes_rate, cfg.account_msg_rate, cfg.account_bytes_rate)
         )
+        now = time.monotonic()
+        for limiters, params in (
+            (self.per_connection, (cfg.msg_rate, cfg.msg_burst, cfg.bytes_rate, cfg.bytes_burst)),
+            (
+                self.per_account,
+                (
+                    cfg.account_msg_rate,
+                    cfg.account_msg_burst,
+                    cfg.account_bytes_rate,
+                    cfg.account_bytes_burst,
+                ),
+            ),
+        ):
+            msg_rate, msg_burst, bytes_rate, bytes_burst = params
+            for limiter in limiters.values():
+                limiter.messages = _rebucket(limiter.messages, msg_rate, msg_burst, now)
+                limiter.data = _rebucket(limiter.data, bytes_rate, bytes_burst, now)
 
     # --- connections -----------------------------------------------------------------
 
@@ -195,6 +228,13 @@ class Protection:
     def login_failed(self, conn: ClientConnection, name: str) -> None:
         """Count a failed login; lock the account or ban the address past the limits."""
         cfg = self.cfg
+        self.server.counters.login_failures += 1
+        log.info(
+            "login failed for %s from %s",
+            name,
+            conn.peer,
+            extra=logs.fields("login_failed", name, conn.address, "wrong password or unknown user"),
+        )
         now = time.monotonic()
         window = format_duration(cfg.login_fail_window)
         by_account = self.fails_account.setdefault(name, deque())

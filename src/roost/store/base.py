@@ -92,6 +92,10 @@ class Store(abc.ABC):
     # Called on the loop after a batch of ``on_stored`` callbacks has run, so
     # the server can fan out the whole batch at once, in the same loop turn.
     after_stored: Callable[[], None] | None = None
+    # Called with the seconds each commit took (run and commit of one batch),
+    # from whatever thread committed it: for the commit latency histogram.
+    on_commit: Callable[[float], None] | None = None
+
     # True if append_message numbers a message at once (one process owns the
     # counters, SQLite); False if the number comes with the commit (PostgreSQL,
     # where other nodes take numbers too). Acknowledging before the store
@@ -112,6 +116,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Flush pending writes and release resources."""
+
+    @abc.abstractmethod
+    async def health_check(self) -> None:
+        """Raise (any exception, with a message) if the database does not answer a query."""
 
     # accounts --------------------------------------------------------------
     @abc.abstractmethod

@@ -260,6 +260,9 @@ class PostgresStore(Store):
                 await asyncio.wait_for(self._pool.close(), 5)
             self._pool = None
 
+    async def health_check(self) -> None:
+        await self._run(lambda conn: conn.fetchval("SELECT 1"))
+
     # --- running statements ------------------------------------------------------
 
     async def _run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:

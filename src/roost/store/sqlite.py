@@ -286,6 +286,7 @@ class SQLiteStore(Store):
         try:
             if not self._begin(conn, wait):
                 return None
+            started = time.perf_counter()
             i, n = 0, len(work)
             while i < n:
                 j = i
@@ -303,6 +304,8 @@ class SQLiteStore(Store):
                     i += 1
             conn.execute("COMMIT")
             self._commits += 1
+            if self.on_commit is not None:
+                self.on_commit(time.perf_counter() - started)
             # The WAL file keeps its size when it starts over, so its length
             # in frames (from the checkpoints) is what tells its growth.
             if (
@@ -389,6 +392,10 @@ class SQLiteStore(Store):
         self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
         self._thread = None
+
+    async def health_check(self) -> None:
+        # Through the database thread, behind any queued work: a stuck thread shows.
+        await self._submit(lambda conn: conn.execute("SELECT 1").fetchone())
 
     # --- accounts --------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 
 from roost.client.address import DEFAULT_HOST, DEFAULT_PORT, format_address
 from roost.protocol.errors import RoostError
+from roost.protocol.messages import Bye
 from roost.tui.config import ClientConfig, ReadMarkers, config_dir
 from roost.tui.render import TimeFormat, local_time
 from roost.tui.screens.chat import ChatScreen
@@ -18,12 +19,15 @@ from roost.tui.screens.login import Credentials, LoginScreen
 from roost.tui.session import ChatSession
 
 
-class RoostApp(App[None]):
+class RoostApp(App[Bye | None]):
     """``roost chat``: log in (or register), then chat.
 
     With a server, user and password all given it logs in at once; otherwise the
     login screen asks, prefilled with the server and user remembered from the
     last successful login (``client.toml`` in the config directory).
+
+    The app's result is the ``bye`` that ended the session when the server
+    ended it (a block, a kick, a shutdown), else None.
     """
 
     TITLE = "Roost"
@@ -136,6 +140,10 @@ def run_tui(
     password: str | None,
     register: bool,
     room: str | None,
-) -> None:
-    """Run the full-screen client until the user quits."""
-    RoostApp(server=server, user=user, password=password, register=register, room=room).run()
+) -> Bye | None:
+    """Run the full-screen client until the user quits.
+
+    Returns the ``bye`` with which the server ended the session, if it did.
+    """
+    app = RoostApp(server=server, user=user, password=password, register=register, room=room)
+    return app.run()

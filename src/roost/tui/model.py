@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from roost.protocol.display import visible
 from roost.protocol.messages import URGENT, MemberInfo, Message
 from roost.protocol.names import dm_key, dm_peer
 
@@ -34,7 +35,8 @@ class Conversation:
 
     @property
     def title(self) -> str:
-        return f"@{self.peer}" if self.is_direct else f"#{self.key}"
+        """``#room`` or ``@peer``, safe to show (roost.protocol.display)."""
+        return visible(f"@{self.peer}" if self.is_direct else f"#{self.key}")
 
     @property
     def oldest(self) -> int | None:
@@ -83,13 +85,21 @@ class ChatModel:
                 self.rooms.add(key)
         return conv
 
-    def restore(self, last_seqs: dict[str, int], read: dict[str, int]) -> None:
-        """Conversations from a login result, with unread counts from saved read markers."""
+    def restore(
+        self, last_seqs: dict[str, int], read: dict[str, int], returning: bool = False
+    ) -> None:
+        """Conversations from a login result, with unread counts from saved read markers.
+
+        ``returning``: this account has read markers from an earlier session, so
+        a direct conversation without one began while it was away: all of it
+        is unread. Otherwise (a first login here) a conversation never seen
+        before starts read, and so does a room: no flood of old "unread".
+        """
         for key, last in last_seqs.items():
             conv = self.ensure(key)
             conv.last_seq = max(conv.last_seq, last)
-            # A conversation never seen before starts read: no flood of old "unread".
-            conv.read_seq = read.get(key, last)
+            new_since = returning and conv.is_direct and key not in read
+            conv.read_seq = read.get(key, 0 if new_since else last)
             conv.unread = max(0, conv.last_seq - conv.read_seq)
 
     def ordered(self) -> list[Conversation]:

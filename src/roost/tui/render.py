@@ -10,7 +10,7 @@ from datetime import datetime
 from rich.table import Table
 from rich.text import Text
 
-from roost.protocol.filenames import printable
+from roost.protocol.display import visible
 from roost.protocol.messages import HIGH, LOW, URGENT, MemberInfo, Message
 from roost.protocol.sizes import human_size
 from roost.tui.model import Conversation
@@ -58,14 +58,18 @@ def message_text(m: Message, me: str, fmt: TimeFormat = local_time) -> Table:
     name_style = f"bold {sender_colour(m.sender)}"
     if m.sender == me:
         name_style += " underline"
-    head.append(m.sender, style=name_style)
-    body = Text(m.text, style={URGENT: "bold red", LOW: "dim"}.get(m.priority, ""))
+    head.append(visible(m.sender), style=name_style)
+    # Whatever a peer sent is shown, never obeyed (roost.protocol.display).
+    text = visible(m.text, newlines=True)
+    body = Text(text, style={URGENT: "bold red", LOW: "dim"}.get(m.priority, ""))
     if m.file is not None:
         f = m.file
-        body = Text(f"[file] {printable(f.name)}", style="bold")
-        body.append(f" ({human_size(f.size)}, {printable(f.media_type)}) /get {f.id}", style="dim")
+        body = Text(f"[file] {visible(f.name)}", style="bold")
+        body.append(
+            f" ({human_size(f.size)}, {visible(f.media_type)}) /get {visible(f.id)}", style="dim"
+        )
         if m.text != f.name:
-            body.append(f"  {m.text}")
+            body.append(f"  {text}")
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(no_wrap=True)
     grid.add_column(ratio=1, overflow="fold")
@@ -75,7 +79,7 @@ def message_text(m: Message, me: str, fmt: TimeFormat = local_time) -> Table:
 
 def info_text(text: str, level: str = "info") -> Text:
     style = {"error": "bold red", "warning": "yellow"}.get(level, "dim italic")
-    return Text("* " + text, style=style)
+    return Text("* " + visible(text, newlines=True), style=style)
 
 
 def conversation_label(conv: Conversation, width: int) -> Text:
@@ -93,7 +97,8 @@ def conversation_label(conv: Conversation, width: int) -> Text:
 def member_label(info: MemberInfo, me: str) -> Text:
     """``● alice admin``: presence dot, name, role unless plain member."""
     out = Text("● " if info.online else "○ ", style="green" if info.online else "grey50")
-    out.append(info.user, style="bold" if info.user == me else ("" if info.online else "grey50"))
+    user_style = "bold" if info.user == me else ("" if info.online else "grey50")
+    out.append(visible(info.user), style=user_style)
     if info.role != "member":
-        out.append(f" {info.role}", style="magenta")
+        out.append(f" {visible(info.role)}", style="magenta")
     return out

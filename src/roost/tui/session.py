@@ -14,6 +14,7 @@ from typing import Any
 
 from roost.client import Client, ConnectionState, Joined, Left, Message, Notice, Presence
 from roost.client.address import format_address
+from roost.client.ending import ending, ending_line
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.messages import Bye, LoginResult, MemberInfo, RoomInfo
 from roost.protocol.names import check_user
@@ -32,7 +33,8 @@ class Update:
 
     kind is one of: "messages" (key, messages, older), "conversations", "unread" (key),
     "members" (key), "members-stale" (key: ask the server again), "connection" (state,
-    text), "info" (key, text, level),
+    text), "info" (key, text, level), "ended" (event: the bye that ended the
+    session, text: the line that says so),
     or an extension's own kind.
     """
 
@@ -69,7 +71,8 @@ class ChatSession:
         self.on(Bye, ChatSession._on_bye)
         self.on(ConnectionState, ChatSession._on_connection)
         read = markers.get(self.account) if markers else {}
-        self.model.restore(login.conversations, read)
+        returning = markers is not None and self.account in markers.accounts
+        self.model.restore(login.conversations, read, returning)
         for room in login.rooms:
             self.model.ensure(room)
 
@@ -213,6 +216,10 @@ class ChatSession:
         self.info(ev.text, key=ev.room or None, level="warning")
 
     def _on_bye(self, ev: Bye) -> None:
+        if ending(ev) is not None:
+            # A block, a kick, a shutdown: the app ends and says why (roost.client.ending).
+            self.emit(Update("ended", text=ending_line(ev), event=ev))
+            return
         self.info(f"the server closed the connection: {ev.reason}", level="error")
 
     def _on_connection(self, ev: ConnectionState) -> None:

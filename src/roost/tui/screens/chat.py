@@ -14,6 +14,8 @@ from textual.widgets import Footer, Static
 
 import roost.tui.features  # noqa: F401 - registers the built-in panels, actions and screens
 from roost.client import ConnectionLost
+from roost.client.ending import exit_status
+from roost.protocol.display import visible
 from roost.protocol.errors import RoostError
 from roost.protocol.messages import URGENT, Message
 from roost.tui.commands import run_command, split_command
@@ -69,6 +71,7 @@ class ChatScreen(Screen[None]):
             "members-stale": self._on_members_stale,
             "connection": self._on_connection,
             "info": self._on_info,
+            "ended": self._on_ended,
         }
         for entry in self._screens():
             self._bindings.bind(entry.key, f"open_screen('{entry.key}')", entry.name.capitalize())
@@ -82,7 +85,11 @@ class ChatScreen(Screen[None]):
     def show(self, text: str, level: str = "info") -> None:
         key = self.current
         if key is None or key not in self.views:
-            self.notify(text, severity="error" if level == "error" else "information")
+            self.notify(
+                visible(text, newlines=True),
+                severity="error" if level == "error" else "information",
+                markup=False,
+            )
             return
         self.views[key].add_info(text, level)
 
@@ -244,7 +251,12 @@ class ChatScreen(Screen[None]):
                 self.on_bell()
             if key != self.current:
                 where = self.session.model.ensure(key).title
-                self.notify(f"{m.sender} in {where}: {m.text}", title="Urgent", severity="error")
+                self.notify(
+                    visible(f"{m.sender} in {where}: {m.text}", newlines=True),
+                    title="Urgent",
+                    severity="error",
+                    markup=False,
+                )
 
     def _on_conversations(self, update: Update) -> None:
         self.query_one(ConversationList).show_model(self.session.model)
@@ -279,6 +291,12 @@ class ChatScreen(Screen[None]):
             self.background(self.session.refresh_members(self.current))
         if self.current is not None and self.current in self.views:
             self.views[self.current].add_info(update.text, _LEVELS.get(update.state, "info"))
+
+    def _on_ended(self, update: Update) -> None:
+        """The server ended the session for good: leave the app with the bye as its result
+        (``roost chat`` prints the line and exits with the bye's status)."""
+        bye = update.event
+        self.app.exit(result=bye, return_code=exit_status(bye.code))
 
     def _on_info(self, update: Update) -> None:
         key = update.key

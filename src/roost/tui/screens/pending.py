@@ -18,6 +18,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from roost.client.moderation import result_text
+from roost.protocol.display import visible
 from roost.protocol.errors import RoostError
 from roost.protocol.messages import PendingUser
 from roost.tui.api import ChatApi
@@ -26,9 +27,9 @@ from roost.tui.session import Update
 
 
 def pending_label(p: PendingUser) -> Text:
-    out = Text(f"{p.user:<20}", style="bold")
+    out = Text(f"{visible(p.user):<20}", style="bold")
     out.append(f" since {time.strftime('%Y-%m-%d %H:%M', time.localtime(p.since))}")
-    where = f"  online from {p.address}" if p.online else "  offline"
+    where = f"  online from {visible(p.address)}" if p.online else "  offline"
     out.append(where, style="dim" if not p.online else "green")
     return out
 

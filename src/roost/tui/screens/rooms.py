@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from roost.protocol.display import visible
 from roost.protocol.errors import RoostError
 from roost.protocol.messages import RoomInfo
 from roost.tui.api import ChatApi
@@ -18,7 +19,7 @@ from roost.tui.api import ChatApi
 
 def room_label(info: RoomInfo) -> Text:
     out = Text("✓ " if info.joined else "  ", style="green")
-    out.append(f"#{info.name}", style="bold" if info.joined else "")
+    out.append(f"#{visible(info.name)}", style="bold" if info.joined else "")
     out.append(f"  {info.members} members, {info.online} online", style="dim")
     return out
 

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from roost.protocol.filenames import printable
+from roost.protocol.display import visible
 from roost.tui.api import ChatApi
 from roost.tui.session import Update
 from roost.tui.transfers import Transfer, Transfers, bar, figures, transfers_of
@@ -24,7 +24,7 @@ REFRESH = 0.25
 def transfer_label(t: Transfer, now: float) -> Text:
     arrow = "↑" if t.kind == "upload" else "↓"
     out = Text(f"{arrow} ", style="bold")
-    out.append(printable(t.name)[:40], style="bold")
+    out.append(visible(t.name)[:40], style="bold")
     out.append(f"  {t.state}", style=_STATE_STYLE.get(t.state, ""))
     if t.cancel_requested and t.state == "running":
         out.append(" (cancelling)", style="yellow")
@@ -32,7 +32,7 @@ def transfer_label(t: Transfer, now: float) -> Text:
     out.append(bar(t.fraction), style=_STATE_STYLE.get(t.state, ""))
     out.append(f" {t.fraction:4.0%}  {figures(t, now)}")
     if t.detail:
-        out.append(f"\n  {t.detail}", style="red" if t.state == "failed" else "dim")
+        out.append(f"\n  {visible(t.detail)}", style="red" if t.state == "failed" else "dim")
     return out
 
 

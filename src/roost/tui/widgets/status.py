@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from roost.protocol.display import visible
+
 STATE_MARKS = {
     "connected": ("●", "green"),
     "reconnecting": ("◌", "yellow"),
@@ -32,10 +34,11 @@ class StatusLine(Static):
         mark, colour = STATE_MARKS.get(self.state, ("?", "white"))
         out = Text()
         out.append(f"{mark} ", style=f"bold {colour}")
-        out.append(self.detail or self.state)
-        out.append(f"  {self.who}", style="bold")
+        # The detail may carry a reason the server gave.
+        out.append(visible(self.detail or self.state))
+        out.append(f"  {visible(self.who)}", style="bold")
         if self.where:
-            out.append(f"  {self.where}", style="dim")
+            out.append(f"  {visible(self.where)}", style="dim")
         return out
 
     def watch_state(self, old: str, new: str) -> None:

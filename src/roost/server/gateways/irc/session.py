@@ -1,0 +1,1111 @@
+"""One IRC client, sans-I/O: parsed lines in -> IRC lines and server requests out.
+
+The session turns IRC commands into the same requests a native client sends
+(``Login``, ``Join``, ``Send``, ``History``, ``Kick``...), so the server's own
+handlers and checks decide (rate limits, mutes, blocks, roles); their
+replies, and the server's events, come back as IRC lines. It does no I/O:
+the listener feeds it lines, replies and events, and takes from it the lines
+to write (``out``), the requests to dispatch (``requests``) and, when the
+session must end, the reason (``closing``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from irctokens.line import Line
+
+from roost.protocol.errors import ErrorCode, RoostError
+from roost.protocol.messages import (
+    Admitted,
+    Bye,
+    Gap,
+    History,
+    HistoryResult,
+    Join,
+    Joined,
+    JoinResult,
+    KeepAlive,
+    Leave,
+    Left,
+    ListRooms,
+    Login,
+    LoginResult,
+    MemberInfo,
+    Message,
+    Moderation,
+    Notice,
+    RoomInfo,
+    Send,
+    SendResult,
+    ServerHello,
+    Who,
+    Wire,
+)
+from roost.protocol.names import check_room, check_user, dm_key, dm_parties
+from roost.server.gateways.irc import service
+from roost.server.gateways.irc.lines import BadLine, line, tags_prefix
+from roost.server.gateways.irc.render import (
+    CAP_BITS,
+    irc_time,
+    mask_source,
+    parse_msgid,
+    render_message,
+    render_shared,
+)
+
+# Capabilities offered (CAP LS 302); values where the spec has them.
+CAPS: dict[str, str] = {
+    "sasl": "PLAIN",
+    "server-time": "",
+    "message-tags": "",
+    "echo-message": "",
+    "batch": "",
+    "labeled-response": "",
+    "draft/chathistory": "",
+    "account-tag": "",
+    "away-notify": "",
+    "cap-notify": "",
+}
+SERVICE = "RoostServ"
+# Codes after which the server ends the session as IRC's KILL does.
+KILLS = {"blocked", "kicked", "banned", "refused"}
+MAX_TARGETS = 10  # targets of one JOIN/PART/PRIVMSG, as ISUPPORT TARGMAX says
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """What a session needs to know about the server (fixed while it runs)."""
+
+    server: str  # the server's IRC name, also the host part of every user's mask
+    network: str
+    registration: str  # open | closed | approve
+    playback: int  # messages replayed per conversation on join (0: none)
+    history_page: int
+    motd: str = ""
+    version: str = "roost"
+    created: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    name: str
+    role: str
+    online: bool
+    rooms: tuple[str, ...]
+
+
+class Directory(Protocol):
+    """Read-only lookups of the server's state (accounts, rooms, presence)."""
+
+    def user(self, name: str) -> UserView | None: ...
+    def last_seq(self, key: str) -> int: ...
+    def away(self, name: str) -> str: ...
+    def set_away(self, name: str, text: str) -> None: ...
+    def mark(self, account: str) -> dict[str, int]:
+        """Last seq each conversation had when the account's last IRC session ended."""
+        ...
+
+
+OnReply = Callable[[Any, RoostError | None], None]
+
+
+@dataclass(slots=True)
+class _Sasl:
+    mechanism: str = ""
+    buffer: str = ""
+
+
+@dataclass(slots=True)
+class IrcSession:
+    """The state machine of one IRC connection (registration, CAP, SASL, then chat)."""
+
+    cfg: SessionConfig
+    directory: Directory
+    out: list[bytes] = field(default_factory=list)
+    requests: list[Wire] = field(default_factory=list)
+    closing: tuple[str, str] | None = None
+    nick: str = "*"
+    user_given: bool = False
+    password: str = ""
+    caps: set[str] = field(default_factory=set)
+    mask: int = 0  # render bits of the enabled capabilities (render.CAP_BITS)
+    negotiating: bool = False  # CAP LS/REQ seen before registration, CAP END not yet
+    sasl: _Sasl | None = None
+    account: str = ""  # logged in as (SASL, PASS or the register command)
+    pending: bool = False  # the account waits for a moderator's admission
+    logging_in: bool = False
+    registered: bool = False  # the welcome burst was sent
+    login: LoginResult | None = None
+    channels: set[str] = field(default_factory=set)  # rooms shown as joined
+    last: dict[str, int] = field(default_factory=dict)  # last seq seen per conversation
+    labels: dict[tuple[str, int], str] = field(default_factory=dict)  # own echoes owed a label
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _waiting: dict[int, OnReply] = field(default_factory=dict)
+    _batches: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    # --- output helpers ----------------------------------------------------------------
+
+    @property
+    def me(self) -> str:
+        return self.account or self.nick
+
+    def numeric(self, code: str, *params: str, label: str = "") -> None:
+        self.out.append(
+            line(code, (self.me, *params), self.cfg.server, {"label": label} if label else None)
+        )
+
+    def notice(self, text: str, source: str = "") -> None:
+        src = source or mask_source(SERVICE, self.cfg.server)
+        for part in text.split("\n"):
+            self.out.append(line("NOTICE", (self.me, part or " "), src))
+
+    def fail(self, command: str, code: str, context: str, text: str, label: str = "") -> None:
+        tags = {"label": label} if label else None
+        params = (command, code, context, text) if context else (command, code, text)
+        self.out.append(line("FAIL", params, self.cfg.server, tags))
+
+    def request(self, msg_type: Callable[..., Wire], then: OnReply, **fields: Any) -> None:
+        """Queue a request for the server; ``then(result, error)`` gets its reply."""
+        rid = next(self._ids)
+        self._waiting[rid] = then
+        self.requests.append(msg_type(id=rid, **fields))
+
+    def replied(self, request_id: int | None, result: Any, error: RoostError | None) -> None:
+        """The server's reply to one of our requests (or an error with no request: a failure)."""
+        then = self._waiting.pop(request_id, None) if request_id is not None else None
+        if then is not None:
+            then(result, error)
+        elif error is not None:
+            self.notice(f"error: {error.message}")
+
+    def close(self, code: str, reason: str) -> None:
+        if self.closing is None:
+            self.closing = (code, reason)
+
+    def error_line(self, reason: str) -> bytes:
+        return line("ERROR", (f"Closing Link: {self.cfg.server} ({reason})",))
+
+    # --- input -------------------------------------------------------------------------
+
+    def receive(self, item: Line | BadLine) -> None:
+        """One line from the client."""
+        if isinstance(item, BadLine):
+            if item.numeric == "FAIL":
+                self.fail(
+                    "*", "INVALID_UTF8" if "UTF-8" in item.text else "BAD_LINE", "", item.text
+                )
+            else:
+                self.numeric(item.numeric, item.text)
+            return
+        label = item.tags.get("label", "") if item.tags and "labeled-response" in self.caps else ""
+        handler = _COMMANDS.get(item.command)
+        if handler is None:
+            if item.command in service.COMMANDS and self.registered:
+                self._service(item.command.lower(), item.params, label)
+                return
+            if self.registered:
+                self.numeric("421", item.command, "Unknown command", label=label)
+            else:
+                self.numeric("451", "You have not registered")
+            return
+        early, run = handler
+        if not early and not self.registered:
+            self.numeric("451", "You have not registered")
+            return
+        before = len(self.out)
+        run(self, item.params, label)
+        if label and len(self.out) > before:
+            self._label_lines(before, label)
+
+    def _label_lines(self, start: int, label: str) -> None:
+        """Label the responses written synchronously (labeled-response)."""
+        lines = self.out[start:]
+        if len(lines) == 1 and b"label=" in lines[0][:200]:
+            return
+        if len(lines) == 1:
+            self.out[start] = _with_tags(lines[0], {"label": label})
+            return
+        ref = f"L{next(self._batches)}"
+        head = line("BATCH", ("+" + ref, "labeled-response"), self.cfg.server, {"label": label})
+        body = [_with_tags(x, {"batch": ref}) for x in lines]
+        self.out[start:] = [head, *body, line("BATCH", ("-" + ref,), self.cfg.server)]
+
+    def ack(self, label: str) -> None:
+        if label:
+            self.out.append(line("ACK", (), self.cfg.server, {"label": label}))
+
+    def wrap(self, lines: list[bytes], label: str) -> None:
+        """Lines that answer a labelled command asynchronously (after a server reply)."""
+        start = len(self.out)
+        self.out.extend(lines)
+        if label:
+            if lines:
+                self._label_lines(start, label)
+            else:
+                self.ack(label)
+
+    # --- registration --------------------------------------------------------------------
+
+    def _cap(self, params: list[str], label: str) -> None:
+        if not params:
+            self.numeric("461", "CAP", "Not enough parameters")
+            return
+        sub = params[0].upper()
+        if sub == "LS":
+            if not self.registered:
+                self.negotiating = True
+            v302 = len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302
+            if v302:
+                self.caps.add("cap-notify")  # implied by 302
+            caps = " ".join(k if not (v and v302) else f"{k}={v}" for k, v in CAPS.items())
+            self.out.append(line("CAP", (self.nick, "LS", caps), self.cfg.server))
+        elif sub == "LIST":
+            self.out.append(
+                line("CAP", (self.nick, "LIST", " ".join(sorted(self.caps))), self.cfg.server)
+            )
+        elif sub == "REQ":
+            if not self.registered:
+                self.negotiating = True
+            wanted = params[1].split() if len(params) > 1 else []
+            names = [w.removeprefix("-") for w in wanted]
+            if not wanted or any(n not in CAPS for n in names):
+                self.out.append(line("CAP", (self.nick, "NAK", " ".join(wanted)), self.cfg.server))
+                return
+            for w in wanted:
+                if w.startswith("-"):
+                    self.caps.discard(w[1:])
+                else:
+                    self.caps.add(w)
+            self.mask = sum(bit for cap, bit in CAP_BITS.items() if cap in self.caps)
+            self.out.append(line("CAP", (self.nick, "ACK", " ".join(wanted)), self.cfg.server))
+        elif sub == "END":
+            if not self.registered:
+                self.negotiating = False
+                self._try_register()
+        else:
+            self.numeric("410", params[0], "Invalid CAP command")
+
+    def _pass(self, params: list[str], label: str) -> None:
+        if self.registered:
+            self.numeric("462", "You may not reregister")
+        elif not params:
+            self.numeric("461", "PASS", "Not enough parameters")
+        else:
+            # Old clients send a password with spaces without the ':' of a trailing parameter.
+            self.password = " ".join(params)
+
+    def _nick(self, params: list[str], label: str) -> None:
+        if not params or not params[0]:
+            self.numeric("431", "No nickname given")
+            return
+        try:
+            name = check_user(params[0])
+        except RoostError:
+            self.numeric("432", params[0], "Erroneous nickname: use 1-32 of a-z 0-9 _ . -")
+            return
+        if self.registered:
+            if name != self.account:
+                self.numeric(
+                    "432", params[0], f"Your nick is your Roost account name, {self.account}"
+                )
+            return
+        if name == SERVICE.lower():
+            self.numeric("433", params[0], "Nickname is reserved for the service")
+            return
+        self.nick = name
+        self._try_register()
+
+    def _user(self, params: list[str], label: str) -> None:
+        if self.registered:
+            self.numeric("462", "You may not reregister")
+        elif len(params) < 4:
+            self.numeric("461", "USER", "Not enough parameters")
+        else:
+            self.user_given = True
+            self._try_register()
+
+    def _authenticate(self, params: list[str], label: str) -> None:
+        if self.registered or self.account:
+            self.numeric("907", "You have already authenticated using SASL")
+            return
+        if not params:
+            self.numeric("461", "AUTHENTICATE", "Not enough parameters")
+            return
+        arg = params[0]
+        if arg == "*":
+            self.sasl = None
+            self.numeric("906", "SASL authentication aborted")
+            return
+        if self.sasl is None:
+            if arg.upper() != "PLAIN":
+                self.numeric("908", "PLAIN", "are available SASL mechanisms")
+                self.numeric("904", "SASL authentication failed")
+                return
+            self.sasl = _Sasl("PLAIN")
+            self.out.append(line("AUTHENTICATE", ("+",)))
+            return
+        if arg != "+":
+            self.sasl.buffer += arg
+        if len(self.sasl.buffer) > 2048:
+            self.sasl = None
+            self.numeric("905", "SASL message too long")
+            return
+        if len(arg) == 400:
+            return  # more chunks follow
+        data, self.sasl = self.sasl.buffer, None
+        try:
+            fields = base64.b64decode(data, validate=True).decode("utf-8").split("\0")
+        except (binascii.Error, UnicodeDecodeError):
+            fields = []
+        if len(fields) != 3 or not fields[1]:
+            self.numeric("904", "SASL authentication failed: malformed PLAIN message")
+            return
+        authzid, authcid, password = fields
+        if authzid and authzid != authcid:
+            self.numeric("904", "SASL authentication failed: authorization identity must be empty")
+            return
+        self.logging_in = True
+
+        def done(result: Any, error: RoostError | None) -> None:
+            self.logging_in = False
+            if error is not None:
+                self.numeric("904", f"SASL authentication failed: {error.message}")
+                if error.code in (ErrorCode.BLOCKED, ErrorCode.BANNED):
+                    self.close(str(error.code), error.message)
+            else:
+                self._logged_in(result)
+                source = f"{self.me}!{self.me}@{self.cfg.server}"
+                self.numeric(
+                    "900", source, self.account, f"You are now logged in as {self.account}"
+                )
+                self.numeric("903", "SASL authentication successful")
+            self._try_register()
+
+        self.request(Login, done, user=authcid, password=password)
+
+    def _register_cmd(self, params: list[str], label: str) -> None:
+        """draft/account-registration's REGISTER <account> <email> <password>."""
+        if self.account:
+            self.fail("REGISTER", "ALREADY_AUTHENTICATED", "*", "You are already logged in")
+            return
+        if len(params) < 3:
+            self.numeric("461", "REGISTER", "Not enough parameters")
+            return
+        name = self.nick if params[0] == "*" else params[0]
+        if self.cfg.registration == "closed":
+            self.fail("REGISTER", "DISALLOWED", name, "Registration is closed on this server")
+            return
+        self.logging_in = True
+
+        def done(result: Any, error: RoostError | None) -> None:
+            self.logging_in = False
+            if error is not None:
+                code = (
+                    "ACCOUNT_EXISTS" if error.code == ErrorCode.NAME_TAKEN else "BAD_ACCOUNT_NAME"
+                )
+                self.fail("REGISTER", code, name, error.message, label)
+            else:
+                self._logged_in(result)
+                self.out.append(
+                    line("REGISTER", ("SUCCESS", self.account, "Account created"), self.cfg.server)
+                )
+            self._try_register()
+
+        self.request(Login, done, user=name, password=params[2], register=True)
+
+    def _logged_in(self, result: LoginResult) -> None:
+        self.account = result.user
+        self.login = result
+        self.pending = result.status == "pending"
+
+    def _try_register(self) -> None:
+        if (
+            self.registered
+            or self.closing
+            or self.nick == "*"
+            or not self.user_given
+            or self.negotiating
+            or self.logging_in
+            or self.sasl is not None
+        ):
+            return
+        if self.account:
+            if self.pending:
+                self.notice("your account waits for a moderator to admit it; stay connected")
+            else:
+                self._welcome()
+            return
+        if not self.password:
+            self.numeric(
+                "464", "Password required: log in with SASL PLAIN or PASS (your Roost password)"
+            )
+            self.close("auth_failed", "no password given")
+            return
+        self.logging_in = True
+        password, self.password = self.password, ""
+
+        def done(result: Any, error: RoostError | None) -> None:
+            self.logging_in = False
+            if error is not None:
+                self._login_refused(error)
+            else:
+                self._logged_in(result)
+                self._try_register()
+
+        register = self.cfg.registration != "closed"
+        self.request(Login, done, user=self.nick, password=password, register=register)
+
+    def _login_refused(self, error: RoostError) -> None:
+        if error.code == ErrorCode.NAME_TAKEN:
+            self.numeric("433", self.nick, "Nickname is already in use")
+        elif error.code in (ErrorCode.BLOCKED, ErrorCode.BANNED):
+            self.numeric("465", error.message)
+        elif error.code == ErrorCode.INVALID_NAME:
+            self.numeric("432", self.nick, error.message)
+        else:
+            self.numeric("464", error.message)
+        self.close(str(error.code), error.message)
+
+    def _welcome(self) -> None:
+        self.registered = True
+        cfg, me = self.cfg, self.me
+        self.numeric("001", f"Welcome to {cfg.network}, {me}!{me}@{cfg.server}")
+        self.numeric("002", f"Your host is {cfg.server}, running {cfg.version}")
+        self.numeric("003", f"This server was created {cfg.created or 'some time ago'}")
+        self.numeric("004", cfg.server, cfg.version, "i", "nt")
+        support = [
+            "CASEMAPPING=ascii",
+            "CHANTYPES=#",
+            "CHANMODES=,,,nt",
+            "PREFIX=(o)@",
+            f"NETWORK={cfg.network}",
+            "NICKLEN=32",
+            "CHANNELLEN=33",
+            "UTF8ONLY",
+            f"TARGMAX=JOIN:{MAX_TARGETS},PART:{MAX_TARGETS},PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS}",
+            f"CHATHISTORY={cfg.history_page}",
+            "MSGREFTYPES=msgid",
+        ]
+        self.numeric("005", *support, "are supported by this server")
+        motd = cfg.motd or f"Welcome to {cfg.network}: Roost's rooms are channels, DMs are queries."
+        self.numeric("375", f"- {cfg.server} Message of the day -")
+        for text in motd.splitlines() or [" "]:
+            self.numeric("372", f"- {text}")
+        self.numeric("376", "End of /MOTD command.")
+        self.numeric("221", "+i")
+        login = self.login
+        if login is None:
+            return
+        for room in sorted(login.rooms):
+            self._show_join(room)
+        if not self._has_history():
+            for key, last in sorted(login.conversations.items()):
+                if dm_parties(key) is not None:
+                    self._playback(key, last)
+
+    def _has_history(self) -> bool:
+        return "draft/chathistory" in self.caps
+
+    # --- channels --------------------------------------------------------------------------
+
+    def _show_join(self, room: str, label: str = "") -> None:
+        """Tell the client it is in ``room``: JOIN, names, then the missed messages."""
+        if room in self.channels:
+            return
+        self.channels.add(room)
+        start = len(self.out)
+        src = mask_source(self.me, self.cfg.server)
+        self.out.append(line("JOIN", ("#" + room,), src))
+        self.numeric("331", "#" + room, "No topic is set")
+        if label:
+            self._label_lines(start, label)
+        self.request(Who, lambda r, e: self._names(room, r, e, ""), room=room)
+        if not self._has_history():
+            self._playback(room, self.directory.last_seq(room))
+
+    def _playback(self, key: str, last: int) -> None:
+        """What was missed since the account's last IRC session, at most cfg.playback."""
+        limit = self.cfg.playback
+        if limit <= 0 or last <= 0:
+            return
+        seen = self.directory.mark(self.account).get(key, 0)
+        after = max(seen, last - limit, 0)
+        if after >= last:
+            return
+        self.last.setdefault(key, after)
+
+        def show(result: Any, error: RoostError | None) -> None:
+            if error is None and isinstance(result, HistoryResult):
+                for m in result.messages:
+                    self.deliver_message(m, playback=True)
+
+        self.request(History, show, room=key, after=after, before=last + 1, limit=limit)
+
+    def _names(self, room: str, result: Any, error: RoostError | None, label: str) -> None:
+        lines: list[bytes] = []
+        if error is None:
+            members: list[MemberInfo] = result
+            names = [("@" if m.role in ("admin", "moderator") else "") + m.user for m in members]
+            chunk: list[str] = []
+            for name in names:
+                chunk.append(name)
+                if len(chunk) == 20:
+                    lines.append(self._line("353", "=", "#" + room, " ".join(chunk)))
+                    chunk = []
+            if chunk:
+                lines.append(self._line("353", "=", "#" + room, " ".join(chunk)))
+        lines.append(self._line("366", "#" + room, "End of /NAMES list."))
+        self.wrap(lines, label)
+
+    def _line(self, code: str, *params: str) -> bytes:
+        return line(code, (self.me, *params), self.cfg.server)
+
+    def _join(self, params: list[str], label: str) -> None:
+        if not params:
+            self.numeric("461", "JOIN", "Not enough parameters", label=label)
+            return
+        if params[0] == "0":
+            for name in sorted(self.channels):
+                self._part_one(name, "", "")
+            return
+        for target in params[0].split(",")[:MAX_TARGETS]:
+            room = _room_of(target)
+            if room is None:
+                self.numeric(
+                    "403", target, "No such channel: rooms are #name (a-z 0-9 _ . -)", label=label
+                )
+                continue
+
+            def done(result: Any, error: RoostError | None, target: str = target) -> None:
+                if error is not None:
+                    self.wrap([self._line(_err_numeric(error), target, error.message)], label)
+                elif isinstance(result, JoinResult):
+                    if result.room in self.channels:
+                        self.ack(label)
+                    else:
+                        self._show_join(result.room, label)
+
+            self.request(Join, done, room=room)
+
+    def _part(self, params: list[str], label: str) -> None:
+        if not params:
+            self.numeric("461", "PART", "Not enough parameters", label=label)
+            return
+        reason = params[1] if len(params) > 1 else ""
+        for target in params[0].split(",")[:MAX_TARGETS]:
+            room = _room_of(target)
+            if room is None:
+                self.numeric("403", target, "No such channel", label=label)
+                continue
+            self._part_one(room, reason, label, target)
+
+    def _part_one(self, room: str, reason: str, label: str, shown: str = "") -> None:
+        shown = shown or "#" + room
+
+        def done(result: Any, error: RoostError | None) -> None:
+            if error is not None:
+                code = "442" if error.code == ErrorCode.NOT_A_MEMBER else _err_numeric(error)
+                self.wrap([self._line(code, shown, error.message)], label)
+            else:
+                self.wrap(self._parted(room), label)
+
+        self.request(Leave, done, room=room)
+
+    def _parted(self, room: str) -> list[bytes]:
+        if room not in self.channels:
+            return []
+        self.channels.discard(room)
+        return [line("PART", ("#" + room,), mask_source(self.me, self.cfg.server))]
+
+    def _names_cmd(self, params: list[str], label: str) -> None:
+        if not params:
+            self.numeric("366", "*", "End of /NAMES list.", label=label)
+            return
+        room = _room_of(params[0].split(",")[0])
+        if room is None:
+            self.numeric("366", params[0], "End of /NAMES list.", label=label)
+            return
+        self.request(Who, lambda r, e: self._names(room, r, e, label), room=room)
+
+    def _who(self, params: list[str], label: str) -> None:
+        mask = params[0] if params else "*"
+        room = _room_of(mask) if mask.startswith("#") else None
+        end = self._line("315", mask, "End of WHO list")
+        if room is not None:
+
+            def done(result: Any, error: RoostError | None) -> None:
+                lines = []
+                if error is None:
+                    for m in result:
+                        lines.append(self._who_line("#" + room, m.user, m.online, m.role))
+                self.wrap([*lines, end], label)
+
+            self.request(Who, done, room=room)
+            return
+        lines = []
+        view = self.directory.user(mask.lower()) if mask != "*" else None
+        if view is not None:
+            lines.append(self._who_line("*", view.name, view.online, view.role))
+        self.wrap([*lines, end], label)
+
+    def _who_line(self, channel: str, user: str, online: bool, role: str) -> bytes:
+        flags = ("H" if online and not self.directory.away(user) else "G") + (
+            "@" if role in ("admin", "moderator") and channel != "*" else ""
+        )
+        return self._line(
+            "352", channel, user, self.cfg.server, self.cfg.server, user, flags, f"0 {user}"
+        )
+
+    def _whois(self, params: list[str], label: str) -> None:
+        if not params:
+            self.numeric("431", "No nickname given", label=label)
+            return
+        nick = params[-1].split(",")[0]
+        lines: list[bytes] = []
+        view = self.directory.user(nick.lower())
+        if view is None:
+            lines.append(self._line("401", nick, "No such nick"))
+        else:
+            n = view.name
+            lines.append(self._line("311", n, n, self.cfg.server, "*", n))
+            if view.rooms:
+                lines.append(self._line("319", n, " ".join("#" + r for r in view.rooms)))
+            lines.append(self._line("312", n, self.cfg.server, self.cfg.network))
+            away = self.directory.away(n)
+            if away or not view.online:
+                lines.append(self._line("301", n, away or "offline"))
+            if view.role in ("admin", "moderator"):
+                lines.append(self._line("313", n, f"is a Roost {view.role}"))
+            lines.append(self._line("330", n, n, "is logged in as"))
+        lines.append(self._line("318", nick, "End of /WHOIS list."))
+        self.wrap(lines, label)
+
+    def _list(self, params: list[str], label: str) -> None:
+        def done(result: Any, error: RoostError | None) -> None:
+            lines = [self._line("321", "Channel", "Users  Name")]
+            if error is None:
+                rooms: list[RoomInfo] = result
+                lines += [self._line("322", "#" + r.name, str(r.members), "") for r in rooms]
+            lines.append(self._line("323", "End of /LIST"))
+            self.wrap(lines, label)
+
+        self.request(ListRooms, done)
+
+    def _topic(self, params: list[str], label: str) -> None:
+        if not params:
+            self.numeric("461", "TOPIC", "Not enough parameters", label=label)
+        elif len(params) == 1:
+            self.numeric("331", params[0], "No topic is set", label=label)
+        else:
+            self.numeric("482", params[0], "Roost rooms keep no topic", label=label)
+
+    def _mode(self, params: list[str], label: str) -> None:
+        if not params:
+            self.numeric("461", "MODE", "Not enough parameters", label=label)
+        elif params[0].startswith("#"):
+            if len(params) == 1:
+                self.numeric("324", params[0], "+nt", label=label)
+            elif params[1] in ("b", "+b"):
+                self.numeric("368", params[0], "End of channel ban list", label=label)
+            else:
+                self.numeric(
+                    "482", params[0], "Modes of Roost rooms cannot be changed", label=label
+                )
+        elif params[0].lower() == self.me:
+            self.numeric("221", "+i", label=label)
+        else:
+            self.numeric("502", "Can't change mode for other users", label=label)
+
+    def _away(self, params: list[str], label: str) -> None:
+        text = params[0] if params else ""
+        self.directory.set_away(self.me, text)
+        if text:
+            self.numeric("306", "You have been marked as being away", label=label)
+        else:
+            self.numeric("305", "You are no longer marked as being away", label=label)
+
+    def _ping(self, params: list[str], label: str) -> None:
+        token = params[0] if params else self.cfg.server
+        tags = {"label": label} if label else None
+        self.out.append(line("PONG", (self.cfg.server, token), self.cfg.server, tags))
+
+    def _pong(self, params: list[str], label: str) -> None:
+        """Any line is a sign of life; the listener has counted it already."""
+
+    def _quit(self, params: list[str], label: str) -> None:
+        reason = params[0] if params else "Client Quit"
+        self.close("quit", f"Quit: {reason}")
+
+    # --- messages --------------------------------------------------------------------------
+
+    def _privmsg(self, params: list[str], label: str, notice: bool = False) -> None:
+        command = "NOTICE" if notice else "PRIVMSG"
+        if not params:
+            if not notice:
+                self.numeric("411", f"No recipient given ({command})", label=label)
+            return
+        if len(params) < 2 or not params[1]:
+            if not notice:
+                self.numeric("412", "No text to send", label=label)
+            return
+        text = params[1]
+        for target in params[0].split(",")[:MAX_TARGETS]:
+            if target.lower() == SERVICE.lower():
+                words = text.split()
+                if words:
+                    self._service(words[0].lower(), words[1:], label)
+                continue
+            if target.startswith("#"):
+                room = _room_of(target)
+                if room is None:
+                    if not notice:
+                        self.numeric("403", target, "No such channel", label=label)
+                    continue
+                to = room
+            else:
+                to = "@" + target.lower()
+            self._send(to, target, text, label, notice)
+
+    def _notice_cmd(self, params: list[str], label: str) -> None:
+        self._privmsg(params, label, notice=True)
+
+    def _send(self, to: str, shown: str, text: str, label: str, quiet: bool) -> None:
+        # CTCP ACTION (/me) reads as "/me ..." for native clients.
+        if text.startswith("\x01ACTION ") and text.endswith("\x01"):
+            text = "/me " + text[8:-1]
+        echo = "echo-message" in self.caps
+
+        def done(result: Any, error: RoostError | None) -> None:
+            if error is not None:
+                if not quiet:
+                    self.wrap([self._line(_err_numeric(error, shown), shown, error.message)], label)
+                elif label:
+                    self.ack(label)
+            elif isinstance(result, SendResult):
+                if not label:
+                    return
+                if echo and self.last.get(result.room, 0) < result.seq:
+                    self.labels[(result.room, result.seq)] = label  # its echo carries it
+                else:
+                    self.ack(label)
+
+        self.request(Send, done, to=to, text=text)
+
+    def deliver_message(self, m: Message, playback: bool = False, batch: str = "") -> None:
+        """A message of a conversation this session takes part in (live, gap or playback)."""
+        if m.seq <= self.last.get(m.room, 0) and not batch:
+            return  # seen already (a playback overlapping live delivery)
+        if not batch:
+            self.last[m.room] = m.seq
+        extra: dict[str, str] = {}
+        label = self.labels.pop((m.room, m.seq), "") if m.sender == self.me else ""
+        if label:
+            extra["label"] = label
+        if batch:
+            extra["batch"] = batch
+        data = render_message(m, self.me, self.mask, self.cfg.server, extra or None)
+        if data:
+            if label and data.count(b"\r\n") > 1:
+                data = data.split(b"\r\n", 1)[0] + b"\r\n"  # a labelled echo is one line
+            self.out.append(data)
+
+    # --- events ------------------------------------------------------------------------------
+
+    def event(self, ev: Any) -> None:
+        """An event from the server that depends on this session (the rest: render_shared)."""
+        if isinstance(ev, Message):
+            self.deliver_message(ev)
+        elif isinstance(ev, Joined):
+            if ev.user == self.me:
+                if self.registered:
+                    self._show_join(ev.room)
+            else:
+                self.out.append(render_shared(ev, self.mask, self.cfg.server, self.cfg.server))
+        elif isinstance(ev, Left):
+            if ev.user == self.me:
+                self.out.extend(self._parted(ev.room))
+            else:
+                self.out.append(render_shared(ev, self.mask, self.cfg.server, self.cfg.server))
+        elif isinstance(ev, Notice):
+            if ev.room:
+                self.out.append(line("NOTICE", ("#" + ev.room, ev.text), self.cfg.server))
+            else:
+                self.notice(ev.text)
+        elif isinstance(ev, Gap):
+            self._refetch(ev.room, ev.after, ev.upto)
+        elif isinstance(ev, KeepAlive):
+            self.out.append(line("PING", (self.cfg.server,)))
+        elif isinstance(ev, Bye):
+            if ev.code in KILLS and self.registered:
+                self.out.append(line("KILL", (self.me, ev.reason), self.cfg.server))
+            self.out.append(self.error_line(ev.reason))
+        elif isinstance(ev, Moderation):
+            self.notice(f"[moderation] {ev.entry.text or ev.entry.action + ' ' + ev.entry.target}")
+        elif isinstance(ev, Admitted):
+            self.pending = False
+            self.login = ev.session
+            self.account = ev.session.user
+            self._try_register()
+        elif isinstance(ev, ServerHello):
+            return
+        else:
+            self.out.append(render_shared(ev, self.mask, self.cfg.server, self.cfg.server))
+
+    def _refetch(self, key: str, after: int, upto: int) -> None:
+        """Live delivery skipped messages after..upto (a slow reader): fetch and show
+        them, a page at a time (each page waits for the outbox to have room)."""
+
+        def show(result: Any, error: RoostError | None) -> None:
+            if error is not None or not isinstance(result, HistoryResult):
+                return
+            last = self.last.get(key, 0)
+            self.last[key] = after
+            for m in result.messages:
+                self.deliver_message(m)
+            self.last[key] = max(self.last.get(key, 0), last)
+            if result.messages and result.messages[-1].seq < upto:
+                self._refetch(key, result.messages[-1].seq, upto)
+
+        self.request(
+            History, show, room=key, after=after, before=upto + 1, limit=self.cfg.history_page
+        )
+
+    # --- chathistory -----------------------------------------------------------------------
+
+    def _chathistory(self, params: list[str], label: str) -> None:
+        if len(params) < 3:
+            self.fail("CHATHISTORY", "NEED_MORE_PARAMS", "", "Not enough parameters", label)
+            return
+        sub = params[0].upper()
+        if sub == "TARGETS":
+            self._targets(params, label)
+            return
+        target = params[1]
+        key = self._conversation(target)
+        if key is None:
+            self.fail(
+                "CHATHISTORY", "INVALID_TARGET", f"{sub} {target}", "No such conversation", label
+            )
+            return
+        try:
+            limit = max(1, min(int(params[-1]), self.cfg.history_page))
+        except ValueError:
+            self.fail("CHATHISTORY", "INVALID_PARAMS", sub, "The limit must be a number", label)
+            return
+        last = self.directory.last_seq(key)
+        refs = params[2:-1]
+        try:
+            seqs = [self._ref_seq(key, r, last) for r in refs]
+        except ValueError as exc:
+            self.fail("CHATHISTORY", "INVALID_MSGREFTYPE", sub, str(exc), label)
+            return
+        if sub == "LATEST":
+            after = max(0, last - limit) if seqs[0] is None else seqs[0]
+            after, before, newest = (max(after, last - limit), 0, True)
+        elif sub == "BEFORE" and seqs and seqs[0] is not None:
+            before = seqs[0]
+            after, newest = max(0, before - 1 - limit), True
+        elif sub == "AFTER" and seqs and seqs[0] is not None:
+            after, before, newest = seqs[0], 0, False
+        elif sub == "AROUND" and seqs and seqs[0] is not None:
+            after, before, newest = max(0, seqs[0] - 1 - limit // 2), 0, False
+        elif sub == "BETWEEN" and len(seqs) == 2 and None not in seqs:
+            lo, hi = sorted(s for s in seqs if s is not None)
+            after, before, newest = lo, hi, False
+        else:
+            self.fail(
+                "CHATHISTORY", "INVALID_PARAMS", sub, "Unknown subcommand or reference", label
+            )
+            return
+
+        def done(result: Any, error: RoostError | None) -> None:
+            if error is not None:
+                self.fail("CHATHISTORY", "MESSAGE_ERROR", f"{sub} {target}", error.message, label)
+                return
+            messages = result.messages if isinstance(result, HistoryResult) else []
+            if newest:
+                messages = messages[-limit:]
+            self._history_batch(target, messages, label)
+
+        self.request(
+            History,
+            done,
+            room=key,
+            after=after,
+            before=before,
+            limit=limit if not newest else self.cfg.history_page,
+        )
+
+    def _ref_seq(self, key: str, ref: str, last: int) -> int | None:
+        """A message reference as a seq: ``msgid=room/seq``, ``timestamp=...`` or ``*``."""
+        if ref == "*":
+            return None
+        kind, _, value = ref.partition("=")
+        if kind == "msgid":
+            parsed = parse_msgid(value)
+            if parsed is None or parsed[0] != key:
+                raise ValueError(f"{value} is not a message of this conversation")
+            return parsed[1]
+        if kind == "timestamp":
+            raise ValueError("use msgid references (timestamps are not indexed)")
+        raise ValueError(f"unknown reference {ref!r}")
+
+    def _history_batch(self, target: str, messages: list[Message], label: str) -> None:
+        batch = "batch" in self.caps
+        ref = f"H{next(self._batches)}"
+        start = len(self.out)
+        if batch:
+            tags = {"label": label} if label else None
+            self.out.append(
+                line("BATCH", ("+" + ref, "chathistory", target), self.cfg.server, tags)
+            )
+        for m in messages:
+            # History shows one's own messages too, echo-message or not.
+            data = render_message(
+                m, self.me, self.mask | 8, self.cfg.server, {"batch": ref} if batch else None
+            )
+            self.out.append(data)
+        if batch:
+            self.out.append(line("BATCH", ("-" + ref,), self.cfg.server))
+        elif label:
+            self._label_lines(start, label)
+
+    def _targets(self, params: list[str], label: str) -> None:
+        login = self.login
+        lines: list[tuple[str, str]] = []
+        if login is not None:
+            for key in sorted(set(login.conversations) | set(self.channels)):
+                parties = dm_parties(key)
+                shown = (
+                    (parties[1] if parties[0] == self.me else parties[0]) if parties else "#" + key
+                )
+                lines.append((shown, key))
+        ref = f"T{next(self._batches)}"
+        batch = "batch" in self.caps
+        if batch:
+            tags = {"label": label} if label else None
+            self.out.append(
+                line("BATCH", ("+" + ref, "draft/chathistory-targets"), self.cfg.server, tags)
+            )
+        for shown, key in lines:
+            if self.directory.last_seq(key) > 0:
+                tags2 = {"batch": ref} if batch else None
+                self.out.append(
+                    line("CHATHISTORY", ("TARGETS", shown, irc_time(0)), self.cfg.server, tags2)
+                )
+        if batch:
+            self.out.append(line("BATCH", ("-" + ref,), self.cfg.server))
+
+    def _conversation(self, target: str) -> str | None:
+        if target.startswith("#"):
+            return _room_of(target)
+        try:
+            return dm_key(self.me, check_user(target))
+        except RoostError:
+            return None
+
+    # --- moderation ---------------------------------------------------------------------------
+
+    def _kick(self, params: list[str], label: str) -> None:
+        if len(params) < 2:
+            self.numeric("461", "KICK", "Not enough parameters", label=label)
+            return
+        reason = params[2] if len(params) > 2 else ""
+        self._service("kick", [params[1], *reason.split()], label)
+
+    def _kill(self, params: list[str], label: str) -> None:
+        if not params:
+            self.numeric("461", "KILL", "Not enough parameters", label=label)
+            return
+        self._service("kick", [params[0], *(params[1].split() if len(params) > 1 else [])], label)
+
+    def _service(self, verb: str, words: list[str], label: str) -> None:
+        """A Roost admin command, from /msg RoostServ or as a raw line (/QUOTE)."""
+        try:
+            call = service.parse(verb, words)
+        except RoostError as exc:
+            self.wrap([self._service_line(exc.message)], label)
+            return
+        if call is None:
+            self.wrap([self._service_line(service.HELP)], label)
+            return
+        msg_type, fields = call
+
+        def done(result: Any, error: RoostError | None) -> None:
+            text = error.message if error is not None else service.describe(verb, result)
+            self.wrap([self._service_line(t) for t in text.split("\n")], label)
+
+        self.request(msg_type, done, **fields)
+
+    def _service_line(self, text: str) -> bytes:
+        return line("NOTICE", (self.me, text or " "), mask_source(SERVICE, self.cfg.server))
+
+
+def _with_tags(data: bytes, tags: dict[str, str]) -> bytes:
+    """A rendered line with more tags in front."""
+    extra = tags_prefix(tags).encode()
+    if data.startswith(b"@"):
+        return b"@" + extra[1:-1] + b";" + data[1:]
+    return extra + data
+
+
+def _room_of(target: str) -> str | None:
+    if not target.startswith("#"):
+        return None
+    try:
+        return check_room(target[1:])
+    except RoostError:
+        return None
+
+
+def _err_numeric(error: RoostError, target: str = "#") -> str:
+    """The numeric an IRC client expects for a Roost error code."""
+    code = error.code
+    if code == ErrorCode.NO_SUCH_ROOM:
+        return "403"
+    if code == ErrorCode.NO_SUCH_USER:
+        return "401"
+    if code == ErrorCode.NOT_A_MEMBER:
+        return "404" if target.startswith("#") else "442"
+    if code in (ErrorCode.MUTED, ErrorCode.RATE_LIMITED, ErrorCode.BAD_REQUEST):
+        return "404"
+    if code == ErrorCode.FORBIDDEN:
+        return "481"
+    if code == ErrorCode.INVALID_NAME:
+        return "479"
+    return "400"
+
+
+Runner = Callable[[IrcSession, list[str], str], None]
+_COMMANDS: dict[str, tuple[bool, Runner]] = {
+    # command: (allowed before registration, handler)
+    "CAP": (True, IrcSession._cap),
+    "PASS": (True, IrcSession._pass),
+    "NICK": (True, IrcSession._nick),
+    "USER": (True, IrcSession._user),
+    "AUTHENTICATE": (True, IrcSession._authenticate),
+    "REGISTER": (True, IrcSession._register_cmd),
+    "PING": (True, IrcSession._ping),
+    "PONG": (True, IrcSession._pong),
+    "QUIT": (True, IrcSession._quit),
+    "JOIN": (False, IrcSession._join),
+    "PART": (False, IrcSession._part),
+    "PRIVMSG": (False, IrcSession._privmsg),
+    "NOTICE": (False, IrcSession._notice_cmd),
+    "NAMES": (False, IrcSession._names_cmd),
+    "WHO": (False, IrcSession._who),
+    "WHOIS": (False, IrcSession._whois),
+    "LIST": (False, IrcSession._list),
+    "TOPIC": (False, IrcSession._topic),
+    "MODE": (False, IrcSession._mode),
+    "AWAY": (False, IrcSession._away),
+    "CHATHISTORY": (False, IrcSession._chathistory),
+    "KICK": (False, IrcSession._kick),
+    "KILL": (False, IrcSession._kill),
+}

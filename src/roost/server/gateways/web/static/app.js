@@ -1,0 +1,709 @@
+// The Roost web client. Every text from the network goes into the page with
+// textContent (never innerHTML), so a message cannot carry markup.
+
+import { download, upload } from "./files.js";
+import { FINAL_BYES, RequestError, Session } from "./protocol.js";
+
+const $ = (id) => document.getElementById(id);
+const PAGE = 50; // messages per scroll-back page
+const LEVELS = ["urgent", "high", "normal", "low"];
+const wsUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+
+const state = {
+  session: null,
+  me: "",
+  role: "member",
+  current: "general",
+  convs: new Map(), // key -> conversation
+  priority: 2, // the account's level
+  retry: 0,
+  final: false, // the server said not to come back (blocked, kicked...)
+  loggedIn: false, // a session is established (only then does a lost connection reconnect)
+};
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function isDm(key) {
+  return key.startsWith("@");
+}
+
+function dmKey(a, b) {
+  return "@" + [a, b].sort().join("+");
+}
+
+function convTitle(key) {
+  if (!isDm(key)) return "#" + key;
+  const other = key.slice(1).split("+").find((u) => u !== state.me);
+  return "@" + (other || state.me);
+}
+
+function conv(key) {
+  let c = state.convs.get(key);
+  if (!c) {
+    c = { key, msgs: new Map(), last: 0, serverLast: 0, read: readMarks()[key] ?? null, members: [] };
+    state.convs.set(key, c);
+  }
+  return c;
+}
+
+function readMarks() {
+  try {
+    return JSON.parse(localStorage.getItem("roost.read." + state.me) || "{}");
+  } catch {
+    return {};
+  }
+}
+
+function saveRead(c) {
+  const marks = readMarks();
+  marks[c.key] = c.read;
+  localStorage.setItem("roost.read." + state.me, JSON.stringify(marks));
+}
+
+function unread(c) {
+  if (c.read === null) return 0;
+  let n = 0;
+  for (const [seq, m] of c.msgs) if (seq > c.read && m.sender !== state.me) n++;
+  return n;
+}
+
+// A message goes out at the account's level or a less important one (docs/priority.md).
+function priorityChoices() {
+  const select = $("priority");
+  select.replaceChildren();
+  for (let level = state.priority; level < LEVELS.length; level++) {
+    const option = el("option", LEVELS[level]);
+    option.value = String(level);
+    select.append(option);
+  }
+  select.value = String(state.priority);
+}
+
+function setStatus(text) {
+  $("status").textContent = text;
+}
+
+function banner(text) {
+  const b = $("banner");
+  b.textContent = text;
+  b.hidden = !text;
+}
+
+// --- connection --------------------------------------------------------------
+
+async function connect() {
+  setStatus(state.retry ? "reconnecting" : "connecting");
+  const session = new Session(wsUrl, onEvent, onClose);
+  state.session = session;
+  let hello;
+  try {
+    hello = await session.opened;
+  } catch {
+    return; // onClose schedules the next try
+  }
+  $("server-name").textContent = hello.server || "Roost";
+  try {
+    const result = await session.request("resume", { token: "" });
+    await startSession(result);
+  } catch (err) {
+    if (err instanceof RequestError && err.code !== "closed") {
+      if (err.code === "blocked" || err.code === "banned") banner(err.message);
+      // No session to resume: the login form opens a new connection when used
+      // (an idle one would only run into the server's login timeout).
+      state.session = null;
+      session.close();
+      showLogin();
+    }
+  }
+}
+
+function onClose(bye, session) {
+  if (session !== state.session) return; // an older connection, already replaced
+  if (!state.loggedIn) {
+    if (bye && bye.code !== "logout") $("login-error").textContent = `${bye.code}: ${bye.reason}`;
+    state.session = null;
+    return;
+  }
+  const final = bye && FINAL_BYES.has(bye.code);
+  if (bye) banner(`Disconnected (${bye.code}): ${bye.reason}`);
+  if (final || state.final) {
+    state.final = true;
+    state.loggedIn = false;
+    setStatus("disconnected");
+    if (bye.code !== "logout") showLogin(`${bye.code}: ${bye.reason}`);
+    return;
+  }
+  setStatus("offline, reconnecting");
+  const delay = Math.min(5000, 250 * 2 ** state.retry);
+  state.retry += 1;
+  setTimeout(connect, delay);
+}
+
+async function keepCookie(ticket) {
+  if (!ticket) return;
+  // The ticket is exchanged for an HttpOnly cookie holding the session token.
+  await fetch("/session", { method: "POST", body: ticket, credentials: "same-origin" });
+}
+
+async function startSession(result) {
+  state.me = result.user;
+  state.role = result.role;
+  state.priority = result.priority;
+  priorityChoices();
+  $("me").textContent = result.user + (result.role !== "member" ? ` (${result.role})` : "");
+  $("logout").hidden = false;
+  state.loggedIn = true;
+  if (result.status === "pending") {
+    showPending();
+    return;
+  }
+  await keepCookie(result.token);
+  state.retry = 0;
+  banner("");
+  setStatus("online");
+  $("open-mod").hidden = !(result.role === "moderator" || result.role === "admin");
+  for (const room of result.rooms) conv(room);
+  for (const [key, last] of Object.entries(result.conversations || {})) conv(key).serverLast = last;
+  showChat();
+  // Catch up every conversation: what was missed since the cursor, or the newest page.
+  await Promise.all([...state.convs.values()].map((c) => catchUp(c)));
+  if (!state.convs.has(state.current)) state.current = result.rooms[0] || "general";
+  openConv(state.current);
+}
+
+async function catchUp(c) {
+  if (c.serverLast <= c.last) return;
+  let after = c.last > 0 ? c.last : Math.max(0, c.serverLast - PAGE);
+  for (;;) {
+    const res = await state.session.request("history", { room: c.key, after, limit: 500 });
+    let top = after;
+    for (const m of res.messages) {
+      addMessage(m, false);
+      top = Math.max(top, m.seq);
+    }
+    if (!res.messages.length || top >= res.last_seq) break;
+    after = top;
+  }
+  if (c.read === null) c.read = c.last;
+  renderNav();
+  if (c.key === state.current) renderLog();
+}
+
+// --- events ------------------------------------------------------------------
+
+function onEvent(msg) {
+  switch (msg.t) {
+    case "msg":
+      addMessage(msg, true);
+      break;
+    case "gap":
+      catchUp(Object.assign(conv(msg.room), { serverLast: msg.upto }));
+      break;
+    case "joined":
+    case "left":
+    case "presence":
+      if (state.convs.has(state.current)) loadMembers();
+      break;
+    case "notice":
+      systemLine(msg.text, msg.room || state.current);
+      break;
+    case "admitted":
+      startSession(msg.session);
+      break;
+    case "moderation":
+      if ($("mod-dialog").open) refreshModeration();
+      break;
+    default:
+      break;
+  }
+}
+
+function addMessage(m, live) {
+  const c = conv(m.room);
+  if (c.msgs.has(m.seq)) return; // live delivery and history may overlap
+  c.msgs.set(m.seq, m);
+  c.last = Math.max(c.last, m.seq);
+  c.serverLast = Math.max(c.serverLast, m.seq);
+  if (c.read === null) c.read = m.seq - 1;
+  if (!live) return;
+  if (m.room === state.current && !document.hidden) {
+    appendMessage(m);
+    markRead(c);
+  }
+  renderNav();
+}
+
+function systemLine(text, key) {
+  if (key !== state.current) return;
+  $("log").append(el("li", text, "system"));
+}
+
+// --- views ---------------------------------------------------------------------
+
+function showLogin(reason) {
+  $("chat-view").hidden = true;
+  $("login-view").hidden = false;
+  $("login-form").hidden = false;
+  $("pending-view").hidden = true;
+  $("logout").hidden = true;
+  $("open-mod").hidden = true;
+  setStatus(state.final ? "disconnected" : "not logged in");
+  if (reason) $("login-error").textContent = reason;
+  if (!$("login-form").contains(document.activeElement)) $("login-user").focus();
+}
+
+function showPending() {
+  $("chat-view").hidden = true;
+  $("login-view").hidden = false;
+  $("login-form").hidden = true;
+  $("pending-view").hidden = false;
+  setStatus("waiting for admission");
+}
+
+function showChat() {
+  $("login-view").hidden = true;
+  $("chat-view").hidden = false;
+  $("toggle-members").hidden = false;
+}
+
+function renderNav() {
+  const rooms = $("room-list");
+  const dms = $("dm-list");
+  rooms.replaceChildren();
+  dms.replaceChildren();
+  const keys = [...state.convs.keys()].sort();
+  for (const key of keys) {
+    const c = state.convs.get(key);
+    const li = el("li");
+    const button = el("button", convTitle(key), "conv");
+    button.dataset.key = key;
+    const n = unread(c);
+    if (n) {
+      const badge = el("span", String(n), "badge");
+      badge.setAttribute("aria-label", `${n} unread`);
+      button.append(" ", badge);
+    }
+    if (key === state.current) button.setAttribute("aria-current", "true");
+    button.addEventListener("click", () => openConv(key));
+    li.append(button);
+    (isDm(key) ? dms : rooms).append(li);
+  }
+}
+
+function markRead(c) {
+  if (c.read !== c.last) {
+    c.read = c.last;
+    saveRead(c);
+  }
+}
+
+function openConv(key) {
+  state.current = key;
+  const c = conv(key);
+  $("conv-title").textContent = convTitle(key);
+  markRead(c);
+  renderNav();
+  renderLog();
+  loadMembers();
+  closePanels();
+}
+
+function renderLog() {
+  const c = conv(state.current);
+  const log = $("log");
+  log.replaceChildren();
+  const seqs = [...c.msgs.keys()].sort((a, b) => a - b);
+  for (const seq of seqs) log.append(messageItem(c.msgs.get(seq)));
+  $("older").hidden = !seqs.length || seqs[0] <= 1;
+  scrollDown();
+}
+
+function appendMessage(m) {
+  const log = $("log");
+  const item = messageItem(m);
+  // In seq order: a message may arrive after a later one of a higher priority.
+  const after = [...log.children].find((li) => Number(li.dataset.seq) > m.seq);
+  if (after) log.insertBefore(item, after);
+  else log.append(item);
+  scrollDown();
+}
+
+function scrollDown() {
+  const log = $("log");
+  log.scrollTop = log.scrollHeight;
+}
+
+function messageItem(m) {
+  const li = el("li", null, "msg");
+  li.dataset.seq = String(m.seq);
+  if (m.priority === 0) {
+    li.classList.add("urgent");
+    li.append(el("span", "URGENT", "urgent-mark"));
+  }
+  const who = el("span", m.sender, "sender");
+  const when = el("time", new Date(m.ts * 1000).toLocaleTimeString(), "when");
+  when.dateTime = new Date(m.ts * 1000).toISOString();
+  li.append(who, " ", when);
+  li.append(el("div", m.text, "text"));
+  if (m.file) li.append(fileOffer(m.file));
+  return li;
+}
+
+function fileOffer(file) {
+  const box = el("div", null, "file");
+  const button = el("button", `Download ${file.name} (${formatSize(file.size)})`, "download");
+  button.setAttribute("aria-label", `Download file ${file.name}`);
+  button.addEventListener("click", () => fetchFile(file));
+  box.append(button);
+  return box;
+}
+
+function formatSize(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+async function loadOlder() {
+  const c = conv(state.current);
+  const oldest = Math.min(...c.msgs.keys());
+  if (!Number.isFinite(oldest) || oldest <= 1) return;
+  const res = await state.session.request("history", {
+    room: c.key,
+    after: Math.max(0, oldest - PAGE - 1),
+    before: oldest,
+    limit: PAGE,
+  });
+  for (const m of res.messages) addMessage(m, false);
+  const log = $("log");
+  const height = log.scrollHeight;
+  renderLog();
+  log.scrollTop = log.scrollHeight - height; // keep the reader's place
+}
+
+async function loadMembers() {
+  const key = state.current;
+  const list = $("member-list");
+  let members;
+  if (isDm(key)) {
+    members = key.slice(1).split("+").map((user) => ({ user, online: null, role: "" }));
+  } else {
+    try {
+      members = await state.session.request("who", { room: key });
+    } catch {
+      return;
+    }
+  }
+  if (key !== state.current) return;
+  list.replaceChildren();
+  for (const m of members) {
+    const li = el("li", null, "member");
+    const dot = el("span", m.online ? "●" : "○", m.online ? "online" : "offline");
+    dot.setAttribute("aria-hidden", "true");
+    li.append(dot, " ", el("span", m.user, "name"));
+    if (m.online !== null) li.append(" ", el("span", m.online ? "online" : "offline", "presence"));
+    if (m.role && m.role !== "member") li.append(" ", el("span", m.role, "role"));
+    if (m.user !== state.me) {
+      const dm = el("button", "Message", "small");
+      dm.setAttribute("aria-label", `Message ${m.user}`);
+      dm.addEventListener("click", () => openConv(dmKey(state.me, m.user)));
+      li.append(" ", dm);
+      if (isModerator()) {
+        const mod = el("button", "Moderate", "small");
+        mod.setAttribute("aria-label", `Moderate ${m.user}`);
+        mod.addEventListener("click", () => openModeration(m.user));
+        li.append(" ", mod);
+      }
+    }
+    list.append(li);
+  }
+}
+
+function isModerator() {
+  return state.role === "moderator" || state.role === "admin";
+}
+
+function closePanels() {
+  for (const [panel, toggle] of [["nav", "toggle-nav"], ["members", "toggle-members"]]) {
+    $(panel).classList.remove("shown");
+    $(toggle).setAttribute("aria-expanded", "false");
+  }
+}
+
+function togglePanel(panel, toggle) {
+  const shown = $(panel).classList.toggle("shown");
+  $(toggle).setAttribute("aria-expanded", String(shown));
+  if (shown) $(panel).querySelector("button, input")?.focus();
+}
+
+// --- sending -------------------------------------------------------------------
+
+async function sendText() {
+  const box = $("text");
+  const text = box.value;
+  if (!text.trim()) return;
+  const level = Number($("priority").value);
+  const key = state.current;
+  let to = key;
+  if (isDm(key)) to = "@" + (key.slice(1).split("+").find((u) => u !== state.me) || state.me);
+  try {
+    box.value = "";
+    await state.session.request("send", { to, text, priority: level === state.priority ? null : level });
+    $("priority").value = String(state.priority);
+  } catch (err) {
+    box.value = text; // nothing is lost: the text comes back to the box
+    systemLine(`not sent: ${err.message}`, key);
+  }
+}
+
+function transferLine(label) {
+  const row = el("div", null, "transfer");
+  const name = el("span", label);
+  const bar = document.createElement("progress");
+  bar.max = 1;
+  bar.value = 0;
+  bar.setAttribute("aria-label", label);
+  const note = el("span", "", "note");
+  row.append(name, " ", bar, " ", note);
+  $("transfers").append(row);
+  return {
+    progress(done, total) {
+      bar.max = total || 1;
+      bar.value = done;
+    },
+    done(text) {
+      note.textContent = text;
+      bar.value = bar.max;
+    },
+    row,
+  };
+}
+
+async function sendFile(file) {
+  const key = state.current;
+  const to = isDm(key) ? "@" + (key.slice(1).split("+").find((u) => u !== state.me) || state.me) : key;
+  const line = transferLine(`Uploading ${file.name}`);
+  try {
+    const res = await upload(state.session, to, file, line.progress);
+    line.done(`sent, SHA-256 ${res.file.sha256}`);
+    line.row.dataset.sha256 = res.file.sha256;
+  } catch (err) {
+    line.done(`failed: ${err.message}`);
+  }
+}
+
+async function fetchFile(file) {
+  const line = transferLine(`Downloading ${file.name}`);
+  try {
+    const { blob, sha256 } = await download(state.session, file, line.progress);
+    line.done(`SHA-256 checked: ${sha256}`);
+    line.row.dataset.sha256 = sha256;
+    line.row.classList.add("checked");
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = file.name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+  } catch (err) {
+    line.done(`not saved: ${err.message}`);
+  }
+}
+
+// --- moderation ------------------------------------------------------------------
+
+function openModeration(user) {
+  if (user) $("mod-user").value = user;
+  $("mod-dialog").showModal();
+  refreshModeration();
+  (user ? $("mod-action") : $("mod-user")).focus();
+}
+
+function parseDuration(text) {
+  const t = text.trim();
+  if (!t) return 0;
+  const m = /^(\d+(?:\.\d+)?)\s*([smhdw]?)$/.exec(t);
+  if (!m) throw new Error("a duration is a number with s, m, h, d or w, like 10m");
+  const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2]];
+  return Number(m[1]) * unit;
+}
+
+async function refreshModeration() {
+  const s = state.session;
+  const [pending, blocks, audit] = await Promise.all([
+    s.request("pending").catch(() => []),
+    s.request("blocks").catch(() => []),
+    s.request("audit", { limit: 50 }).catch(() => []),
+  ]);
+  const plist = $("pending-list");
+  plist.replaceChildren();
+  if (!pending.length) plist.append(el("li", "Nobody is waiting."));
+  for (const p of pending) {
+    const li = el("li", null, "pending");
+    li.append(el("span", p.user, "name"), " ", el("span", p.online ? "online" : "offline"), " ");
+    const admit = el("button", "Admit", "small");
+    admit.setAttribute("aria-label", `Admit ${p.user}`);
+    admit.addEventListener("click", () => moderate("admit", { user: p.user }));
+    const refuse = el("button", "Refuse", "small");
+    refuse.setAttribute("aria-label", `Refuse ${p.user}`);
+    refuse.addEventListener("click", () => moderate("refuse", { user: p.user, reason: $("mod-reason").value }));
+    li.append(admit, " ", refuse);
+    plist.append(li);
+  }
+  const blist = $("blocks-list");
+  blist.replaceChildren();
+  if (!blocks.length) blist.append(el("li", "None."));
+  for (const b of blocks) {
+    const until = b.expires ? new Date(b.expires * 1000).toLocaleString() : "until lifted";
+    blist.append(el("li", `${b.kind} ${b.target} by ${b.author}, ${until}: ${b.reason || "no reason"}`));
+  }
+  const alist = $("audit-list");
+  alist.replaceChildren();
+  for (const a of audit) {
+    alist.append(el("li", `${new Date(a.ts * 1000).toLocaleString()} ${a.text}`));
+  }
+}
+
+async function moderate(action, fields) {
+  const out = $("mod-result");
+  try {
+    const res = await state.session.request(action, fields);
+    out.textContent = `${res.action} ${res.target}: done`;
+  } catch (err) {
+    out.textContent = `${action} failed: ${err.message}`;
+  }
+  refreshModeration();
+}
+
+// --- wiring ----------------------------------------------------------------------
+
+function wire() {
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("login-error").textContent = "";
+    state.final = false;
+    if (!state.session || state.session.ws.readyState !== WebSocket.OPEN) {
+      state.retry = 0;
+      try {
+        await connectOnly();
+      } catch (err) {
+        $("login-error").textContent = `cannot reach the server: ${err.message}`;
+        return;
+      }
+    }
+    try {
+      const result = await state.session.request("login", {
+        user: $("login-user").value,
+        password: $("login-password").value,
+        register: $("login-register").checked,
+      });
+      $("login-password").value = "";
+      await startSession(result);
+    } catch (err) {
+      $("login-error").textContent = err.message;
+    }
+  });
+  $("logout").addEventListener("click", async () => {
+    state.final = true;
+    state.loggedIn = false;
+    await fetch("/session", { method: "DELETE", credentials: "same-origin" });
+    try {
+      await state.session.request("logout");
+    } catch {
+      // the server closes the connection after its reply
+    }
+    state.convs.clear();
+    showLogin();
+  });
+  $("composer").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    sendText();
+  });
+  $("text").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      sendText();
+    }
+  });
+  $("older").addEventListener("click", loadOlder);
+  $("join-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const room = $("join-room").value.trim().replace(/^#/, "");
+    if (!room) return;
+    try {
+      const res = await state.session.request("join", { room });
+      const c = conv(res.room);
+      c.serverLast = res.last_seq;
+      $("join-room").value = "";
+      await catchUp(c);
+      openConv(res.room);
+    } catch (err) {
+      systemLine(`cannot join: ${err.message}`, state.current);
+    }
+  });
+  $("dm-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const user = $("dm-user").value.trim().replace(/^@/, "").toLowerCase();
+    if (!user) return;
+    $("dm-user").value = "";
+    const key = dmKey(state.me, user);
+    conv(key);
+    openConv(key);
+  });
+  $("file").addEventListener("change", () => {
+    for (const f of $("file").files) sendFile(f);
+    $("file").value = "";
+  });
+  const zone = $("conversation");
+  zone.addEventListener("dragover", (ev) => {
+    ev.preventDefault();
+    zone.classList.add("dropping");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dropping"));
+  zone.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    zone.classList.remove("dropping");
+    for (const f of ev.dataTransfer.files) sendFile(f);
+  });
+  $("open-mod").addEventListener("click", () => openModeration(""));
+  $("mod-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const action = $("mod-action").value;
+    const fields = { user: $("mod-user").value.trim() };
+    if (action === "block" || action === "mute" || action === "kick") {
+      fields.reason = $("mod-reason").value;
+    }
+    if (action === "block" || action === "mute") {
+      try {
+        fields.duration = parseDuration($("mod-duration").value);
+      } catch (err) {
+        $("mod-result").textContent = err.message;
+        return;
+      }
+    }
+    moderate(action, fields);
+  });
+  $("toggle-nav").addEventListener("click", () => togglePanel("nav", "toggle-nav"));
+  $("toggle-members").addEventListener("click", () => togglePanel("members", "toggle-members"));
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") closePanels();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && state.convs.has(state.current)) openConv(state.current);
+  });
+}
+
+async function connectOnly() {
+  const session = new Session(wsUrl, onEvent, onClose);
+  state.session = session;
+  await session.opened;
+}
+
+wire();
+connect();
