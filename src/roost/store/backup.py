@@ -16,18 +16,16 @@ lock file, which belongs to the serving process.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from roost.protocol.errors import ErrorCode, RoostError
-from roost.store.lock import LOCK_NAME, DataFolderInUse, DataFolderLock
+from roost.store.lock import LOCK_NAME, DataFolderLock
 
 DB_NAME = "roost.db"
 MANIFEST = "roost-backup.json"
@@ -192,7 +190,11 @@ def restore(backup_dir: Path, data_dir: Path, force: bool = False) -> BackupInfo
     """
     backup_dir, data_dir = Path(backup_dir), Path(data_dir)
     info = read_info(backup_dir)
-    with _folder_lock(data_dir):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Held while restoring: a server cannot start on the folder half-way, and one
+    # that serves it now makes this refuse (DataFolderInUse names it).
+    with DataFolderLock(data_dir) as lock:
+        lock.acquire("roost restore")
         occupied = data_dir.exists() and any(e.name != LOCK_NAME for e in data_dir.iterdir())
         if occupied and not force:
             raise _fail(
@@ -214,18 +216,3 @@ def restore(backup_dir: Path, data_dir: Path, force: bool = False) -> BackupInfo
             entry.rename(data_dir / entry.name)
         staging.rmdir()
     return info
-
-
-@contextlib.contextmanager
-def _folder_lock(data_dir: Path) -> Iterator[None]:
-    """Hold the data folder's lock while restoring: refused if a server holds it."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock = DataFolderLock(data_dir)
-    try:
-        lock.acquire("roost restore")
-    except DataFolderInUse as exc:
-        raise _fail(f"{exc.message}; stop its server before restoring") from None
-    try:
-        yield
-    finally:
-        lock.release()
