@@ -426,6 +426,9 @@ class SendResult(msgspec.Struct):
     room: str
     seq: int
     ts: float
+    # The level the message went out with: the one asked for, or the sender's
+    # own level when a higher one was asked (None from a server that does not say).
+    priority: int | None = None
 
 
 class RoomInfo(msgspec.Struct):

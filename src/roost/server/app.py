@@ -188,7 +188,7 @@ class Server:
         self.bus.set_handler(self.deliver)
         self.bus.set_resync(self.ordering.catch_up)
         self.bus.set_change_handler(self.changes.received)
-        self.changes.start()
+        self.bus.set_presence_lost(self._node_lost)
         # Messages committed in a batch are fanned out right after it, in the same turn.
         self.store.after_stored = self._fanout
         self.store.on_commit = self.metrics.commit_seconds.observe
@@ -258,7 +258,6 @@ class Server:
         await self.files.stop()
         await self.bus.stop()
         await self.ordering.stop()
-        await self.changes.stop()
         await self.store.close()
         self.folder_lock.release()
         if self._listener is not None:
@@ -341,8 +340,11 @@ class Server:
             conn.user or "not logged in",
             extra=logs.fields("disconnect", conn.user, conn.address),
         )
-        if conn.user is not None and self.state.detach(conn, conn.user):
-            self.publish_presence(conn.user, False)
+        user = conn.user
+        if user is not None and self.state.detach(conn, user):
+            self.bus.here(user, False)
+            # Offline once no node has a session of the user.
+            self.bus.offline(user, lambda: self._went_offline(user))
 
     def on_bad_frame(self, conn: ClientConnection, exc: ProtocolError) -> None:
         """Malformed or oversized frames count as abuse."""
@@ -360,6 +362,7 @@ class Server:
         conn.user = account.name
         conn.account = account
         if self.state.attach(conn, account.name):
+            self.bus.here(account.name, True)
             self.publish_presence(account.name, True)
 
     def is_quiet(self, room: Room) -> bool:
@@ -376,6 +379,16 @@ class Server:
         for conn in self.state.online.get(user, ()):
             if not conn.closing:
                 conn.push(Envelope(room.name, 0, NORMAL, frame))
+
+    def _went_offline(self, user: str) -> None:
+        if user not in self.state.online:  # unless a new session came meanwhile
+            self.publish_presence(user, False)
+
+    def _node_lost(self, users: list[str]) -> None:
+        """Another node died with sessions: its users are offline unless online elsewhere."""
+        for user in users:
+            if user not in self.state.online:
+                self.bus.offline(user, lambda user=user: self._went_offline(user))  # type: ignore[misc]
 
     def publish_presence(self, user: str, online: bool) -> None:
         self.bus.publish(

@@ -264,7 +264,7 @@ def post_message(
         klass = chat_class(priority)
         server.counters.stored[klass] += 1
         server.bus.publish(Envelope(key, rec.seq, klass, frame))
-        then(SendResult(room=key, seq=rec.seq, ts=rec.ts), None)
+        then(SendResult(room=key, seq=rec.seq, ts=rec.ts, priority=priority), None)
 
     if not server.config.ack_after_store:
         publish(

@@ -55,6 +55,9 @@ class ServerConfig:
     store: str = ""
     bus: str = ""
     cluster_channel: str = "roost"  # prefix of the Redis channels and keys of this cluster
+    # folder of the file blobs; "" is data_dir. The nodes of a cluster share one
+    # (a network file system with atomic rename, docs/cluster.md)
+    blob_dir: str = ""
     # authentication
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024

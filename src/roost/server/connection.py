@@ -117,7 +117,7 @@ class ClientConnection(asyncio.Protocol):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
             except OSError:
                 pass
-        if transport.get_extra_info("sslcontext") is not None:
+        if self.kind == "tcp" and transport.get_extra_info("sslcontext") is not None:
             self.kind = "tls"
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
