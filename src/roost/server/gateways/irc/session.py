@@ -250,12 +250,15 @@ class IrcSession:
         if limit <= 0 or last <= 0:
             return
         seen = self.directory.mark(self.account).get(key, 0)
-        after = max(seen, last - limit, 0)
+        # Shown live already (this session was in the conversation): not again.
+        shown = self.last.get(key, 0)
+        after = max(seen, shown, last - limit, 0)
         if after >= last:
             return
-        self.last.setdefault(key, after)
 
         def show(result: Any, error: RoostError | None) -> None:
+            # Live messages that came meanwhile are newer than ``last``: the
+            # playback is shown whatever self.last says now.
             if error is None and isinstance(result, HistoryResult):
                 for m in result.messages:
                     self.deliver_message(m, playback=True)
@@ -534,18 +537,16 @@ class IrcSession:
 
         self.request(Send, done, to=to, text=text)
 
-    def deliver_message(self, m: Message, playback: bool = False, batch: str = "") -> None:
+    def deliver_message(self, m: Message, playback: bool = False) -> None:
         """A message of a conversation this session takes part in (live, gap or playback)."""
-        if m.seq <= self.last.get(m.room, 0) and not batch:
-            return  # seen already (a playback overlapping live delivery)
-        if not batch:
-            self.last[m.room] = m.seq
+        seen = self.last.get(m.room, 0)
+        if m.seq <= seen and not playback:
+            return  # shown already (live delivery overlapping a refetch)
+        self.last[m.room] = max(seen, m.seq)
         extra: dict[str, str] = {}
         label = self.labels.pop((m.room, m.seq), "") if m.sender == self.me else ""
         if label:
             extra["label"] = label
-        if batch:
-            extra["batch"] = batch
         data = render_message(m, self.me, self.mask, self.cfg.server, extra or None)
         if data:
             if label and data.count(b"\r\n") > 1:
