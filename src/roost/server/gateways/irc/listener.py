@@ -65,6 +65,8 @@ class IrcOutbox(Outbox):
 class IrcConnection(ClientConnection):
     """Server side of one IRC client connection."""
 
+    kind = "irc"  # the transport label of its metrics
+
     def __init__(self, server: Server, gateway: IrcGateway) -> None:
         super().__init__(server)
         self.gateway = gateway
