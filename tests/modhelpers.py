@@ -12,8 +12,11 @@ from roost.protocol.codec import client_decoder
 
 
 def add_account(srv: Any, name: str, role: str | None = "admin") -> None:
-    """`roost user add NAME [--admin|--moderator] --data-dir DIR`, beside the running server."""
+    """`roost user add NAME [--admin|--moderator] --data-dir DIR --config FILE`, beside the server."""
     args = ["user", "add", name, "--data-dir", str(srv.data_dir)]
+    config = srv.data_dir.parent / f"{srv.data_dir.name}.toml"
+    if config.exists():  # the server's own config (its store may be PostgreSQL)
+        args += ["--config", str(config)]
     if role:
         args.append(f"--{role}")
     res = run_cli(*args)

@@ -8,7 +8,7 @@ process's connections.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 
@@ -45,7 +45,8 @@ class Change:
     detail: str = ""
 
 
-ChangeHandler = Callable[[Change], None]
+# Awaited before the envelopes that came after the change are handed over.
+ChangeHandler = Callable[[Change], Awaitable[None]]
 
 
 class Bus(abc.ABC):
@@ -59,6 +60,7 @@ class Bus(abc.ABC):
         self._handler: Handler | None = None
         self._resync: Callable[[], None] | None = None
         self._on_change: ChangeHandler | None = None
+        self._presence_lost: Callable[[list[str]], None] | None = None
 
     def set_handler(self, handler: Handler) -> None:
         self._handler = handler
@@ -69,6 +71,23 @@ class Bus(abc.ABC):
 
     def announce(self, change: Change) -> None:  # noqa: B027 - one process: nothing to tell
         """Tell the other processes (not this one: it made the change) to re-read something."""
+
+    # --- presence: which users have sessions on which process ----------------------
+
+    def here(self, user: str, online: bool) -> None:  # noqa: B027 - one process: its own state
+        """This process now has sessions of ``user`` (online) or no more of them."""
+
+    async def online_elsewhere(self, user: str) -> bool:
+        """True if another process has a session of ``user``."""
+        return False
+
+    def offline(self, user: str, then: Callable[[], None]) -> None:
+        """Call ``then`` if no other process has a session of ``user`` (at once with one)."""
+        then()
+
+    def set_presence_lost(self, callback: Callable[[list[str]], None]) -> None:
+        """``callback`` gets the users of a process that stopped without telling."""
+        self._presence_lost = callback
 
     def set_resync(self, callback: Callable[[], None]) -> None:
         """``callback`` runs when envelopes may have been lost (say, after a reconnect)."""

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -31,6 +33,8 @@ log = logging.getLogger("roost.bus")
 CONNECT_TIMEOUT = 2.0  # seconds to reach Redis
 MAX_OUTGOING = 100_000  # envelopes kept while Redis is away (then the oldest go)
 RECONNECT_MAX = 2.0  # seconds between two reconnect attempts, at most
+HEARTBEAT = 1.0  # seconds between two heartbeats of a node
+NODE_TTL = 5.0  # seconds without a heartbeat after which a node counts as gone
 
 
 class _Batch(msgspec.Struct, array_like=True):
@@ -61,6 +65,14 @@ class RedisBus(Bus):
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._pub: aioredis.Redis | None = None
+        # Users with sessions on this node (mirrored in Redis, rewritten whole
+        # after Redis comes back) and the additions/removals not sent yet.
+        self._here: set[str] = set()
+        self._presence: list[tuple[str, bool]] = []
+        self._rewrite = True
+        self._checks: set[asyncio.Task[None]] = set()
+        self._nodes = f"{prefix}:nodes"
+        self._users = f"{prefix}:node:"
 
     def _client(self) -> aioredis.Redis:
         # No retries inside redis-py: a lost connection must surface here, so
@@ -84,13 +96,14 @@ class RedisBus(Bus):
         self._tasks = [
             asyncio.create_task(self._listen(subscribed)),
             asyncio.create_task(self._send_loop()),
+            asyncio.create_task(self._heartbeat_loop()),
         ]
         # Subscribed before the server takes clients: nothing published after is missed.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(subscribed.wait(), 5)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._checks]:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
@@ -98,8 +111,22 @@ class RedisBus(Bus):
         self._tasks = []
         if self._pub is not None:
             with contextlib.suppress(RedisError, OSError):
+                # Leaving cleanly: the others need not wait for the heartbeat to lapse.
+                async with self._pub.pipeline(transaction=True) as pipe:
+                    pipe.zrem(self._nodes, self.node.hex())
+                    pipe.delete(self._users + self.node.hex())
+                    await pipe.execute()
+            with contextlib.suppress(RedisError, OSError):
                 await self._pub.aclose()
             self._pub = None
+
+    async def health_check(self) -> None:
+        """A PING on the publishing connection (for /readyz and roost_bus_up)."""
+        if self._pub is None:
+            raise RoostError(ErrorCode.INTERNAL, "the bus is not started")
+        await asyncio.wait_for(self._pub.ping(), CONNECT_TIMEOUT)
+        if not self.connected:
+            raise RoostError(ErrorCode.INTERNAL, "not subscribed to Redis (reconnecting)")
 
     def publish(self, envelope: Envelope) -> None:
         if self._handler is not None:
@@ -112,6 +139,85 @@ class RedisBus(Bus):
             del self._out[: len(self._out) - MAX_OUTGOING]
         self._wake.set()
 
+    # --- presence -----------------------------------------------------------------
+
+    def here(self, user: str, online: bool) -> None:
+        if online:
+            self._here.add(user)
+        else:
+            self._here.discard(user)
+        self._presence.append((user, online))
+        self._wake.set()
+
+    async def _live_nodes(self) -> list[str]:
+        assert self._pub is not None
+        now = time.time()
+        raw = await self._pub.zrangebyscore(self._nodes, now - NODE_TTL, "+inf")
+        mine = self.node.hex()
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in raw if n != mine]
+
+    async def online_elsewhere(self, user: str) -> bool:
+        try:
+            nodes = await self._live_nodes()
+            if not nodes:
+                return False
+            assert self._pub is not None
+            async with self._pub.pipeline(transaction=False) as pipe:
+                for node in nodes:
+                    pipe.sismember(self._users + node, user)
+                found = await pipe.execute()
+        except (RedisError, OSError):
+            return False  # Redis away: as far as this node can tell
+        return any(found)
+
+    def offline(self, user: str, then: Callable[[], None]) -> None:
+        async def check() -> None:
+            if not await self.online_elsewhere(user) and user not in self._here:
+                then()
+
+        task = asyncio.create_task(check())
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await self._heartbeat()
+            except (RedisError, OSError) as exc:
+                log.debug("heartbeat failed: %s", exc)
+                self._rewrite = True  # Redis may have lost our set: write it whole again
+            await asyncio.sleep(HEARTBEAT)
+
+    async def _heartbeat(self) -> None:
+        assert self._pub is not None
+        mine = self.node.hex()
+        users_key = self._users + mine
+        now = time.time()
+        async with self._pub.pipeline(transaction=True) as pipe:
+            pipe.zadd(self._nodes, {mine: now})
+            if self._rewrite:
+                pipe.delete(users_key)
+                if self._here:
+                    pipe.sadd(users_key, *sorted(self._here))
+            pipe.expire(users_key, int(NODE_TTL * 6))
+            await pipe.execute()
+        self._rewrite = False
+        # A node whose heartbeat lapsed died: one node (whoever removes it
+        # first) says its users went offline.
+        dead = await self._pub.zrangebyscore(self._nodes, "-inf", now - NODE_TTL)
+        for raw in dead:
+            node = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if await self._pub.zrem(self._nodes, node) != 1:
+                continue
+            users = [
+                u.decode() if isinstance(u, bytes) else str(u)
+                for u in await self._pub.smembers(self._users + node)
+            ]
+            await self._pub.delete(self._users + node)
+            log.info("node %s stopped without leaving; %d users gone with it", node, len(users))
+            if users and self._presence_lost is not None:
+                self._presence_lost(sorted(users))
+
     def announce(self, change: Change) -> None:
         self._changes.append((change.topic, change.key, change.detail))
         self._wake.set()
@@ -121,6 +227,8 @@ class RedisBus(Bus):
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._presence:
+                await self._send_presence()
             if not self._out and not self._changes:
                 continue
             batch, self._out = self._out, []
@@ -135,6 +243,21 @@ class RedisBus(Bus):
                 # Not kept: the other nodes read what they missed from the store.
                 await asyncio.sleep(backoff)
                 backoff = min(RECONNECT_MAX, backoff * 2)
+
+    async def _send_presence(self) -> None:
+        ops, self._presence = self._presence, []
+        assert self._pub is not None
+        key = self._users + self.node.hex()
+        try:
+            async with self._pub.pipeline(transaction=False) as pipe:
+                for user, online in ops:
+                    if online:
+                        pipe.sadd(key, user)
+                    else:
+                        pipe.srem(key, user)
+                await pipe.execute()
+        except (RedisError, OSError):
+            self._rewrite = True  # the next heartbeat that gets through writes it whole
 
     async def _listen(self, subscribed: asyncio.Event) -> None:
         backoff = 0.05
@@ -154,7 +277,7 @@ class RedisBus(Bus):
                 backoff = 0.05
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        self._receive(message["data"])
+                        await self._receive(message["data"])
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -170,7 +293,7 @@ class RedisBus(Bus):
             await asyncio.sleep(backoff)
             backoff = min(RECONNECT_MAX, backoff * 2)
 
-    def _receive(self, data: Any) -> None:
+    async def _receive(self, data: Any) -> None:
         try:
             batch = _decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -181,7 +304,9 @@ class RedisBus(Bus):
         if self._on_change is not None:
             for topic, key, detail in batch.changes:
                 try:
-                    self._on_change(Change(topic, key, detail))
+                    # Applied before this batch's envelopes (a member of a new room
+                    # gets the room's messages).
+                    await self._on_change(Change(topic, key, detail))
                 except Exception:
                     log.exception("applying a change from the bus failed")
         if self._handler is None:

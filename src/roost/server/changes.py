@@ -10,8 +10,6 @@ carries no changes and none of this runs.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -40,42 +38,25 @@ def announce(server: Server, topic: str, key: str, detail: str = "") -> None:
 
 
 class Changes:
-    """Applies other nodes' changes, one at a time, in the order they came."""
+    """Applies other nodes' changes in the order they came (the bus awaits each)."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self._queue: asyncio.Queue[Change] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    def received(self, change: Change) -> None:
-        """Bus handler (on the loop, never blocking)."""
+    async def received(self, change: Change) -> None:
+        """Bus handler: re-read and act; a failure is logged (the store may be away)."""
         if change.topic == KICK:
             # Nothing to read: the sessions end in this loop turn.
             from roost.server.moderation import end_sessions
 
             end_sessions(self.server, change.key, "kicked", change.detail)
             return
-        self._queue.put_nowait(change)
-
-    async def _run(self) -> None:
-        while True:
-            change = await self._queue.get()
-            try:
-                await apply(self.server, change)
-            except Exception as exc:  # the store is away: the periodic reloads catch up
-                log.warning(
-                    "could not apply %s %s from another node: %s", change.topic, change.key, exc
-                )
+        try:
+            await apply(self.server, change)
+        except Exception as exc:
+            log.warning(
+                "could not apply %s %s from another node: %s", change.topic, change.key, exc
+            )
 
 
 async def apply(server: Server, change: Change) -> None:

@@ -77,6 +77,10 @@ SYNC_EVERY = 64 * 1024 * 1024
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,127}")
 
 
+# Seconds a blob or upload in a shared blob folder is safe from deletion (BlobStore.grace).
+SHARED_GRACE = 600.0
+
+
 def new_id() -> str:
     """12 characters of a-z2-7 (60 random bits): short enough to type after /get."""
     return base64.b32encode(secrets.token_bytes(8)).decode("ascii").lower()[:12]
@@ -213,11 +217,13 @@ class FileService:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.config: ServerConfig = server.config
-        self.blobs = BlobStore(self.config.data_dir)
+        cfg = self.config
+        # A shared blob folder: what another node may be using is kept a while.
+        grace = SHARED_GRACE if cfg.blob_dir else 0.0
+        self.blobs = BlobStore(Path(cfg.blob_dir) if cfg.blob_dir else cfg.data_dir, grace)
         self.uploads: dict[str, PartialUpload] = {}
         self.transfers: Counter[str] = Counter()  # user -> transfers moving data now
         self.reserved: Counter[str] = Counter()  # user -> bytes of unfinished uploads
-        self.usage: dict[str, int] = {}  # user -> bytes stored (loaded on first use)
         self.pins: Counter[str] = Counter()  # blobs being committed: not to be swept
         self.pumps: dict[ClientConnection, DownloadPump] = {}
         self._sweeper: asyncio.Task[None] | None = None
@@ -288,15 +294,9 @@ class FileService:
             del self.transfers[user]
 
     async def _usage(self, user: str) -> int:
-        if user not in self.usage:
-            used = await self.server.store.file_usage(user)
-            self.usage.setdefault(user, used)
-        return self.usage[user]
-
-    def _add_usage(self, user: str, delta: int) -> None:
-        # Only once loaded: the loading query sees every committed change itself.
-        if user in self.usage:
-            self.usage[user] += delta
+        # Asked of the store at each upload, never cached: with several nodes the
+        # files stored through the others count too (one query per upload).
+        return await self.server.store.file_usage(user)
 
     # --- uploads ---------------------------------------------------------------------
 
@@ -382,8 +382,6 @@ class FileService:
         gone, unused = await self.server.store.expire_files(time.time())
         # No await between the store's answer and the deletes: a blob pinned by an
         # upload being committed now is kept (its new record will use it).
-        for f in gone:
-            self._add_usage(f.owner, -f.size)
         for sha in unused:
             if not self.pins[sha]:
                 self.blobs.delete(sha)
@@ -619,7 +617,6 @@ async def _complete(
 
         post_message(server, up.key, account.name, up.text, account.priority, then, record)
         posted = await offered
-        svc._add_usage(account.name, up.size)
     finally:
         svc.pins[digest] -= 1
         if svc.pins[digest] <= 0:
@@ -735,3 +732,9 @@ HANDLERS: dict[type, Any] = {
     DownloadCancel: download_cancel,
     DownloadAck: download_ack,
 }
+
+# file_info only reads; a download streams for as long as the file takes and
+# changes nothing a later request sees; upload_done hashes and syncs the file,
+# and its offer takes the next seq once stored (chat sent meanwhile is not
+# held behind a disk write).
+CONCURRENT = frozenset({FileQuery, Download, UploadDone})

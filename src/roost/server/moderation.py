@@ -254,7 +254,8 @@ async def handle_kick(server: Server, conn: ClientConnection, msg: Kick) -> ModR
     actor = require_staff(conn, "kick users")
     target = await subject(server, actor, msg.user, "kick")
     reason = check_reason(msg.reason)
-    if not sessions_of(server, target.name):
+    here = bool(sessions_of(server, target.name))
+    if not here and not await server.bus.online_elsewhere(target.name):
         raise RoostError(ErrorCode.BAD_REQUEST, f"{target.name} is not connected")
     said = f"by {actor.name}" + (f": {reason}" if reason else "")
     sessions = end_sessions(server, target.name, "kicked", f"you were kicked {said}")
@@ -429,3 +430,6 @@ HANDLERS: dict[type, Any] = {
     Refuse: handle_refuse,
     Audit: handle_audit,
 }
+
+# The audit log is only read.
+CONCURRENT = frozenset({Audit})

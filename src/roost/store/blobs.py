@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,18 +27,32 @@ FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 class BlobStore:
     """Blobs under ``root/blobs``, uploads in progress under ``root/uploads``."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, grace: float = 0.0) -> None:
+        """``grace``: seconds a blob or upload file is safe from deletion after it
+        was last written or reused. 0 with one process; with a folder shared by
+        several, another process may be about to record a file that uses a blob
+        this one found unused, or be writing an upload this one did not start."""
         self.root = Path(root)
         self.blob_dir = self.root / "blobs"
         self.temp_dir = self.root / "uploads"
+        self.grace = grace
+
+    def _stale(self, path: Path) -> bool:
+        if self.grace <= 0:
+            return True
+        try:
+            return path.stat().st_mtime < time.time() - self.grace
+        except OSError:
+            return False
 
     def open(self) -> None:
         """Create the folders and delete uploads left by an earlier run."""
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.temp_dir.iterdir():
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+            if self._stale(leftover):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
 
     def path(self, sha256: str) -> Path:
         return self.blob_dir / sha256[:2] / sha256
@@ -67,6 +82,9 @@ class BlobStore:
                 os.close(fd)
             if target.is_file():
                 temp.unlink()
+                # Reused: fresh again, so a sweep elsewhere does not take it now.
+                with contextlib.suppress(OSError):
+                    os.utime(target)
                 return False
             made_dir = not target.parent.is_dir()
             target.parent.mkdir(exist_ok=True)
@@ -89,8 +107,11 @@ class BlobStore:
             temp.unlink()
 
     def delete(self, sha256: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path(sha256).unlink()
+        """Delete a blob no file uses (kept while within ``grace``)."""
+        path = self.path(sha256)
+        if self._stale(path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     def all_blobs(self) -> Iterator[str]:
         """SHA-256 of every blob present."""

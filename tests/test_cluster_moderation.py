@@ -1,0 +1,152 @@
+"""Moderation and presence across the nodes of a cluster (PostgreSQL + Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from helpers import client_for, logged_in, next_event, unique
+from modhelpers import Recorder, staff
+from roost.client import Bye, Presence, RoostError
+
+
+async def _bye(rec: Recorder, timeout: float) -> Bye:
+    ev: Bye = await rec.wait(lambda e: isinstance(e, Bye), timeout)
+    return ev
+
+
+async def test_block_on_one_node_ends_sessions_on_another_within_a_second(cluster: Any) -> None:
+    a, b = cluster(2)
+    boss = await staff(a, "boss")
+    name = unique("bad")
+    try:
+        victim = client_for(b, name, reconnect=False)
+        await victim.start()
+        seen = Recorder(victim)
+        t0 = time.monotonic()
+        await boss.block(name, reason="spam")
+        bye = await _bye(seen, 1.0)
+        assert time.monotonic() - t0 < 1.0
+        assert bye.code == "blocked" and "spam" in bye.reason
+        await victim.close()
+        with pytest.raises(RoostError) as err:
+            async with logged_in(b, name, register=False, reconnect=False):
+                pass
+        assert err.value.code == "blocked"
+        await boss.unblock(name)
+        await asyncio.sleep(0.3)  # the unblock reaches node b through the bus
+        async with logged_in(b, name, register=False, reconnect=False) as back:
+            assert (await back.send("general", "behaving now")).seq >= 1
+    finally:
+        await boss.close()
+
+
+async def test_kick_on_one_node_of_a_user_connected_to_another(cluster: Any) -> None:
+    a, b = cluster(2)
+    boss = await staff(a, "boss")
+    name = unique("loud")
+    try:
+        async with logged_in(b, name, reconnect=False) as victim:
+            seen = Recorder(victim)
+            await asyncio.sleep(0.3)  # presence reaches Redis
+            res = await boss.kick(name, reason="calm down")
+            assert res.action == "kick"
+            bye = await _bye(seen, 1.0)
+            assert bye.code == "kicked" and "calm down" in bye.reason
+        with pytest.raises(RoostError) as err:
+            await boss.kick("nobody-here")
+        assert err.value.code in ("no_such_user", "bad_request")
+    finally:
+        await boss.close()
+
+
+async def test_address_ban_and_role_change_reach_the_other_node(cluster: Any) -> None:
+    a, b = cluster(2)
+    boss = await staff(a, "boss")
+    name = unique("mod")
+    try:
+        async with logged_in(b, name, reconnect=False) as member:
+            with pytest.raises(RoostError):
+                await member.blocks()  # a member may not list blocks
+            await boss.set_role(name, "moderator")
+            for _ in range(50):  # the role reaches node b's cached account
+                try:
+                    assert await member.blocks() == []
+                    break
+                except RoostError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the role change never reached node b")
+        other = client_for(b, unique("plain"), reconnect=False)
+        await other.start()
+        seen = Recorder(other)
+        await boss.ban_address("127.0.0.1", reason="all of localhost")
+        bye = await _bye(seen, 1.0)
+        assert bye.code == "banned"
+        await other.close()
+        with pytest.raises(RoostError) as err:
+            async with logged_in(b, unique("new"), reconnect=False):
+                pass
+        assert err.value.code == "banned"
+    finally:
+        await boss.close()
+
+
+async def test_admission_waiting_on_one_node_admitted_from_another(cluster: Any) -> None:
+    a, b = cluster(2, registration="approve")
+    boss = await staff(a, "boss")
+    try:
+        newbie = client_for(b, "newbie", reconnect=False)
+        assert (await newbie.start()).status == "pending"
+        for _ in range(50):
+            if [p.user for p in await boss.pending()] == ["newbie"]:
+                break
+            await asyncio.sleep(0.05)
+        await boss.admit("newbie")
+        admitted = await newbie.wait_admitted(5)
+        assert admitted.status == "active" and "general" in admitted.rooms
+        sent = await newbie.send("general", "in through node b")
+        assert sent.seq >= 1
+        await newbie.close()
+    finally:
+        await boss.close()
+
+
+async def test_presence_is_online_until_the_last_session_on_any_node_ends(cluster: Any) -> None:
+    a, b = cluster(2)
+    watcher = client_for(a, unique("w"))
+    await watcher.start()
+    seen = Recorder(watcher)
+    name = unique("two")
+    try:
+        on_a = client_for(a, name, reconnect=False)
+        await on_a.start()
+        on_b = client_for(b, name, register=False, reconnect=False)
+        await on_b.start()
+        await asyncio.sleep(0.3)
+        await on_a.close()
+        await asyncio.sleep(0.5)
+        offline = [e for e in seen.of(Presence) if e.user == name and not e.online]
+        assert offline == [], "still online on node b"
+        await on_b.close()
+        await seen.wait(lambda e: isinstance(e, Presence) and e.user == name and not e.online, 3)
+    finally:
+        await watcher.close()
+
+
+async def test_users_of_a_dead_node_go_offline_within_seconds(cluster: Any) -> None:
+    a, b = cluster(2)
+    name = unique("gone")
+    async with logged_in(a, unique("w")) as watcher:
+        seen = Recorder(watcher)
+        lost = client_for(b, name, reconnect=False)
+        await lost.start()
+        await next_event(watcher, Presence, user=name, online=True)
+        t0 = time.monotonic()
+        b.kill9()
+        await seen.wait(lambda e: isinstance(e, Presence) and e.user == name and not e.online, 12)
+        assert time.monotonic() - t0 < 12
+        await lost.close()
