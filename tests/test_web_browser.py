@@ -78,6 +78,11 @@ async def test_two_browsers_and_an_sdk_client_talk_in_a_room_and_a_dm(server, br
         assert ev.sender == alice and ev.room == "general"
         await sdk.send("general", "hello from the sdk")
         await shows(a, "hello from the sdk")
+        # Screen readers hear it from the live region.
+        assert a.find("#announce").get_attribute("aria-live") == "polite"
+        await a.until(
+            lambda: "hello from the sdk" in a.find("#announce").get_attribute("textContent")
+        )
         await shows(b, "hello from the sdk")
         # Shift+Enter makes a second line; Enter sends; urgent is marked.
         assert [o.text for o in Select(a.find("#priority")).options] == ["normal", "low"]
@@ -297,6 +302,11 @@ async def test_screenshots_and_the_narrow_layout(server, browsers) -> None:
         await shows(a, "Server room is over temperature, check the AC")
         await a.until(lambda: a.find_all("#dm-list .badge"), what="the DM badge")
         assert a.find_all("#log li.urgent")
+        # Everything the page loaded came from the server itself.
+        loaded = a.driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+        )
+        assert loaded and all(u.startswith(url.rstrip("/")) for u in loaded), loaded
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         a.viewport(1280, 800)
         a.driver.save_screenshot(str(DOCS_IMG / "web-1280x800.png"))

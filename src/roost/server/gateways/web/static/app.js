@@ -252,6 +252,12 @@ function addMessage(m, live) {
     appendMessage(m);
     markRead(c);
   }
+  if (m.sender !== state.me) {
+    // Screen readers hear new messages here, not the whole log when it is redrawn.
+    const where = m.room === state.current ? "" : ` in ${convTitle(m.room)}`;
+    const urgent = m.priority === 0 ? "urgent, " : "";
+    $("announce").textContent = `${urgent}${m.sender}${where}: ${m.text}`;
+  }
   renderNav();
 }
 
