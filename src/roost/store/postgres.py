@@ -187,7 +187,7 @@ class PostgresStore(Store):
             )
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             raise RoostError(
-                ErrorCode.STORAGE, f"cannot reach PostgreSQL at {safe_url(self.dsn)}: {exc}"
+                ErrorCode.UNAVAILABLE, f"cannot reach PostgreSQL at {safe_url(self.dsn)}: {exc}"
             ) from exc
         assert pool is not None
         return pool
@@ -499,7 +499,7 @@ class PostgresStore(Store):
             await self._run(lambda conn: _insert(conn, batch))
             errors: list[BaseException | None] = [None] * len(batch)
         except RoostError as exc:
-            if exc.code is ErrorCode.STORAGE and len(batch) > 1 and _bad_data(exc):
+            if len(batch) > 1 and _bad_data(exc):
                 # One bad row (say a file id taken) must not sink the rest: one by one.
                 errors = []
                 for item in batch:
@@ -670,14 +670,17 @@ def _bad_data(exc: RoostError) -> bool:
 
 
 def _as_store_error(exc: BaseException) -> RoostError:
-    if isinstance(exc, asyncpg.IntegrityConstraintViolationError) or (
-        isinstance(exc, asyncpg.PostgresError)
-        and not isinstance(
-            exc, asyncpg.exceptions.CannotConnectNowError | asyncpg.exceptions.AdminShutdownError
-        )
-    ):
+    """A database failure as the error a client sees: its data refused, or the database away."""
+    away = (
+        asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting, cancelled
+        asyncpg.exceptions.PostgresConnectionError,
+    )
+    if isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, away):
         err = RoostError(ErrorCode.STORAGE, f"storage error: {exc}")
-    else:
-        err = RoostError(ErrorCode.STORAGE, "the database is unavailable; try again in a moment")
+    else:  # the connection broke, was refused or timed out
+        err = RoostError(
+            ErrorCode.UNAVAILABLE,
+            "the server cannot reach its database; nothing was stored, try again in a moment",
+        )
     err.__cause__ = exc
     return err
