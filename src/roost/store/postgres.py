@@ -260,6 +260,42 @@ class PostgresStore(Store):
                 await asyncio.wait_for(self._pool.close(), 5)
             self._pool = None
 
+    async def bulk_import(
+        self, tables: dict[str, list[str]], rows: dict[str, list[tuple[Any, ...]]]
+    ) -> dict[str, int]:
+        """Copy whole tables into an empty database in one transaction; rows per table.
+
+        Refused if the database holds accounts or messages already (an import
+        never merges into a store in use). Each room's counter continues from
+        its highest imported seq.
+        """
+
+        async def op(conn: asyncpg.Connection) -> dict[str, int]:
+            async with conn.transaction():
+                used = await conn.fetchval(
+                    "SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM messages)"
+                )
+                if used:
+                    raise RoostError(
+                        ErrorCode.BAD_REQUEST,
+                        "the PostgreSQL database holds accounts or messages already;"
+                        " import into a new database (then `roost db migrate` it)",
+                    )
+                counts: dict[str, int] = {}
+                for table, cols in tables.items():
+                    await conn.copy_records_to_table(table, records=rows[table], columns=cols)
+                    counts[table] = len(rows[table])
+                await conn.execute(
+                    "INSERT INTO seqs (room, last) SELECT room, max(seq) FROM messages GROUP BY room"
+                )
+                await conn.execute(
+                    "SELECT setval(pg_get_serial_sequence('audit', 'id'),"
+                    " greatest((SELECT max(id) FROM audit), 1))"
+                )
+                return counts
+
+        return await self._run(op)
+
     async def health_check(self) -> None:
         await self._run(lambda conn: conn.fetchval("SELECT 1"))
 
