@@ -8,7 +8,8 @@ import time
 from typing import Any
 
 from helpers import client_for, logged_in, next_event, unique
-from roost.client import Message, RoostError
+from modhelpers import Recorder, staff
+from roost.client import Bye, Message, RoostError
 
 
 async def _send_until_ok(client: Any, text: str, timeout: float) -> Any:
@@ -108,3 +109,25 @@ async def test_kill_9_of_a_node_mid_stream_loses_no_acked_message(cluster: Any) 
         assert set(acked) <= stored
     finally:
         await reader.close()
+
+
+async def test_a_block_issued_while_redis_is_down_reaches_the_other_node_after(
+    cluster: Any, engines: Any
+) -> None:
+    a, b = cluster(2)
+    boss = await staff(a, "boss")
+    name = unique("late")
+    try:
+        victim = client_for(b, name, reconnect=False)
+        await victim.start()
+        seen = Recorder(victim)
+        engines.redis.stop()
+        try:
+            await boss.block(name, reason="while redis was away")
+        finally:
+            engines.redis.start()
+        bye = await seen.wait(lambda e: isinstance(e, Bye), 10)
+        assert bye.code == "blocked"
+        await victim.close()
+    finally:
+        await boss.close()
