@@ -184,6 +184,10 @@ class PostgresStore(Store):
                 max_size=self.pool_size,
                 timeout=CONNECT_TIMEOUT,
                 command_timeout=COMMAND_TIMEOUT,
+                # Released connections are not reset with a round trip of
+                # statements (RESET ALL, UNLISTEN...): the store keeps no session
+                # state, and that round trip per operation was a commit's worth.
+                reset=_no_reset,
             )
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             raise RoostError(
@@ -534,7 +538,9 @@ class PostgresStore(Store):
         try:
             await self._run(lambda conn: _insert(conn, batch))
             errors: list[BaseException | None] = [None] * len(batch)
-        except RoostError as exc:
+        except Exception as failure:
+            # Never lets the writer die: every message is answered.
+            exc = failure if isinstance(failure, RoostError) else _as_store_error(failure)
             if len(batch) > 1 and _bad_data(exc):
                 # One bad row (say a file id taken) must not sink the rest: one by one.
                 errors = []
@@ -542,8 +548,8 @@ class PostgresStore(Store):
                     try:
                         await self._run(lambda conn, item=item: _insert(conn, [item]))  # type: ignore[misc]
                         errors.append(None)
-                    except RoostError as one:
-                        errors.append(one)
+                    except Exception as one:
+                        errors.append(one if isinstance(one, RoostError) else _as_store_error(one))
             else:
                 errors = [exc] * len(batch)
         for item, err in zip(batch, errors, strict=True):
@@ -675,6 +681,10 @@ async def _insert(conn: asyncpg.Connection, batch: list[_Pending]) -> None:
         seqs.sort(reverse=True)
     for rec in recs:
         rec.seq = by_room[rec.room].pop()
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Pool reset hook: nothing to undo (see _connect)."""
 
 
 def _file_row(f: FileRecord) -> tuple[object, ...]:
