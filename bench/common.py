@@ -158,6 +158,7 @@ class RoostServer(ManagedProcess):
     """`python -m roost serve` on a free loopback port, in a data folder of its own."""
 
     config: dict[str, Any] = field(default_factory=dict)
+    web_port: int = 0  # the web client's (WebSocket) port, once started
 
     def start(self) -> RoostServer:
         data = self.workdir / "roost-data"
@@ -166,15 +167,19 @@ class RoostServer(ManagedProcess):
         cfg.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in config.items()))
         port_file = self.workdir / "roost.port"
         port_file.unlink(missing_ok=True)
+        web_port_file = self.workdir / "roost.webport"
         env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         args = [sys.executable, "-m", "roost", "serve", "--host", HOST, "--port", str(self.port)]
         args += ["--data-dir", str(data), "--config", str(cfg), "--port-file", str(port_file)]
+        args += ["--web-port-file", str(web_port_file)]
         self._launch(args, "roost.log", env)
         assert self.proc is not None
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if port_file.exists() and port_file.read_text().strip():
                 self.port = int(port_file.read_text())
+                if web_port_file.exists():
+                    self.web_port = int(web_port_file.read_text())
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError((self.workdir / "roost.log").read_text()[-2000:])

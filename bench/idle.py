@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -129,13 +130,21 @@ async def connect_worker(
 
 
 def connect_all(
-    system: str, port: int, pid: int, sessions: int, tokens: list[str]
+    system: str,
+    port: int,
+    pid: int,
+    sessions: int,
+    tokens: list[str],
+    worker: Callable[..., Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
+    """``sessions`` connections by ``worker`` (default connect_worker) processes; RSS growth."""
     workers = Workers()
     try:
         per = -(-sessions // WORKERS)
         for first in range(0, sessions, per):
-            workers.start(connect_worker, system, port, first, min(per, sessions - first), tokens)
+            workers.start(
+                worker or connect_worker, system, port, first, min(per, sessions - first), tokens
+            )
         time.sleep(0.5)
         before = rss_kib(pid)
         workers.send("go")

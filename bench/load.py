@@ -63,6 +63,9 @@ class RoomLoad:
     irc_port: int = 0  # roost: the receivers connect to this IRC gateway port instead
     # roost: several nodes of one cluster; receiver and sender i connect to ports[i % n]
     ports: tuple[int, ...] = ()
+    # "ws": receivers come through the web gateway's WebSocket on web_port (bench/web.py)
+    receivers_over: str = "tcp"
+    web_port: int = 0
 
     def port_for(self, i: int) -> int:
         return self.ports[i % len(self.ports)] if self.ports else self.port
@@ -75,6 +78,12 @@ async def _connect_receivers(load: RoomLoad, first: int, count: int) -> list[Cou
         stamps = bool(load.stamp_every) and i % load.stamp_every == 0
         # At a paced rate the receivers that do not measure read in batches.
         lazy = load.rate > 0 and not stamps
+        if load.system == "roost" and load.receivers_over == "ws":
+            from wsclient import ws_counter
+
+            c = await ws_counter(load.web_port, f"{load.prefix}r{i}", Counter(ROOST_MSG, stamps))
+            c.watch(ROOST_GAP)
+            return c
         if load.irc_port:
             _, writer = await gateway_session(load.irc_port, f"{load.prefix}r{i}")
             c = Counter(IRC_MSG, stamps, lazy)

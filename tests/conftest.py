@@ -125,6 +125,18 @@ RELAXED_LIMITS = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def client_files_apart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Clients run by tests keep their files (client.toml, read markers) out of ~/.config."""
+    old = os.environ.get("ROOST_CONFIG_DIR")
+    os.environ["ROOST_CONFIG_DIR"] = str(tmp_path_factory.mktemp("client-config"))
+    yield
+    if old is None:
+        os.environ.pop("ROOST_CONFIG_DIR", None)
+    else:
+        os.environ["ROOST_CONFIG_DIR"] = old
+
+
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Any]:
     """Start servers with a given config; all are stopped at the end of the test."""

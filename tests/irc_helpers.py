@@ -63,7 +63,12 @@ class IrcLines:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"no line matched {pattern!r}; seen: {self.seen[-20:]}")
-            text = await self.line(left)
+            try:
+                text = await self.line(left)
+            except TimeoutError:
+                raise AssertionError(
+                    f"no line matched {pattern!r}; seen: {self.seen[-20:]}"
+                ) from None
             if rx.search(text):
                 return text
 

@@ -93,7 +93,7 @@ def test_failures_print_one_line_and_exit_nonzero(server) -> None:
     unknown = run_cli("send", "no-room", "x", "--user", name, "--server", s)
     assert unknown.returncode != 0 and "no room" in unknown.stderr
     down = run_cli("send", "general", "x", "--user", name, "--server", "127.0.0.1:1")
-    assert down.returncode != 0 and "cannot reach the server" in down.stderr
+    assert down.returncode == 1 and "cannot reach the server at 127.0.0.1:1:" in down.stderr
     nouser = run_cli("send", "general", "x", "--server", s, ROOST_USER="")
     assert nouser.returncode != 0 and "--user" in nouser.stderr
     badprio = run_cli("send", "general", "x", "--user", name, "--server", s, "--priority", "huge")
@@ -125,6 +125,32 @@ def test_user_add_offline_and_closed_registration(server_factory, tmp_path) -> N
         "send", "general", "x", "--user", unique(), "--register", "--server", srv.address
     )
     assert refused.returncode != 0 and "registration is closed" in refused.stderr
+
+
+def test_usage_errors_are_one_line_pointing_to_help() -> None:
+    cases = {
+        ("send",): ("Missing argument 'TARGET'", "roost send --help"),
+        ("sned", "general", "x"): ("No such command 'sned'. Did you mean 'send'?", "roost --help"),
+        ("send", "general", "x", "--bogus"): ("No such option '--bogus'", "roost send --help"),
+        ("send", "general", "x", "--priority", "huge", "--user", "u"): (
+            "'huge': use urgent, high, normal, low or 0-3",
+            "roost send --help",
+        ),
+        ("user", "add"): ("Missing argument 'NAME'", "roost user add --help"),
+        ("admin", "mute", "x", "--for", "soon", "--user", "u"): (
+            "not a duration",
+            "roost admin mute --help",
+        ),
+    }
+    for args, (text, pointer) in cases.items():
+        res = run_cli(*args)
+        assert res.returncode == 2, (args, res.stderr)
+        [line] = res.stderr.splitlines()
+        assert line.startswith("roost: error: ") and text in line, line
+        assert line.endswith(f"(see `{pointer}`)"), line
+    # A group without its command still shows its help (and exits 2).
+    bare = run_cli("user")
+    assert bare.returncode == 2 and "Commands:" in bare.stdout + bare.stderr
 
 
 def test_bad_config_is_reported(tmp_path) -> None:
@@ -163,6 +189,7 @@ def test_line_chat_reads_commands_from_a_pipe(server) -> None:
                 "/rooms",
                 f"/msg {other} a private word",
                 "/nonsense",
+                "/urgent wake up",
                 "/quit",
             ]
         )
@@ -174,11 +201,60 @@ def test_line_chat_reads_commands_from_a_pipe(server) -> None:
     assert f"#pipe-room: {name}" in res.stdout
     assert "#general" in res.stdout
     hist = run_cli("history", "pipe-room", "--json", "--user", name, "--server", s)
-    assert [json.loads(x)["text"] for x in hist.stdout.splitlines()] == ["in the pipe room"]
+    assert [json.loads(x)["text"] for x in hist.stdout.splitlines()] == [
+        "in the pipe room",
+        "wake up",
+    ]
+    assert json.loads(hist.stdout.splitlines()[-1])["priority"] == 2
+    assert "! sent as normal, not urgent: your account's level is normal" in res.stdout
     dm = run_cli("history", "@" + name, "--json", "--user", other, "--server", s)
     assert [json.loads(x)["text"] for x in dm.stdout.splitlines()] == ["a private word"]
     gen = run_cli("history", "general", "--json", "--user", name, "--server", s)
     assert "hello from the line client" in [json.loads(x)["text"] for x in gen.stdout.splitlines()]
+
+
+def test_line_chat_uses_what_the_full_screen_client_remembers_and_shows_missed(
+    server, tmp_path
+) -> None:
+    from roost.tui.config import ClientConfig
+
+    alice, bob = unique("alice"), unique("bob")
+    s = server.address
+    for name in (alice, bob):
+        made = run_cli("send", "general", "hi", "--user", name, "--register", "--server", s)
+        assert made.returncode == 0, made.stderr
+    cfg = tmp_path / "cfg"
+    ClientConfig(server=s, user=alice, path=cfg / "client.toml").save()
+    env = {"ROOST_CONFIG_DIR": str(cfg), "ROOST_USER": ""}
+
+    def line_chat(script: str) -> list[str]:
+        res = run_cli("chat", "--plain", input=script, **env)  # no --server, no --user
+        assert res.returncode == 0, res.stderr
+        return res.stdout.splitlines()
+
+    first = line_chat("/nonsense\n/quit\n")
+    assert f"* logged in as {alice}; in #general. /help for commands" in first
+    assert "! unknown command /nonsense; /help lists the commands" in first
+    assert not [line for line in first if "/block" in line]  # not the whole list
+    assert "* the last messages in #general:" in first
+
+    for i in range(1, 13):
+        assert run_cli("send", "general", f"m{i}", "--user", bob, "--server", s).returncode == 0
+    assert run_cli("send", "@" + alice, "psst", "--user", bob, "--server", s).returncode == 0
+    second = line_chat("/quit\n")
+    at = second.index("* missed in #general (2 older: /history N):")
+    messages = [line for line in second[at + 1 :] if " #general <" in line]
+    shown = [line.split(">", 1)[1].strip() for line in messages[:10]]
+    assert shown == [f"m{i}" for i in range(3, 13)]
+    assert f"* unread: @{bob} 1 (/room NAME, then /history)" in second
+    # What was shown counts as read (markers shared with the full-screen client);
+    # the direct message, never shown, is still unread, until it is.
+    third = line_chat(f"/room @{bob}\n/history\n/quit\n")
+    assert not [line for line in third if "missed" in line], third
+    assert f"* unread: @{bob} 1 (/room NAME, then /history)" in third
+    assert [line for line in third if line.endswith(f"@{bob} <{bob}> psst")]
+    fourth = line_chat("/quit\n")
+    assert not [line for line in fourth if "missed" in line or "unread" in line], fourth
 
 
 def test_user_added_while_the_server_runs_is_in_general(server) -> None:

@@ -102,3 +102,15 @@ def test_readme_tour_user_add_on_the_folder_a_server_made(server_factory) -> Non
     res = run_cli("user", "add", "root", "--admin", "--data-dir", str(srv.data_dir))
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
+
+
+def test_restore_into_a_served_folder_is_refused_naming_the_server(server, tmp_path) -> None:
+    assert server.proc is not None
+    dest = tmp_path / "copy"
+    made = run_cli("backup", str(dest), "--data-dir", str(server.data_dir))
+    assert made.returncode == 0, made.stderr
+    res = run_cli("restore", str(dest), "--data-dir", str(server.data_dir), "--force")
+    assert res.returncode == 1
+    [line] = res.stderr.splitlines()
+    assert f"in use by `roost serve` (pid {server.proc.pid}); stop its server" in line, line
+    assert not list(tmp_path.glob("*.before-restore-*"))

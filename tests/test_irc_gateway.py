@@ -9,7 +9,7 @@ import pytest
 from helpers import PASSWORD, logged_in, next_event, unique
 from irc_helpers import IrcLines, irc_server
 from modhelpers import add_account, staff
-from roost.client import Bye, Message, RoostError
+from roost.client import Bye, Left, Message, RoostError
 
 
 async def test_irc_and_native_clients_talk_in_a_room_and_a_dm(server_factory) -> None:
@@ -213,4 +213,146 @@ async def test_bad_input_gets_numerics_and_the_session_goes_on(server_factory) -
     await irc.until(r" 417 ")
     irc.send("PING :still-alive")
     assert (await irc.until(r"PONG")).endswith("still-alive")
+    await irc.close()
+
+
+async def test_irc_over_tls_with_the_servers_certificate(server_factory) -> None:
+    import ssl
+
+    from irc_helpers import free_port
+
+    port = free_port()
+    srv = server_factory(irc_tls_port=port)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # self-signed on first start, as for native clients
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
+    irc = IrcLines(reader, writer)
+    await irc.register(unique("tls"))
+    cert = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    # the same certificate the native listener would use (made on first start)
+    pem = (srv.data_dir / "tls" / "cert.pem").read_text()
+    assert cert == ssl.PEM_cert_to_DER_cert(pem)
+    await irc.close()
+
+
+async def test_labeled_echo_and_ack(server_factory) -> None:
+    srv = irc_server(server_factory)
+    irc = await IrcLines.open(srv)
+    await irc.register(unique("lab"), caps="labeled-response echo-message message-tags batch")
+    await irc.until(r" 366 ")
+    irc.send("@label=e1 PRIVMSG #general :labelled")
+    echo = await irc.until(r"PRIVMSG #general :labelled")
+    assert echo.startswith("@") and "label=e1" in echo
+    irc.send("@label=p1 PING :x")
+    assert "label=p1" in await irc.until(r"PONG")
+    irc.send("@label=n1 NAMES #general")
+    head = await irc.until(r"BATCH \+\S+ labeled-response")
+    assert "label=n1" in head
+    await irc.until(r"BATCH -")
+    await irc.close()
+
+
+async def test_join_part_and_native_presence(server_factory) -> None:
+    srv = irc_server(server_factory)
+    nick = unique("jp")
+    irc = await IrcLines.open(srv)
+    await irc.register(nick, caps="away-notify")
+    await irc.until(r" 366 ")
+    async with logged_in(srv) as native:
+        irc.send("JOIN #newroom")
+        await irc.until(rf":{nick}!\S+ JOIN #newroom")
+        await irc.until(r" 366 \S+ #newroom ", timeout=3)
+        await native.join("newroom")
+        assert native.user in await irc.until(r"JOIN #newroom")
+        irc.send("PRIVMSG #newroom :in the new room")
+        ev = await next_event(native, Message, text="in the new room")
+        assert ev.room == "newroom"
+        irc.send("WHO #newroom")
+        who = [await irc.until(r" 352 ") for _ in range(2)]
+        assert {w.split()[7] for w in who} == {nick, native.user}
+        irc.send("PART #newroom")
+        await irc.until(rf":{nick}!\S+ PART #newroom")
+        await next_event(native, Left, room="newroom", user=nick)
+    # the native client went away: away-notify says so
+    assert "AWAY :offline" in await irc.until(r" AWAY :offline")
+    await irc.close()
+
+
+async def test_registration_with_approval_waits_for_a_moderator(server_factory) -> None:
+    srv = irc_server(server_factory, registration="approve")
+    boss = await staff(srv, "boss")
+    nick = unique("new")
+    irc = await IrcLines.open(srv)
+    irc.send("PASS :" + PASSWORD, f"NICK {nick}", f"USER {nick} 0 * :x")
+    assert "waits for a moderator" in await irc.until(r"NOTICE")
+    await boss.admit(nick)
+    await irc.until(r" 001 ")
+    await irc.until(r"JOIN #general")
+    await irc.close()
+    await boss.close()
+
+
+async def test_reloaded_registration_setting_applies_to_irc(server_factory) -> None:
+    import signal
+
+    srv = irc_server(server_factory)
+    cfg = srv.data_dir.parent / f"{srv.data_dir.name}.toml"
+    cfg.write_text(cfg.read_text() + 'registration = "closed"\n')
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = asyncio.get_running_loop().time() + 5
+    while "reloaded the configuration" not in srv.log():
+        assert asyncio.get_running_loop().time() < deadline, srv.log()[-2000:]
+        await asyncio.sleep(0.05)
+    irc = await IrcLines.open(srv)
+    irc.send("PASS :" + PASSWORD, f"NICK {unique('late')}", "USER x 0 * :x")
+    assert " 464 " in await irc.until(r" 464 ")
+    await irc.closed()
+
+
+async def test_chathistory_targets_lists_conversations_by_time(server_factory) -> None:
+    srv = irc_server(server_factory)
+    nick = unique("tg")
+    irc = await IrcLines.open(srv)
+    await irc.register(nick, caps="batch draft/chathistory server-time")
+    await irc.until(r" 366 ")
+    async with logged_in(srv) as native:
+        await native.send("general", "in the room")
+        await native.send("@" + nick, "in private")
+        await irc.until(r"PRIVMSG " + nick + " :in private")
+        irc.send(
+            "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10"
+        )
+        await irc.until(r"BATCH \+\S+ draft/chathistory-targets")
+        targets = [await irc.until(r"CHATHISTORY TARGETS") for _ in range(2)]
+        names = [t.split()[-2] for t in targets]
+        assert names == ["#general", native.user]  # oldest latest message first
+        assert all(t.split()[-1].startswith("20") for t in targets)
+        irc.send(f"ISON {native.user} nobody-here")
+        assert (await irc.until(r" 303 ")).split()[-1].lstrip(":") == native.user
+    await irc.close()
+
+
+async def test_ban_ends_irc_connections_from_the_address(server_factory) -> None:
+    srv = irc_server(server_factory)
+    boss = await staff(srv, "boss")
+    irc = await IrcLines.open(srv)
+    await irc.register(unique("ban"))
+    await boss.ban_address("127.0.0.1", 60, "bad neighbourhood")
+    rest = await irc.closed()
+    assert any("banned" in x for x in rest if x.startswith("ERROR"))
+    await boss.close()
+
+
+async def test_a_flood_of_lines_is_answered_in_order_and_the_server_lives(server_factory) -> None:
+    srv = irc_server(server_factory)
+    irc = await IrcLines.open(srv)
+    await irc.register(unique("fl"))
+    irc.send_raw(b"".join(b"PING :n%d\r\n" % i for i in range(5000)))
+    for i in range(5000):
+        got = await irc.until(r"PONG")
+        assert got.endswith(f"n{i}")
+    async with logged_in(srv) as native:  # the server still serves everyone
+        await native.send("general", "after the flood")
+        await irc.until(r"PRIVMSG #general :after the flood")
     await irc.close()

@@ -80,6 +80,10 @@ async def test_restore_refuses_a_folder_with_data_unless_forced(server_factory, 
     again = run_cli("backup", str(dest), "--data-dir", str(srv.data_dir))
     assert again.returncode == 1 and "not an empty folder" in again.stderr
     assert (dest / "roost-backup.json").exists()
+    # Never over the folder of a running server, even with --force.
+    res = run_cli("restore", str(dest), "--data-dir", str(srv.data_dir), "--force")
+    assert res.returncode == 1 and "in use by `roost serve`" in res.stderr, res.stderr
+    assert "stop the server before restoring" in res.stderr
     # Not a backup at all.
     res = run_cli("restore", str(tmp_path), "--data-dir", str(tmp_path / "x"))
     assert res.returncode == 1 and "is not a Roost backup" in res.stderr

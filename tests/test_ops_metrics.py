@@ -6,7 +6,10 @@ import asyncio
 import json
 import sqlite3
 
-from helpers import client_for, logged_in, next_event, unique
+import pytest
+
+from helpers import client_for, logged_in, next_event, pause_reading, resume_reading, unique
+from modhelpers import staff
 from opshelpers import free_port, http_get, listening_addresses, scrape, value
 from roost.client import Message, RoostError
 
@@ -123,3 +126,84 @@ def test_loopback_only_unless_told(server_factory) -> None:
     plain = server_factory("plain")
     assert "metrics and health on" not in plain.log()
     assert "metrics and health on http://127.0.0.1:" in srv.log()
+
+
+async def test_slow_readers_gaps_and_sanctions_are_counted(server_factory) -> None:
+    port = free_port()
+    srv = server_factory(
+        metrics_port=port,
+        outbox_budget=64 * 1024,
+        stall_timeout=3.0,
+        login_fail_account=2,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+    )
+    lagging = client_for(srv, unique("lag"))  # falls behind, then reads again
+    stalled = client_for(srv, unique("stall"))  # never reads again
+    await lagging.start()
+    await stalled.start()
+    async with logged_in(srv) as sender:
+        pause_reading(lagging)
+        pause_reading(stalled)
+        filler = "y" * 1020
+        await asyncio.gather(*(sender.send("general", f"{i} {filler}") for i in range(400)))
+        held = await asyncio.to_thread(scrape, port)
+        # Bounded by the budgets: never more than the two outboxes can hold.
+        assert 64 * 1024 <= value(held, "roost_outbox_bytes") <= 3 * 64 * 1024
+        resume_reading(lagging)
+        deadline = asyncio.get_running_loop().time() + 15
+        while True:
+            s = await asyncio.to_thread(scrape, port)
+            done = value(s, "roost_slow_reader_disconnects_total") and value(
+                s, "roost_gap_notices_total"
+            )
+            if done or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.2)
+    await lagging.close()
+    await stalled.close()
+    assert value(s, "roost_slow_reader_disconnects_total") == 1
+    assert value(s, "roost_gap_notices_total") >= 1
+
+    # Staff sanctions and automatic ones, by kind and by whom.
+    victim = unique("victim")
+    async with logged_in(srv, victim):
+        pass
+    for _ in range(2):
+        with pytest.raises(RoostError):
+            await client_for(srv, victim, "wrong", register=False).start()
+    boss = await staff(srv)
+    try:
+        await boss.block(victim, 600, "enough")
+        await boss.mute(lagging.user, 0, "quiet")
+    finally:
+        await boss.close()
+    s = await asyncio.to_thread(scrape, port)
+    assert value(s, "roost_sanctions_total", kind="block", by="staff") == 1
+    assert value(s, "roost_sanctions_total", kind="mute", by="staff") == 1
+    assert value(s, "roost_sanctions_active", kind="block") == 1
+    assert value(s, "roost_automatic_actions_total", action="lock") == 1
+    assert value(s, "roost_login_failures_total") == 2
+
+
+async def test_readyz_follows_the_cluster_bus(server_factory, pg_dsn, tmp_path) -> None:
+    """A node on PostgreSQL and its own redis-server: ready, then not once Redis is gone."""
+    from conftest import migrated
+    from engines import Redis
+
+    redis = Redis(tmp_path / "redis")
+    redis.start()
+    try:
+        port = free_port()
+        srv = server_factory(metrics_port=port, store=migrated(pg_dsn), bus=redis.url)
+        status, _, body = await asyncio.to_thread(http_get, f"http://127.0.0.1:{port}/readyz")
+        assert status == 200 and json.loads(body)["bus"] is True, body
+        redis.stop()
+        status, _, body = await asyncio.to_thread(http_get, f"http://127.0.0.1:{port}/readyz")
+        report = json.loads(body)
+        assert status == 503 and report["bus"] is False and report["store"] is True, body
+        assert any(p.startswith("bus") for p in report["problems"])
+        assert value(await asyncio.to_thread(scrape, port), "roost_bus_up") == 0
+        assert srv.proc.poll() is None
+    finally:
+        redis.stop()

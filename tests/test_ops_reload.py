@@ -14,6 +14,7 @@ from helpers import RawConnection, client_for, logged_in, unique
 from modhelpers import add_account
 from opshelpers import free_port, scrape, value
 from roost.client import RoostError
+from roost.server.tls import fingerprint_of, generate_self_signed
 
 
 def write_config(srv, **settings) -> None:
@@ -149,3 +150,90 @@ async def test_reload_keeps_command_line_options(server_factory) -> None:
         await admin.close()
     # -v (debug) and --port stay as given; the file's port 1 is not applied.
     assert result.changed == [] and result.restart_needed == []
+
+
+async def test_admin_stats_shows_the_metrics_figures(server_factory) -> None:
+    port = free_port()
+    srv = server_factory(metrics_port=port)
+    add_account(srv, "boss", "admin")
+    async with logged_in(srv) as a:
+        for i in range(7):
+            await a.send("general", f"counted {i}")
+        res = await asyncio.to_thread(
+            run_cli, "admin", "stats", "--json", "--user", "boss", "--server", srv.address
+        )
+        assert res.returncode == 0, res.stderr
+        samples = {
+            (s["name"], tuple(sorted(s["labels"].items()))): s["value"]
+            for s in map(json.loads, res.stdout.splitlines())
+        }
+        scraped = await asyncio.to_thread(scrape, port)
+        for name, labels in (
+            ("roost_messages_stored_total", {"priority": "normal"}),
+            ("roost_logins_total", {"transport": "tcp"}),
+            ("roost_registrations_total", {}),
+        ):
+            key = (name, tuple(sorted(labels.items())))
+            assert samples[key] == scraped[key], name
+        assert samples["roost_messages_stored_total", (("priority", "normal"),)] == 7
+        # The admin's own session is there while it asks (gone by the scrape).
+        assert samples["roost_sessions", (("transport", "tcp"),)] == 2
+        assert ("roost_store_commit_seconds_count", ()) in samples
+        text = await asyncio.to_thread(
+            run_cli, "admin", "stats", "--user", "boss", "--server", srv.address
+        )
+        assert 'roost_messages_stored_total{priority="normal"} 7' in text.stdout.splitlines()
+        # Members may not read them.
+        res = await asyncio.to_thread(
+            run_cli, "admin", "stats", "--user", a.user, "--server", srv.address
+        )
+        assert res.returncode == 1 and "forbidden" in res.stderr
+
+
+async def served_certificate(srv, known) -> str:
+    """The fingerprint a new TLS client pins (with a known-servers file of its own)."""
+    client = client_for(srv, unique(), tls=True, known_servers=known)
+    await client.start()
+    try:
+        assert client.pinned is not None
+        return client.pinned
+    finally:
+        await client.close()
+
+
+async def test_reload_serves_a_renewed_certificate_and_a_new_log_level(
+    server_factory, tmp_path
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    generate_self_signed(cert, key, "roost", "127.0.0.1")
+    first = fingerprint_of(cert)
+    port = free_port()
+    srv = server_factory(tls=True, tls_cert=str(cert), tls_key=str(key), metrics_port=port)
+    known = tmp_path / "known_servers"
+    async with logged_in(srv, tls=True, known_servers=known) as old:
+        assert old.pinned == first
+        # The renewal writes new files under the same names, then signals the server.
+        generate_self_signed(cert, key, "roost", "127.0.0.1")
+        renewed = fingerprint_of(cert)
+        assert renewed != first
+        write_config(srv, log_level="warning")
+        srv.proc.send_signal(signal.SIGHUP)
+        await wait_for_log(srv, "reloaded the configuration: log_level")
+        # New connections get the new certificate ...
+        assert await served_certificate(srv, tmp_path / "other") == renewed
+        # ... while the session that was there goes on over its connection.
+        await old.send("general", "still on the old handshake")
+        metrics = await asyncio.to_thread(scrape, port)
+        assert value(metrics, "roost_sessions", transport="tls") == 1
+        assert value(metrics, "roost_logins_total", transport="tls") == 2
+    # At level warning the server no longer logs connections.
+    size = len(srv.log())
+    async with logged_in(srv, tls=True, insecure=True, known_servers=known):
+        pass
+    assert "connect " not in srv.log()[size:]
+
+    # A certificate that does not load is refused; the one in force stays.
+    cert.write_text("not a certificate")
+    srv.proc.send_signal(signal.SIGHUP)
+    await wait_for_log(srv, "reload refused")
+    assert await served_certificate(srv, tmp_path / "third") == renewed

@@ -196,3 +196,17 @@ def test_pipelined_sequences_match_the_sequential_model(server: Any, ops: Any) -
             assert got == want, (op, room, reply, ops)
 
     asyncio.run(run())
+
+
+async def test_send_then_history_sees_the_message(server: Any) -> None:
+    conn = await open_as(server, unique("reader"))
+    room = unique("hist")
+    assert isinstance((await pipeline(conn, [Join(id=rid(), room=room)]))[0], Ok)
+    for n in range(5):
+        sent, hist = await pipeline(
+            conn,
+            [Send(id=rid(), to=room, text=f"m{n}"), History(id=rid(), room=room, after=n)],
+        )
+        assert isinstance(sent, Ok), sent
+        assert [m["text"] for m in hist.result["messages"]] == [f"m{n}"], hist
+    conn.close()

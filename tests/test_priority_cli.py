@@ -9,6 +9,8 @@ import pytest
 
 from conftest import run_cli
 from helpers import unique
+from roost.protocol.messages import PRIORITY_LABELS
+from roost.protocol.names import check_priority
 from test_priority_delivery import FAST
 
 
@@ -32,10 +34,20 @@ def test_send_priority_by_name_or_number_never_above_own_level(
         (member, "HIGH", 2),  # a member is normal
         (member, "3", 3),
     ]
-    for i, (who, level, _) in enumerate(cases):
+    for i, (who, level, used) in enumerate(cases):
         args = ["send", "general", f"case {i}", "--user", who, "--server", s, "--register"]
-        res = run_cli(*args, *(["--priority", level] if level else []))
+        res = run_cli(*args, *(["--priority", level] if level else []), "--json")
         assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout)["priority"] == used
+        asked = check_priority(level) if level else used
+        if used > asked:  # the sender is told, in one line, what was used and why
+            label, want = PRIORITY_LABELS[used], PRIORITY_LABELS[asked]
+            assert res.stderr == (
+                f"roost: sent as {label}, not {want}: your account's level is {label}"
+                " (an administrator can raise it with `roost admin priority`)\n"
+            )
+        else:
+            assert res.stderr == ""
     out = run_cli("history", "general", "--json", "--user", member, "--server", s)
     assert out.returncode == 0, out.stderr
     got = {e["text"]: e["priority"] for e in map(json.loads, out.stdout.splitlines())}

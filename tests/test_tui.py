@@ -400,6 +400,24 @@ async def test_urgent_messages_stand_out_and_ring(server, tmp_path) -> None:
         )
 
 
+async def test_urgent_from_a_normal_account_says_it_was_lowered(server, tmp_path) -> None:
+    app = chat_app(server, tmp_path, unique("alice"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await chat_screen(pilot)
+        await type_line(pilot, "/urgent is anyone there")
+        await wait_until(pilot, lambda: "is anyone there" in texts(screen))
+        line = [w for w in screen.views["general"].query(MessageLine)][-1]
+        assert line.message.priority == 2 and not line.has_class("urgent")
+        await wait_until(
+            pilot,
+            lambda: (
+                "sent as normal, not urgent: your account's level is normal" in infos(screen)[-1]
+                if infos(screen)
+                else False
+            ),
+        )
+
+
 async def test_help_on_f1_and_question_mark(server, tmp_path) -> None:
     app = chat_app(server, tmp_path, unique("alice"))
     async with app.run_test(size=SIZE) as pilot:

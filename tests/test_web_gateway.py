@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
-from helpers import logged_in, next_event, unique
+from helpers import RawConnection, logged_in, next_event, unique
+from modhelpers import staff
+from opshelpers import free_port, scrape, value
 from roost.client import Message
 from roost.protocol.codec import encode
 from roost.protocol.frames import frame_header
-from roost.protocol.messages import Bye, Error, Ok, Ping, Resume, Send
+from roost.protocol.messages import (
+    PROTOCOL_VERSION,
+    Bye,
+    ClientHello,
+    Error,
+    Ok,
+    Ping,
+    Resume,
+    Send,
+    ServerHello,
+)
 from web_helpers import WebSocketPeer, web_url
 
 
@@ -156,3 +170,78 @@ async def test_two_frames_in_one_message_are_both_handled(server, http) -> None:
     first = await peer.recv_until(lambda m: isinstance(m, Ok))
     second = await peer.recv_until(lambda m: isinstance(m, Ok))
     assert {first.id, second.id} == {21, 22}
+
+
+async def test_a_websocket_reader_that_stops_is_bounded_like_a_tcp_one(
+    server_factory, http
+) -> None:
+    srv = server_factory("stall", outbox_budget=65536, stall_timeout=1.5)
+    peer = await WebSocketPeer.open(srv, http)
+    await peer.login(unique())
+    # The peer stops reading; a sender floods the room with 16 MB.
+    raw = await RawConnection.open(srv)
+    await raw.login(unique())
+    text = "x" * 4096
+    raw.send_raw(b"".join(encode(Send(id=10 + i, to="general", text=text)) for i in range(4000)))
+    await raw.recv_until(lambda m: isinstance(m, Ok) and m.id == 4009, timeout=60)
+    await asyncio.sleep(3.0)  # past stall_timeout, still not reading
+    # Its outbox overflowed and stayed full: the server ended it (memory stays bounded).
+    got: list[object] = []
+    try:
+        while True:
+            got.append(await peer.recv(timeout=10))
+    except ConnectionError:
+        pass
+    byes = [m for m in got if isinstance(m, Bye)]
+    assert byes and byes[-1].code == "slow_reader"
+    delivered = [m for m in got if getattr(m, "text", None) == text]
+    assert len(delivered) < 4000  # live delivery was cut, not buffered without bound
+    raw.close()
+
+
+async def test_with_tls_the_page_is_https_and_the_cookie_secure(server_factory) -> None:
+    srv = server_factory("tls", tls=True)
+    base = f"https://{srv.host}:{srv.web_port}"
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(
+        cookie_jar=jar, connector=aiohttp.TCPConnector(ssl=False)
+    ) as https:
+        async with https.get(base + "/") as res:
+            assert res.status == 200 and "Content-Security-Policy" in res.headers
+        ws = await https.ws_connect(base.replace("https", "wss") + "/ws", headers={"Origin": base})
+        peer = WebSocketPeer(https, ws)
+        await peer.recv()  # hello
+        peer.send(ClientHello(version=PROTOCOL_VERSION))
+        ticket = (await peer.login(unique())).result["token"]
+        async with https.post(base + "/session", data=ticket, headers={"Origin": base}) as res:
+            assert res.status == 204
+            assert "Secure" in res.headers["Set-Cookie"]
+
+
+async def test_behind_a_proxy_the_forwarded_address_counts(server_factory, http) -> None:
+    srv = server_factory("proxied", web_forwarded=True)
+    boss = await staff(srv)
+    try:
+        await boss.ban_address("10.9.9.9", reason="abuse from there")
+    finally:
+        await boss.close()
+    url = f"http://{srv.host}:{srv.web_port}/ws"
+    ws = await http.ws_connect(url, headers={"X-Forwarded-For": "203.0.113.1, 10.9.9.9"})
+    peer = WebSocketPeer(http, ws)
+    bye = await peer.recv()
+    assert isinstance(bye, Bye) and bye.code == "banned"
+    # Another forwarded address is let in.
+    ws = await http.ws_connect(url, headers={"X-Forwarded-For": "10.9.9.10"})
+    assert isinstance(await WebSocketPeer(http, ws).recv(), ServerHello)
+
+
+async def test_web_sessions_are_counted_as_web_in_the_metrics(server_factory, http) -> None:
+    port = free_port()
+    srv = server_factory("metered", metrics_port=port)
+    peer = await WebSocketPeer.open(srv, http)
+    await peer.login(unique())
+    async with logged_in(srv):
+        scraped = await asyncio.to_thread(scrape, port)
+    assert value(scraped, "roost_sessions", transport="web") == 1
+    assert value(scraped, "roost_logins_total", transport="web") == 1
+    assert value(scraped, "roost_sessions", transport="tcp") == 1

@@ -121,6 +121,7 @@ class RedisBus(Bus):
             self._pub = None
 
     async def health_check(self) -> None:
+        """A PING on the publishing connection (for /readyz and roost_bus_up)."""
         if self._pub is None:
             raise RoostError(ErrorCode.INTERNAL, "the bus is not started")
         await asyncio.wait_for(self._pub.ping(), CONNECT_TIMEOUT)

@@ -11,12 +11,17 @@ from roost.cli.db_cmds import db
 from roost.cli.file_cmds import download, upload
 from roost.cli.ops_cmds import backup, restore
 from roost.cli.server_cmds import serve, user
+from roost.cli.usage import RoostGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RoostGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="roost")
 def main() -> None:
-    """Roost: a self-hosted chat server and client."""
+    """Roost: a self-hosted chat server and client.
+
+    A usage error (a missing argument, a bad option) prints one line and
+    exits with status 2; any other failure prints one line and exits with 1.
+    """
 
 
 main.add_command(serve)

@@ -15,6 +15,7 @@ import click
 from roost.cli.common import client_options, emit_json, make_client, parse_priority, run_async
 from roost.client.ending import SessionEnded, ending, ending_line, exit_status
 from roost.client.events import FileSaved
+from roost.client.priority import lowered_note
 from roost.protocol.display import visible
 from roost.protocol.messages import Message
 from roost.protocol.sizes import human_size
@@ -45,8 +46,13 @@ async def send(
     level = parse_priority(priority)
     async with make_client(server, user, register, reconnect=False) as client:
         result = await client.send(target, text, level)
+    note = lowered_note(level, result)
+    if note:
+        click.echo(f"roost: {note}", err=True)
     if as_json:
-        emit_json({"room": result.room, "seq": result.seq, "ts": result.ts})
+        emit_json(
+            {"room": result.room, "seq": result.seq, "ts": result.ts, "priority": result.priority}
+        )
     else:
         click.echo(result.seq)
 
@@ -240,16 +246,25 @@ def chat(
     user: str | None,
     register: bool,
 ) -> None:
-    """Interactive chat: full-screen, or a line client with --plain or without a terminal."""
-    if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
-        from roost.cli.line_chat import run_line_chat
+    """Interactive chat: full-screen, or a line client with --plain or without a terminal.
 
-        run_line_chat(server, user, register, room, downloads, auto_accept)
-        return
-    from roost.tui import run_tui
+    Without --server or --user, both clients use the server and user of the
+    last login in the full-screen client.
+    """
 
     def given(name: str) -> bool:
         return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+    if plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from roost.cli.line_chat import run_line_chat
+        from roost.tui.config import ClientConfig
+
+        remembered = ClientConfig.load()
+        if not given("server") and remembered.server:
+            server = remembered.server
+        run_line_chat(server, user or remembered.user, register, room, downloads, auto_accept)
+        return
+    from roost.tui import run_tui
 
     # Unset options fall back to what the app remembers from the last login.
     bye = run_tui(

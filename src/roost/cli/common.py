@@ -111,9 +111,12 @@ def make_client(server: str, user: str | None, register: bool, **kwargs: Any) ->
 
     if not user:
         raise RoostError("bad_request", "no user: pass --user NAME or set ROOST_USER")
+    from roost.client.address import format_address
+
     host, port = parse_server(server)
     ctx = click.get_current_context(silent=True)
     meta = ctx.meta if ctx is not None else {}
+    meta["roost.address"] = format_address(host, port)  # for "cannot reach the server at ..."
     kwargs.setdefault("tls", bool(meta.get("roost.tls")))
     kwargs.setdefault("insecure", bool(meta.get("roost.insecure")))
     kwargs.setdefault("on_pin", _tell_pinned)
@@ -140,7 +143,12 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]
             # A login refused for a block or a ban exits as a session ended by one would.
             fail(f"{visible(exc.message)} ({visible(exc.code)})", exit_status(exc.code))
         except (ConnectionRefusedError, OSError) as exc:
-            fail(f"cannot reach the server: {exc.strerror or exc}; is `roost serve` running?")
+            ctx = click.get_current_context(silent=True)
+            address = ctx.meta.get("roost.address", "") if ctx is not None else ""
+            where = f" at {address}" if address else ""
+            fail(
+                f"cannot reach the server{where}: {exc.strerror or exc}; is `roost serve` running?"
+            )
         except TimeoutError:
             fail("the server did not answer in time")
         except KeyboardInterrupt:

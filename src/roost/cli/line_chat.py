@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -26,14 +27,31 @@ from roost.client import (
     Presence,
     RoostError,
 )
+from roost.client.address import format_address
 from roost.client.ending import SessionEnded, ending
+from roost.client.priority import lowered_note
 from roost.protocol.display import visible
-from roost.protocol.messages import Bye, Gap, Notice
+from roost.protocol.messages import (
+    HIGH,
+    LOW,
+    PRIORITY_LABELS,
+    URGENT,
+    Bye,
+    Gap,
+    LoginResult,
+    Notice,
+)
+from roost.protocol.names import dm_peer
 from roost.protocol.sizes import human_size
+from roost.tui.config import ReadMarkers
+
+# Missed messages of the room shown on entry (more: /history N).
+MISSED_SHOWN = 10
 
 HELP = (
     "commands: /join ROOM, /leave [ROOM], /msg USER TEXT, /who [ROOM], /rooms, "
-    "/room ROOM (switch), /history [N], /send PATH, /get FILE_ID, /quit; "
+    "/room ROOM (switch), /history [N], /urgent TEXT, /high TEXT, /low TEXT, "
+    "/send PATH, /get FILE_ID, /quit; "
     "anything else goes to the current room. "
     "Moderators: /block NAME [DURATION] [REASON], /unblock NAME, /kick NAME [REASON], "
     "/mute NAME [DURATION] [REASON], /unmute NAME, /priority NAME LEVEL, /blocks, /pending, "
@@ -56,6 +74,8 @@ class LineChat(ModerationCommands):
         self.room = room
         self.out = out
         self.downloads = downloads or Path(".")
+        # Highest seq shown per conversation: saved as read markers on the way out.
+        self.seen: dict[str, int] = {}
         # Transfers run beside the chat, so typing goes on while files move.
         self.transfers: set[asyncio.Task[None]] = set()
         self.commands: dict[str, Callable[[list[str]], Awaitable[bool]]] = {
@@ -67,6 +87,9 @@ class LineChat(ModerationCommands):
             "rooms": self.cmd_rooms,
             "room": self.cmd_room,
             "history": self.cmd_history,
+            "urgent": self.sender_at(URGENT),
+            "high": self.sender_at(HIGH),
+            "low": self.sender_at(LOW),
             "send": self.cmd_send,
             "get": self.cmd_get,
             "help": self.cmd_help,
@@ -89,7 +112,7 @@ class LineChat(ModerationCommands):
                 name, *args = line[1:].split(" ", 2)
                 cmd = self.commands.get(name.lower())
                 if cmd is None:
-                    self.out(f"! unknown command /{name}; {HELP}")
+                    self.out(f"! unknown command /{name}; /help lists the commands")
                     return True
                 return await cmd([a for a in args])
             await self.client.send(self.room, line.removeprefix("/"))
@@ -121,6 +144,21 @@ class LineChat(ModerationCommands):
         await self.client.send("@" + args[0].lstrip("@"), args[1])
         return True
 
+    def sender_at(self, priority: int) -> Callable[[list[str]], Awaitable[bool]]:
+        """/urgent TEXT and the like: send at that level, or say why it went out lower."""
+
+        async def send(args: list[str]) -> bool:
+            text = " ".join(args)
+            if not text:
+                self.out(f"! usage: /{PRIORITY_LABELS[priority]} TEXT")
+                return True
+            note = lowered_note(priority, await self.client.send(self.room, text, priority))
+            if note:
+                self.out(f"! {note}")
+            return True
+
+        return send
+
     async def cmd_who(self, args: list[str]) -> bool:
         room = args[0] if args else self.room
         members = await self.client.who(room)
@@ -143,7 +181,7 @@ class LineChat(ModerationCommands):
     async def cmd_history(self, args: list[str]) -> bool:
         count = int(args[0]) if args and args[0].isdigit() else 20
         for m in await self.client.latest(self.room, count):
-            self.out(format_message(m, self.client.user or ""))
+            self.out(self.show(m))
         return True
 
     async def cmd_send(self, args: list[str]) -> bool:
@@ -195,6 +233,53 @@ class LineChat(ModerationCommands):
         while self.transfers:
             await asyncio.gather(*self.transfers, return_exceptions=True)
 
+    async def show_missed(self, login: LoginResult, read: dict[str, int], returning: bool) -> None:
+        """On entry, as the full-screen client: the last messages of the room, what is unread.
+
+        ``read``: the read markers of this account (shared with the full-screen
+        client); ``returning``: it has some, from an earlier session.
+        """
+        me = self.client.user or ""
+        elsewhere = []
+        for key, last in sorted(login.conversations.items()):
+            # Counted as ChatModel.restore counts them.
+            new_since = returning and key.startswith("@") and key not in read
+            unread = last - read.get(key, 0 if new_since else last)
+            if key != self.room and unread > 0:
+                where = f"@{dm_peer(key, me)}" if key.startswith("@") else f"#{key}"
+                where = visible(where)
+                elsewhere.append(f"{where} {unread}")
+        marker = read.get(self.room)
+        latest = await self.client.latest(self.room, MISSED_SHOWN)
+        last_seq = latest[-1].seq if latest else 0
+        if marker is None:
+            shown = latest
+            if shown:
+                self.out(f"* the last messages in #{self.room}:")
+        else:
+            shown = [m for m in latest if m.seq > marker]
+            if shown:
+                more = last_seq - marker - len(shown)
+                older = f" ({more} older: /history N)" if more > 0 else ""
+                self.out(f"* missed in #{self.room}{older}:")
+        for m in shown:
+            self.out(self.show(m))
+        if elsewhere:
+            self.out(f"* unread: {', '.join(elsewhere)} (/room NAME, then /history)")
+
+    def read_markers(
+        self, login: LoginResult, read: dict[str, int], returning: bool
+    ) -> dict[str, int]:
+        """The markers to save: what was shown here, over what was saved before."""
+        marks = dict(read)
+        if not returning:
+            # A first login here starts everything read, as the full-screen client does.
+            for key, last in login.conversations.items():
+                marks.setdefault(key, last)
+        for key, seq in self.seen.items():
+            marks[key] = max(marks.get(key, 0), seq)
+        return marks
+
     async def cmd_help(self, args: list[str]) -> bool:
         self.out(HELP)
         return True
@@ -202,11 +287,15 @@ class LineChat(ModerationCommands):
     async def cmd_quit(self, args: list[str]) -> bool:
         return False
 
+    def show(self, m: Message) -> str:
+        """A message as printed; it counts as seen."""
+        self.seen[m.room] = max(self.seen.get(m.room, 0), m.seq)
+        return format_message(m, self.client.user or "")
+
     def render(self, ev: Any) -> str | None:
         """The line that shows ``ev``, with every text from the network made visible."""
-        me = self.client.user or ""
         if isinstance(ev, Message):
-            return format_message(ev, me)
+            return self.show(ev)
         if isinstance(ev, Presence):
             return f"* {visible(ev.user)} is {'online' if ev.online else 'offline'}"
         if isinstance(ev, Joined):
@@ -253,18 +342,25 @@ async def _line_chat(
 ) -> None:
     folder = downloads or Path(".")
     client = make_client(server, user, register, auto_accept=folder if auto_accept else None)
-    async with client:
+    login = await client.start()
+    try:
         if client.pending_admission:
             print("* your account waits for a moderator to admit it; please stay", flush=True)
-            await client.wait_admitted()
+            login = await client.wait_admitted()
             print("* admitted: welcome", flush=True)
         key = await client.follow(room)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         chat = LineChat(client, key, _printer(), folder)
         chat.out(f"* logged in as {client.user}; in #{key}. /help for commands")
+        markers = ReadMarkers.load()
+        account = f"{login.user}@{format_address(client.host, client.port)}"
+        returning = account in markers.accounts
+        read = markers.get(account)
         events = asyncio.create_task(_pump(client, chat))
-        typing = asyncio.create_task(_prompt_loop(chat) if interactive else _stdin_loop(chat))
+        typing: asyncio.Task[None] | None = None
         try:
+            await chat.show_missed(login, read, returning)
+            typing = asyncio.create_task(_prompt_loop(chat) if interactive else _stdin_loop(chat))
             # Until the user quits, or the server ends the session (_pump raises SessionEnded).
             await asyncio.wait({events, typing}, return_when=asyncio.FIRST_COMPLETED)
             if events.done() and events.exception() is not None:
@@ -274,9 +370,15 @@ async def _line_chat(
             await chat.wait_transfers()
         finally:
             events.cancel()
-            typing.cancel()
+            if typing is not None:
+                typing.cancel()
             for task in chat.transfers:
                 task.cancel()
+            markers.put(account, chat.read_markers(login, read, returning))
+            with contextlib.suppress(OSError):  # a read-only home must not fail the chat
+                markers.save()
+    finally:
+        await client.close()
 
 
 def _printer() -> Callable[[str], None]:

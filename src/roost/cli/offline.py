@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 
 from roost.cli.common import fail
+from roost.server.config import ServerConfig
 from roost.store.lock import DataFolderInUse, DataFolderLock
 
 
 @contextmanager
 def offline_folder(
-    db_path: Path, holder: str, *, create: bool = False, beside_server: str = ""
+    cfg: ServerConfig, holder: str, *, create: bool = False, beside_server: str = ""
 ) -> Iterator[None]:
-    """Hold the data folder of ``db_path`` for ``holder`` (e.g. "roost user add").
+    """Hold the data folder of ``cfg`` for ``holder`` (e.g. "roost user add").
+
+    Only for the SQLite store: a shared store (``cfg.store``, a cluster) is
+    neither in the folder nor locked by it, so there is nothing to check.
 
     A folder that holds no Roost database is refused (a mistyped --data-dir
     would otherwise become a new, empty server) unless ``create`` is given.
@@ -27,6 +30,10 @@ def offline_folder(
     without the lock; any other tool exits with one line naming the server,
     since writing beside it would race its sequence numbers and caches.
     """
+    if cfg.store:
+        yield
+        return
+    db_path = cfg.db_path
     data_dir = db_path.parent
     if not create and not db_path.is_file():
         fail(

@@ -11,6 +11,7 @@ from roost.cli.common import emit_json, fail
 from roost.protocol.errors import RoostError
 from roost.protocol.sizes import human_size
 from roost.store.backup import BackupInfo
+from roost.store.lock import DataFolderInUse
 
 DATA_DIR = click.option(
     "--data-dir",
@@ -77,6 +78,9 @@ def restore(source: Path, data_dir: Path, force: bool, as_json: bool) -> None:
 
     try:
         info = put_back(source, data_dir, force)
+    except DataFolderInUse as exc:
+        fail(f"{exc.message}; stop the server before restoring")
+        return
     except RoostError as exc:
         fail(exc.message)
         return

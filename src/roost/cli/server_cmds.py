@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from collections.abc import Callable
@@ -150,13 +151,17 @@ async def _serve(
     if port_file is not None:
         port_file.write_text(f"{server.port}\n")
     tls = " with TLS" if cfg.tls else ""
-    click.echo(
-        f"roost: serving on {cfg.host}:{server.port}{tls} (data in {cfg.data_dir})", err=True
-    )
+    lines = [f"serving on {cfg.host}:{server.port}{tls} (data in {cfg.data_dir})"]
     if server.web is not None:
         scheme = "https" if cfg.tls else "http"
         web_host = cfg.web_host or cfg.host
-        click.echo(f"roost: web client on {scheme}://{web_host}:{server.web_port}/", err=True)
+        lines.append(f"web client on {scheme}://{web_host}:{server.web_port}/")
+    for line in lines:
+        if cfg.log_format == "json":
+            # Standard error carries JSON objects only.
+            logging.getLogger("roost.server").info(line, extra=logs.fields("serving"))
+        else:
+            click.echo(f"roost: {line}", err=True)
     await stop.wait()
     await server.stop()
 
@@ -197,14 +202,7 @@ def user_add(
         level = parse_priority(priority)
         # Held from before the password prompt: a served folder is refused at once.
         beside = "the account is added beside it, and it takes effect at its first login"
-        # A cluster store (PostgreSQL) is shared by running servers by design:
-        # there is no data folder to hold.
-        held = (
-            contextlib.nullcontext()
-            if cfg.store
-            else offline_folder(cfg.db_path, "roost user add", create=create, beside_server=beside)
-        )
-        with held:
+        with offline_folder(cfg, "roost user add", create=create, beside_server=beside):
             password = get_password(name)
             if not password:
                 raise RoostError("bad_request", "the password must not be empty")

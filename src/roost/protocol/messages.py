@@ -27,8 +27,12 @@ class Wire(msgspec.Struct, tag_field="t", omit_defaults=True):
 # --- handshake ---------------------------------------------------------------
 
 
-class Limits(msgspec.Struct, omit_defaults=True):
-    """Limits the server enforces, announced in its hello (all sizes in bytes)."""
+class Limits(msgspec.Struct, omit_defaults=False):
+    """Limits the server enforces, announced in its hello (all sizes in bytes).
+
+    Every key is always sent (a client need not know the defaults); the
+    defaults here are for decoding a hello of an earlier server.
+    """
 
     max_frame: int
     max_text: int = 16 * 1024
@@ -39,10 +43,11 @@ class Limits(msgspec.Struct, omit_defaults=True):
     history_page: int = 500
     outbox_budget: int = 1024 * 1024
     file_retention: float = 30 * 86400.0  # seconds a stored file is kept
+    quiet_room_size: int = 500  # members above which a room announces no joins (0: none)
 
 
-class ServerHello(Wire, tag="hello"):
-    """First frame the server sends on every connection."""
+class ServerHello(Wire, tag="hello", omit_defaults=False):
+    """First frame the server sends on every connection (every key always sent)."""
 
     version: int
     server: str
@@ -55,7 +60,8 @@ class ClientHello(Wire, tag="hello"):
 
     version: int
     client: str = ""
-    max_frame: int = 0  # 0: the client accepts anything up to the server's max_frame
+    # No max_frame: the server's limit holds both ways (docs/protocol.md 2); a
+    # max_frame key from an earlier client is ignored, as unknown keys are.
 
 
 # --- requests (client -> server) --------------------------------------------
@@ -420,6 +426,9 @@ class SendResult(msgspec.Struct):
     room: str
     seq: int
     ts: float
+    # The level the message went out with: the one asked for, or the sender's
+    # own level when a higher one was asked (None from a server that does not say).
+    priority: int | None = None
 
 
 class RoomInfo(msgspec.Struct):
@@ -427,6 +436,7 @@ class RoomInfo(msgspec.Struct):
     members: int
     online: int
     joined: bool
+    quiet: bool = False  # too big to announce joins, leaves and presence
 
 
 class MemberInfo(msgspec.Struct):
@@ -445,6 +455,7 @@ class JoinResult(msgspec.Struct):
     room: str
     last_seq: int
     created: bool = False
+    quiet: bool = False  # too big to announce joins, leaves and presence
 
 
 class UploadResult(msgspec.Struct):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from roost.bus.base import Bus, Envelope
 from roost.protocol.codec import encode
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
-from roost.protocol.messages import PROTOCOL_VERSION, Gap, Presence, ServerHello
+from roost.protocol.messages import PROTOCOL_VERSION, Gap, Presence, ServerHello, Wire
 from roost.protocol.names import dm_parties
 from roost.server import logs, moderation
 from roost.server.admission import Lobby
@@ -59,7 +59,7 @@ class Server:
     def __init__(
         self, config: ServerConfig, store: Store | None = None, bus: Bus | None = None
     ) -> None:
-        from roost.server.handlers import HANDLERS
+        from roost.server.handlers import CONCURRENT, HANDLERS
 
         self.config = config
         # Rereads the configuration on reload (roost.server.reload); `roost serve`
@@ -76,6 +76,9 @@ class Server:
         self.accounts: dict[str, Account] = {}
         self.passwords = Passwords(config.argon2_time_cost, config.argon2_memory_kib)
         self.handlers: dict[type, Handler] = dict(HANDLERS)
+        # Requests whose awaiting handlers run alongside the requests after them
+        # (roost.server.connection: every other awaiting request is a barrier).
+        self.concurrent: frozenset[type] = CONCURRENT
         # Moderation state (roost.server.moderation) and automatic protection.
         self.sanctions = Sanctions()
         self.lobby = Lobby()
@@ -362,6 +365,21 @@ class Server:
             self.bus.here(account.name, True)
             self.publish_presence(account.name, True)
 
+    def is_quiet(self, room: Room) -> bool:
+        """A room too big to announce joins, leaves and presence (config quiet_room_size)."""
+        limit = self.config.quiet_room_size
+        return bool(limit) and len(room.members) > limit
+
+    def member_event(self, room: Room, user: str, event: Wire, quiet: bool) -> None:
+        """A member's join or leave: to the room, or in a quiet room to the user's own sessions."""
+        frame = encode(event)
+        if not quiet:
+            self.bus.publish(Envelope(room.name, 0, NORMAL, frame))
+            return
+        for conn in self.state.online.get(user, ()):
+            if not conn.closing:
+                conn.push(Envelope(room.name, 0, NORMAL, frame))
+
     def _went_offline(self, user: str) -> None:
         if user not in self.state.online:  # unless a new session came meanwhile
             self.publish_presence(user, False)
@@ -427,7 +445,7 @@ class Server:
     def recipients(self, key: str) -> Collection[ClientConnection]:
         """Local connections that receive events of a conversation key."""
         if key.startswith("~"):
-            return self.state.neighbours(key[1:])
+            return self.state.neighbours(key[1:], self.config.quiet_room_size)
         parties = dm_parties(key)
         if parties is not None:
             a, b = parties

@@ -44,7 +44,7 @@ from roost.server.admission import PENDING, enter_lobby
 from roost.server.auth import new_token, token_digest
 from roost.server.changes import ACCOUNT, ROOM, announce
 from roost.server.connection import LATER, BulkReply, Replier
-from roost.server.outbox import NORMAL, chat_class
+from roost.server.outbox import chat_class
 from roost.server.sanctions import banned_text, blocked_error
 from roost.server.state import Room
 from roost.store.base import Account, FileRecord, StoredMessage
@@ -264,7 +264,7 @@ def post_message(
         klass = chat_class(priority)
         server.counters.stored[klass] += 1
         server.bus.publish(Envelope(key, rec.seq, klass, frame))
-        then(SendResult(room=key, seq=rec.seq, ts=rec.ts), None)
+        then(SendResult(room=key, seq=rec.seq, ts=rec.ts, priority=priority), None)
 
     if not server.config.ack_after_store:
         publish(
@@ -302,8 +302,14 @@ async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:
         server.state.add_member(room, account.name)
         await server.store.add_member(name, account.name)
         announce(server, ROOM, name)
-        server.bus.publish(Envelope(name, 0, NORMAL, encode(Joined(room=name, user=account.name))))
-    return JoinResult(room=name, last_seq=await server.store.last_seq(name), created=created)
+        event = Joined(room=name, user=account.name)
+        server.member_event(room, account.name, event, server.is_quiet(room))
+    return JoinResult(
+        room=name,
+        last_seq=await server.store.last_seq(name),
+        created=created,
+        quiet=server.is_quiet(room),
+    )
 
 
 async def leave(server: Server, conn: ClientConnection, msg: Leave) -> dict[str, str]:
@@ -311,11 +317,13 @@ async def leave(server: Server, conn: ClientConnection, msg: Leave) -> dict[str,
     room = server.require_room(check_room(msg.room))
     if account.name not in room.members:
         raise RoostError(ErrorCode.NOT_A_MEMBER, f"you are not in room {room.name!r}")
+    # Announced to the room as it was, with the leaver: a room that shrinks to
+    # the limit by this leave was quiet when it happened.
+    quiet = server.is_quiet(room)
     server.state.remove_member(room, account.name)
     await server.store.remove_member(room.name, account.name)
     announce(server, ROOM, room.name)
-    event = Envelope(room.name, 0, NORMAL, encode(Left(room=room.name, user=account.name)))
-    server.bus.publish(event)
+    server.member_event(room, account.name, Left(room=room.name, user=account.name), quiet)
     return {"room": room.name}
 
 
@@ -327,6 +335,7 @@ def list_rooms(server: Server, conn: ClientConnection, msg: ListRooms) -> list[R
             members=len(room.members),
             online=sum(1 for m in room.members if m in server.state.online),
             joined=account.name in room.members,
+            quiet=server.is_quiet(room),
         )
         for room in sorted(server.state.rooms.values(), key=lambda r: r.name)
     ]
@@ -406,3 +415,6 @@ HANDLERS: dict[type, Any] = {
     Ping: ping,
     Logout: logout,
 }
+
+# History only reads: nothing a later request does depends on it.
+CONCURRENT = frozenset({History})

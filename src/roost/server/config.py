@@ -32,6 +32,10 @@ class ServerConfig:
     # approve: newcomers wait until a moderator admits them.
     registration: str = "open"
     default_rooms: list[str] = field(default_factory=lambda: ["general"])
+    # Rooms with more members than this announce no joins, leaves or presence to
+    # their members (a join would otherwise reach every member: quadratic as a
+    # big room fills). 0: every room announces them.
+    quiet_room_size: int = 500
     # wire limits
     max_frame: int = DEFAULT_MAX_FRAME
     max_text: int = 16 * 1024
@@ -164,6 +168,8 @@ class ServerConfig:
         for name in ("max_file_size", "user_quota"):
             if getattr(self, name) < 0:
                 raise RoostError(ErrorCode.BAD_REQUEST, f"{name} must not be negative")
+        if self.quiet_room_size < 0:
+            raise RoostError(ErrorCode.BAD_REQUEST, "quiet_room_size must not be negative")
         if self.chunk_size < 1024:
             raise RoostError(ErrorCode.BAD_REQUEST, "chunk_size must be at least 1024")
         if self.max_transfers < 1:
@@ -209,6 +215,7 @@ class ServerConfig:
             history_page=self.history_page,
             outbox_budget=self.outbox_budget,
             file_retention=self.file_retention,
+            quiet_room_size=self.quiet_room_size,
         )
 
     @property

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from roost.bus.base import Envelope
 from roost.protocol.codec import BadFrame, encode, server_decoder, to_builtins
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
-from roost.protocol.messages import Bye, ClientHello, Error, Login, Ok, Resume, Wire
+from roost.protocol.messages import Bye, ClientHello, Error, Ok, Wire
 from roost.server.outbox import BULK, CONTROL, WRITE_HIGH, WRITE_LOW, Outbox
 
 if TYPE_CHECKING:
@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("roost.server")
 
-# Requests after which the connection takes nothing else until they finish:
-# everything that follows depends on who the client is.
-BARRIERS = (ClientHello, Login, Resume)
 MAX_BACKLOG = 256
 # Requests being handled at once (waiting on the store) before the connection
 # takes no more: bounds the replies one client can have in the making.
@@ -73,7 +70,9 @@ class ClientConnection(asyncio.Protocol):
         self.account: Account | None = None
         self.hello_done = False
         self.closing = False
-        self.busy = False  # a barrier request is in progress
+        # A request that awaits is in progress, and requests after it wait until
+        # it is done (see _dispatch).
+        self.busy = False
         # Requests held back; allocated only while there are some (idle sessions stay small).
         self.backlog: deque[Any] | None = None
         # held: take no requests now (the outbox is over budget, or too many in flight)
@@ -118,7 +117,7 @@ class ClientConnection(asyncio.Protocol):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
             except OSError:
                 pass
-        if transport.get_extra_info("sslcontext") is not None:
+        if self.kind == "tcp" and transport.get_extra_info("sslcontext") is not None:
             self.kind = "tls"
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
@@ -203,14 +202,22 @@ class ClientConnection(asyncio.Protocol):
             return
         if isinstance(result, Awaitable):
             fut = asyncio.ensure_future(result)
-            if isinstance(msg, BARRIERS):
+            # Requests take effect in the order sent: the handler's body starts in a
+            # later loop turn and may await the store, so the requests after it wait
+            # until it is done (a join before a send to the room, a leave before the
+            # next send). Only handlers whose effects nothing later depends on (reads,
+            # a download's stream) run alongside the requests that follow them.
+            # Sends never await (they reply through reply_later), so a stream of
+            # pipelined sends never waits here.
+            barrier = type(msg) not in self.server.concurrent
+            if barrier:
                 self.busy = True
             if self.tasks is None:
                 self.tasks = set()
             self.tasks.add(fut)  # type: ignore[arg-type]
             if self._inflight() >= MAX_INFLIGHT:
                 self.held = True
-            fut.add_done_callback(lambda f: self._finished(request_id, msg, f))
+            fut.add_done_callback(lambda f: self._finished(request_id, msg, f, barrier))
         elif request_id is not None:
             self.send_ok(request_id, result)
 
@@ -239,7 +246,9 @@ class ClientConnection(asyncio.Protocol):
 
         return reply
 
-    def _finished(self, request_id: int | None, msg: Any, fut: asyncio.Future[Any]) -> None:
+    def _finished(
+        self, request_id: int | None, msg: Any, fut: asyncio.Future[Any], barrier: bool
+    ) -> None:
         if self.tasks is not None:
             self.tasks.discard(fut)  # type: ignore[arg-type]
             if not self.tasks:
@@ -248,7 +257,7 @@ class ClientConnection(asyncio.Protocol):
             return
         exc = fut.exception()
         self._reply(request_id, msg, None if exc is not None else fut.result(), exc)
-        if isinstance(msg, BARRIERS):
+        if barrier:
             self.busy = False
             self._release()
         elif self.held:

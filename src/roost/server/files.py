@@ -732,3 +732,9 @@ HANDLERS: dict[type, Any] = {
     DownloadCancel: download_cancel,
     DownloadAck: download_ack,
 }
+
+# file_info only reads; a download streams for as long as the file takes and
+# changes nothing a later request sees; upload_done hashes and syncs the file,
+# and its offer takes the next seq once stored (chat sent meanwhile is not
+# held behind a disk write).
+CONCURRENT = frozenset({FileQuery, Download, UploadDone})

@@ -13,3 +13,6 @@ HANDLERS: dict[type, Any] = {
     **files.HANDLERS,
     **ops.HANDLERS,
 }
+
+CONCURRENT: frozenset[type] = chat.CONCURRENT | files.CONCURRENT | moderation.CONCURRENT
+"""Requests whose handlers await but which later requests of the connection need not wait for."""

@@ -14,14 +14,21 @@ The same registry serves the HTTP endpoint (roost.server.ops_http) and
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from roost.protocol.messages import PRIORITY_LABELS, StatSample
 from roost.server.outbox import N_CLASSES, URGENT
@@ -86,18 +93,42 @@ class Metrics:
             buckets=COMMIT_BUCKETS,
             registry=self.registry,
         )
-        self.fanout_seconds = Histogram(
-            f"{PREFIX}_fanout_seconds",
-            "Time from the first message of a fan-out batch reaching this process"
-            " to its frames being handed to every local recipient.",
-            buckets=FANOUT_BUCKETS,
-            registry=self.registry,
-        )
+        self.fanout_seconds = LoopHistogram(FANOUT_BUCKETS)
         self.registry.register(_ServerCollector(server, self))
 
     def text(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
+
+
+class LoopHistogram:
+    """A histogram for the event loop's hot path: a bisect and two adds per observation.
+
+    prometheus_client's Histogram takes a lock and walks its buckets in
+    Python (about 2-4 us an observation, measured); once per fan-out batch that
+    was a few percent of a core at full fan-out speed. Observed from the loop
+    thread only, so it needs no lock; exported as a histogram family at scrape.
+    """
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one: above every bound (+Inf)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        # bisect_left: the first bound >= value, as Prometheus' buckets are "le".
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def family(self, name: str, doc: str) -> HistogramMetricFamily:
+        buckets: list[tuple[str, float]] = []
+        total = 0
+        for bound, n in zip((*map(floatToGoString, self.bounds), "+Inf"), self.counts, strict=True):
+            total += n
+            buckets.append((bound, total))
+        return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=self.sum)
 
 
 def _priority(klass: int) -> str:
@@ -221,6 +252,11 @@ class _ServerCollector(Collector):
         )
         yield _one(
             gauge("bus_up", "1 if the last readiness check reached the bus."), int(health.bus)
+        )
+        yield self.metrics.fanout_seconds.family(
+            f"{PREFIX}_fanout_seconds",
+            "Time from the first message of a fan-out batch reaching this process"
+            " to its frames being handed to every local recipient.",
         )
         yield _one(
             gauge("start_time_seconds", "When this process started (Unix time)."), server.started

@@ -430,3 +430,6 @@ HANDLERS: dict[type, Any] = {
     Refuse: handle_refuse,
     Audit: handle_audit,
 }
+
+# The audit log is only read.
+CONCURRENT = frozenset({Audit})

@@ -112,7 +112,6 @@ def _reload(server: Server) -> ReloadResult:
         setattr(server.config, name, getattr(new, name))
     if live:
         server.reconfigure(live)
-    logs.reconfigure(server.config.log_format, server.config.log_level)
     restart = f"; needs a restart: {', '.join(fixed)}" if fixed else ""
     log.info(
         "reloaded the configuration: %s%s",
@@ -120,6 +119,8 @@ def _reload(server: Server) -> ReloadResult:
         restart,
         extra=logs.fields("reload", reason=restart.lstrip("; ") or None),
     )
+    # After the line above, so that a reload to a quieter level is still logged.
+    logs.reconfigure(server.config.log_format, server.config.log_level)
     return ReloadResult(changed=live, restart_needed=fixed)
 
 

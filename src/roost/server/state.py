@@ -57,10 +57,16 @@ class ServerState:
             return True
         return False
 
-    def neighbours(self, user: str) -> set[ClientConnection]:
-        """Connections of everyone who shares a room with ``user`` (and user's own)."""
+    def neighbours(self, user: str, quiet_above: int = 0) -> set[ClientConnection]:
+        """Connections of everyone who shares a room with ``user`` (and user's own).
+
+        With ``quiet_above`` > 0, rooms with more members than that do not count
+        (quiet rooms: their members are not told of each other's comings and goings).
+        """
         out: set[ClientConnection] = set()
         for name in self.rooms_of.get(user, ()):
-            out |= self.rooms[name].sessions
+            room = self.rooms[name]
+            if not quiet_above or len(room.members) <= quiet_above:
+                out |= room.sessions
         out |= self.online.get(user, set())
         return out

@@ -16,22 +16,19 @@ lock file, which belongs to the serving process.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from roost.protocol.errors import ErrorCode, RoostError
+from roost.store.lock import LOCK_NAME, DataFolderLock
 
 DB_NAME = "roost.db"
 MANIFEST = "roost-backup.json"
-LOCK_NAME = "roost.lock"  # held (flock) by the serving process; never copied
 FORMAT = 1
 # Names in a data folder that a backup leaves out.
 SKIP = frozenset({DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", "uploads", LOCK_NAME})
@@ -193,7 +190,11 @@ def restore(backup_dir: Path, data_dir: Path, force: bool = False) -> BackupInfo
     """
     backup_dir, data_dir = Path(backup_dir), Path(data_dir)
     info = read_info(backup_dir)
-    with _folder_lock(data_dir):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Held while restoring: a server cannot start on the folder half-way, and one
+    # that serves it now makes this refuse (DataFolderInUse names it).
+    with DataFolderLock(data_dir) as lock:
+        lock.acquire("roost restore")
         occupied = data_dir.exists() and any(e.name != LOCK_NAME for e in data_dir.iterdir())
         if occupied and not force:
             raise _fail(
@@ -215,22 +216,3 @@ def restore(backup_dir: Path, data_dir: Path, force: bool = False) -> BackupInfo
             entry.rename(data_dir / entry.name)
         staging.rmdir()
     return info
-
-
-@contextlib.contextmanager
-def _folder_lock(data_dir: Path) -> Iterator[None]:
-    """Hold the data folder's lock while restoring: refused if a server holds it."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 256, 0).decode(errors="replace").strip()
-            raise _fail(
-                f"{str(data_dir)!r} is in use ({holder or 'by another process'});"
-                " stop its server before restoring"
-            ) from None
-        yield
-    finally:
-        os.close(fd)

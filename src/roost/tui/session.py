@@ -15,6 +15,7 @@ from typing import Any
 from roost.client import Client, ConnectionState, Joined, Left, Message, Notice, Presence
 from roost.client.address import format_address
 from roost.client.ending import ending, ending_line
+from roost.client.priority import lowered_note
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.messages import Bye, LoginResult, MemberInfo, RoomInfo
 from roost.protocol.names import check_user
@@ -236,7 +237,10 @@ class ChatSession:
     # --- actions ------------------------------------------------------------------------
 
     async def send(self, key: str, text: str, priority: int | None = None) -> None:
-        await self.client.send(key, text, priority)
+        result = await self.client.send(key, text, priority)
+        note = lowered_note(priority, result)
+        if note:
+            self.info(note, key=result.room, level="warning")
 
     async def join(self, room: str) -> str:
         """Join (creating if needed) and receive a room; returns its name."""

@@ -22,7 +22,7 @@ from irctokens.line import Line
 
 from roost.bus.base import Envelope
 from roost.protocol.errors import ProtocolError, RoostError
-from roost.protocol.messages import Wire
+from roost.protocol.messages import Bye, Message, Wire
 from roost.server.connection import ClientConnection
 from roost.server.gateways.irc.lines import BadLine, LineReader
 from roost.server.gateways.irc.render import Renderer
@@ -65,12 +65,14 @@ class IrcOutbox(Outbox):
 class IrcConnection(ClientConnection):
     """Server side of one IRC client connection."""
 
+    kind = "irc"  # the transport label of its metrics
+
     def __init__(self, server: Server, gateway: IrcGateway) -> None:
         super().__init__(server)
         self.gateway = gateway
         self.hello_done = True  # IRC has no hello; the session handles registration
         self.reader = LineReader()
-        self.session = IrcSession(gateway.session_config, gateway)
+        self.session = IrcSession(gateway.session_config(), gateway)
         self._pumping = False
         self._pump_scheduled = False
 
@@ -173,13 +175,26 @@ class IrcConnection(ClientConnection):
             if env.seq:
                 session.last[env.room] = env.seq
             return rendered.lines(session.mask, session.cfg.server, session.cfg.server)
+        # Messages keep the envelope's class (priority, and may be dropped as a
+        # gap); what the session says about itself (its JOIN, a notice, a bye)
+        # goes as a control frame, in order with the replies that follow it.
+        data: list[bytes] = []
         for ev in rendered.events:
             session.event(ev)
-        data = b"".join(session.out)
-        session.out.clear()
+            if not session.out:
+                continue
+            if isinstance(ev, Message):
+                data.extend(session.out)
+            elif isinstance(ev, Bye):
+                data.extend(session.out)  # close() writes it from the queues itself
+            else:
+                box = self.outbox
+                assert isinstance(box, IrcOutbox)
+                box.push_lines(b"".join(session.out))
+            session.out.clear()
         if session.requests or session.closing is not None:
             self._schedule_pump()
-        return data
+        return b"".join(data)
 
     def _depart(self) -> None:
         if not self.departed and self.session.account:
@@ -193,22 +208,44 @@ class IrcGateway:
     def __init__(self, server: Server) -> None:
         self.server = server
         cfg = server.config
-        self.session_config = SessionConfig(
-            server=cfg.irc_server_name or cfg.server_name,
-            network=cfg.server_name,
-            registration=cfg.registration,
-            playback=cfg.irc_playback,
-            history_page=cfg.history_page,
-            motd=cfg.irc_motd,
-            version="roost-0.1",
-            created=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        )
-        self.renderer = Renderer(self.session_config.server, self.session_config.server)
+        self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        self._config: SessionConfig | None = None
+        self._config_of: object = None
+        self.renderer = Renderer(cfg.server_name, cfg.server_name)
         self.listeners: list[asyncio.AbstractServer] = []
         self.ports: list[int] = []
         self._away: dict[str, str] = {}
         # account -> conversation -> last seq its IRC sessions saw (for playback)
         self._marks: dict[str, dict[str, int]] = {}
+
+    def session_config(self) -> SessionConfig:
+        """What a new session is told about the server: from the configuration in
+        force, so a reload (registration, server_name, history_page) applies to it."""
+        cfg = self.server.config
+        # A reload changes the config object in place: compare the values.
+        values = (
+            cfg.irc_server_name,
+            cfg.server_name,
+            cfg.registration,
+            cfg.history_page,
+            cfg.irc_playback,
+            cfg.irc_motd,
+        )
+        if self._config is None or self._config_of != values:
+            name = cfg.irc_server_name or cfg.server_name
+            self._config = SessionConfig(
+                server=name,
+                network=cfg.server_name,
+                registration=cfg.registration,
+                playback=cfg.irc_playback,
+                history_page=cfg.history_page,
+                motd=cfg.irc_motd,
+                version="roost-0.1",
+                created=self.created,
+            )
+            self._config_of = values
+            self.renderer.host = self.renderer.server = name
+        return self._config
 
     async def start(self) -> None:
         cfg = self.server.config

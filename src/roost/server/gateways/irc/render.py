@@ -9,6 +9,7 @@ itself) is rendered per session.
 
 from __future__ import annotations
 
+import calendar
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,18 @@ def irc_time(ts: float) -> str:
     """server-time's format: UTC, milliseconds, Z."""
     ms = int(ts * 1000) % 1000
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{ms:03d}Z"
+
+
+def parse_time(text: str) -> float:
+    """A server-time timestamp (``2026-12-02T15:04:05.123Z``) as seconds; ``*`` is 0."""
+    if text == "*":
+        return 0.0
+    try:
+        whole, _, rest = text.rstrip("Z").partition(".")
+        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+        return seconds + (float("0." + rest) if rest.isdigit() else 0.0)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a timestamp") from None
 
 
 def msgid(room: str, seq: int) -> str:
@@ -139,7 +152,9 @@ def render_shared(ev: Any, mask: int, host: str, server: str) -> bytes:
         if not mask & AWAY:
             return b""
         src = mask_source(ev.user, host)
-        return line("AWAY", (), src) if ev.online else line("AWAY", ("offline",), src)
+        return (
+            line("AWAY", (), src) if ev.online else line("AWAY", ("offline",), src, trailing=True)
+        )
     if isinstance(ev, Notice) and ev.room:
         return line("NOTICE", ("#" + ev.room, ev.text), server)
     return b""

@@ -40,6 +40,7 @@ from roost.protocol.messages import (
     Message,
     Moderation,
     Notice,
+    Presence,
     RoomInfo,
     Send,
     SendResult,
@@ -55,6 +56,7 @@ from roost.server.gateways.irc.render import (
     irc_time,
     mask_source,
     parse_msgid,
+    parse_time,
     render_message,
     render_shared,
 )
@@ -735,6 +737,28 @@ class IrcSession:
         tags = {"label": label} if label else None
         self.out.append(line("PONG", (self.cfg.server, token), self.cfg.server, tags))
 
+    def _tagmsg(self, params: list[str], label: str) -> None:
+        """Client-only tags (``+typing``) have no Roost counterpart: taken, not relayed."""
+        self.ack(label)
+
+    def _ison(self, params: list[str], label: str) -> None:
+        names = [n for p in params for n in p.split()]
+        online = []
+        for n in names:
+            view = self.directory.user(n.lower())
+            if view is not None and view.online:
+                online.append(view.name)
+        self.numeric("303", " ".join(online), label=label)
+
+    def _userhost(self, params: list[str], label: str) -> None:
+        replies = []
+        for n in params[:5]:
+            view = self.directory.user(n.lower())
+            if view is not None:
+                away = "-" if self.directory.away(view.name) or not view.online else "+"
+                replies.append(f"{view.name}={away}{view.name}@{self.cfg.server}")
+        self.numeric("302", " ".join(replies), label=label)
+
     def _pong(self, params: list[str], label: str) -> None:
         """Any line is a sign of life; the listener has counted it already."""
 
@@ -819,6 +843,10 @@ class IrcSession:
 
     def event(self, ev: Any) -> None:
         """An event from the server that depends on this session (the rest: render_shared)."""
+        if not self.registered and isinstance(ev, Message | Joined | Left | Presence):
+            return  # before the welcome; playback covers the messages
+        if isinstance(ev, Presence) and ev.user == self.me:
+            return
         if isinstance(ev, Message):
             self.deliver_message(ev)
         elif isinstance(ev, Joined):
@@ -977,30 +1005,59 @@ class IrcSession:
             self._label_lines(start, label)
 
     def _targets(self, params: list[str], label: str) -> None:
-        login = self.login
-        lines: list[tuple[str, str]] = []
-        if login is not None:
-            for key in sorted(set(login.conversations) | set(self.channels)):
+        """CHATHISTORY TARGETS from to limit: conversations with a message in between, by time."""
+        try:
+            bounds = [parse_time(p.removeprefix("timestamp=")) for p in params[1:3]]
+            limit = max(1, min(int(params[3]) if len(params) > 3 else 50, self.cfg.history_page))
+        except ValueError:
+            self.fail(
+                "CHATHISTORY", "INVALID_PARAMS", "TARGETS", "Use timestamp=... references", label
+            )
+            return
+        lo, hi = sorted(bounds)
+        known = set(self.channels) | set(self.last)
+        if self.login is not None:
+            known |= set(self.login.conversations)
+        keys = [k for k in sorted(known) if self.directory.last_seq(k) > 0]
+        latest: dict[str, float] = {}
+        left = [len(keys)]
+
+        def emit() -> None:
+            shown = sorted((ts, key) for key, ts in latest.items() if lo <= ts <= hi)[:limit]
+            ref = f"T{next(self._batches)}"
+            batch = "batch" in self.caps
+            lines = []
+            for ts, key in shown:
                 parties = dm_parties(key)
-                shown = (
+                name = (
                     (parties[1] if parties[0] == self.me else parties[0]) if parties else "#" + key
                 )
-                lines.append((shown, key))
-        ref = f"T{next(self._batches)}"
-        batch = "batch" in self.caps
-        if batch:
-            tags = {"label": label} if label else None
-            self.out.append(
-                line("BATCH", ("+" + ref, "draft/chathistory-targets"), self.cfg.server, tags)
-            )
-        for shown, key in lines:
-            if self.directory.last_seq(key) > 0:
-                tags2 = {"batch": ref} if batch else None
-                self.out.append(
-                    line("CHATHISTORY", ("TARGETS", shown, irc_time(0)), self.cfg.server, tags2)
+                tags = {"batch": ref} if batch else None
+                lines.append(
+                    line("CHATHISTORY", ("TARGETS", name, irc_time(ts)), self.cfg.server, tags)
                 )
-        if batch:
-            self.out.append(line("BATCH", ("-" + ref,), self.cfg.server))
+            if batch:
+                tags = {"label": label} if label else None
+                head = line(
+                    "BATCH", ("+" + ref, "draft/chathistory-targets"), self.cfg.server, tags
+                )
+                self.out.extend([head, *lines, line("BATCH", ("-" + ref,), self.cfg.server)])
+            else:
+                self.wrap(lines, label)
+
+        if not keys:
+            emit()
+        for key in keys:
+
+            def done(result: Any, error: RoostError | None, key: str = key) -> None:
+                if error is None and isinstance(result, HistoryResult) and result.messages:
+                    latest[key] = result.messages[-1].ts
+                left[0] -= 1
+                if not left[0]:
+                    emit()
+
+            last = self.directory.last_seq(key)
+            self.request(History, done, room=key, after=max(0, last - 1), limit=1)
 
     def _conversation(self, target: str) -> str | None:
         if target.startswith("#"):
@@ -1108,4 +1165,7 @@ _COMMANDS: dict[str, tuple[bool, Runner]] = {
     "CHATHISTORY": (False, IrcSession._chathistory),
     "KICK": (False, IrcSession._kick),
     "KILL": (False, IrcSession._kill),
+    "TAGMSG": (False, IrcSession._tagmsg),
+    "ISON": (False, IrcSession._ison),
+    "USERHOST": (False, IrcSession._userhost),
 }

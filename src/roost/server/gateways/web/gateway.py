@@ -86,6 +86,8 @@ class WebGateway:
     # --- HTTP ----------------------------------------------------------------------
 
     async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        if response.status == 101:
+            return  # a WebSocket's upgrade has no document to protect; its headers stay in memory
         response.headers.update(SECURITY_HEADERS)
         if request.path == "/" or request.path == "/session":
             response.headers["Cache-Control"] = "no-store"
@@ -179,7 +181,8 @@ class WebGateway:
     ) -> None:
         frames = conn.decoder.frames
         while not transport.closed:
-            await transport.readable.wait()
+            if transport.reading_paused is not None:
+                await transport.reading_paused
             if transport.closed:
                 break
             msg = await ws.receive()

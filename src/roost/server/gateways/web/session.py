@@ -9,6 +9,7 @@ an empty token and the connection uses the cookie's.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
@@ -56,10 +57,16 @@ class Tickets:
 class WebConnection(ClientConnection):
     """A ClientConnection whose session token goes to a cookie instead of to the page."""
 
+    kind = "web"  # the transport label in the metrics (docs/operations.md)
+
     def __init__(self, server: Server, tickets: Tickets, cookie_token: str | None) -> None:
         super().__init__(server)
         self.tickets = tickets
         self.cookie_token = cookie_token
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.kind = "web"  # also over HTTPS: the door, not the encryption, names it
 
     def _dispatch(self, msg: Any) -> None:
         if isinstance(msg, Resume) and not msg.token and self.cookie_token:

@@ -53,8 +53,9 @@ class WebSocketTransport:
         self.conn: ClientConnection | None = None
         self.closed = False
         self.paused = False  # ClientConnection.pause_writing was called
-        self.readable = asyncio.Event()
-        self.readable.set()
+        # Set while reading is paused: the receive loop awaits it (a future only
+        # then, so that thousands of idle sessions hold none).
+        self.reading_paused: asyncio.Future[None] | None = None
         self._close_task: asyncio.Task[Any] | None = None
 
     # --- writing -----------------------------------------------------------------
@@ -106,10 +107,13 @@ class WebSocketTransport:
     def pause_reading(self) -> None:
         # The receive loop stops taking messages; aiohttp's bounded reader queue
         # then stops reading the socket, so TCP pushes back on the browser.
-        self.readable.clear()
+        if self.reading_paused is None:
+            self.reading_paused = asyncio.get_running_loop().create_future()
 
     def resume_reading(self) -> None:
-        self.readable.set()
+        waiter, self.reading_paused = self.reading_paused, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # --- ending ------------------------------------------------------------------
 
@@ -118,7 +122,7 @@ class WebSocketTransport:
         if self.closed:
             return
         self.closed = True
-        self.readable.set()  # the receive loop must see the end
+        self.resume_reading()  # the receive loop must see the end
         self._close_task = asyncio.ensure_future(self._close())
 
     async def _close(self) -> None:
@@ -129,7 +133,7 @@ class WebSocketTransport:
 
     def abort(self) -> None:
         self.closed = True
-        self.readable.set()
+        self.resume_reading()
         self.raw.abort()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:

@@ -19,6 +19,7 @@ const state = {
   retry: 0,
   final: false, // the server said not to come back (blocked, kicked...)
   loggedIn: false, // a session is established (only then does a lost connection reconnect)
+  membersTimer: null,
 };
 
 function el(tag, text, cls) {
@@ -45,7 +46,16 @@ function convTitle(key) {
 function conv(key) {
   let c = state.convs.get(key);
   if (!c) {
-    c = { key, msgs: new Map(), last: 0, serverLast: 0, read: readMarks()[key] ?? null, members: [] };
+    c = {
+      key,
+      msgs: new Map(), // seq -> message
+      last: 0, // highest seq held
+      // every seq from the first one fetched up to cursor is held: resume and
+      // gaps fetch from here, so a hole below a later message is refilled too
+      cursor: null,
+      serverLast: 0,
+      read: readMarks()[key] ?? null,
+    };
     state.convs.set(key, c);
   }
   return c;
@@ -177,8 +187,9 @@ async function startSession(result) {
 }
 
 async function catchUp(c) {
-  if (c.serverLast <= c.last) return;
-  let after = c.last > 0 ? c.last : Math.max(0, c.serverLast - PAGE);
+  if (c.cursor === null) c.cursor = Math.max(0, c.serverLast - PAGE);
+  if (c.serverLast <= c.cursor) return;
+  let after = c.cursor;
   for (;;) {
     const res = await state.session.request("history", { room: c.key, after, limit: 500 });
     let top = after;
@@ -201,13 +212,17 @@ function onEvent(msg) {
     case "msg":
       addMessage(msg, true);
       break;
-    case "gap":
-      catchUp(Object.assign(conv(msg.room), { serverLast: msg.upto }));
+    case "gap": {
+      // Skipped live delivery (a slow connection): fetch from the cursor on.
+      const c = conv(msg.room);
+      c.serverLast = Math.max(c.serverLast, msg.upto);
+      catchUp(c);
       break;
+    }
     case "joined":
     case "left":
     case "presence":
-      if (state.convs.has(state.current)) loadMembers();
+      membersSoon();
       break;
     case "notice":
       systemLine(msg.text, msg.room || state.current);
@@ -228,6 +243,8 @@ function addMessage(m, live) {
   if (c.msgs.has(m.seq)) return; // live delivery and history may overlap
   c.msgs.set(m.seq, m);
   c.last = Math.max(c.last, m.seq);
+  if (c.cursor === null) c.cursor = m.seq - 1;
+  while (c.msgs.has(c.cursor + 1)) c.cursor += 1;
   c.serverLast = Math.max(c.serverLast, m.seq);
   if (c.read === null) c.read = m.seq - 1;
   if (!live) return;
@@ -384,6 +401,15 @@ async function loadOlder() {
   const height = log.scrollHeight;
   renderLog();
   log.scrollTop = log.scrollHeight - height; // keep the reader's place
+}
+
+// Presence comes in bursts (a team arriving in the morning): one "who" per burst.
+function membersSoon() {
+  if (state.membersTimer) return;
+  state.membersTimer = setTimeout(() => {
+    state.membersTimer = null;
+    if (state.convs.has(state.current)) loadMembers();
+  }, 300);
 }
 
 async function loadMembers() {
