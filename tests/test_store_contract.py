@@ -79,6 +79,32 @@ async def test_tokens_expire(store: Store) -> None:
     assert await store.token_user("nope", 0.0) is None
 
 
+async def test_tokens_listed_and_revoked_per_user(store: Store) -> None:
+    await store.save_token("a2", "ann", 300.0)
+    await store.save_token("a1", "ann", 200.0)
+    await store.save_token("old", "ann", 50.0)
+    await store.save_token("b1", "bob", 300.0)
+    listed = await store.list_tokens("ann", 100.0)
+    assert [(t.token_hash, t.user, t.expires) for t in listed] == [
+        ("a1", "ann", 200.0),
+        ("a2", "ann", 300.0),
+    ]
+    assert await store.revoke_tokens("ann") == 3  # the expired one goes too
+    assert await store.list_tokens("ann", 0.0) == []
+    assert await store.token_user("a1", 100.0) is None
+    assert await store.token_user("b1", 100.0) == "bob"
+    assert await store.revoke_tokens("nobody") == 0
+
+
+async def test_account_status_and_password_change_persist(store: Store) -> None:
+    assert await store.create_account(Account("cat", "h1"))
+    await store.update_account("cat", status="disabled", password_hash="h2")
+    got = await store.get_account("cat")
+    assert got is not None and (got.status, got.password_hash) == ("disabled", "h2")
+    await store.update_account("cat", status="deleted", password_hash="")
+    assert not await store.create_account(Account("cat", "h3"))  # the name stays taken
+
+
 async def test_rooms_and_members(store: Store) -> None:
     assert await store.create_room("r", "ann", 1.0)
     assert not await store.create_room("r", "bob", 2.0)

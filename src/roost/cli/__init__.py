@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from roost import __version__
+from roost.cli.account_cmds import passwd, sessions
 from roost.cli.admin import admin
 from roost.cli.client_cmds import chat, history, listen, send
 from roost.cli.db_cmds import db
@@ -37,6 +38,8 @@ main.add_command(chat)
 main.add_command(upload)
 main.add_command(download)
 main.add_command(admin)
+main.add_command(passwd)
+main.add_command(sessions)
 main.add_command(backup)
 main.add_command(restore)
 

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
+from roost.cli.account_cmds import new_password
 from roost.cli.common import (
     client_options,
     duration_value,
@@ -16,6 +17,7 @@ from roost.cli.common import (
     run_async,
 )
 from roost.client import Client, ModResult
+from roost.client.accounts import user_text
 from roost.client.moderation import audit_text, pending_text, result_text, sanction_text
 
 T = TypeVar("T")
@@ -155,6 +157,42 @@ _undo(
 )
 _with_reason("kick", "kick", "End every session of NAME now (they may log in again).")
 _with_reason("refuse", "refuse", "Refuse the waiting newcomer NAME: the account is removed.")
+_with_reason(
+    "disable",
+    "disable",
+    "Disable account NAME (admins): its sessions end and it cannot log in until enabled.",
+)
+_with_reason(
+    "delete",
+    "delete_account",
+    "Delete account NAME (admins): its messages stay under its name, which is not reused.",
+)
+_undo("enable", "enable", "NAME", "Enable the disabled account NAME again (admins).")
+
+
+@admin.command("users")
+@json_option
+@client_options
+@run_async
+async def users(as_json: bool, server: str, user: str | None, register: bool) -> None:
+    """List accounts with role, priority, status and when last seen (admins)."""
+    emit_all(await call(server, user, register, lambda c: c.users()), as_json, user_text)
+
+
+@admin.command("reset-password")
+@click.argument("name")
+@json_option
+@client_options
+@run_async
+async def reset_password(
+    name: str, as_json: bool, server: str, user: str | None, register: bool
+) -> None:
+    """Set NAME's password (admins): ROOST_NEW_PASSWORD, or asked for.
+
+    NAME's session tokens are revoked and their sessions end.
+    """
+    password = new_password(f"new password for {name}")
+    show(await call(server, user, register, lambda c: c.reset_password(name, password)), as_json)
 
 
 @admin.command("priority")

@@ -28,7 +28,9 @@ from roost.protocol.messages import (
     Presence,
     ReloadResult,
     SanctionInfo,
+    SessionInfo,
     StatSample,
+    UserInfo,
 )
 
 __all__ = [
@@ -55,7 +57,9 @@ __all__ = [
     "ReloadResult",
     "RoostError",
     "SanctionInfo",
+    "SessionInfo",
     "StatSample",
     "TransferCancelled",
+    "UserInfo",
     "connect",
 ]

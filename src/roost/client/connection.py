@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
+from roost.client.accounts import AccountsMixin
 from roost.client.events import ConnectionState
 from roost.client.moderation import ModerationMixin
 from roost.client.tls import (
@@ -84,7 +85,18 @@ MAX_AHEAD = 1_000
 # (docs/benchmarks.md, "Chat latency during bulk").
 DOWNLOAD_WINDOW = 1024 * 1024
 # Bye codes after which reconnecting is pointless.
-FINAL_CODES = {"blocked", "kicked", "banned", "refused", "auth_failed", "version", "logout"}
+FINAL_CODES = {
+    "blocked",
+    "kicked",
+    "banned",
+    "refused",
+    "auth_failed",
+    "version",
+    "logout",
+    "logged_out",
+    "disabled",
+    "deleted",
+}
 # Failures of a connection attempt that retrying will not cure.
 FINAL_ERRORS = {
     ErrorCode.AUTH_FAILED,
@@ -101,7 +113,7 @@ class ConnectionLost(RoostError):
         super().__init__("disconnected", message)
 
 
-class Client(ModerationMixin):
+class Client(ModerationMixin, AccountsMixin):
     """A connection to a Roost server, logged in as one user.
 
     Use :func:`connect` (``async with connect(...) as client``), or call

@@ -20,6 +20,9 @@ EXIT_STATUS: dict[str, int] = {
     "shutting_down": 5,
     "banned": 6,
     "refused": 7,
+    "disabled": 8,
+    "deleted": 9,
+    "logged_out": 10,
 }
 
 

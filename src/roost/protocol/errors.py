@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     BANNED = "banned"  # the client's address is banned
     MUTED = "muted"
     PENDING = "pending"  # waiting in the admission queue
+    DISABLED = "disabled"  # the account is disabled by an admin until enabled again
+    LOGGED_OUT = "logged_out"  # the session ended by "log out everywhere" or a password reset
     RATE_LIMITED = "rate_limited"
     TOO_LARGE = "too_large"  # file over the size limit
     QUOTA_EXCEEDED = "quota_exceeded"

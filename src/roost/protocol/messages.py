@@ -305,6 +305,60 @@ class Stats(Wire, tag="stats"):
     id: int
 
 
+# --- account requests (docs/accounts.md) ----------------------------------------
+
+
+class ChangePassword(Wire, tag="change_password"):
+    """Change one's own password; the old one must be given."""
+
+    id: int
+    old: str
+    new: str
+
+
+class ResetPassword(Wire, tag="reset_password"):
+    """Admins: set another account's password; its tokens are revoked, its sessions end."""
+
+    id: int
+    user: str
+    password: str
+
+
+class ListUsers(Wire, tag="users"):
+    """Admins: every account with its role, priority, status and when last seen."""
+
+    id: int
+
+
+class DisableAccount(Wire, tag="disable"):
+    id: int
+    user: str
+    reason: str = ""
+
+
+class EnableAccount(Wire, tag="enable"):
+    id: int
+    user: str
+
+
+class DeleteAccount(Wire, tag="delete_account"):
+    id: int
+    user: str
+    reason: str = ""
+
+
+class ListSessions(Wire, tag="sessions"):
+    """One's own live sessions and stored session tokens."""
+
+    id: int
+
+
+class LogoutAll(Wire, tag="logout_all"):
+    """Revoke every session token of one's account and end its other live sessions."""
+
+    id: int
+
+
 # --- replies -----------------------------------------------------------------
 
 
@@ -541,6 +595,29 @@ class StatSample(msgspec.Struct):
     value: float
 
 
+class UserInfo(msgspec.Struct):
+    """One account, as an admin lists it."""
+
+    user: str
+    role: str
+    priority: int
+    status: str  # active | pending | disabled | deleted
+    created: float
+    online: bool
+    last_seen: float = 0.0  # now if online; else the last login (0: never or tokens expired)
+
+
+class SessionInfo(msgspec.Struct):
+    """A live session (``kind`` "live") or a stored session token ("token")."""
+
+    kind: str
+    since: float = 0.0  # login time
+    expires: float = 0.0  # tokens: when it stops being accepted
+    address: str = ""  # live sessions: the client's address
+    current: bool = False  # the session that asked
+    token: str = ""  # tokens: the first characters of the token's digest, to tell them apart
+
+
 ClientMessage = (
     ClientHello
     | Login
@@ -578,6 +655,14 @@ ClientMessage = (
     | Download
     | DownloadCancel
     | DownloadAck
+    | ChangePassword
+    | ResetPassword
+    | ListUsers
+    | DisableAccount
+    | EnableAccount
+    | DeleteAccount
+    | ListSessions
+    | LogoutAll
 )
 ServerMessage = (
     ServerHello

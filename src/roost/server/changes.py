@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from roost.bus.base import Change
 from roost.protocol.errors import ErrorCode
+from roost.server.account_status import DELETED, DISABLED
 from roost.server.admission import PENDING
 from roost.server.audit import is_staff
 from roost.server.sanctions import BLOCK, Sanctions, covers, terms
@@ -108,6 +109,13 @@ async def _account(server: Server, name: str, known: Account | None = None) -> N
         cached.role = fresh.role
         cached.priority = fresh.priority
         cached.status = fresh.status
+    if cached.status in (DISABLED, DELETED):
+        # Disabled or deleted on another node: its sessions here end too.
+        text = (
+            "your account is disabled" if cached.status == DISABLED else "your account was deleted"
+        )
+        end_sessions(server, name, cached.status, text)
+        return
     if cached.status != PENDING:
         # Admitted on another node while waiting in this node's lobby.
         for conn in server.lobby.of(name):

@@ -40,6 +40,7 @@ from roost.protocol.messages import (
 )
 from roost.protocol.names import check_room, check_user, dm_key, dm_parties
 from roost.server import logs
+from roost.server.account_status import check_open
 from roost.server.admission import PENDING, enter_lobby
 from roost.server.auth import new_token, token_digest
 from roost.server.changes import ACCOUNT, ROOM, announce
@@ -154,6 +155,7 @@ async def start_session(
 ) -> LoginResult:
     """Turn a connection whose credentials checked out into a session (or a lobby seat)."""
     check_blocked(server, account.name)
+    check_open(account.status)
     if account.status == PENDING:
         return await enter_lobby(server, conn, account, new)
     token = new_token()
@@ -162,8 +164,9 @@ async def start_session(
     )
     if conn.closing:
         raise RoostError(ErrorCode.INTERNAL, "connection closed during login")
-    # Again: a block may have landed while the token was being stored.
+    # Again: a block (or disabling) may have landed while the token was being stored.
     check_blocked(server, account.name)
+    check_open(account.status)
     server.attach(conn, account)
     server.counters.logins[conn.kind] += 1
     log.info(

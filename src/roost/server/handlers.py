@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from roost.server import chat, files, keepalive, moderation, ops
+from roost.server import accounts, chat, files, keepalive, moderation, ops
 
 HANDLERS: dict[type, Any] = {
     **chat.HANDLERS,
@@ -12,6 +12,7 @@ HANDLERS: dict[type, Any] = {
     **keepalive.HANDLERS,
     **files.HANDLERS,
     **ops.HANDLERS,
+    **accounts.HANDLERS,
 }
 
 CONCURRENT: frozenset[type] = chat.CONCURRENT | files.CONCURRENT | moderation.CONCURRENT

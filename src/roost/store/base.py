@@ -18,8 +18,17 @@ class Account:
     password_hash: str
     role: str = "member"  # admin | moderator | member
     priority: int = 2
-    status: str = "active"  # active | pending
+    status: str = "active"  # active | pending | disabled | deleted
     created: float = 0.0
+
+
+@dataclass(slots=True)
+class TokenRecord:
+    """A stored session token (its digest: the token itself is never stored)."""
+
+    token_hash: str
+    user: str
+    expires: float
 
 
 @dataclass(slots=True)
@@ -164,6 +173,14 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def token_user(self, token_hash: str, now: float) -> str | None: ...
+
+    @abc.abstractmethod
+    async def list_tokens(self, user: str, now: float) -> list[TokenRecord]:
+        """The unexpired tokens of ``user``, soonest to expire first."""
+
+    @abc.abstractmethod
+    async def revoke_tokens(self, user: str) -> int:
+        """Delete every token of ``user``; how many there were."""
 
     # rooms -----------------------------------------------------------------
     @abc.abstractmethod

@@ -33,6 +33,7 @@ from roost.store.base import (
     Sanction,
     Store,
     StoredMessage,
+    TokenRecord,
     safe_url,
 )
 
@@ -455,6 +456,19 @@ class PostgresStore(Store):
             'SELECT "user" FROM tokens WHERE token_hash = $1 AND expires > $2', token_hash, now
         )
         return str(value) if value is not None else None
+
+    async def list_tokens(self, user: str, now: float) -> list[TokenRecord]:
+        rows = await self._fetch(
+            'SELECT token_hash, "user", expires FROM tokens'
+            ' WHERE "user" = $1 AND expires > $2 ORDER BY expires',
+            user,
+            now,
+        )
+        return [TokenRecord(*r) for r in rows]
+
+    async def revoke_tokens(self, user: str) -> int:
+        status = await self._execute('DELETE FROM tokens WHERE "user" = $1', user)
+        return int(str(status).rsplit(" ", 1)[-1])
 
     # --- rooms -------------------------------------------------------------------
 

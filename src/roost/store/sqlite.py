@@ -36,6 +36,7 @@ from roost.store.base import (
     Sanction,
     Store,
     StoredMessage,
+    TokenRecord,
 )
 
 T = TypeVar("T")
@@ -536,6 +537,23 @@ class SQLiteStore(Store):
                 "SELECT user FROM tokens WHERE token_hash = ? AND expires > ?", (token_hash, now)
             ).fetchone()
             return row[0] if row else None
+
+        return await self._submit(op)
+
+    async def list_tokens(self, user: str, now: float) -> list[TokenRecord]:
+        def op(conn: sqlite3.Connection) -> list[TokenRecord]:
+            rows = conn.execute(
+                "SELECT token_hash, user, expires FROM tokens"
+                " WHERE user = ? AND expires > ? ORDER BY expires",
+                (user, now),
+            ).fetchall()
+            return [TokenRecord(*r) for r in rows]
+
+        return await self._submit(op)
+
+    async def revoke_tokens(self, user: str) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM tokens WHERE user = ?", (user,)).rowcount
 
         return await self._submit(op)
 
