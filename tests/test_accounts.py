@@ -12,6 +12,14 @@ from modhelpers import add_account, staff
 from roost.client import Bye, RoostError
 
 
+async def one_audit(server, name: str) -> list:
+    boss = await staff(server)
+    try:
+        return await boss.audit(20, target=name)
+    finally:
+        await boss.close()
+
+
 def lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines()]
 
@@ -61,6 +69,8 @@ async def test_sessions_listed_and_logout_everywhere(server) -> None:
         assert bye.code == "logged_out"
         # this session stays; the stored tokens are gone, so a resume fails
         assert [s.kind for s in await one.sessions()] == ["live"]
+        own = [e for e in await one_audit(server, name) if e.action == "logout_all"]
+        assert own and own[0].text.startswith(f"{name} logged out everywhere")
         stale = client_for(server, name, None, token=token, register=False, reconnect=False)
         with pytest.raises(RoostError) as err:
             await stale.start()
@@ -119,6 +129,8 @@ async def test_admin_disables_enables_resets_and_lists(server) -> None:
         audit = [(e.action, e.target) for e in await boss.audit(20, target=name)]
         assert ("disable", name) in audit and ("enable", name) in audit
         assert ("reset_password", name) in audit
+        [entry] = [e for e in await boss.audit(20, target=name) if e.action == "disable"]
+        assert entry.text.startswith(f"boss disabled {name}") and "compromised" in entry.text
     finally:
         await victim.close()
         await member.close()

@@ -53,7 +53,7 @@ def ending(ev: Any, outlive_restarts: bool = False) -> Bye | None:
 
 
 def exit_status(code: str) -> int:
-    """The exit status for a bye or error code: 3-7 for the endings above, else 1."""
+    """The exit status for a bye or error code: 3-10 for the endings above, else 1."""
     return EXIT_STATUS.get(code, 1)
 
 

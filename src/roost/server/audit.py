@@ -41,7 +41,14 @@ _VERBS = {
     "refuse": "refused",
     "warn": "warned",
     "lock": "locked password logins of",
+    "reset_password": "reset the password of",
+    "disable": "disabled",
+    "enable": "enabled",
+    "delete": "deleted",
 }
+
+# Actions on one's own account: the target is the actor.
+_OWN = {"password": "changed their password", "logout_all": "logged out everywhere"}
 
 
 def rank(account: Account | None) -> int:
@@ -59,6 +66,8 @@ def describe(entry: AuditEntry) -> str:
         return f"{entry.target} waits for admission ({entry.detail}): admit or refuse"
     verb = _VERBS.get(entry.action, entry.action)
     text = f"{entry.actor} {verb} {entry.target}"
+    if entry.action in _OWN:
+        text = f"{entry.actor} {_OWN[entry.action]}"
     if entry.detail:
         text += f" ({entry.detail})"
     if entry.reason:
