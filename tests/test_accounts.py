@@ -8,7 +8,7 @@ import pytest
 
 from conftest import run_cli
 from helpers import PASSWORD, client_for, next_event, unique
-from modhelpers import add_account, staff
+from modhelpers import Recorder, add_account, staff
 from roost.client import Bye, RoostError
 
 
@@ -209,3 +209,72 @@ def test_cli_passwd_sessions_and_admin_users(server) -> None:
     )
     assert adm("delete", m, "--json").returncode == 0
     assert adm("enable", m).returncode == 1
+
+
+async def test_cluster_disable_and_logout_all_reach_the_other_node(cluster) -> None:
+    a, b = cluster(2)
+    boss = await staff(a, "boss")
+    name = unique("far")
+    try:
+        here = client_for(a, name, reconnect=False)
+        await here.start()
+        there = client_for(b, name, register=False, reconnect=False)
+        await there.start()
+        seen = Recorder(there)
+        await here.logout_all()
+        bye = await seen.wait(lambda e: isinstance(e, Bye), 2.0)
+        assert bye.code == "kicked" and "logged out everywhere" in bye.reason
+        await there.close()
+
+        other = client_for(b, name, register=False, reconnect=False)
+        await other.start()
+        seen = Recorder(other)
+        res = await boss.disable(name, reason="stolen")
+        assert res.sessions == 1  # the one on node a
+        bye = await seen.wait(lambda e: isinstance(e, Bye), 2.0)
+        assert bye.code == "disabled"
+        await other.close()
+        # the state is in the shared store: node b refuses the login too
+        again = client_for(b, name, register=False, reconnect=False)
+        with pytest.raises(RoostError) as err:
+            await again.start()
+        assert err.value.code == "disabled"
+        await here.close()
+    finally:
+        await boss.close()
+
+
+async def test_bad_account_requests_get_clear_errors_and_change_nothing(server) -> None:
+    boss = await staff(server)
+    mod = await staff(server, "mod", "moderator")
+    name = unique("safe")
+    target = client_for(server, name, reconnect=False)
+    await target.start()
+    try:
+        cases = [
+            (boss.disable("boss"), "bad_request"),
+            (boss.delete_account("boss"), "bad_request"),
+            (boss.reset_password(name, ""), "bad_request"),
+            (boss.reset_password(name, "x" * 2000), "bad_request"),
+            (boss.disable(name, reason="r" * 600), "bad_request"),
+            (boss.enable(name), "bad_request"),
+            (mod.reset_password(name, "pw"), "forbidden"),
+            (mod.delete_account(name), "forbidden"),
+            (mod.users(), "forbidden"),
+            (boss.delete_account("Not A Name!"), "invalid_name"),
+        ]
+        for call, code in cases:
+            with pytest.raises(RoostError) as err:
+                await call
+            assert err.value.code == code, (code, err.value)
+        # nothing changed: the target is still active, online, with its password
+        users = {u.user: u for u in await boss.users()}
+        assert users[name].status == "active" and users[name].online
+        assert (await target.send("general", "still here")).seq >= 1
+        again = client_for(server, name, register=False, reconnect=False)
+        await again.start()
+        await again.close()
+    finally:
+        await target.close()
+        await mod.close()
+        await boss.close()
