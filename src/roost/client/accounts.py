@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from roost.client.moderation import _stamp
 from roost.protocol.display import visible
 from roost.protocol.messages import (
     PRIORITY_LABELS,
@@ -78,13 +78,13 @@ class AccountsMixin:
         return result
 
 
-def _stamp(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "never"
+def _when(ts: float) -> str:
+    return _stamp(ts) if ts else "never"
 
 
 def user_text(u: UserInfo) -> str:
     """``ann   admin  normal  active   online``."""
-    seen = "online" if u.online else f"last seen {_stamp(u.last_seen)}"
+    seen = "online" if u.online else f"last seen {_when(u.last_seen)}"
     level = PRIORITY_LABELS.get(u.priority, str(u.priority))
     return f"{visible(u.user):<20} {visible(u.role):<9} {level:<7} {visible(u.status):<9} {seen}"
 
@@ -92,5 +92,5 @@ def user_text(u: UserInfo) -> str:
 def session_text(s: SessionInfo) -> str:
     if s.kind == "live":
         mark = " (this one)" if s.current else ""
-        return f"live   since {_stamp(s.since)} from {visible(s.address)}{mark}"
-    return f"token  {s.token}  since {_stamp(s.since)}, expires {_stamp(s.expires)}"
+        return f"live   since {_when(s.since)} from {visible(s.address)}{mark}"
+    return f"token  {s.token}  since {_when(s.since)}, expires {_when(s.expires)}"

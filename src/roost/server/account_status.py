@@ -14,3 +14,9 @@ def check_open(status: str) -> None:
         raise RoostError(ErrorCode.DISABLED, "this account is disabled; ask an admin")
     if status == DELETED:
         raise RoostError(ErrorCode.AUTH_FAILED, "unknown user or wrong password")
+
+
+def closed_text(status: str, reason: str = "") -> str:
+    """What the sessions of a disabled or deleted account are told as they end."""
+    text = "your account is disabled" if status == DISABLED else "your account was deleted"
+    return text + (f": {reason}" if reason else "")

@@ -30,7 +30,7 @@ from roost.protocol.messages import (
     SessionInfo,
     UserInfo,
 )
-from roost.server.account_status import DELETED, DISABLED
+from roost.server.account_status import DELETED, DISABLED, closed_text
 from roost.server.audit import record
 from roost.server.changes import ACCOUNT, KICK, announce
 from roost.server.chat import require_login
@@ -58,11 +58,6 @@ def check_password(password: str) -> str:
             ErrorCode.BAD_REQUEST, f"a password may have at most {MAX_PASSWORD} characters"
         )
     return password
-
-
-def closed_text(status: str, reason: str = "") -> str:
-    text = "your account is disabled" if status == DISABLED else "your account was deleted"
-    return text + (f": {reason}" if reason else "")
 
 
 def end_everywhere(
