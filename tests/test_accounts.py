@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import pytest
 
-from conftest import run_cli
+from conftest import roost_env, run_cli
 from helpers import PASSWORD, client_for, next_event, unique
 from modhelpers import Recorder, add_account, staff
 from roost.client import Bye, RoostError
@@ -278,3 +281,33 @@ async def test_bad_account_requests_get_clear_errors_and_change_nothing(server) 
         await target.close()
         await mod.close()
         await boss.close()
+
+
+def test_listen_of_a_disabled_account_exits_8_with_the_reason(server) -> None:
+    add_account(server, "boss", "admin")
+    m = unique("listener")
+    s = server.address
+    assert (
+        run_cli("send", "general", "hi", "--user", m, "--register", "--server", s).returncode == 0
+    )
+    listen = subprocess.Popen(
+        [sys.executable, "-m", "roost", "listen", "general", "--timeout", "30",
+         "--user", m, "--server", s],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=roost_env(),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            out = run_cli("admin", "users", "--json", "--user", "boss", "--server", s).stdout
+            if any(u["user"] == m and u["online"] for u in lines(out)):
+                break
+            time.sleep(0.2)
+        res = run_cli("admin", "disable", m, "-r", "compromised", "--user", "boss", "--server", s)
+        assert res.returncode == 0, res.stderr
+        _, stderr = listen.communicate(timeout=20)
+    finally:
+        if listen.poll() is None:
+            listen.kill()
+            listen.communicate()
+    assert listen.returncode == 8, stderr
+    assert "disabled" in stderr and "compromised" in stderr
