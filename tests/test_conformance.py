@@ -316,3 +316,39 @@ async def test_file_edge_cases(server_factory: Any) -> None:
     assert cancel["t"] == "ok" and cancel.get("result") is None
     assert is_error(await peer.request("download_ack", download=12345, offset=0), "no_such_file")
     peer.close()
+
+
+async def test_section_4_account_requests(server) -> None:
+    """change_password, sessions and logout_all as the table in section 4 gives them."""
+    name = unique("conf")
+    one, _ = await Peer.open(server)
+    two, _ = await Peer.open(server)
+    try:
+        await one.login(name)
+        await two.login(name)
+        bad = await one.request("change_password", old="nope", new="x")
+        assert (bad["t"], bad["code"]) == ("error", "auth_failed")
+        empty = await one.request("change_password", old=PASSWORD, new="")
+        assert (empty["t"], empty["code"]) == ("error", "bad_request")
+        done = await one.request("change_password", old=PASSWORD, new=PASSWORD)
+        assert done["t"] == "ok" and done["result"]["action"] == "password"
+
+        listed = (await one.request("sessions"))["result"]
+        live = [s for s in listed if s["kind"] == "live"]
+        tokens = [s for s in listed if s["kind"] == "token"]
+        assert len(live) == 2 and sum(bool(s.get("current")) for s in live) == 1
+        assert len(tokens) == 2 and all(len(t["token"]) == 12 and t["expires"] > 0 for t in tokens)
+
+        out = await one.request("logout_all")
+        assert out["t"] == "ok" and out["result"]["action"] == "logout_all"
+        assert out["result"]["sessions"] == 1
+        byes = [m for m in await two.ended() if m["t"] == "bye"]
+        assert byes and byes[0]["code"] == "logged_out"
+        left = (await one.request("sessions"))["result"]
+        assert [s["kind"] for s in left] == ["live"]
+
+        staff_only = await one.request("users")
+        assert (staff_only["t"], staff_only["code"]) == ("error", "forbidden")
+    finally:
+        one.close()
+        two.close()
