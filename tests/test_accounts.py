@@ -311,3 +311,19 @@ def test_listen_of_a_disabled_account_exits_8_with_the_reason(server) -> None:
             listen.communicate()
     assert listen.returncode == 8, stderr
     assert "disabled" in stderr and "compromised" in stderr
+
+
+async def test_guessing_the_old_password_is_held_to_the_login_limits(server_factory) -> None:
+    srv = server_factory(login_fail_account=2, login_fail_address=50)
+    me = client_for(srv, unique("guess"), reconnect=False)
+    await me.start()
+    try:
+        for _ in range(2):
+            with pytest.raises(RoostError) as err:
+                await me.change_password("wrong", "new")
+            assert err.value.code == "auth_failed"
+        with pytest.raises(RoostError) as err:
+            await me.change_password(PASSWORD, "new")  # even the right one, for now
+        assert err.value.code == "rate_limited"
+    finally:
+        await me.close()

@@ -81,6 +81,8 @@ async def handle_change_password(
 ) -> ModResult:
     account = require_login(conn)
     new = check_password(msg.new)
+    # Guessing the old password from a stolen session is held to the login limits.
+    server.protection.check_login(conn, account.name)
     if not await server.passwords.verify(account.password_hash, msg.old):
         server.protection.login_failed(conn, account.name)
         raise RoostError(ErrorCode.AUTH_FAILED, "the old password is wrong")
