@@ -61,9 +61,14 @@ class RoomLoad:
     stamp_every: int = 0  # every k-th receiver records latency samples (0: none)
     prefix: str = "b"
     irc_port: int = 0  # roost: the receivers connect to this IRC gateway port instead
+    # roost: several nodes of one cluster; receiver and sender i connect to ports[i % n]
+    ports: tuple[int, ...] = ()
     # "ws": receivers come through the web gateway's WebSocket on web_port (bench/web.py)
     receivers_over: str = "tcp"
     web_port: int = 0
+
+    def port_for(self, i: int) -> int:
+        return self.ports[i % len(self.ports)] if self.ports else self.port
 
 
 async def _connect_receivers(load: RoomLoad, first: int, count: int) -> list[Counter]:
@@ -83,7 +88,7 @@ async def _connect_receivers(load: RoomLoad, first: int, count: int) -> list[Cou
             _, writer = await gateway_session(load.irc_port, f"{load.prefix}r{i}")
             c = Counter(IRC_MSG, stamps, lazy)
         elif load.system == "roost":
-            _, writer, _ = await roost_session(load.port, f"{load.prefix}r{i}")
+            _, writer, _ = await roost_session(load.port_for(i), f"{load.prefix}r{i}")
             c = Counter(ROOST_MSG, stamps, lazy)
             c.watch(ROOST_GAP)
         else:
@@ -198,7 +203,7 @@ async def sender_worker(pipe: Connection, load: RoomLoad, first: int, count: int
     senders: list[PipelineSender] = []
     for i in range(first, first + count):
         if load.system == "roost":
-            _, writer, _ = await roost_session(load.port, f"{load.prefix}s{i}")
+            _, writer, _ = await roost_session(load.port_for(i), f"{load.prefix}s{i}")
         else:
             _, writer = await irc_session(load.port, f"{load.prefix}s{i}", [IRC_CHANNEL], oper=True)
         s = PipelineSender(load, i)

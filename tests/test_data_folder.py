@@ -112,5 +112,7 @@ def test_restore_into_a_served_folder_is_refused_naming_the_server(server, tmp_p
     res = run_cli("restore", str(dest), "--data-dir", str(server.data_dir), "--force")
     assert res.returncode == 1
     [line] = res.stderr.splitlines()
-    assert f"in use by `roost serve` (pid {server.proc.pid}); stop its server" in line, line
+    assert (
+        f"in use by `roost serve` (pid {server.proc.pid}); stop the server before restoring" in line
+    ), line
     assert not list(tmp_path.glob("*.before-restore-*"))

@@ -10,6 +10,8 @@ from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.messages import (
     Bye,
     FileInfo,
+    History,
+    HistoryResult,
     Join,
     Login,
     LoginResult,
@@ -46,12 +48,12 @@ class Directory:
         return {}
 
 
-def session(**cfg: object) -> IrcSession:
+def session(registration: str = "open", playback: int = 0) -> IrcSession:
     config = SessionConfig(
         server="irc.test",
         network="test",
-        registration=str(cfg.get("registration", "open")),
-        playback=0,
+        registration=registration,
+        playback=playback,
         history_page=100,
     )
     return IrcSession(config, Directory())
@@ -241,3 +243,21 @@ def test_bye_becomes_kill_and_error() -> None:
     out = b"".join(s.out).decode()
     assert ":irc.test KILL ann :you are blocked for 2h" in out
     assert "ERROR :Closing Link: irc.test (you are blocked for 2h)" in out
+
+
+def test_playback_is_shown_even_when_a_live_message_comes_first() -> None:
+    s = session(playback=3)
+    assert isinstance(s.directory, Directory)
+    s.directory.seqs["general"] = 5
+    feed(s, "PASS :x", "NICK ann", "USER ann 0 * :Ann")
+    login_ok(s, "ann", ["general"])
+    history = [r for r in s.requests if isinstance(r, History)]
+    assert [(h.room, h.after, h.before) for h in history] == [("general", 2, 6)]
+    s.event(Message(room="general", seq=6, sender="bob", text="live", ts=0))
+    old = [Message(room="general", seq=n, sender="bob", text=f"old {n}", ts=0) for n in (3, 4, 5)]
+    s.replied(history[0].id, HistoryResult(room="general", messages=old, last_seq=6), None)
+    texts = [x.split(" :", 1)[1] for x in b"".join(s.out).decode().split("\r\n") if "PRIVMSG" in x]
+    assert texts == ["live", "old 3", "old 4", "old 5"]
+    s.out.clear()
+    s.event(Message(room="general", seq=5, sender="bob", text="old 5", ts=0))
+    assert s.out == []  # not twice

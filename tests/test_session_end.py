@@ -146,3 +146,20 @@ def test_full_screen_chat_of_a_kicked_user_ends_with_the_reason(server: Any, tmp
         status = term.close()  # waits for it to exit by itself (killed after 15 s)
     assert status == KICKED, term.text()[-2000:]
     assert "you were kicked by boss: cool off (kicked)" in term.text()
+
+
+def test_line_chat_outlives_a_server_restart(server: Any) -> None:
+    # Interactive clients reconnect after a shutdown (only `listen` exits 5).
+    m = unique("stayer")
+    cmd = Command("chat", "--plain", "--user", m, "--register", "--server", server.address)
+    poster = unique("poster")
+    wait_listening(server, cmd, poster)
+    server.restart()
+    wait_listening(server, cmd, poster)
+    assert cmd.proc.poll() is None
+    assert b"server shutting down" in cmd.out  # it said what happened
+    assert cmd.proc.stdin is not None
+    cmd.proc.stdin.write(b"/quit\n")
+    cmd.proc.stdin.flush()
+    status, _, err = cmd.wait()
+    assert status == 0, err

@@ -39,7 +39,7 @@ async def test_unreachable_database_is_a_clear_error() -> None:
     store = PostgresStore("postgresql://roost@127.0.0.1:1/none")
     with pytest.raises(RoostError) as err:
         await store.open()
-    assert err.value.code is ErrorCode.STORAGE
+    assert err.value.code is ErrorCode.UNAVAILABLE
     assert "cannot reach PostgreSQL" in err.value.message
 
 

@@ -165,3 +165,26 @@ async def test_a_silent_server_that_is_not_tls_still_times_out_with_the_hint() -
         await client.close()
         listener.close()
         await listener.wait_closed()
+
+
+async def test_tls_hello_on_a_plain_server_is_a_mistake_not_abuse(server_factory, tmp_path) -> None:
+    """A --tls client (or a plain client's TLS question to a slow plain server) is
+    told the server speaks no TLS and earns no strike: before, a few of them got
+    the address banned by the automatic protection."""
+    from helpers import RawConnection
+    from roost.protocol.messages import Bye
+
+    srv = server_factory(abuse_warn=1, abuse_mute=2, abuse_block=3, abuse_interval=0.0)
+    raw = await RawConnection.open(srv, hello=False)
+    raw.send_raw(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(32))
+    bye = await raw.recv_until(lambda m: isinstance(m, Bye))
+    assert bye.code == "tls" and bye.reason == "this server does not speak TLS: connect without it"
+    raw.writer.close()
+    for _ in range(4):
+        client = client_for(srv, unique(), tls=True, known_servers=tmp_path / "known")
+        with pytest.raises(RoostError) as exc:
+            await client.start()
+        assert exc.value.code == "tls" and "TLS handshake" in exc.value.message
+        await client.close()
+    async with logged_in(srv) as plain:  # the address is not banned
+        assert (await plain.send("general", "still welcome")).seq >= 1

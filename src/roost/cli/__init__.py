@@ -10,6 +10,7 @@ from roost.cli.client_cmds import chat, history, listen, send
 from roost.cli.db_cmds import db
 from roost.cli.file_cmds import download, upload
 from roost.cli.ops_cmds import backup, restore
+from roost.cli.room_cmds import join, leave, rooms
 from roost.cli.server_cmds import serve, user
 from roost.cli.usage import RoostGroup
 
@@ -29,6 +30,9 @@ main.add_command(user)
 main.add_command(send)
 main.add_command(listen)
 main.add_command(history)
+main.add_command(join)
+main.add_command(leave)
+main.add_command(rooms)
 main.add_command(chat)
 main.add_command(upload)
 main.add_command(download)

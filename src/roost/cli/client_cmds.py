@@ -13,10 +13,12 @@ from typing import Any
 import click
 
 from roost.cli.common import client_options, emit_json, make_client, parse_priority, run_async
+from roost.cli.room_cmds import no_such_room
 from roost.client.ending import SessionEnded, ending, ending_line, exit_status
 from roost.client.events import FileSaved
 from roost.client.priority import lowered_note
 from roost.protocol.display import visible
+from roost.protocol.errors import RoostError
 from roost.protocol.messages import Message
 from roost.protocol.sizes import human_size
 
@@ -74,6 +76,9 @@ async def send(
     default=None,
     help="Download every file offered by others into this folder.",
 )
+@click.option(
+    "--create", is_flag=True, help="Create a room that does not exist (else that is an error)."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @client_options
 @run_async
@@ -84,12 +89,16 @@ async def listen(
     after: int | None,
     all_events: bool,
     accept_dir: Path | None,
+    create: bool,
     as_json: bool,
     server: str,
     user: str | None,
     register: bool,
 ) -> None:
     """Print messages arriving in ROOMS (rooms or @users) until --count or --timeout.
+
+    Each room must exist unless --create (a mistyped name is an error, not a
+    new room); listening joins it.
 
     When the server ends the session (a block, a kick, a shutdown), one line
     says who, why and until when, and the exit status tells which: 3 blocked,
@@ -101,7 +110,10 @@ async def listen(
     client = make_client(server, user, register, auto_accept=accept_dir)
     async with client:
         for room in rooms:
-            await client.follow(room, after)
+            try:
+                await client.follow(room, after, create=create)
+            except RoostError as exc:
+                raise no_such_room(exc, room) from None
         wanted = {r.lstrip("#").lower() for r in rooms if not r.startswith("@")}
         peers = {r[1:].lower() for r in rooms if r.startswith("@")}
         seen = 0

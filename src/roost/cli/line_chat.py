@@ -390,7 +390,7 @@ def _printer() -> Callable[[str], None]:
 
 async def _pump(client: Client, chat: LineChat) -> None:
     async for ev in client.events():
-        bye = ending(ev)
+        bye = ending(ev, outlive_restarts=True)
         if bye is not None:
             raise SessionEnded(bye)  # run_async prints the one line and exits with its status
         text = chat.render(ev)

@@ -594,22 +594,24 @@ class Client(ModerationMixin):
         # Our own message comes back as an event too; it is new to us all the same.
         return result
 
-    async def join(self, room: str) -> JoinResult:
-        result: JoinResult = await self._call(Join(id=0, room=room), JoinResult)
+    async def join(self, room: str, create: bool = True) -> JoinResult:
+        """Join a room; without ``create``, a room that does not exist is refused."""
+        result: JoinResult = await self._call(Join(id=0, room=room, create=create), JoinResult)
         self.cursors.setdefault(result.room, result.last_seq)
         return result
 
-    async def follow(self, room: str, after: int | None = None) -> str:
+    async def follow(self, room: str, after: int | None = None, create: bool = True) -> str:
         """Receive a room (joining it if needed) or ``@user`` conversation in events().
 
         With ``after``, stored messages with seq > after are replayed first.
+        Without ``create``, a room that does not exist is refused (no_such_room).
         Returns the conversation key.
         """
         if room.startswith("@"):
             page = await self.history_page(room, 0, 0, 1)
             key, last = page.room, page.last_seq
         else:
-            joined = await self.join(room)
+            joined = await self.join(room, create)
             key, last = joined.room, joined.last_seq
         if after is not None:
             self.cursors[key] = after

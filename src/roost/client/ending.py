@@ -35,9 +35,16 @@ class SessionEnded(Exception):
         return exit_status(self.bye.code)
 
 
-def ending(ev: Any) -> Bye | None:
-    """``ev`` if it is a bye that ends a client command (not one it reconnects after)."""
+def ending(ev: Any, outlive_restarts: bool = False) -> Bye | None:
+    """``ev`` if it is a bye that ends a client command (not one it reconnects after).
+
+    With ``outlive_restarts`` (the interactive clients) a server shutting down
+    is not an ending: the client reconnects once the server is back, as it
+    does after a lost connection, and only a moderator's bye ends it.
+    """
     if isinstance(ev, Bye) and ev.code in EXIT_STATUS:
+        if outlive_restarts and ev.code == "shutting_down":
+            return None
         return ev
     return None
 

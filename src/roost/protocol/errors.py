@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_TRANSFERS = "too_many_transfers"
     INTEGRITY = "integrity"  # checksum mismatch
     STORAGE = "storage"  # disk full or store failure
+    UNAVAILABLE = "unavailable"  # the shared database is unreachable (cluster mode): retry later
     CANCELLED = "cancelled"  # a transfer stopped at the client's request
     SHUTTING_DOWN = "shutting_down"
     TIMEOUT = "timeout"

@@ -91,6 +91,8 @@ class Send(Wire, tag="send"):
 class Join(Wire, tag="join"):
     id: int
     room: str
+    # False: refuse a room that does not exist (no_such_room) instead of creating it.
+    create: bool = True
 
 
 class Leave(Wire, tag="leave"):

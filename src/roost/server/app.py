@@ -186,7 +186,7 @@ class Server:
         await self.files.start()
         await self.ordering.start(check=self.bus.lossy)
         self.bus.set_handler(self.deliver)
-        self.bus.set_resync(self.ordering.catch_up)
+        self.bus.set_resync(self._resync)
         self.bus.set_change_handler(self.changes.received)
         self.bus.set_presence_lost(self._node_lost)
         # Messages committed in a batch are fanned out right after it, in the same turn.
@@ -460,6 +460,11 @@ class Server:
             self.ordering.accept(env)
             return
         self._push_all(self.recipients(env.room), env)
+
+    def _resync(self) -> None:
+        """The bus may have lost envelopes and changes: catch up from the store."""
+        self.ordering.catch_up()
+        self.changes.missed()
 
     def _active_keys(self) -> list[str]:
         """Conversations this node has readers in (checked for missed messages)."""

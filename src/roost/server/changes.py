@@ -10,6 +10,7 @@ carries no changes and none of this runs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from roost.server.admission import PENDING
 from roost.server.audit import is_staff
 from roost.server.sanctions import BLOCK, Sanctions, covers, terms
 from roost.server.state import Room
+from roost.store.base import Account, RoomRecord
 
 if TYPE_CHECKING:
     from roost.server.app import Server
@@ -42,6 +44,7 @@ class Changes:
 
     def __init__(self, server: Server) -> None:
         self.server = server
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def received(self, change: Change) -> None:
         """Bus handler: re-read and act; a failure is logged (the store may be away)."""
@@ -58,6 +61,23 @@ class Changes:
                 "could not apply %s %s from another node: %s", change.topic, change.key, exc
             )
 
+    def missed(self) -> None:
+        """The bus may have lost changes (Redis was away): re-read everything cached."""
+        task = asyncio.create_task(self._reload())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reload(self) -> None:
+        server = self.server
+        try:
+            await _sanctions(server)
+            for rec in await server.store.load_rooms():
+                await _room(server, rec.name, rec)
+            for account in await server.store.list_accounts():
+                await _account(server, account.name, account)
+        except Exception as exc:
+            log.warning("could not re-read the shared state after a bus outage: %s", exc)
+
 
 async def apply(server: Server, change: Change) -> None:
     """Re-read what ``change`` names from the store and act on it here."""
@@ -69,10 +89,10 @@ async def apply(server: Server, change: Change) -> None:
         await _sanctions(server)
 
 
-async def _account(server: Server, name: str) -> None:
+async def _account(server: Server, name: str, known: Account | None = None) -> None:
     from roost.server.moderation import end_sessions, let_in
 
-    fresh = await server.store.get_account(name)
+    fresh = known or await server.store.get_account(name)
     cached = server.accounts.get(name)
     if fresh is None:
         server.accounts.pop(name, None)
@@ -94,8 +114,8 @@ async def _account(server: Server, name: str) -> None:
             await let_in(server, conn, cached, "a moderator")
 
 
-async def _room(server: Server, name: str) -> None:
-    rec = await server.store.get_room(name)
+async def _room(server: Server, name: str, known: RoomRecord | None = None) -> None:
+    rec = known or await server.store.get_room(name)
     state = server.state
     if rec is None:
         return

@@ -294,6 +294,9 @@ async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:
     name = check_room(msg.room)
     created = False
     room = server.state.rooms.get(name)
+    # A room another node made is in the store before this node hears of it.
+    if room is None and not msg.create and await server.store.get_room(name) is None:
+        raise RoostError(ErrorCode.NO_SUCH_ROOM, f"no room named {name!r}")
     if room is None:
         room = Room(name)
         server.state.rooms[name] = room

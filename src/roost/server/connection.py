@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("roost.server")
 
+# A TLS handshake record (content type 22, version 3.x) opens every TLS client hello.
+TLS_RECORD = b"\x16\x03"
 MAX_BACKLOG = 256
 # Requests being handled at once (waiting on the store) before the connection
 # takes no more: bounds the replies one client can have in the making.
@@ -69,6 +71,7 @@ class ClientConnection(asyncio.Protocol):
         self.user: str | None = None
         self.account: Account | None = None
         self.hello_done = False
+        self.heard = False  # any byte received yet
         self.closing = False
         # A request that awaits is in progress, and requests after it wait until
         # it is done (see _dispatch).
@@ -135,6 +138,14 @@ class ClientConnection(asyncio.Protocol):
         if self.closing:
             return
         self.last_seen = time.monotonic()
+        if not self.heard:
+            self.heard = True
+            if data.startswith(TLS_RECORD) and self.transport is not None:
+                # A TLS client hello on a plain listener: a client with --tls, or a
+                # plain client asking whether we speak TLS (roost.client.tls). A
+                # mistake, not abuse: no strike, and a bye that says what to do.
+                self.close(str(ErrorCode.TLS), "this server does not speak TLS: connect without it")
+                return
         try:
             messages = self.decoder.feed(data)
         except ProtocolError as exc:

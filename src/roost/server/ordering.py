@@ -72,9 +72,11 @@ class Ordering:
         """A message from the bus: deliver it, and whatever it lets through, in order."""
         room = env.room
         done = self.delivered.get(room, 0)
-        if env.seq == done + 1 and room not in self._held:
+        if env.seq == done + 1:
             self.delivered[room] = env.seq
             self._deliver(env)
+            if room in self._held:
+                self._release(room)  # the ones it held back follow it now
             return
         if env.seq <= done:
             return  # delivered already (from the store, or the bus said it twice)

@@ -184,10 +184,14 @@ class PostgresStore(Store):
                 max_size=self.pool_size,
                 timeout=CONNECT_TIMEOUT,
                 command_timeout=COMMAND_TIMEOUT,
+                # Released connections are not reset with a round trip of
+                # statements (RESET ALL, UNLISTEN...): the store keeps no session
+                # state, and that round trip per operation was a commit's worth.
+                reset=_no_reset,
             )
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             raise RoostError(
-                ErrorCode.STORAGE, f"cannot reach PostgreSQL at {safe_url(self.dsn)}: {exc}"
+                ErrorCode.UNAVAILABLE, f"cannot reach PostgreSQL at {safe_url(self.dsn)}: {exc}"
             ) from exc
         assert pool is not None
         return pool
@@ -259,6 +263,42 @@ class PostgresStore(Store):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._pool.close(), 5)
             self._pool = None
+
+    async def bulk_import(
+        self, tables: dict[str, list[str]], rows: dict[str, list[tuple[Any, ...]]]
+    ) -> dict[str, int]:
+        """Copy whole tables into an empty database in one transaction; rows per table.
+
+        Refused if the database holds accounts or messages already (an import
+        never merges into a store in use). Each room's counter continues from
+        its highest imported seq.
+        """
+
+        async def op(conn: asyncpg.Connection) -> dict[str, int]:
+            async with conn.transaction():
+                used = await conn.fetchval(
+                    "SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM messages)"
+                )
+                if used:
+                    raise RoostError(
+                        ErrorCode.BAD_REQUEST,
+                        "the PostgreSQL database holds accounts or messages already;"
+                        " import into a new database (then `roost db migrate` it)",
+                    )
+                counts: dict[str, int] = {}
+                for table, cols in tables.items():
+                    await conn.copy_records_to_table(table, records=rows[table], columns=cols)
+                    counts[table] = len(rows[table])
+                await conn.execute(
+                    "INSERT INTO seqs (room, last) SELECT room, max(seq) FROM messages GROUP BY room"
+                )
+                await conn.execute(
+                    "SELECT setval(pg_get_serial_sequence('audit', 'id'),"
+                    " greatest((SELECT max(id) FROM audit), 1))"
+                )
+                return counts
+
+        return await self._run(op)
 
     async def health_check(self) -> None:
         await self._run(lambda conn: conn.fetchval("SELECT 1"))
@@ -498,16 +538,18 @@ class PostgresStore(Store):
         try:
             await self._run(lambda conn: _insert(conn, batch))
             errors: list[BaseException | None] = [None] * len(batch)
-        except RoostError as exc:
-            if exc.code is ErrorCode.STORAGE and len(batch) > 1 and _bad_data(exc):
+        except Exception as failure:
+            # Never lets the writer die: every message is answered.
+            exc = failure if isinstance(failure, RoostError) else _as_store_error(failure)
+            if len(batch) > 1 and _bad_data(exc):
                 # One bad row (say a file id taken) must not sink the rest: one by one.
                 errors = []
                 for item in batch:
                     try:
                         await self._run(lambda conn, item=item: _insert(conn, [item]))  # type: ignore[misc]
                         errors.append(None)
-                    except RoostError as one:
-                        errors.append(one)
+                    except Exception as one:
+                        errors.append(one if isinstance(one, RoostError) else _as_store_error(one))
             else:
                 errors = [exc] * len(batch)
         for item, err in zip(batch, errors, strict=True):
@@ -641,6 +683,10 @@ async def _insert(conn: asyncpg.Connection, batch: list[_Pending]) -> None:
         rec.seq = by_room[rec.room].pop()
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Pool reset hook: nothing to undo (see _connect)."""
+
+
 def _file_row(f: FileRecord) -> tuple[object, ...]:
     return (
         f.id,
@@ -670,14 +716,17 @@ def _bad_data(exc: RoostError) -> bool:
 
 
 def _as_store_error(exc: BaseException) -> RoostError:
-    if isinstance(exc, asyncpg.IntegrityConstraintViolationError) or (
-        isinstance(exc, asyncpg.PostgresError)
-        and not isinstance(
-            exc, asyncpg.exceptions.CannotConnectNowError | asyncpg.exceptions.AdminShutdownError
-        )
-    ):
+    """A database failure as the error a client sees: its data refused, or the database away."""
+    away = (
+        asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting, cancelled
+        asyncpg.exceptions.PostgresConnectionError,
+    )
+    if isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, away):
         err = RoostError(ErrorCode.STORAGE, f"storage error: {exc}")
-    else:
-        err = RoostError(ErrorCode.STORAGE, "the database is unavailable; try again in a moment")
+    else:  # the connection broke, was refused or timed out
+        err = RoostError(
+            ErrorCode.UNAVAILABLE,
+            "the server cannot reach its database; nothing was stored, try again in a moment",
+        )
     err.__cause__ = exc
     return err

@@ -217,7 +217,7 @@ class ChatSession:
         self.info(ev.text, key=ev.room or None, level="warning")
 
     def _on_bye(self, ev: Bye) -> None:
-        if ending(ev) is not None:
+        if ending(ev, outlive_restarts=True) is not None:
             # A block, a kick, a shutdown: the app ends and says why (roost.client.ending).
             self.emit(Update("ended", text=ending_line(ev), event=ev))
             return

@@ -23,7 +23,7 @@ from irctokens.line import Line
 from roost.bus.base import Envelope
 from roost.protocol.errors import ProtocolError, RoostError
 from roost.protocol.messages import Bye, Message, Wire
-from roost.server.connection import ClientConnection
+from roost.server.connection import MAX_BACKLOG, ClientConnection
 from roost.server.gateways.irc.lines import BadLine, LineReader
 from roost.server.gateways.irc.render import Renderer
 from roost.server.gateways.irc.session import IrcSession, SessionConfig, UserView
@@ -98,7 +98,7 @@ class IrcConnection(ClientConnection):
                 self._dispatch(item)
             if self.closing:
                 return
-        if self.backlog is not None and len(self.backlog) > 256:
+        if self.backlog is not None and len(self.backlog) > MAX_BACKLOG:
             self._pause_reading()
 
     def _dispatch(self, msg: Any) -> None:

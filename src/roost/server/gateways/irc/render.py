@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from roost.bus.base import Envelope
+from roost.protocol.errors import RoostError
 from roost.protocol.frames import HEADER_SIZE
 from roost.protocol.messages import (
     PRIORITY_LABELS,
@@ -28,7 +29,7 @@ from roost.protocol.messages import (
     Presence,
     ServerMessage,
 )
-from roost.protocol.names import dm_parties
+from roost.protocol.names import check_room, dm_parties
 from roost.server.gateways.irc.lines import MAX_BODY, line, split_text
 
 # Capabilities that change how an event is rendered (bits of a session's mask).
@@ -40,6 +41,7 @@ CAP_BITS = {
     "echo-message": ECHO,
     "away-notify": AWAY,
 }
+SERVICE = "RoostServ"  # the service nick: notices of the server, admin commands
 PRIORITY_TAG = "roost/priority"
 FILE_TAG = "roost/file"
 
@@ -213,3 +215,13 @@ class Renderer:
                 r.personal = True
         self._env, self._rendered = env, r
         return r
+
+
+def room_of(target: str) -> str | None:
+    """The room of a channel name (``#general`` -> ``general``), None if it is not one."""
+    if not target.startswith("#"):
+        return None
+    try:
+        return check_room(target[1:])
+    except RoostError:
+        return None

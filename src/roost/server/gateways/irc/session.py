@@ -6,13 +6,13 @@ handlers and checks decide (rate limits, mutes, blocks, roles); their
 replies, and the server's events, come back as IRC lines. It does no I/O:
 the listener feeds it lines, replies and events, and takes from it the lines
 to write (``out``), the requests to dispatch (``requests``) and, when the
-session must end, the reason (``closing``).
+session must end, the reason (``closing``). Registration (CAP, SASL, the
+welcome) is in ``registration``, chathistory in ``history``, the admin
+commands in ``service``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +34,6 @@ from roost.protocol.messages import (
     Leave,
     Left,
     ListRooms,
-    Login,
     LoginResult,
     MemberInfo,
     Message,
@@ -48,36 +47,18 @@ from roost.protocol.messages import (
     Who,
     Wire,
 )
-from roost.protocol.names import check_room, check_user, dm_key, dm_parties
-from roost.server.gateways.irc import service
+from roost.server.gateways.irc import history, registration, service
 from roost.server.gateways.irc.lines import BadLine, line, tags_prefix
 from roost.server.gateways.irc.render import (
-    CAP_BITS,
-    irc_time,
+    SERVICE,
     mask_source,
-    parse_msgid,
-    parse_time,
     render_message,
     render_shared,
+    room_of,
 )
 
-# Capabilities offered (CAP LS 302); values where the spec has them.
-CAPS: dict[str, str] = {
-    "sasl": "PLAIN",
-    "server-time": "",
-    "message-tags": "",
-    "echo-message": "",
-    "batch": "",
-    "labeled-response": "",
-    "draft/chathistory": "",
-    "account-tag": "",
-    "away-notify": "",
-    "cap-notify": "",
-}
-SERVICE = "RoostServ"
 # Codes after which the server ends the session as IRC's KILL does.
 KILLS = {"blocked", "kicked", "banned", "refused"}
-MAX_TARGETS = 10  # targets of one JOIN/PART/PRIVMSG, as ISUPPORT TARGMAX says
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +99,6 @@ OnReply = Callable[[Any, RoostError | None], None]
 
 
 @dataclass(slots=True)
-class _Sasl:
-    mechanism: str = ""
-    buffer: str = ""
-
-
-@dataclass(slots=True)
 class IrcSession:
     """The state machine of one IRC connection (registration, CAP, SASL, then chat)."""
 
@@ -138,7 +113,7 @@ class IrcSession:
     caps: set[str] = field(default_factory=set)
     mask: int = 0  # render bits of the enabled capabilities (render.CAP_BITS)
     negotiating: bool = False  # CAP LS/REQ seen before registration, CAP END not yet
-    sasl: _Sasl | None = None
+    sasl: registration.Sasl | None = None
     account: str = ""  # logged in as (SASL, PASS or the register command)
     pending: bool = False  # the account waits for a moderator's admission
     logging_in: bool = False
@@ -252,268 +227,6 @@ class IrcSession:
             else:
                 self.ack(label)
 
-    # --- registration --------------------------------------------------------------------
-
-    def _cap(self, params: list[str], label: str) -> None:
-        if not params:
-            self.numeric("461", "CAP", "Not enough parameters")
-            return
-        sub = params[0].upper()
-        if sub == "LS":
-            if not self.registered:
-                self.negotiating = True
-            v302 = len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302
-            if v302:
-                self.caps.add("cap-notify")  # implied by 302
-            caps = " ".join(k if not (v and v302) else f"{k}={v}" for k, v in CAPS.items())
-            self.out.append(line("CAP", (self.nick, "LS", caps), self.cfg.server))
-        elif sub == "LIST":
-            self.out.append(
-                line("CAP", (self.nick, "LIST", " ".join(sorted(self.caps))), self.cfg.server)
-            )
-        elif sub == "REQ":
-            if not self.registered:
-                self.negotiating = True
-            wanted = params[1].split() if len(params) > 1 else []
-            names = [w.removeprefix("-") for w in wanted]
-            if not wanted or any(n not in CAPS for n in names):
-                self.out.append(line("CAP", (self.nick, "NAK", " ".join(wanted)), self.cfg.server))
-                return
-            for w in wanted:
-                if w.startswith("-"):
-                    self.caps.discard(w[1:])
-                else:
-                    self.caps.add(w)
-            self.mask = sum(bit for cap, bit in CAP_BITS.items() if cap in self.caps)
-            self.out.append(line("CAP", (self.nick, "ACK", " ".join(wanted)), self.cfg.server))
-        elif sub == "END":
-            if not self.registered:
-                self.negotiating = False
-                self._try_register()
-        else:
-            self.numeric("410", params[0], "Invalid CAP command")
-
-    def _pass(self, params: list[str], label: str) -> None:
-        if self.registered:
-            self.numeric("462", "You may not reregister")
-        elif not params:
-            self.numeric("461", "PASS", "Not enough parameters")
-        else:
-            # Old clients send a password with spaces without the ':' of a trailing parameter.
-            self.password = " ".join(params)
-
-    def _nick(self, params: list[str], label: str) -> None:
-        if not params or not params[0]:
-            self.numeric("431", "No nickname given")
-            return
-        try:
-            name = check_user(params[0])
-        except RoostError:
-            self.numeric("432", params[0], "Erroneous nickname: use 1-32 of a-z 0-9 _ . -")
-            return
-        if self.registered:
-            if name != self.account:
-                self.numeric(
-                    "432", params[0], f"Your nick is your Roost account name, {self.account}"
-                )
-            return
-        if name == SERVICE.lower():
-            self.numeric("433", params[0], "Nickname is reserved for the service")
-            return
-        self.nick = name
-        self._try_register()
-
-    def _user(self, params: list[str], label: str) -> None:
-        if self.registered:
-            self.numeric("462", "You may not reregister")
-        elif len(params) < 4:
-            self.numeric("461", "USER", "Not enough parameters")
-        else:
-            self.user_given = True
-            self._try_register()
-
-    def _authenticate(self, params: list[str], label: str) -> None:
-        if self.registered or self.account:
-            self.numeric("907", "You have already authenticated using SASL")
-            return
-        if not params:
-            self.numeric("461", "AUTHENTICATE", "Not enough parameters")
-            return
-        arg = params[0]
-        if arg == "*":
-            self.sasl = None
-            self.numeric("906", "SASL authentication aborted")
-            return
-        if self.sasl is None:
-            if arg.upper() != "PLAIN":
-                self.numeric("908", "PLAIN", "are available SASL mechanisms")
-                self.numeric("904", "SASL authentication failed")
-                return
-            self.sasl = _Sasl("PLAIN")
-            self.out.append(line("AUTHENTICATE", ("+",)))
-            return
-        if arg != "+":
-            self.sasl.buffer += arg
-        if len(self.sasl.buffer) > 2048:
-            self.sasl = None
-            self.numeric("905", "SASL message too long")
-            return
-        if len(arg) == 400:
-            return  # more chunks follow
-        data, self.sasl = self.sasl.buffer, None
-        try:
-            fields = base64.b64decode(data, validate=True).decode("utf-8").split("\0")
-        except (binascii.Error, UnicodeDecodeError):
-            fields = []
-        if len(fields) != 3 or not fields[1]:
-            self.numeric("904", "SASL authentication failed: malformed PLAIN message")
-            return
-        authzid, authcid, password = fields
-        if authzid and authzid != authcid:
-            self.numeric("904", "SASL authentication failed: authorization identity must be empty")
-            return
-        self.logging_in = True
-
-        def done(result: Any, error: RoostError | None) -> None:
-            self.logging_in = False
-            if error is not None:
-                self.numeric("904", f"SASL authentication failed: {error.message}")
-                if error.code in (ErrorCode.BLOCKED, ErrorCode.BANNED):
-                    self.close(str(error.code), error.message)
-            else:
-                self._logged_in(result)
-                source = f"{self.me}!{self.me}@{self.cfg.server}"
-                self.numeric(
-                    "900", source, self.account, f"You are now logged in as {self.account}"
-                )
-                self.numeric("903", "SASL authentication successful")
-            self._try_register()
-
-        self.request(Login, done, user=authcid, password=password)
-
-    def _register_cmd(self, params: list[str], label: str) -> None:
-        """draft/account-registration's REGISTER <account> <email> <password>."""
-        if self.account:
-            self.fail("REGISTER", "ALREADY_AUTHENTICATED", "*", "You are already logged in")
-            return
-        if len(params) < 3:
-            self.numeric("461", "REGISTER", "Not enough parameters")
-            return
-        name = self.nick if params[0] == "*" else params[0]
-        if self.cfg.registration == "closed":
-            self.fail("REGISTER", "DISALLOWED", name, "Registration is closed on this server")
-            return
-        self.logging_in = True
-
-        def done(result: Any, error: RoostError | None) -> None:
-            self.logging_in = False
-            if error is not None:
-                code = (
-                    "ACCOUNT_EXISTS" if error.code == ErrorCode.NAME_TAKEN else "BAD_ACCOUNT_NAME"
-                )
-                self.fail("REGISTER", code, name, error.message, label)
-            else:
-                self._logged_in(result)
-                self.out.append(
-                    line("REGISTER", ("SUCCESS", self.account, "Account created"), self.cfg.server)
-                )
-            self._try_register()
-
-        self.request(Login, done, user=name, password=params[2], register=True)
-
-    def _logged_in(self, result: LoginResult) -> None:
-        self.account = result.user
-        self.login = result
-        self.pending = result.status == "pending"
-
-    def _try_register(self) -> None:
-        if (
-            self.registered
-            or self.closing
-            or self.nick == "*"
-            or not self.user_given
-            or self.negotiating
-            or self.logging_in
-            or self.sasl is not None
-        ):
-            return
-        if self.account:
-            if self.pending:
-                self.notice("your account waits for a moderator to admit it; stay connected")
-            else:
-                self._welcome()
-            return
-        if not self.password:
-            self.numeric(
-                "464", "Password required: log in with SASL PLAIN or PASS (your Roost password)"
-            )
-            self.close("auth_failed", "no password given")
-            return
-        self.logging_in = True
-        password, self.password = self.password, ""
-
-        def done(result: Any, error: RoostError | None) -> None:
-            self.logging_in = False
-            if error is not None:
-                self._login_refused(error)
-            else:
-                self._logged_in(result)
-                self._try_register()
-
-        register = self.cfg.registration != "closed"
-        self.request(Login, done, user=self.nick, password=password, register=register)
-
-    def _login_refused(self, error: RoostError) -> None:
-        if error.code == ErrorCode.NAME_TAKEN:
-            self.numeric("433", self.nick, "Nickname is already in use")
-        elif error.code in (ErrorCode.BLOCKED, ErrorCode.BANNED):
-            self.numeric("465", error.message)
-        elif error.code == ErrorCode.INVALID_NAME:
-            self.numeric("432", self.nick, error.message)
-        else:
-            self.numeric("464", error.message)
-        self.close(str(error.code), error.message)
-
-    def _welcome(self) -> None:
-        self.registered = True
-        cfg, me = self.cfg, self.me
-        self.numeric("001", f"Welcome to {cfg.network}, {me}!{me}@{cfg.server}")
-        self.numeric("002", f"Your host is {cfg.server}, running {cfg.version}")
-        self.numeric("003", f"This server was created {cfg.created or 'some time ago'}")
-        self.numeric("004", cfg.server, cfg.version, "i", "nt")
-        support = [
-            "CASEMAPPING=ascii",
-            "CHANTYPES=#",
-            "CHANMODES=,,,nt",
-            "PREFIX=(o)@",
-            f"NETWORK={cfg.network}",
-            "NICKLEN=32",
-            "CHANNELLEN=33",
-            "UTF8ONLY",
-            f"TARGMAX=JOIN:{MAX_TARGETS},PART:{MAX_TARGETS},PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS}",
-            f"CHATHISTORY={cfg.history_page}",
-            "MSGREFTYPES=msgid",
-        ]
-        self.numeric("005", *support, "are supported by this server")
-        motd = cfg.motd or f"Welcome to {cfg.network}: Roost's rooms are channels, DMs are queries."
-        self.numeric("375", f"- {cfg.server} Message of the day -")
-        for text in motd.splitlines() or [" "]:
-            self.numeric("372", f"- {text}")
-        self.numeric("376", "End of /MOTD command.")
-        self.numeric("221", "+i")
-        login = self.login
-        if login is None:
-            return
-        for room in sorted(login.rooms):
-            self._show_join(room)
-        if not self._has_history():
-            for key, last in sorted(login.conversations.items()):
-                if dm_parties(key) is not None:
-                    self._playback(key, last)
-
-    def _has_history(self) -> bool:
-        return "draft/chathistory" in self.caps
-
     # --- channels --------------------------------------------------------------------------
 
     def _show_join(self, room: str, label: str = "") -> None:
@@ -528,7 +241,7 @@ class IrcSession:
         if label:
             self._label_lines(start, label)
         self.request(Who, lambda r, e: self._names(room, r, e, ""), room=room)
-        if not self._has_history():
+        if not registration.has_history(self):
             self._playback(room, self.directory.last_seq(room))
 
     def _playback(self, key: str, last: int) -> None:
@@ -537,12 +250,15 @@ class IrcSession:
         if limit <= 0 or last <= 0:
             return
         seen = self.directory.mark(self.account).get(key, 0)
-        after = max(seen, last - limit, 0)
+        # Shown live already (this session was in the conversation): not again.
+        shown = self.last.get(key, 0)
+        after = max(seen, shown, last - limit, 0)
         if after >= last:
             return
-        self.last.setdefault(key, after)
 
         def show(result: Any, error: RoostError | None) -> None:
+            # Live messages that came meanwhile are newer than ``last``: the
+            # playback is shown whatever self.last says now.
             if error is None and isinstance(result, HistoryResult):
                 for m in result.messages:
                     self.deliver_message(m, playback=True)
@@ -576,8 +292,8 @@ class IrcSession:
             for name in sorted(self.channels):
                 self._part_one(name, "", "")
             return
-        for target in params[0].split(",")[:MAX_TARGETS]:
-            room = _room_of(target)
+        for target in params[0].split(",")[: registration.MAX_TARGETS]:
+            room = room_of(target)
             if room is None:
                 self.numeric(
                     "403", target, "No such channel: rooms are #name (a-z 0-9 _ . -)", label=label
@@ -600,8 +316,8 @@ class IrcSession:
             self.numeric("461", "PART", "Not enough parameters", label=label)
             return
         reason = params[1] if len(params) > 1 else ""
-        for target in params[0].split(",")[:MAX_TARGETS]:
-            room = _room_of(target)
+        for target in params[0].split(",")[: registration.MAX_TARGETS]:
+            room = room_of(target)
             if room is None:
                 self.numeric("403", target, "No such channel", label=label)
                 continue
@@ -629,7 +345,7 @@ class IrcSession:
         if not params:
             self.numeric("366", "*", "End of /NAMES list.", label=label)
             return
-        room = _room_of(params[0].split(",")[0])
+        room = room_of(params[0].split(",")[0])
         if room is None:
             self.numeric("366", params[0], "End of /NAMES list.", label=label)
             return
@@ -637,7 +353,7 @@ class IrcSession:
 
     def _who(self, params: list[str], label: str) -> None:
         mask = params[0] if params else "*"
-        room = _room_of(mask) if mask.startswith("#") else None
+        room = room_of(mask) if mask.startswith("#") else None
         end = self._line("315", mask, "End of WHO list")
         if room is not None:
 
@@ -779,14 +495,14 @@ class IrcSession:
                 self.numeric("412", "No text to send", label=label)
             return
         text = params[1]
-        for target in params[0].split(",")[:MAX_TARGETS]:
+        for target in params[0].split(",")[: registration.MAX_TARGETS]:
             if target.lower() == SERVICE.lower():
                 words = text.split()
                 if words:
                     self._service(words[0].lower(), words[1:], label)
                 continue
             if target.startswith("#"):
-                room = _room_of(target)
+                room = room_of(target)
                 if room is None:
                     if not notice:
                         self.numeric("403", target, "No such channel", label=label)
@@ -821,18 +537,16 @@ class IrcSession:
 
         self.request(Send, done, to=to, text=text)
 
-    def deliver_message(self, m: Message, playback: bool = False, batch: str = "") -> None:
+    def deliver_message(self, m: Message, playback: bool = False) -> None:
         """A message of a conversation this session takes part in (live, gap or playback)."""
-        if m.seq <= self.last.get(m.room, 0) and not batch:
-            return  # seen already (a playback overlapping live delivery)
-        if not batch:
-            self.last[m.room] = m.seq
+        seen = self.last.get(m.room, 0)
+        if m.seq <= seen and not playback:
+            return  # shown already (live delivery overlapping a refetch)
+        self.last[m.room] = max(seen, m.seq)
         extra: dict[str, str] = {}
         label = self.labels.pop((m.room, m.seq), "") if m.sender == self.me else ""
         if label:
             extra["label"] = label
-        if batch:
-            extra["batch"] = batch
         data = render_message(m, self.me, self.mask, self.cfg.server, extra or None)
         if data:
             if label and data.count(b"\r\n") > 1:
@@ -879,7 +593,7 @@ class IrcSession:
             self.pending = False
             self.login = ev.session
             self.account = ev.session.user
-            self._try_register()
+            registration.try_register(self)
         elif isinstance(ev, ServerHello):
             return
         else:
@@ -903,169 +617,6 @@ class IrcSession:
         self.request(
             History, show, room=key, after=after, before=upto + 1, limit=self.cfg.history_page
         )
-
-    # --- chathistory -----------------------------------------------------------------------
-
-    def _chathistory(self, params: list[str], label: str) -> None:
-        if len(params) < 3:
-            self.fail("CHATHISTORY", "NEED_MORE_PARAMS", "", "Not enough parameters", label)
-            return
-        sub = params[0].upper()
-        if sub == "TARGETS":
-            self._targets(params, label)
-            return
-        target = params[1]
-        key = self._conversation(target)
-        if key is None:
-            self.fail(
-                "CHATHISTORY", "INVALID_TARGET", f"{sub} {target}", "No such conversation", label
-            )
-            return
-        try:
-            limit = max(1, min(int(params[-1]), self.cfg.history_page))
-        except ValueError:
-            self.fail("CHATHISTORY", "INVALID_PARAMS", sub, "The limit must be a number", label)
-            return
-        last = self.directory.last_seq(key)
-        refs = params[2:-1]
-        try:
-            seqs = [self._ref_seq(key, r, last) for r in refs]
-        except ValueError as exc:
-            self.fail("CHATHISTORY", "INVALID_MSGREFTYPE", sub, str(exc), label)
-            return
-        if sub == "LATEST":
-            after = max(0, last - limit) if seqs[0] is None else seqs[0]
-            after, before, newest = (max(after, last - limit), 0, True)
-        elif sub == "BEFORE" and seqs and seqs[0] is not None:
-            before = seqs[0]
-            after, newest = max(0, before - 1 - limit), True
-        elif sub == "AFTER" and seqs and seqs[0] is not None:
-            after, before, newest = seqs[0], 0, False
-        elif sub == "AROUND" and seqs and seqs[0] is not None:
-            after, before, newest = max(0, seqs[0] - 1 - limit // 2), 0, False
-        elif sub == "BETWEEN" and len(seqs) == 2 and None not in seqs:
-            lo, hi = sorted(s for s in seqs if s is not None)
-            after, before, newest = lo, hi, False
-        else:
-            self.fail(
-                "CHATHISTORY", "INVALID_PARAMS", sub, "Unknown subcommand or reference", label
-            )
-            return
-
-        def done(result: Any, error: RoostError | None) -> None:
-            if error is not None:
-                self.fail("CHATHISTORY", "MESSAGE_ERROR", f"{sub} {target}", error.message, label)
-                return
-            messages = result.messages if isinstance(result, HistoryResult) else []
-            if newest:
-                messages = messages[-limit:]
-            self._history_batch(target, messages, label)
-
-        self.request(
-            History,
-            done,
-            room=key,
-            after=after,
-            before=before,
-            limit=limit if not newest else self.cfg.history_page,
-        )
-
-    def _ref_seq(self, key: str, ref: str, last: int) -> int | None:
-        """A message reference as a seq: ``msgid=room/seq``, ``timestamp=...`` or ``*``."""
-        if ref == "*":
-            return None
-        kind, _, value = ref.partition("=")
-        if kind == "msgid":
-            parsed = parse_msgid(value)
-            if parsed is None or parsed[0] != key:
-                raise ValueError(f"{value} is not a message of this conversation")
-            return parsed[1]
-        if kind == "timestamp":
-            raise ValueError("use msgid references (timestamps are not indexed)")
-        raise ValueError(f"unknown reference {ref!r}")
-
-    def _history_batch(self, target: str, messages: list[Message], label: str) -> None:
-        batch = "batch" in self.caps
-        ref = f"H{next(self._batches)}"
-        start = len(self.out)
-        if batch:
-            tags = {"label": label} if label else None
-            self.out.append(
-                line("BATCH", ("+" + ref, "chathistory", target), self.cfg.server, tags)
-            )
-        for m in messages:
-            # History shows one's own messages too, echo-message or not.
-            data = render_message(
-                m, self.me, self.mask | 8, self.cfg.server, {"batch": ref} if batch else None
-            )
-            self.out.append(data)
-        if batch:
-            self.out.append(line("BATCH", ("-" + ref,), self.cfg.server))
-        elif label:
-            self._label_lines(start, label)
-
-    def _targets(self, params: list[str], label: str) -> None:
-        """CHATHISTORY TARGETS from to limit: conversations with a message in between, by time."""
-        try:
-            bounds = [parse_time(p.removeprefix("timestamp=")) for p in params[1:3]]
-            limit = max(1, min(int(params[3]) if len(params) > 3 else 50, self.cfg.history_page))
-        except ValueError:
-            self.fail(
-                "CHATHISTORY", "INVALID_PARAMS", "TARGETS", "Use timestamp=... references", label
-            )
-            return
-        lo, hi = sorted(bounds)
-        known = set(self.channels) | set(self.last)
-        if self.login is not None:
-            known |= set(self.login.conversations)
-        keys = [k for k in sorted(known) if self.directory.last_seq(k) > 0]
-        latest: dict[str, float] = {}
-        left = [len(keys)]
-
-        def emit() -> None:
-            shown = sorted((ts, key) for key, ts in latest.items() if lo <= ts <= hi)[:limit]
-            ref = f"T{next(self._batches)}"
-            batch = "batch" in self.caps
-            lines = []
-            for ts, key in shown:
-                parties = dm_parties(key)
-                name = (
-                    (parties[1] if parties[0] == self.me else parties[0]) if parties else "#" + key
-                )
-                tags = {"batch": ref} if batch else None
-                lines.append(
-                    line("CHATHISTORY", ("TARGETS", name, irc_time(ts)), self.cfg.server, tags)
-                )
-            if batch:
-                tags = {"label": label} if label else None
-                head = line(
-                    "BATCH", ("+" + ref, "draft/chathistory-targets"), self.cfg.server, tags
-                )
-                self.out.extend([head, *lines, line("BATCH", ("-" + ref,), self.cfg.server)])
-            else:
-                self.wrap(lines, label)
-
-        if not keys:
-            emit()
-        for key in keys:
-
-            def done(result: Any, error: RoostError | None, key: str = key) -> None:
-                if error is None and isinstance(result, HistoryResult) and result.messages:
-                    latest[key] = result.messages[-1].ts
-                left[0] -= 1
-                if not left[0]:
-                    emit()
-
-            last = self.directory.last_seq(key)
-            self.request(History, done, room=key, after=max(0, last - 1), limit=1)
-
-    def _conversation(self, target: str) -> str | None:
-        if target.startswith("#"):
-            return _room_of(target)
-        try:
-            return dm_key(self.me, check_user(target))
-        except RoostError:
-            return None
 
     # --- moderation ---------------------------------------------------------------------------
 
@@ -1112,15 +663,6 @@ def _with_tags(data: bytes, tags: dict[str, str]) -> bytes:
     return extra + data
 
 
-def _room_of(target: str) -> str | None:
-    if not target.startswith("#"):
-        return None
-    try:
-        return check_room(target[1:])
-    except RoostError:
-        return None
-
-
 def _err_numeric(error: RoostError, target: str = "#") -> str:
     """The numeric an IRC client expects for a Roost error code."""
     code = error.code
@@ -1142,12 +684,12 @@ def _err_numeric(error: RoostError, target: str = "#") -> str:
 Runner = Callable[[IrcSession, list[str], str], None]
 _COMMANDS: dict[str, tuple[bool, Runner]] = {
     # command: (allowed before registration, handler)
-    "CAP": (True, IrcSession._cap),
-    "PASS": (True, IrcSession._pass),
-    "NICK": (True, IrcSession._nick),
-    "USER": (True, IrcSession._user),
-    "AUTHENTICATE": (True, IrcSession._authenticate),
-    "REGISTER": (True, IrcSession._register_cmd),
+    "CAP": (True, registration.cap),
+    "PASS": (True, registration.pass_),
+    "NICK": (True, registration.nick),
+    "USER": (True, registration.user),
+    "AUTHENTICATE": (True, registration.authenticate),
+    "REGISTER": (True, registration.register),
     "PING": (True, IrcSession._ping),
     "PONG": (True, IrcSession._pong),
     "QUIT": (True, IrcSession._quit),
@@ -1162,7 +704,7 @@ _COMMANDS: dict[str, tuple[bool, Runner]] = {
     "TOPIC": (False, IrcSession._topic),
     "MODE": (False, IrcSession._mode),
     "AWAY": (False, IrcSession._away),
-    "CHATHISTORY": (False, IrcSession._chathistory),
+    "CHATHISTORY": (False, history.chathistory),
     "KICK": (False, IrcSession._kick),
     "KILL": (False, IrcSession._kill),
     "TAGMSG": (False, IrcSession._tagmsg),

@@ -1,0 +1,151 @@
+"""Cluster mode: two nodes on PostgreSQL + Redis against one node, in one run.
+
+100 receivers and 4 senders in one room, split across the nodes of each
+setup: two nodes on one PostgreSQL and one Redis; one node on PostgreSQL and
+Redis; one node on SQLite (the default). For each: p50/p99 delivery latency
+at a steady 2,000 messages/s, then deliveries/s with the senders unpaced
+(window 128). With --peers, ngircd's latency at the same rate. The engines
+are started here (tests/engines.py), on free loopback ports, and stopped.
+
+    python bench/cluster.py [--peers] [--rate 2000] [--duration 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from common import (
+    SRC,
+    Ngircd,
+    RoostServer,
+    base_args,
+    emit,
+    ensure_peers,
+    load_average,
+    peer_version,
+    raise_fd_limit,
+    workdir,
+)
+from load import RoomLoad, run_room_load
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from engines import Engines, start_engines  # the tests' engines
+
+
+def _migrate(dsn: str) -> None:
+    env = {"PYTHONPATH": str(SRC)}
+    subprocess.run(
+        [sys.executable, "-m", "roost", "db", "migrate", "--store", dsn],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **env},
+    )
+
+
+def _run(
+    setup: str, args: argparse.Namespace, engines: Engines | None, nodes: int, paced: bool
+) -> dict[str, Any]:
+    config: dict[str, Any] = {"ack_after_store": True}
+    if engines is not None:
+        dsn = engines.postgres.new_database()
+        _migrate(dsn)
+        # A channel of its own: nodes of an earlier setup are gone, but to be sure.
+        config |= {"store": dsn, "bus": engines.redis.url, "cluster_channel": setup}
+    with workdir(f"cluster-{setup}") as tmp:
+        servers = []
+        try:
+            for i in range(nodes):
+                (tmp / f"n{i}").mkdir()
+                servers.append(RoostServer(tmp / f"n{i}", config=config).start())
+            load = RoomLoad(
+                "roost",
+                servers[0].port,
+                receivers=args.receivers,
+                senders=args.senders,
+                duration=args.duration,
+                rate=args.rate if paced else 0.0,
+                window=args.window,
+                stamp_every=args.stamp_every if paced else 0,
+                ports=tuple(s.port for s in servers),
+            )
+            result = run_room_load(load, server_pid=servers[0].pid)
+            result["setup"] = setup
+            result["nodes"] = nodes
+            return result
+        finally:
+            for s in servers:
+                s.stop()
+
+
+def _ngircd(args: argparse.Namespace) -> dict[str, Any]:
+    with workdir("cluster-ngircd") as tmp:
+        server = Ngircd(tmp).start()
+        try:
+            load = RoomLoad(
+                "irc",
+                server.port,
+                receivers=args.receivers,
+                senders=args.senders,
+                duration=args.duration,
+                rate=args.rate,
+                stamp_every=args.stamp_every,
+            )
+            result = run_room_load(load, server_pid=server.pid)
+            result["version"] = peer_version("ngircd")
+            return result
+        finally:
+            server.stop()
+
+
+def _brief(r: dict[str, Any]) -> dict[str, Any]:
+    keys = ("deliveries_per_s", "msgs_per_s", "latency_ms", "sent", "acked", "errors", "gaps")
+    keys += ("delivered_min", "delivered_max", "server_cpu")
+    return {k: r[k] for k in keys if k in r}
+
+
+def main() -> None:
+    parser = base_args(__doc__ or "")
+    parser.add_argument("--rate", type=float, default=2000.0, help="messages/s over all senders")
+    parser.add_argument("--duration", type=float, default=4.0)
+    parser.add_argument("--receivers", type=int, default=100)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--window", type=int, default=128)
+    parser.add_argument("--stamp-every", type=int, default=10)
+    args = parser.parse_args()
+    raise_fd_limit()
+    results: dict[str, Any] = {"bench": "cluster", "load_before": load_average()}
+    engines = start_engines()
+    try:
+        for paced, kind in ((True, "latency"), (False, "throughput")):
+            results[kind] = {
+                "two_nodes_pg_redis": _brief(_run("two", args, engines, 2, paced)),
+                "one_node_pg_redis": _brief(_run("one", args, engines, 1, paced)),
+                "one_node_sqlite": _brief(_run("sqlite", args, None, 1, paced)),
+            }
+    finally:
+        engines.stop()
+    lat = results["latency"]
+    base = lat["one_node_sqlite"]["latency_ms"]["p99"]
+    results["p99_two_nodes_over_sqlite"] = round(
+        lat["two_nodes_pg_redis"]["latency_ms"]["p99"] / base, 2
+    )
+    thr = results["throughput"]
+    results["pg_throughput_over_sqlite"] = round(
+        thr["one_node_pg_redis"]["deliveries_per_s"]
+        / max(1, thr["one_node_sqlite"]["deliveries_per_s"]),
+        2,
+    )
+    if args.peers:
+        ensure_peers()
+        results["ngircd_latency"] = _brief(_ngircd(args))
+    results["load_after"] = load_average()
+    emit(results, args.json_out)
+
+
+if __name__ == "__main__":
+    main()
