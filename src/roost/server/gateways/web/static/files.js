@@ -62,5 +62,5 @@ export async function download(session, info, progress) {
   if (actual !== expected) {
     throw new Error(`the file's SHA-256 is ${actual}, not ${expected}: not saved`);
   }
-  return { blob: new Blob([all], { type: result.file.media_type || "application/octet-stream" }), sha256: actual };
+  return { blob: new Blob([all], { type: "application/octet-stream" }), sha256: actual };
 }
