@@ -6,6 +6,7 @@ import click
 
 from roost import __version__
 from roost.cli.account_cmds import passwd, sessions
+from roost.cli.activity_cmds import mark_read, mentions, unread
 from roost.cli.admin import admin
 from roost.cli.client_cmds import chat, history, listen, send
 from roost.cli.db_cmds import db
@@ -40,6 +41,9 @@ main.add_command(download)
 main.add_command(admin)
 main.add_command(passwd)
 main.add_command(sessions)
+main.add_command(mentions)
+main.add_command(unread)
+main.add_command(mark_read)
 main.add_command(backup)
 main.add_command(restore)
 

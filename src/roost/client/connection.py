@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 
 from roost.client.accounts import AccountsMixin
+from roost.client.activity import ActivityMixin
 from roost.client.events import ConnectionState
 from roost.client.moderation import ModerationMixin
 from roost.client.tls import (
@@ -113,7 +114,7 @@ class ConnectionLost(RoostError):
         super().__init__("disconnected", message)
 
 
-class Client(ModerationMixin, AccountsMixin):
+class Client(ModerationMixin, AccountsMixin, ActivityMixin):
     """A connection to a Roost server, logged in as one user.
 
     Use :func:`connect` (``async with connect(...) as client``), or call

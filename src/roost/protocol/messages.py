@@ -44,6 +44,8 @@ class Limits(msgspec.Struct, omit_defaults=False):
     outbox_budget: int = 1024 * 1024
     file_retention: float = 30 * 86400.0  # seconds a stored file is kept
     quiet_room_size: int = 500  # members above which a room announces no joins (0: none)
+    typing_interval: float = 3.0  # seconds: at most one typing event per user and conversation
+    max_away_reason: int = 200  # characters of an away reason
 
 
 class ServerHello(Wire, tag="hello", omit_defaults=False):
@@ -359,6 +361,46 @@ class LogoutAll(Wire, tag="logout_all"):
     id: int
 
 
+# --- read markers, mentions, presence, typing (docs/protocol.md 7.6-7.9) -------
+
+
+class MarkRead(Wire, tag="read"):
+    """Everything in ``room`` up to ``seq`` has been read (the marker never goes back)."""
+
+    id: int
+    room: str  # room name, "@user" or a conversation key
+    seq: int
+
+
+class Unread(Wire, tag="unread"):
+    """Unread and mention counts of every conversation of the user; replies with UnreadInfo list."""
+
+    id: int
+
+
+class Mentions(Wire, tag="mentions"):
+    """The newest messages that mention the user (@name); replies with a list of Message."""
+
+    id: int
+    limit: int = 50
+    before: float = 0.0  # only messages older than this timestamp (0: the newest)
+
+
+class SetAway(Wire, tag="away"):
+    """Mark oneself away (``away`` true, with an optional reason) or back (false)."""
+
+    id: int
+    away: bool = True
+    reason: str = ""
+
+
+class Typing(Wire, tag="typing"):
+    """The user is typing in ``to``; relayed to its online members, never stored."""
+
+    id: int
+    to: str
+
+
 # --- replies -----------------------------------------------------------------
 
 
@@ -412,6 +454,25 @@ class FileData(Wire, tag="data"):
 class Presence(Wire, tag="presence"):
     user: str
     online: bool
+    # Sent only when true (omit-defaults): earlier clients see the frames they knew.
+    away: bool = False
+    reason: str = ""  # why away, when given
+
+
+class ReadMarker(Wire, tag="read"):
+    """One of the user's sessions read ``room`` up to ``seq``: to the user's other sessions."""
+
+    room: str
+    seq: int
+    unread: int = 0
+    mentions: int = 0
+
+
+class TypingEvent(Wire, tag="typing"):
+    """``user`` is typing in ``room``; shown for a few seconds (Limits.typing_interval)."""
+
+    room: str
+    user: str
 
 
 class Joined(Wire, tag="joined"):
@@ -467,6 +528,10 @@ class LoginResult(msgspec.Struct):
     rooms: list[str]
     # last seq of every conversation the user takes part in (rooms and direct)
     conversations: dict[str, int] = {}
+    # read marker of each conversation that has one (docs/protocol.md 7.6)
+    read: dict[str, int] = {}
+    # mentions of the user after the read marker, per conversation that has any
+    mentions: dict[str, int] = {}
     # "pending": the account waits for admission (no token, no rooms yet); an
     # ``admitted`` event with the full session follows when a moderator admits it.
     status: str = "active"
@@ -495,10 +560,22 @@ class RoomInfo(msgspec.Struct):
     quiet: bool = False  # too big to announce joins, leaves and presence
 
 
-class MemberInfo(msgspec.Struct):
+class MemberInfo(msgspec.Struct, omit_defaults=True):
     user: str
     online: bool
     role: str
+    away: bool = False
+    reason: str = ""
+
+
+class UnreadInfo(msgspec.Struct):
+    """Counts of one conversation, the same on every device of the user."""
+
+    room: str
+    last_seq: int
+    read: int  # the user's read marker (0: nothing read)
+    unread: int  # messages after the read marker
+    mentions: int  # messages mentioning the user after the read marker
 
 
 class HistoryResult(msgspec.Struct):
@@ -663,6 +740,11 @@ ClientMessage = (
     | DeleteAccount
     | ListSessions
     | LogoutAll
+    | MarkRead
+    | Unread
+    | Mentions
+    | SetAway
+    | Typing
 )
 ServerMessage = (
     ServerHello
@@ -679,4 +761,6 @@ ServerMessage = (
     | Moderation
     | Admitted
     | FileData
+    | ReadMarker
+    | TypingEvent
 )

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from roost.bus.base import Bus, Envelope
 from roost.protocol.codec import encode
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
-from roost.protocol.messages import PROTOCOL_VERSION, Gap, Presence, ServerHello, Wire
+from roost.protocol.messages import PROTOCOL_VERSION, Gap, ServerHello, Wire
 from roost.protocol.names import dm_parties
 from roost.server import logs, moderation
+from roost.server.activity import OWN, Activity
 from roost.server.admission import Lobby
 from roost.server.auth import Passwords
 from roost.server.backends import check_pair, make_bus, make_store
@@ -91,6 +92,7 @@ class Server:
         self.reader_pace = ReaderPace(self.connections)
         self.ordering = Ordering(self.store, self._deliver_message, self._active_keys)
         self.changes = Changes(self)
+        self.activity = Activity(self)  # away, typing, mentions (roost.server.activity)
         self.port = config.port
         self.started = time.time()
         self._listener: asyncio.AbstractServer | None = None
@@ -382,6 +384,7 @@ class Server:
 
     def _went_offline(self, user: str) -> None:
         if user not in self.state.online:  # unless a new session came meanwhile
+            self.activity.went_offline(user)
             self.publish_presence(user, False)
 
     def _node_lost(self, users: list[str]) -> None:
@@ -392,7 +395,7 @@ class Server:
 
     def publish_presence(self, user: str, online: bool) -> None:
         self.bus.publish(
-            Envelope("~" + user, 0, NORMAL, encode(Presence(user=user, online=online)))
+            Envelope("~" + user, 0, NORMAL, encode(self.activity.presence(user, online)))
         )
 
     # --- accounts ------------------------------------------------------------------
@@ -446,6 +449,8 @@ class Server:
         """Local connections that receive events of a conversation key."""
         if key.startswith("~"):
             return self.state.neighbours(key[1:], self.config.quiet_room_size)
+        if key.startswith(OWN):  # the user's own sessions (read markers)
+            return self.state.online.get(key[1:], set())
         parties = dm_parties(key)
         if parties is not None:
             a, b = parties

@@ -183,6 +183,8 @@ async def start_session(
         token=token,
         rooms=sorted(rooms),
         conversations=await server.store.conversations_of(account.name, rooms),
+        read=await server.store.read_markers(account.name),
+        mentions=await server.store.mention_counts(account.name),
     )
 
 
@@ -267,6 +269,7 @@ def post_message(
         klass = chat_class(priority)
         server.counters.stored[klass] += 1
         server.bus.publish(Envelope(key, rec.seq, klass, frame))
+        server.activity.note_message(key, sender, rec.seq, text)
         then(SendResult(room=key, seq=rec.seq, ts=rec.ts, priority=priority), None)
 
     if not server.config.ack_after_store:
@@ -351,11 +354,18 @@ def who(server: Server, conn: ClientConnection, msg: Who) -> list[MemberInfo]:
     require_login(conn)
     room = server.require_room(check_room(msg.room))
     out = []
+    away = server.activity.away
     for user in sorted(room.members):
         acc = server.accounts.get(user)
+        online = user in server.state.online
+        reason = away.get(user) if online else None
         out.append(
             MemberInfo(
-                user=user, online=user in server.state.online, role=acc.role if acc else "member"
+                user=user,
+                online=online,
+                role=acc.role if acc else "member",
+                away=reason is not None,
+                reason=reason or "",
             )
         )
     return out

@@ -36,6 +36,10 @@ class ServerConfig:
     # their members (a join would otherwise reach every member: quadratic as a
     # big room fills). 0: every room announces them.
     quiet_room_size: int = 500
+    # typing indicators: at most one relayed per user and conversation in this
+    # many seconds (more are answered but not relayed); 0 turns them off
+    typing_interval: float = 3.0
+    max_away_reason: int = 200  # characters of an away reason
     # wire limits
     max_frame: int = DEFAULT_MAX_FRAME
     max_text: int = 16 * 1024
@@ -170,6 +174,10 @@ class ServerConfig:
                 raise RoostError(ErrorCode.BAD_REQUEST, f"{name} must not be negative")
         if self.quiet_room_size < 0:
             raise RoostError(ErrorCode.BAD_REQUEST, "quiet_room_size must not be negative")
+        if self.typing_interval < 0 or self.max_away_reason < 0:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, "typing_interval and max_away_reason must not be negative"
+            )
         if self.chunk_size < 1024:
             raise RoostError(ErrorCode.BAD_REQUEST, "chunk_size must be at least 1024")
         if self.max_transfers < 1:
@@ -216,6 +224,8 @@ class ServerConfig:
             outbox_budget=self.outbox_budget,
             file_retention=self.file_retention,
             quiet_room_size=self.quiet_room_size,
+            typing_interval=self.typing_interval,
+            max_away_reason=self.max_away_reason,
         )
 
     @property

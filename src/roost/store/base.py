@@ -257,6 +257,34 @@ class Store(abc.ABC):
         client can page forward.
         """
 
+    # read markers and mentions (docs/protocol.md 7.6) -------------------------
+    @abc.abstractmethod
+    async def set_read(self, user: str, room: str, seq: int) -> int:
+        """Raise ``user``'s read marker in ``room`` to ``seq`` (never lowers it); the marker now."""
+
+    @abc.abstractmethod
+    async def read_markers(self, user: str) -> dict[str, int]:
+        """Every read marker of ``user``: conversation key -> last seq read."""
+
+    @abc.abstractmethod
+    async def add_mentions(self, room: str, seq: int, users: Iterable[str]) -> None:
+        """Record that message ``seq`` of ``room`` mentions each of ``users``.
+
+        Called only for messages that mention someone, so a plain message
+        costs the store nothing more.
+        """
+
+    @abc.abstractmethod
+    async def mention_counts(self, user: str) -> dict[str, int]:
+        """Per conversation, the mentions of ``user`` after its read marker (only non-zero)."""
+
+    @abc.abstractmethod
+    async def mentions(self, user: str, limit: int, before: float = 0.0) -> list[StoredMessage]:
+        """The newest ``limit`` messages mentioning ``user`` (ts order, newest last).
+
+        ``before`` > 0: only messages with a timestamp before it (paging back).
+        """
+
     # files -------------------------------------------------------------------
     @abc.abstractmethod
     async def get_file(self, file_id: str) -> FileRecord | None:

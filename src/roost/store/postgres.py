@@ -117,6 +117,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX audit_target ON audit (target, id);
     """,
+    # 2: read markers and mentions (docs/protocol.md 7.6)
+    """
+    CREATE TABLE read_markers (
+        "user" TEXT NOT NULL,
+        room TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY ("user", room)
+    );
+    CREATE TABLE mentions (
+        "user" TEXT NOT NULL,
+        room TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY ("user", room, seq)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -627,6 +642,58 @@ class PostgresStore(Store):
             )
             for r in rows
         ]
+
+    # --- read markers and mentions -------------------------------------------------
+
+    async def set_read(self, user: str, room: str, seq: int) -> int:
+        value = await self._fetchval(
+            'INSERT INTO read_markers ("user", room, seq) VALUES ($1, $2, $3)'
+            ' ON CONFLICT ("user", room) DO UPDATE'
+            " SET seq = GREATEST(read_markers.seq, excluded.seq) RETURNING seq",
+            user,
+            room,
+            seq,
+        )
+        return int(value)
+
+    async def read_markers(self, user: str) -> dict[str, int]:
+        rows = await self._fetch('SELECT room, seq FROM read_markers WHERE "user" = $1', user)
+        return {r["room"]: int(r["seq"]) for r in rows}
+
+    async def add_mentions(self, room: str, seq: int, users: Iterable[str]) -> None:
+        names = list(users)
+
+        async def op(conn: asyncpg.Connection) -> None:
+            await conn.execute(
+                'INSERT INTO mentions ("user", room, seq)'
+                " SELECT u, $2, $3 FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING",
+                names,
+                room,
+                seq,
+            )
+
+        await self._run(op)
+
+    async def mention_counts(self, user: str) -> dict[str, int]:
+        rows = await self._fetch(
+            "SELECT m.room, COUNT(*) AS n FROM mentions m"
+            ' LEFT JOIN read_markers r ON r."user" = m."user" AND r.room = m.room'
+            ' WHERE m."user" = $1 AND m.seq > COALESCE(r.seq, 0) GROUP BY m.room',
+            user,
+        )
+        return {r["room"]: int(r["n"]) for r in rows}
+
+    async def mentions(self, user: str, limit: int, before: float = 0.0) -> list[StoredMessage]:
+        upper = before if before > 0 else float("inf")
+        rows = await self._fetch(
+            "SELECT g.room, g.seq, g.sender, g.text, g.ts, g.priority FROM mentions m"
+            " JOIN messages g ON g.room = m.room AND g.seq = m.seq"
+            ' WHERE m."user" = $1 AND g.ts < $2 ORDER BY g.ts DESC LIMIT $3',
+            user,
+            upper,
+            limit,
+        )
+        return [StoredMessage(r[0], int(r[1]), r[2], r[3], r[4], r[5]) for r in reversed(rows)]
 
     # --- files ---------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -110,6 +110,18 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_target ON audit (target, id);
+CREATE TABLE IF NOT EXISTS read_markers (
+    user TEXT NOT NULL,
+    room TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (user, room)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mentions (
+    user TEXT NOT NULL,
+    room TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (user, room, seq)
+) WITHOUT ROWID;
 """
 # Columns added after a table was first published: (table, column, definition).
 MIGRATIONS = [("messages", "file", "TEXT")]
@@ -673,6 +685,65 @@ class SQLiteStore(Store):
                 )
                 for r in rows
             ]
+
+        return await self._submit(op)
+
+    # --- read markers and mentions -------------------------------------------------
+
+    async def set_read(self, user: str, room: str, seq: int) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            conn.execute(
+                "INSERT INTO read_markers (user, room, seq) VALUES (?, ?, ?)"
+                " ON CONFLICT (user, room) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                (user, room, seq),
+            )
+            row = conn.execute(
+                "SELECT seq FROM read_markers WHERE user = ? AND room = ?", (user, room)
+            ).fetchone()
+            return int(row[0])
+
+        return await self._submit(op)
+
+    async def read_markers(self, user: str) -> dict[str, int]:
+        def op(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute("SELECT room, seq FROM read_markers WHERE user = ?", (user,))
+            return {r[0]: int(r[1]) for r in rows}
+
+        return await self._submit(op)
+
+    async def add_mentions(self, room: str, seq: int, users: Iterable[str]) -> None:
+        rows = [(u, room, seq) for u in users]
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO mentions (user, room, seq) VALUES (?, ?, ?)", rows
+            )
+
+        await self._submit(op)
+
+    async def mention_counts(self, user: str) -> dict[str, int]:
+        def op(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT m.room, COUNT(*) FROM mentions m"
+                " LEFT JOIN read_markers r ON r.user = m.user AND r.room = m.room"
+                " WHERE m.user = ? AND m.seq > COALESCE(r.seq, 0) GROUP BY m.room",
+                (user,),
+            )
+            return {r[0]: int(r[1]) for r in rows}
+
+        return await self._submit(op)
+
+    async def mentions(self, user: str, limit: int, before: float = 0.0) -> list[StoredMessage]:
+        upper = before if before > 0 else float("inf")
+
+        def op(conn: sqlite3.Connection) -> list[StoredMessage]:
+            rows = conn.execute(
+                "SELECT g.room, g.seq, g.sender, g.text, g.ts, g.priority FROM mentions m"
+                " JOIN messages g ON g.room = m.room AND g.seq = m.seq"
+                " WHERE m.user = ? AND g.ts < ? ORDER BY g.ts DESC LIMIT ?",
+                (user, upper, limit),
+            ).fetchall()
+            return [StoredMessage(*r) for r in reversed(rows)]
 
         return await self._submit(op)
 
