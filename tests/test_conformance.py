@@ -28,6 +28,8 @@ LIMIT_KEYS = {
     "outbox_budget",
     "file_retention",
     "quiet_room_size",
+    "typing_interval",
+    "max_away_reason",
 }
 
 

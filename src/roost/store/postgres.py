@@ -688,7 +688,7 @@ class PostgresStore(Store):
         rows = await self._fetch(
             "SELECT g.room, g.seq, g.sender, g.text, g.ts, g.priority FROM mentions m"
             " JOIN messages g ON g.room = m.room AND g.seq = m.seq"
-            ' WHERE m."user" = $1 AND g.ts < $2 ORDER BY g.ts DESC LIMIT $3',
+            ' WHERE m."user" = $1 AND g.ts < $2 ORDER BY g.ts DESC, g.seq DESC LIMIT $3',
             user,
             upper,
             limit,

@@ -740,7 +740,7 @@ class SQLiteStore(Store):
             rows = conn.execute(
                 "SELECT g.room, g.seq, g.sender, g.text, g.ts, g.priority FROM mentions m"
                 " JOIN messages g ON g.room = m.room AND g.seq = m.seq"
-                " WHERE m.user = ? AND g.ts < ? ORDER BY g.ts DESC LIMIT ?",
+                " WHERE m.user = ? AND g.ts < ? ORDER BY g.ts DESC, g.seq DESC LIMIT ?",
                 (user, upper, limit),
             ).fetchall()
             return [StoredMessage(*r) for r in reversed(rows)]
