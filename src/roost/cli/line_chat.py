@@ -27,10 +27,12 @@ from roost.client import (
     Presence,
     RoostError,
 )
+from roost.client.activity import ReadSync, notification, wants_notice
 from roost.client.address import format_address
 from roost.client.ending import SessionEnded, ending
 from roost.client.priority import lowered_note
 from roost.protocol.display import visible
+from roost.protocol.mentions import mentions_me
 from roost.protocol.messages import (
     HIGH,
     LOW,
@@ -39,7 +41,10 @@ from roost.protocol.messages import (
     Bye,
     Gap,
     LoginResult,
+    MemberInfo,
     Notice,
+    ReadMarker,
+    TypingEvent,
 )
 from roost.protocol.names import dm_peer
 from roost.protocol.sizes import human_size
@@ -51,7 +56,7 @@ MISSED_SHOWN = 10
 HELP = (
     "commands: /join ROOM, /leave [ROOM], /msg USER TEXT, /who [ROOM], /rooms, "
     "/room ROOM (switch), /history [N], /urgent TEXT, /high TEXT, /low TEXT, "
-    "/send PATH, /get FILE_ID, /quit; "
+    "/send PATH, /get FILE_ID, /away [REASON], /back, /mentions, /unread, /quit; "
     "anything else goes to the current room. "
     "Moderators: /block NAME [DURATION] [REASON], /unblock NAME, /kick NAME [REASON], "
     "/mute NAME [DURATION] [REASON], /unmute NAME, /priority NAME LEVEL, /blocks, /pending, "
@@ -69,8 +74,13 @@ class LineChat(ModerationCommands):
         room: str,
         out: Callable[[str], None],
         downloads: Path | None = None,
+        notify: str = "off",
     ) -> None:
         self.client = client
+        # How mentions, direct and urgent messages are signalled (ClientConfig.notify).
+        self.notify = notify
+        # Shown messages become read markers on the server (every device agrees).
+        self.read_sync = ReadSync(client)
         self.room = room
         self.out = out
         self.downloads = downloads or Path(".")
@@ -92,6 +102,10 @@ class LineChat(ModerationCommands):
             "low": self.sender_at(LOW),
             "send": self.cmd_send,
             "get": self.cmd_get,
+            "away": self.cmd_away,
+            "back": self.cmd_back,
+            "mentions": self.cmd_mentions,
+            "unread": self.cmd_unread,
             "help": self.cmd_help,
             "quit": self.cmd_quit,
             "exit": self.cmd_quit,
@@ -162,7 +176,7 @@ class LineChat(ModerationCommands):
     async def cmd_who(self, args: list[str]) -> bool:
         room = args[0] if args else self.room
         members = await self.client.who(room)
-        listing = ", ".join(f"{visible(m.user)}{'' if m.online else ' (away)'}" for m in members)
+        listing = ", ".join(visible(m.user) + _status(m) for m in members)
         self.out(f"* #{room.lstrip('#')}: {listing}")
         return True
 
@@ -280,6 +294,35 @@ class LineChat(ModerationCommands):
             marks[key] = max(marks.get(key, 0), seq)
         return marks
 
+    async def cmd_away(self, args: list[str]) -> bool:
+        reason = " ".join(args)
+        await self.client.set_away(reason)
+        self.out(f"* you are away{': ' + visible(reason) if reason else ''} (/back to return)")
+        return True
+
+    async def cmd_back(self, args: list[str]) -> bool:
+        await self.client.back()
+        self.out("* you are back")
+        return True
+
+    async def cmd_mentions(self, args: list[str]) -> bool:
+        found = await self.client.mentions(20)
+        if not found:
+            self.out("* no mentions")
+        for m in found:
+            self.out(format_message(m, self.client.user or ""))
+        return True
+
+    async def cmd_unread(self, args: list[str]) -> bool:
+        me = self.client.user or ""
+        rows = [c for c in await self.client.unread() if c.unread or c.mentions]
+        if not rows:
+            self.out("* nothing unread")
+        for c in rows:
+            where = visible(f"@{dm_peer(c.room, me)}" if c.room.startswith("@") else f"#{c.room}")
+            self.out(f"* {where}: {c.unread} unread, {c.mentions} mentions")
+        return True
+
     async def cmd_help(self, args: list[str]) -> bool:
         self.out(HELP)
         return True
@@ -288,16 +331,35 @@ class LineChat(ModerationCommands):
         return False
 
     def show(self, m: Message) -> str:
-        """A message as printed; it counts as seen."""
+        """A message as printed; it counts as seen (and read, on the server).
+
+        A message that mentions the user is marked ``>>``; with notifications
+        on, a mention, direct or urgent message also rings the terminal.
+        """
+        me = self.client.user or ""
         self.seen[m.room] = max(self.seen.get(m.room, 0), m.seq)
-        return format_message(m, self.client.user or "")
+        self.read_sync.seen(m.room, m.seq)
+        line = format_message(m, me)
+        if m.sender != me and mentions_me(m.text, me):
+            line = ">> " + line
+        kind = wants_notice(m, me)
+        return notification(kind, m, me, self.notify) + line
 
     def render(self, ev: Any) -> str | None:
         """The line that shows ``ev``, with every text from the network made visible."""
         if isinstance(ev, Message):
             return self.show(ev)
         if isinstance(ev, Presence):
+            if ev.away:
+                why = f" ({visible(ev.reason)})" if ev.reason else ""
+                return f"* {visible(ev.user)} is away{why}"
             return f"* {visible(ev.user)} is {'online' if ev.online else 'offline'}"
+        if isinstance(ev, TypingEvent):
+            if ev.user == self.client.user or ev.room != self.room:
+                return None
+            return f"* {visible(ev.user)} is typing"
+        if isinstance(ev, ReadMarker):
+            return None
         if isinstance(ev, Joined):
             return f"* {visible(ev.user)} joined #{visible(ev.room)}"
         if isinstance(ev, Left):
@@ -318,6 +380,14 @@ class LineChat(ModerationCommands):
             return None
         text = getattr(ev, "text", None)
         return f"* {visible(str(text))}" if text else None
+
+
+def _status(m: MemberInfo) -> str:
+    if not m.online:
+        return " (offline)"
+    if m.away:
+        return f" (away: {visible(m.reason)})" if m.reason else " (away)"
+    return ""
 
 
 def run_line_chat(
@@ -350,12 +420,18 @@ async def _line_chat(
             print("* admitted: welcome", flush=True)
         key = await client.follow(room)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
-        chat = LineChat(client, key, _printer(), folder)
+        from roost.tui.config import ClientConfig
+
+        notify = ClientConfig.load().notify if interactive else "off"
+        chat = LineChat(client, key, _printer(), folder, notify)
         chat.out(f"* logged in as {client.user}; in #{key}. /help for commands")
         markers = ReadMarkers.load()
         account = f"{login.user}@{format_address(client.host, client.port)}"
-        returning = account in markers.accounts
+        returning = account in markers.accounts or bool(login.read)
         read = markers.get(account)
+        # The server's markers are the ones every device shares; take the further of each.
+        for k, seq in login.read.items():
+            read[k] = max(read.get(k, 0), seq)
         events = asyncio.create_task(_pump(client, chat))
         typing: asyncio.Task[None] | None = None
         try:
@@ -374,6 +450,8 @@ async def _line_chat(
                 typing.cancel()
             for task in chat.transfers:
                 task.cancel()
+            with contextlib.suppress(RoostError, OSError, TimeoutError):
+                await asyncio.wait_for(chat.read_sync.flush(), 2.0)
             markers.put(account, chat.read_markers(login, read, returning))
             with contextlib.suppress(OSError):  # a read-only home must not fail the chat
                 markers.save()

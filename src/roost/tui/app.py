@@ -105,6 +105,8 @@ class RoostApp(App[Bye | None]):
                 time_format=self.time_format,
                 server_label=self.server_label,
                 on_bell=self.ring,
+                notify_mode=self.config.notify,
+                idle_away=self.config.idle_away,
             )
         )
         return None

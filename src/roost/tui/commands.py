@@ -6,6 +6,7 @@ the kind of each argument so completion offers the right names.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -149,7 +150,10 @@ async def cmd_who(ctx: ChatApi, args: list[str]) -> None:
         ctx.session.model.set_members(key, members)
     online = [m for m in members if m.online]
     listing = ", ".join(
-        m.user + ("" if m.role == "member" else f" ({m.role})") + ("" if m.online else " [away]")
+        m.user
+        + ("" if m.role == "member" else f" ({m.role})")
+        + ("" if m.online else " [offline]")
+        + (f" [away{': ' + m.reason if m.reason else ''}]" if m.online and m.away else "")
         for m in members
     )
     title = ctx.session.model.ensure(key).title if key in ctx.session.model.conversations else key
@@ -175,6 +179,39 @@ def _send_with(priority: int) -> Callable[[ChatApi, list[str]], Awaitable[None]]
 async def cmd_ping(ctx: ChatApi, args: list[str]) -> None:
     seconds = await ctx.session.client.ping()
     ctx.show(f"pong from {ctx.session.address} in {seconds * 1000:.1f} ms")
+
+
+async def cmd_away(ctx: ChatApi, args: list[str]) -> None:
+    reason = args[0] if args else ""
+    await ctx.session.set_away(reason)
+    ctx.show(f"you are away{': ' + reason if reason else ''}; /back when you return")
+
+
+async def cmd_back(ctx: ChatApi, args: list[str]) -> None:
+    await ctx.session.back()
+    ctx.show("you are back")
+
+
+async def cmd_mentions(ctx: ChatApi, args: list[str]) -> None:
+    """The mentions view: the newest messages that mention you, where and when."""
+    found = await ctx.session.client.mentions(30)
+    if not found:
+        ctx.show("no one has mentioned you yet")
+    model = ctx.session.model
+    for m in found:
+        where = model.ensure(m.room).title if m.room in model.conversations else m.room
+        stamp = time.strftime("%m-%d %H:%M", time.localtime(m.ts))
+        ctx.show(f"{stamp} {where} <{m.sender}> {m.text}")
+
+
+async def cmd_unread(ctx: ChatApi, args: list[str]) -> None:
+    rows = [c for c in await ctx.session.client.unread() if c.unread or c.mentions]
+    if not rows:
+        ctx.show("nothing unread")
+    model = ctx.session.model
+    for c in rows:
+        where = model.ensure(c.room).title if c.room in model.conversations else c.room
+        ctx.show(f"{where}: {c.unread} unread, {c.mentions} mentions")
 
 
 async def cmd_help(ctx: ChatApi, args: list[str]) -> None:
@@ -229,6 +266,15 @@ for _command in (
         "low", (Arg("TEXT", "text", rest=True),), "send TEXT with low priority", _send_with(LOW)
     ),
     Command("ping", (), "measure the round trip to the server", cmd_ping),
+    Command(
+        "away",
+        (Arg("REASON", "text", optional=True, rest=True),),
+        "mark yourself away (shown in who), with an optional reason",
+        cmd_away,
+    ),
+    Command("back", (), "you are no longer away", cmd_back),
+    Command("mentions", (), "list the messages that mention you (@name)", cmd_mentions),
+    Command("unread", (), "unread messages and mentions per conversation", cmd_unread),
     Command("help", (), "show keys and commands", cmd_help, aliases=("?",)),
     Command("quit", (), "log out and leave the app", cmd_quit, aliases=("exit",)),
 ):

@@ -33,13 +33,25 @@ def _toml_string(value: str) -> str:
     return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
 
 
+NOTIFY_MODES = ("off", "bell", "osc9", "both")
+
+
 @dataclass
 class ClientConfig:
-    """``client.toml``: the server and user of the last successful login."""
+    """``client.toml``: the server and user of the last successful login, and preferences.
+
+    ``notify``: how mentions, direct and urgent messages are signalled
+    (``off``, ``bell``: the terminal bell, ``osc9``: a desktop notification
+    through the OSC 9 escape that terminals such as iTerm2, kitty, WezTerm and
+    foot show, ``both``). ``idle_away``: seconds without a key press after
+    which the full-screen client marks the user away (0: never).
+    """
 
     server: str | None = None
     user: str | None = None
     path: Path = field(default_factory=lambda: config_dir() / CONFIG_FILE)
+    notify: str = "bell"
+    idle_away: float = 600.0
 
     @classmethod
     def load(cls, directory: Path | None = None) -> ClientConfig:
@@ -50,10 +62,13 @@ class ClientConfig:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             data = {}
         server, user = data.get("server"), data.get("user")
+        notify, idle = data.get("notify"), data.get("idle_away")
         return cls(
             server=server if isinstance(server, str) else None,
             user=user if isinstance(user, str) else None,
             path=path,
+            notify=notify if notify in NOTIFY_MODES else "bell",
+            idle_away=float(idle) if isinstance(idle, int | float) and idle >= 0 else 600.0,
         )
 
     def save(self) -> None:
@@ -63,6 +78,11 @@ class ClientConfig:
             lines.append(f"server = {_toml_string(self.server)}")
         if self.user:
             lines.append(f"user = {_toml_string(self.user)}")
+        # Preferences the user wrote by hand survive the rewrite.
+        if self.notify != "bell":
+            lines.append(f"notify = {_toml_string(self.notify)}")
+        if self.idle_away != 600.0:
+            lines.append(f"idle_away = {self.idle_away:g}")
         _write_atomic(self.path, "\n".join(lines) + "\n")
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from roost.protocol.display import visible
+from roost.protocol.mentions import mentions_me
 from roost.protocol.messages import URGENT, MemberInfo, Message
 from roost.protocol.names import dm_key, dm_peer
 
@@ -20,6 +21,7 @@ class Conversation:
     messages: dict[int, Message] = field(default_factory=dict)
     unread: int = 0
     urgent: int = 0  # how many of the unread are urgent
+    mentions: int = 0  # how many of the unread mention the user
     read_seq: int = 0  # highest seq the user has seen
     loaded: bool = False  # the latest page has been fetched
     complete: bool = False  # nothing older than what is loaded remains
@@ -57,8 +59,8 @@ class Conversation:
 
     def mark_read(self) -> bool:
         """Everything up to last_seq is seen; True when the unread count changed."""
-        changed = self.unread != 0 or self.urgent != 0
-        self.unread = self.urgent = 0
+        changed = self.unread != 0 or self.urgent != 0 or self.mentions != 0
+        self.unread = self.urgent = self.mentions = 0
         self.read_seq = max(self.read_seq, self.last_seq)
         return changed
 
@@ -72,6 +74,7 @@ class ChatModel:
     current: str | None = None
     members: dict[str, list[MemberInfo]] = field(default_factory=dict)  # room -> members
     online: dict[str, bool] = field(default_factory=dict)  # user -> online, as last heard
+    away: dict[str, str] = field(default_factory=dict)  # user -> reason, for those away
     rooms: set[str] = field(default_factory=set)  # every room known on the server
     users: set[str] = field(default_factory=set)  # every user name seen, for completion
 
@@ -102,6 +105,29 @@ class ChatModel:
             conv.read_seq = read.get(key, 0 if new_since else last)
             conv.unread = max(0, conv.last_seq - conv.read_seq)
 
+    def restore_server(self, read: dict[str, int], mentions: dict[str, int]) -> None:
+        """Counts kept on the server (the same on every device) over the local ones."""
+        for key, seq in read.items():
+            conv = self.conversations.get(key)
+            if conv is not None and seq > conv.read_seq:
+                conv.read_seq = seq
+                conv.unread = max(0, conv.last_seq - seq)
+        for key, count in mentions.items():
+            conv = self.conversations.get(key)
+            if conv is not None:
+                conv.mentions = min(count, conv.unread) if conv.unread else 0
+
+    def read_elsewhere(self, key: str, seq: int) -> Conversation | None:
+        """Another device read ``key`` up to ``seq``; None if nothing changed here."""
+        conv = self.conversations.get(key)
+        if conv is None or seq <= conv.read_seq:
+            return None
+        conv.read_seq = seq
+        conv.unread = max(0, conv.last_seq - seq)
+        if not conv.unread:
+            conv.urgent = conv.mentions = 0
+        return conv
+
     def ordered(self) -> list[Conversation]:
         """Rooms by name, then direct conversations by peer."""
         return sorted(self.conversations.values(), key=lambda c: (c.is_direct, c.title))
@@ -118,6 +144,8 @@ class ChatModel:
                 conv.unread += 1
                 if m.priority == URGENT:
                     conv.urgent += 1
+                if mentions_me(m.text, self.me):
+                    conv.mentions += 1
         return conv, new
 
     def select(self, key: str) -> Conversation:
@@ -136,17 +164,29 @@ class ChatModel:
         self.members[room] = members
         for info in members:
             self.online[info.user] = info.online
+            if info.away:
+                self.away[info.user] = info.reason
+            else:
+                self.away.pop(info.user, None)
             self.users.add(info.user)
 
-    def set_online(self, user: str, online: bool) -> list[str]:
+    def set_online(
+        self, user: str, online: bool, away: bool = False, reason: str = ""
+    ) -> list[str]:
         """Presence changed; returns the rooms whose member list shows that user."""
         self.online[user] = online
+        if online and away:
+            self.away[user] = reason
+        else:
+            self.away.pop(user, None)
         self.users.add(user)
         touched = []
         for room, members in self.members.items():
             for i, info in enumerate(members):
                 if info.user == user:
-                    members[i] = MemberInfo(user=user, online=online, role=info.role)
+                    members[i] = MemberInfo(
+                        user=user, online=online, role=info.role, away=away, reason=reason
+                    )
                     touched.append(room)
         return touched
 

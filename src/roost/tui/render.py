@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -11,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from roost.protocol.display import visible
+from roost.protocol.mentions import mentions_me
 from roost.protocol.messages import HIGH, LOW, URGENT, MemberInfo, Message
 from roost.protocol.sizes import human_size
 from roost.tui.model import Conversation
@@ -62,6 +64,8 @@ def message_text(m: Message, me: str, fmt: TimeFormat = local_time) -> Table:
     # Whatever a peer sent is shown, never obeyed (roost.protocol.display).
     text = visible(m.text, newlines=True)
     body = Text(text, style={URGENT: "bold red", LOW: "dim"}.get(m.priority, ""))
+    if m.sender != me and mentions_me(m.text, me):
+        highlight_mentions(body, me)
     if m.file is not None:
         f = m.file
         body = Text(f"[file] {visible(f.name)}", style="bold")
@@ -77,6 +81,12 @@ def message_text(m: Message, me: str, fmt: TimeFormat = local_time) -> Table:
     return grid
 
 
+def highlight_mentions(body: Text, me: str) -> None:
+    """Mark ``@me`` and ``me`` (as a word) in a message body: a mention of the user."""
+    pattern = rf"(?<![\w.-])@?{re.escape(me)}(?![\w-])"
+    body.highlight_regex(re.compile(pattern, re.IGNORECASE), style="bold black on yellow")
+
+
 def info_text(text: str, level: str = "info") -> Text:
     style = {"error": "bold red", "warning": "yellow"}.get(level, "dim italic")
     return Text("* " + visible(text, newlines=True), style=style)
@@ -85,12 +95,15 @@ def info_text(text: str, level: str = "info") -> Text:
 def conversation_label(conv: Conversation, width: int) -> Text:
     """``#general        3``: the title, and the unread count at the right edge."""
     count = "" if not conv.unread else (str(conv.unread) if conv.unread < 1000 else "999+")
+    if conv.mentions:
+        count = f"@{conv.mentions if conv.mentions < 100 else '99+'} {count}"
     room = width - len(count) - (1 if count else 0)
     title = conv.title if len(conv.title) <= room else conv.title[: max(1, room - 1)] + "…"
     out = Text(title, style="bold" if conv.unread else "")
     if count:
         out.append(" " * (width - len(title) - len(count)))
-        out.append(count, style="bold white on red" if conv.urgent else "bold black on yellow")
+        urgent = conv.urgent or conv.mentions
+        out.append(count, style="bold white on red" if urgent else "bold black on yellow")
     return out
 
 
@@ -101,4 +114,6 @@ def member_label(info: MemberInfo, me: str) -> Text:
     out.append(visible(info.user), style=user_style)
     if info.role != "member":
         out.append(f" {visible(info.role)}", style="magenta")
+    if info.online and info.away:
+        out.append(" away", style="yellow")
     return out

@@ -7,17 +7,28 @@ does not know (file offers, moderation notices) with :meth:`ChatSession.on`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from roost.client import Client, ConnectionState, Joined, Left, Message, Notice, Presence
+from roost.client.activity import ReadSync
 from roost.client.address import format_address
 from roost.client.ending import ending, ending_line
 from roost.client.priority import lowered_note
 from roost.protocol.errors import ErrorCode, RoostError
-from roost.protocol.messages import Bye, LoginResult, MemberInfo, RoomInfo
+from roost.protocol.messages import (
+    Bye,
+    LoginResult,
+    MemberInfo,
+    ReadMarker,
+    RoomInfo,
+    TypingEvent,
+)
 from roost.protocol.names import check_user
 from roost.tui.config import ReadMarkers
 from roost.tui.model import ChatModel, Conversation
@@ -33,6 +44,7 @@ class Update:
     """Something changed that a screen may want to show.
 
     kind is one of: "messages" (key, messages, older), "conversations", "unread" (key),
+    "typing" (key, text: the user who types),
     "members" (key), "members-stale" (key: ask the server again), "connection" (state,
     text), "info" (key, text, level), "ended" (event: the bye that ended the
     session, text: the line that says so),
@@ -71,11 +83,18 @@ class ChatSession:
         self.on(Notice, ChatSession._on_notice)
         self.on(Bye, ChatSession._on_bye)
         self.on(ConnectionState, ChatSession._on_connection)
+        self.on(ReadMarker, ChatSession._on_read)
+        self.on(TypingEvent, ChatSession._on_typing)
         read = markers.get(self.account) if markers else {}
         returning = markers is not None and self.account in markers.accounts
-        self.model.restore(login.conversations, read, returning)
+        self.model.restore(login.conversations, read, returning or bool(login.read))
+        # The server's markers and mention counts: what every device of the user shows.
+        self.model.restore_server(login.read, login.mentions)
         for room in login.rooms:
             self.model.ensure(room)
+        self.read_sync = ReadSync(client)
+        self._typed: dict[str, float] = {}  # conversation -> when we last said we type
+        self.auto_away = False  # away because idle (a key press brings the user back)
 
     # --- opening and closing ------------------------------------------------------
 
@@ -128,6 +147,8 @@ class ChatSession:
     async def close(self) -> None:
         """Save read markers, log out, close the connection (safe to call twice)."""
         self.save_markers()
+        with contextlib.suppress(RoostError, OSError, TimeoutError):
+            await asyncio.wait_for(self.read_sync.flush(), 2.0)
         await self.client.close()
 
     def save_markers(self) -> None:
@@ -177,12 +198,24 @@ class ChatSession:
             self.emit(Update("conversations"))
         if not new:
             return
+        if m.room == self.model.current and m.seq <= conv.read_seq:
+            self.read_sync.seen(m.room, conv.read_seq)
         self.emit(Update("messages", key=conv.key, messages=(m,)))
         if conv.unread:
             self.emit(Update("unread", key=conv.key))
 
+    def _on_read(self, ev: ReadMarker) -> None:
+        """Another session of this user read a conversation: its unread mark follows."""
+        self.read_sync.sent[ev.room] = max(self.read_sync.sent.get(ev.room, 0), ev.seq)
+        if self.model.read_elsewhere(ev.room, ev.seq) is not None:
+            self.emit(Update("unread", key=ev.room))
+
+    def _on_typing(self, ev: TypingEvent) -> None:
+        if ev.user != self.me:
+            self.emit(Update("typing", key=ev.room, text=ev.user))
+
     def _on_presence(self, ev: Presence) -> None:
-        touched = self.model.set_online(ev.user, ev.online)
+        touched = self.model.set_online(ev.user, ev.online, ev.away, ev.reason)
         for room in touched:
             self.emit(Update("members", key=room))
         current = self.model.conversations.get(self.model.current or "")
@@ -298,6 +331,7 @@ class ChatSession:
             conv.complete = True
         if key == self.model.current:
             conv.mark_read()
+            self.read_sync.seen(key, conv.read_seq)
         if new:
             self.emit(Update("messages", key=key, messages=tuple(new)))
 
@@ -319,5 +353,28 @@ class ChatSession:
     def select(self, key: str) -> Conversation:
         """Make a conversation the current one; its unread count drops to zero."""
         conv = self.model.select(key)
+        if conv.read_seq:
+            self.read_sync.seen(key, conv.read_seq)
         self.emit(Update("unread", key=key))
         return conv
+
+    async def typing(self, key: str) -> None:
+        """Say we are typing in ``key``, at most once per the server's typing interval."""
+        limits = self.client.limits
+        interval = limits.typing_interval if limits is not None else 3.0
+        if not interval:
+            return
+        now = time.monotonic()
+        if now - self._typed.get(key, -interval) < interval:
+            return
+        self._typed[key] = now
+        with contextlib.suppress(RoostError):
+            await self.client.typing(key)
+
+    async def set_away(self, reason: str = "", auto: bool = False) -> None:
+        await self.client.set_away(reason)
+        self.auto_away = auto
+
+    async def back(self) -> None:
+        self.auto_away = False
+        await self.client.back()

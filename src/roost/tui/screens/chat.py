@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar, TypeVar
 
@@ -10,14 +11,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Static, TextArea
 
 import roost.tui.features  # noqa: F401 - registers the built-in panels, actions and screens
 from roost.client import ConnectionLost
+from roost.client.activity import notification, wants_notice
 from roost.client.ending import exit_status
 from roost.protocol.display import visible
 from roost.protocol.errors import RoostError
-from roost.protocol.messages import URGENT, Message
+from roost.protocol.messages import Message
 from roost.tui.commands import run_command, split_command
 from roost.tui.completion import Completion, Names, complete
 from roost.tui.extensions import EXTENSIONS, ScreenEntry
@@ -52,8 +54,17 @@ class ChatScreen(Screen[None]):
         time_format: TimeFormat = local_time,
         server_label: str | None = None,
         on_bell: Callable[[], None] | None = None,
+        notify_mode: str = "bell",
+        idle_away: float = 0.0,
     ) -> None:
         super().__init__()
+        # How mentions, direct and urgent messages are signalled (ClientConfig.notify),
+        # and the seconds without a key press after which the user is marked away.
+        self.notify_mode = notify_mode
+        self.idle_away = idle_away
+        self._last_key = time.monotonic()
+        self.typing: dict[str, dict[str, float]] = {}  # key -> user -> when last heard
+        self._hint_typing = False  # the hint line shows who types, not completions
         self.session = session
         self.start_room = room
         self.time_format = time_format
@@ -72,6 +83,7 @@ class ChatScreen(Screen[None]):
             "connection": self._on_connection,
             "info": self._on_info,
             "ended": self._on_ended,
+            "typing": self._on_typing,
         }
         for entry in self._screens():
             self._bindings.bind(entry.key, f"open_screen('{entry.key}')", entry.name.capitalize())
@@ -145,6 +157,7 @@ class ChatScreen(Screen[None]):
         self.query_one(ConversationList).show_model(self.session.model)
         self.run_worker(self.session.run(), group="events", exit_on_error=False)
         self.background(self._start())
+        self.set_interval(1.0, self._tick)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -243,20 +256,85 @@ class ChatScreen(Screen[None]):
             self._alert(key, update.messages)
 
     def _alert(self, key: str, messages: tuple[Message, ...]) -> None:
-        """Urgent messages from others ring the bell; elsewhere they also pop up."""
+        """Urgent and direct messages and mentions from others ring the bell (or send an
+        OSC 9 notification, as configured); elsewhere they also pop up."""
+        me = self.session.me
         for m in messages:
-            if m.priority != URGENT or m.sender == self.session.me:
+            kind = wants_notice(m, me)
+            if not kind:
                 continue
-            if self.on_bell is not None:
-                self.on_bell()
+            # A direct message in the conversation on screen needs no alarm.
+            if kind == "dm" and key == self.current:
+                continue
+            self._signal(kind, m)
             if key != self.current:
                 where = self.session.model.ensure(key).title
                 self.notify(
                     visible(f"{m.sender} in {where}: {m.text}", newlines=True),
-                    title="Urgent",
-                    severity="error",
+                    title={"urgent": "Urgent", "dm": "Direct message"}.get(kind, "Mention"),
+                    severity="error" if kind == "urgent" else "information",
                     markup=False,
                 )
+
+    def _signal(self, kind: str, m: Message) -> None:
+        mode = self.notify_mode
+        if mode in ("bell", "both") and self.on_bell is not None:
+            self.on_bell()
+        if mode in ("osc9", "both") and not self.app.is_headless:
+            escape = notification(kind, m, self.session.me, "osc9")
+            driver = getattr(self.app, "_driver", None)
+            if escape and driver is not None:
+                driver.write(escape)
+
+    def _on_typing(self, update: Update) -> None:
+        if update.key is None:
+            return
+        self.typing.setdefault(update.key, {})[update.text] = time.monotonic()
+        self._show_typing()
+
+    def _show_typing(self) -> None:
+        """``alice is typing`` under the messages of the conversation on screen."""
+        limits = self.session.client.limits
+        keep = (limits.typing_interval if limits is not None else 3.0) + 2.0
+        now = time.monotonic()
+        for heard in self.typing.values():
+            for user in [u for u, t in heard.items() if now - t > keep]:
+                del heard[user]
+        users = sorted(self.typing.get(self.current or "", {}))
+        hint = self.query_one("#hint", Static)
+        if hint.display and not self._hint_typing:
+            return  # completion candidates are on show
+        text = ""
+        if users:
+            names = ", ".join(visible(u) for u in users[:3])
+            text = f"{names} {'is' if len(users) == 1 else 'are'} typing…"
+        hint.update(text)
+        hint.display = bool(text)
+        self._hint_typing = bool(text)
+
+    def _tick(self) -> None:
+        self._show_typing()
+        idle = time.monotonic() - self._last_key
+        idle_now = self.idle_away and idle > self.idle_away
+        if idle_now and not self.session.auto_away and self.session.connection == "connected":
+            self.session.auto_away = True
+            self.background(self.session.set_away("idle", auto=True))
+
+    def on_key(self, event: Any) -> None:
+        self._active()
+
+    def _active(self) -> None:
+        self._last_key = time.monotonic()
+        if self.session.auto_away:
+            self.session.auto_away = False
+            self.background(self.session.back())
+
+    @on(TextArea.Changed, "#composer")
+    def composing(self, event: TextArea.Changed) -> None:
+        self._active()
+        text = event.text_area.text
+        if self.current is not None and text.strip() and split_command(text) is None:
+            self.background(self.session.typing(self.current))
 
     def _on_conversations(self, update: Update) -> None:
         self.query_one(ConversationList).show_model(self.session.model)
@@ -327,6 +405,7 @@ class ChatScreen(Screen[None]):
     @on(Composer.Candidates)
     def candidates(self, event: Composer.Candidates) -> None:
         hint = self.query_one("#hint", Static)
+        self._hint_typing = False
         hint.update("  ".join(c.strip() for c in event.candidates))
         hint.display = bool(event.candidates)
 
