@@ -73,7 +73,9 @@ async def test_mentions_in_login_result_and_cli(server) -> None:
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["text"] for r in rows] == [f"@{me} urgent-ish"]
-    out = run_cli("unread", "--server", addr, "--user", me, "--json", ROOST_PASSWORD=PASSWORD)
+    out = run_cli(
+        "unread-counts", "--server", addr, "--user", me, "--json", ROOST_PASSWORD=PASSWORD
+    )
     assert out.returncode == 0, out.stderr
     rows = {r["room"]: r for r in map(json.loads, out.stdout.splitlines())}
     assert rows["general"]["mentions"] == 1

@@ -1,4 +1,4 @@
-"""`roost mentions`, `roost unread`, `roost read`, `roost away`: notifications from the command line."""
+"""`roost mentions`, `roost unread-counts`, `roost mark-read`: unread state from the command line."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ async def mentions(
             click.echo(format_message(m, me))
 
 
-@click.command()
+@click.command("unread-counts")
 @click.option("--all", "show_all", is_flag=True, help="Also conversations with nothing unread.")
 @JSON
 @client_options
@@ -56,7 +56,7 @@ async def unread(
             click.echo(f"{_where(c.room, me)}  {c.unread} unread, {c.mentions} mentions")
 
 
-@click.command("read")
+@click.command("mark-read")
 @click.argument("room")
 @click.option("--seq", type=int, default=None, help="Up to this seq (default: the last).")
 @JSON
