@@ -209,3 +209,53 @@ def test_sqlite_store_adds_the_new_columns_to_an_old_database(tmp_path: Path) ->
             await store.close()
 
     asyncio.run(check())
+
+
+def test_cli_send_reply_edit_react_delete_with_json(server) -> None:
+    import json
+
+    from conftest import run_cli
+
+    me = unique("cli")
+    s = server.address
+
+    def roost(*args: str) -> dict:
+        res = run_cli(*args, "--user", me, "--register", "--server", s, "--json")
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)
+
+    first = roost("send", "general", "first words")
+    reply = roost("send", "general", "an answer", "--reply-to", str(first["seq"]))
+    edit = roost("edit", "general", str(first["seq"]), "first words, edited")
+    react = roost("react", "general", str(first["seq"]), ":tada:")
+    unreact = roost("react", "general", str(first["seq"]), ":tada:", "--remove")
+    gone = roost("delete", "general", str(reply["seq"]))
+    seqs = [first["seq"], reply["seq"], edit["seq"], react["seq"], unreact["seq"], gone["seq"]]
+    assert seqs == list(range(first["seq"], first["seq"] + 6))
+    hist = run_cli(
+        "history",
+        "general",
+        "--after",
+        str(first["seq"] - 1),
+        "--user",
+        me,
+        "--server",
+        s,
+        "--json",
+    )
+    rows = [json.loads(line) for line in hist.stdout.splitlines()]
+    assert [(r["kind"], r["ref"], r["reply_to"]) for r in rows] == [
+        ("text", 0, 0),
+        ("text", 0, first["seq"]),
+        ("edit", first["seq"], 0),
+        ("react", first["seq"], 0),
+        ("unreact", first["seq"], 0),
+        ("delete", reply["seq"], 0),
+    ]
+    assert rows[3]["text"] == "\U0001f389"
+    plain = run_cli("history", "general", "--after", str(first["seq"]), "--user", me, "--server", s)
+    lines = plain.stdout.splitlines()
+    assert f"(reply to #{first['seq']})" in lines[0]
+    assert lines[1].endswith(f"edited #{first['seq']}: first words, edited (edited)")
+    late = run_cli("edit", "general", "9999", "x", "--user", me, "--server", s)
+    assert late.returncode == 1 and "no_such_message" in late.stderr
