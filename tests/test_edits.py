@@ -259,3 +259,39 @@ def test_cli_send_reply_edit_react_delete_with_json(server) -> None:
     assert lines[1].endswith(f"edited #{first['seq']}: first words, edited (edited)")
     late = run_cli("edit", "general", "9999", "x", "--user", me, "--server", s)
     assert late.returncode == 1 and "no_such_message" in late.stderr
+
+
+def test_line_chat_edit_react_reply_delete_commands(server) -> None:
+    import json
+
+    from conftest import run_cli
+
+    me = unique("line")
+    s = server.address
+    script = "\n".join(
+        [
+            "/join line-room",
+            "the first message",
+            "/history 5",  # shown messages are what -1, -2 ... count
+            "/edit -1 the first message, edited",
+            "/react -1 :+1:",
+            "/reply last an answer",
+            "/delete 99999",
+            "/edit",
+            "/quit",
+        ]
+    )
+    res = run_cli("chat", "--plain", "--user", me, "--register", "--server", s, input=script + "\n")
+    assert res.returncode == 0, res.stderr
+    assert "there is no message 99999 in line-room" in res.stdout
+    assert "! usage: /edit SEQ TEXT" in res.stdout
+    hist = run_cli("history", "line-room", "--json", "--user", me, "--server", s)
+    rows = [json.loads(x) for x in hist.stdout.splitlines()]
+    first = rows[0]["seq"]
+    assert f"* edited #{first}" in res.stdout
+    assert [(r["kind"], r["ref"], r["reply_to"], r["text"]) for r in rows] == [
+        ("text", 0, 0, "the first message"),
+        ("edit", first, 0, "the first message, edited"),
+        ("react", first, 0, "\U0001f44d"),
+        ("text", 0, first, "an answer"),
+    ]

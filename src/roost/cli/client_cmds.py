@@ -14,7 +14,7 @@ import click
 
 from roost.cli.common import client_options, emit_json, make_client, parse_priority, run_async
 from roost.cli.room_cmds import no_such_room
-from roost.client.edits import describe_event
+from roost.client.edits import MessageBook, describe_event
 from roost.client.ending import SessionEnded, ending, ending_line, exit_status
 from roost.client.events import FileSaved
 from roost.client.priority import lowered_note
@@ -172,7 +172,12 @@ def _print_event(ev: Any, as_json: bool, me: str) -> None:
         click.echo(visible(str(ev)))
 
 
-def format_message(m: Message, me: str) -> str:
+def format_message(m: Message, me: str, book: MessageBook | None = None) -> str:
+    """One message as a line (continuation lines indented).
+
+    With ``book`` (which has taken ``m`` already), an event shows the
+    reaction counts it leads to and a reply a short quote of what it answers.
+    """
     from roost.protocol.messages import PRIORITY_LABELS
     from roost.protocol.names import dm_peer
 
@@ -182,9 +187,10 @@ def format_message(m: Message, me: str) -> str:
     head = f"{stamp} {where} <{visible(m.sender)}>{mark}"
     if m.kind != "text":
         # An edit, deletion or reaction: one line saying what it did to which seq.
-        return f"{stamp} {where} * " + visible(describe_event(m))
+        return f"{stamp} {where} * " + visible(describe_event(m, book))
     if m.reply_to:
-        head += f" (reply to #{m.reply_to})"
+        quote = book.quote(m.room, m.reply_to) if book is not None else f"#{m.reply_to}"
+        head += f" (reply to {visible(quote)})"
     if _is_offer(m):
         return f"{head} {format_offer(m)}"
     # Continuation lines indented, so that a message cannot pass for a line of its own.

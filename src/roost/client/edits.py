@@ -109,23 +109,42 @@ class Shown:
 
 
 class MessageBook:
-    """The latest ``keep`` text messages of every conversation, events folded in."""
+    """The latest ``keep`` text messages of every conversation, events folded in.
+
+    Messages may come in any order (scroll-back loads older pages after newer
+    ones): an event about a message not seen yet waits for it, and the events
+    about one message are applied in seq order.
+    """
 
     def __init__(self, keep: int = 5000) -> None:
         self.keep = keep
         self._by_key: OrderedDict[tuple[str, int], Shown] = OrderedDict()
+        self._waiting: OrderedDict[tuple[str, int], list[Message]] = OrderedDict()
+        self._seen: set[tuple[str, int]] = set()  # events applied, so a repeat is ignored
 
     def add(self, m: Message) -> Shown | None:
-        """Take one message in seq order; the Shown it made or changed (None if unknown)."""
+        """Take one message; the Shown it made or changed (None: its message is not known)."""
         if m.kind == "text":
             new = Shown(m, m.text)
             self._by_key[(m.room, m.seq)] = new
             while len(self._by_key) > self.keep:
                 self._by_key.popitem(last=False)
+            for ev in sorted(self._waiting.pop((m.room, m.seq), []), key=lambda e: e.seq):
+                self._apply(new, ev)
             return new
         shown = self._by_key.get((m.room, m.ref))
         if shown is None:
+            self._waiting.setdefault((m.room, m.ref), []).append(m)
+            while len(self._waiting) > self.keep:
+                self._waiting.popitem(last=False)
             return None
+        self._apply(shown, m)
+        return shown
+
+    def _apply(self, shown: Shown, m: Message) -> None:
+        if (m.room, m.seq) in self._seen:
+            return
+        self._seen.add((m.room, m.seq))
         if m.kind == "edit":
             shown.text, shown.edited = m.text, True
         elif m.kind == "delete":
@@ -138,17 +157,43 @@ class MessageBook:
             shown.reactions[m.text].discard(m.sender)
             if not shown.reactions[m.text]:
                 del shown.reactions[m.text]
-        return shown
 
     def get(self, room: str, seq: int) -> Shown | None:
         return self._by_key.get((room, seq))
+
+    def recent(self, room: str, sender: str | None = None) -> list[Shown]:
+        """The messages of ``room`` not deleted (only ``sender``'s, if given), by seq."""
+        out = [
+            s
+            for (key, _), s in self._by_key.items()
+            if key == room and not s.removed and (sender is None or s.message.sender == sender)
+        ]
+        return sorted(out, key=lambda s: s.message.seq)
+
+    def resolve(self, room: str, token: str, sender: str | None = None) -> int:
+        """The seq a user means: a number, or ``last``/``-1`` (the latest), ``-2``...
+
+        Relative forms count the messages of ``room`` this book holds (only
+        ``sender``'s, if given: one edits one's own). Raises ValueError.
+        """
+        token = token.strip().lstrip("#")
+        back = 1 if token in ("last", "^") else -int(token) if token.startswith("-") else 0
+        if not back:
+            seq = int(token)
+            if seq <= 0:
+                raise ValueError("a message number is 1 or more")
+            return seq
+        mine = self.recent(room, sender)
+        if back > len(mine):
+            raise ValueError("not that many messages here")
+        return mine[-back].message.seq
 
     def quote(self, room: str, seq: int, width: int = 40) -> str:
         """A short quote of message ``seq`` for a reply: "↪ ann: the first words…"."""
         shown = self.get(room, seq)
         if shown is None:
             return f"\u21aa #{seq}"
-        text = " ".join(shown.label().split())
+        text = " ".join((shown.label() if shown.removed else shown.text).split())
         if len(text) > width:
             text = text[: width - 1] + "\u2026"
         return f"\u21aa {shown.message.sender}: {text}"
