@@ -40,6 +40,10 @@ class ServerConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     max_text: int = 16 * 1024
     history_page: int = 500
+    # seconds after sending in which an author may edit or delete a message (0: any
+    # time), and how many distinct reactions one message may carry
+    edit_window: float = 900.0
+    max_reactions: int = 20
     # per-connection outbox (bytes) and how long a reader may stay stalled
     outbox_budget: int = 1024 * 1024
     stall_timeout: float = 30.0
@@ -170,6 +174,10 @@ class ServerConfig:
                 raise RoostError(ErrorCode.BAD_REQUEST, f"{name} must not be negative")
         if self.quiet_room_size < 0:
             raise RoostError(ErrorCode.BAD_REQUEST, "quiet_room_size must not be negative")
+        if self.edit_window < 0:
+            raise RoostError(ErrorCode.BAD_REQUEST, "edit_window must not be negative")
+        if self.max_reactions < 1:
+            raise RoostError(ErrorCode.BAD_REQUEST, "max_reactions must be at least 1")
         if self.chunk_size < 1024:
             raise RoostError(ErrorCode.BAD_REQUEST, "chunk_size must be at least 1024")
         if self.max_transfers < 1:
@@ -216,6 +224,8 @@ class ServerConfig:
             outbox_budget=self.outbox_budget,
             file_retention=self.file_retention,
             quiet_room_size=self.quiet_room_size,
+            edit_window=self.edit_window,
+            max_reactions=self.max_reactions,
         )
 
     @property

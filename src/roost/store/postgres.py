@@ -124,6 +124,13 @@ MIGRATIONS: list[str] = [
         ts DOUBLE PRECISION NOT NULL
     );
     """,
+    # 3: edits, deletions, reactions and replies (docs/protocol.md 5.3)
+    """
+    ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
+    ALTER TABLE messages ADD COLUMN ref BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN reply_to BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX messages_ref ON messages (room, ref) WHERE ref > 0;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -136,8 +143,10 @@ ACCOUNT_COLUMNS = "name, password_hash, role, priority, status, created"
 # returned values in batch order, insert them.
 INSERT_BATCH = """
 WITH b AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int[], $6::text[])
-        WITH ORDINALITY AS b(room, sender, text, ts, priority, file, ord)
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::float8[], $5::int[], $6::text[],
+        $7::text[], $8::bigint[], $9::bigint[]
+    ) WITH ORDINALITY AS b(room, sender, text, ts, priority, file, kind, ref, reply_to, ord)
 ), c AS (
     SELECT room, count(*) AS n FROM b GROUP BY room ORDER BY room
 ), s AS (
@@ -145,9 +154,9 @@ WITH b AS (
     ON CONFLICT (room) DO UPDATE SET last = seqs.last + EXCLUDED.last
     RETURNING room, last
 )
-INSERT INTO messages (room, seq, sender, text, ts, priority, file)
+INSERT INTO messages (room, seq, sender, text, ts, priority, file, kind, ref, reply_to)
 SELECT b.room, s.last - c.n + row_number() OVER (PARTITION BY b.room ORDER BY b.ord),
-       b.sender, b.text, b.ts, b.priority, b.file
+       b.sender, b.text, b.ts, b.priority, b.file, b.kind, b.ref, b.reply_to
 FROM b JOIN c USING (room) JOIN s USING (room)
 RETURNING room, seq
 """
@@ -554,9 +563,12 @@ class PostgresStore(Store):
         ts: float,
         on_stored: OnStored,
         file: FileRecord | None = None,
+        kind: str = "text",
+        ref: int = 0,
+        reply_to: int = 0,
     ) -> StoredMessage:
         # The seq comes with the commit (another node may take the next one first).
-        rec = StoredMessage(room, 0, sender, text, ts, priority, file)
+        rec = StoredMessage(room, 0, sender, text, ts, priority, file, kind, ref, reply_to)
         self._pending.append(_Pending(rec, on_stored, file))
         self._wake.set()
         return rec
@@ -629,15 +641,34 @@ class PostgresStore(Store):
 
     async def history(self, room: str, after: int, before: int, limit: int) -> list[StoredMessage]:
         upper = before if before > 0 else (1 << 62)
-        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
-        rows = await self._fetch(
-            f"SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
-            " FROM messages m LEFT JOIN files f ON f.id = m.file"
-            " WHERE m.room = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq LIMIT $4",
+        return await self._messages(
+            "m.room = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq LIMIT $4",
             room,
             after,
             upper,
             limit,
+        )
+
+    async def get_message(self, room: str, seq: int) -> StoredMessage | None:
+        rows = await self._messages("m.room = $1 AND m.seq = $2", room, seq)
+        return rows[0] if rows else None
+
+    async def refs_to(self, room: str, seq: int) -> list[StoredMessage]:
+        if seq <= 0:
+            return []
+        # "m.ref > 0" repeats the partial index's condition, so the planner may use it.
+        return await self._messages(
+            "m.room = $1 AND m.ref = $2 AND m.ref > 0 ORDER BY m.seq", room, seq
+        )
+
+    async def _messages(self, where: str, *args: Any) -> list[StoredMessage]:
+        """Messages (with their files) matching ``where``, a condition on ``m``."""
+        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
+        rows = await self._fetch(
+            "SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, m.kind, m.ref,"
+            f" m.reply_to, {file_cols} FROM messages m LEFT JOIN files f ON f.id = m.file"
+            f" WHERE {where}",
+            *args,
         )
         return [
             StoredMessage(
@@ -647,7 +678,10 @@ class PostgresStore(Store):
                 r[3],
                 r[4],
                 r[5],
-                _file_record(tuple(r)[6:]) if r[6] else None,
+                _file_record(tuple(r)[9:]) if r[9] else None,
+                r[6],
+                int(r[7]),
+                int(r[8]),
             )
             for r in rows
         ]
@@ -710,6 +744,9 @@ async def _insert(conn: asyncpg.Connection, batch: list[_Pending]) -> None:
             [r.ts for r in recs],
             [r.priority for r in recs],
             [r.file.id if r.file is not None else None for r in recs],
+            [r.kind for r in recs],
+            [r.ref for r in recs],
+            [r.reply_to for r in recs],
         )
     # Within a room the seqs follow batch order: hand them out in that order.
     by_room: dict[str, list[int]] = {}

@@ -74,8 +74,13 @@ CREATE TABLE IF NOT EXISTS messages (
     ts REAL NOT NULL,
     priority INTEGER NOT NULL,
     file TEXT,
+    kind TEXT NOT NULL DEFAULT 'text',
+    ref INTEGER NOT NULL DEFAULT 0,
+    reply_to INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (room, seq)
 ) WITHOUT ROWID;
+-- the events about one message (edits, deletions, reactions) are found by its seq
+CREATE INDEX IF NOT EXISTS messages_ref ON messages (room, ref) WHERE ref > 0;
 CREATE TABLE IF NOT EXISTS files (
     id TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL,
@@ -116,7 +121,13 @@ CREATE TABLE IF NOT EXISTS last_seen (
 ) WITHOUT ROWID;
 """
 # Columns added after a table was first published: (table, column, definition).
-MIGRATIONS = [("messages", "file", "TEXT")]
+MIGRATIONS = [
+    ("messages", "file", "TEXT"),
+    ("messages", "kind", "TEXT NOT NULL DEFAULT 'text'"),
+    ("messages", "ref", "INTEGER NOT NULL DEFAULT 0"),
+    ("messages", "reply_to", "INTEGER NOT NULL DEFAULT 0"),
+]
+MESSAGE_COLUMNS = "m.room, m.seq, m.sender, m.text, m.ts, m.priority, m.kind, m.ref, m.reply_to"
 FILE_COLUMNS = "id, sha256, name, size, media_type, owner, room, created, expires, expired"
 
 _STOP = object()
@@ -650,15 +661,21 @@ class SQLiteStore(Store):
         ts: float,
         on_stored: OnStored,
         file: FileRecord | None = None,
+        kind: str = "text",
+        ref: int = 0,
+        reply_to: int = 0,
     ) -> StoredMessage:
         seq = self._seq.get(room, 0) + 1
         self._seq[room] = seq
         if file is None:
             # The common case: a plain row, batched with its neighbours (_MessageRow).
-            self._enqueue(_MessageRow((room, seq, sender, text, ts, priority, None)), on_stored)
-            return StoredMessage(room, seq, sender, text, ts, priority)
+            self._enqueue(
+                _MessageRow((room, seq, sender, text, ts, priority, None, kind, ref, reply_to)),
+                on_stored,
+            )
+            return StoredMessage(room, seq, sender, text, ts, priority, None, kind, ref, reply_to)
         record = file
-        row = (room, seq, sender, text, ts, priority, record.id)
+        row = (room, seq, sender, text, ts, priority, record.id, kind, ref, reply_to)
 
         def op_with_file(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -668,7 +685,7 @@ class SQLiteStore(Store):
             conn.execute(INSERT_MESSAGE, row)
 
         self._enqueue(op_with_file, on_stored)
-        return StoredMessage(room, seq, sender, text, ts, priority, file)
+        return StoredMessage(room, seq, sender, text, ts, priority, file, kind, ref, reply_to)
 
     async def last_seq(self, room: str) -> int:
         return self._seq.get(room, 0)
@@ -685,19 +702,45 @@ class SQLiteStore(Store):
 
     async def history(self, room: str, after: int, before: int, limit: int) -> list[StoredMessage]:
         upper = before if before > 0 else (1 << 62)
+        return await self._messages(
+            "m.room = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ?",
+            (room, after, upper, limit),
+        )
 
+    async def get_message(self, room: str, seq: int) -> StoredMessage | None:
+        rows = await self._messages("m.room = ? AND m.seq = ?", (room, seq))
+        return rows[0] if rows else None
+
+    async def refs_to(self, room: str, seq: int) -> list[StoredMessage]:
+        if seq <= 0:
+            return []
+        # "m.ref > 0" repeats the partial index's condition, so SQLite uses the index.
+        return await self._messages(
+            "m.room = ? AND m.ref = ? AND m.ref > 0 ORDER BY m.seq", (room, seq)
+        )
+
+    async def _messages(self, where: str, args: tuple[Any, ...]) -> list[StoredMessage]:
+        """Messages (with their files) matching ``where``, a condition on ``m``."""
         file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
 
         def op(conn: sqlite3.Connection) -> list[StoredMessage]:
             rows = conn.execute(
-                f"SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
-                " FROM messages m LEFT JOIN files f ON f.id = m.file"
-                " WHERE m.room = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ?",
-                (room, after, upper, limit),
+                f"SELECT {MESSAGE_COLUMNS}, {file_cols}"
+                f" FROM messages m LEFT JOIN files f ON f.id = m.file WHERE {where}",
+                args,
             )
             return [
                 StoredMessage(
-                    r[0], r[1], r[2], r[3], r[4], r[5], _file_record(r[6:]) if r[6] else None
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    _file_record(r[9:]) if r[9] else None,
+                    r[6],
+                    r[7],
+                    r[8],
                 )
                 for r in rows
             ]
@@ -778,8 +821,8 @@ def _file_record(row: tuple[Any, ...]) -> FileRecord:
 
 
 INSERT_MESSAGE = (
-    "INSERT INTO messages (room, seq, sender, text, ts, priority, file)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO messages (room, seq, sender, text, ts, priority, file, kind, ref, reply_to)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
