@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import queue
 import sqlite3
@@ -34,10 +35,13 @@ from roost.store.base import (
     OnStored,
     RoomRecord,
     Sanction,
+    SearchPage,
+    SearchQuery,
     Store,
     StoredMessage,
     TokenRecord,
 )
+from roost.store.search import fts5_match
 
 T = TypeVar("T")
 log = logging.getLogger("roost.store")
@@ -111,6 +115,26 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_target ON audit (target, id);
 """
+# Full-text search (FTS5). The index is kept in step with the messages table by
+# a trigger, so every way a row gets in (a batch of rows, a file offer, an
+# import) indexes it in the same transaction. Indexing is this one statement:
+# which rows are indexed, and how an edit or a removal changes the index, is
+# decided here (a WHEN on the kind, triggers for edits) and nowhere else.
+# ``remove_diacritics 0``: accents count, as in PostgreSQL's "simple" config,
+# so both stores find the same messages.
+SEARCH_SCHEMA = (
+    "CREATE VIRTUAL TABLE message_search USING fts5("
+    " text, room UNINDEXED, seq UNINDEXED, tokenize = 'unicode61 remove_diacritics 0')",
+    "CREATE TRIGGER message_search_insert AFTER INSERT ON messages BEGIN"
+    " INSERT INTO message_search (text, room, seq) VALUES (new.text, new.room, new.seq);"
+    " END",
+)
+# Rows stored before the index existed, oldest first so the index's rowids
+# (the order search pages in) follow time.
+SEARCH_BUILD = (
+    "INSERT INTO message_search (text, room, seq)"
+    " SELECT text, room, seq FROM messages ORDER BY ts, room, seq"
+)
 # Columns added after a table was first published: (table, column, definition).
 MIGRATIONS = [("messages", "file", "TEXT")]
 FILE_COLUMNS = "id, sha256, name, size, media_type, owner, room, created, expires, expired"
@@ -174,6 +198,7 @@ class SQLiteStore(Store):
         # a thread of their own, so a commit never waits behind one.
         conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.executescript(SCHEMA)
+        _create_search_index(conn)
         self._page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
         # From now on no waiting inside SQLite: the loop thread commits on this
         # connection too and must never sleep on another process's lock (_begin).
@@ -676,6 +701,53 @@ class SQLiteStore(Store):
 
         return await self._submit(op)
 
+    async def search(self, query: SearchQuery) -> SearchPage:
+        try:
+            upper = int(query.cursor) if query.cursor else 1 << 62
+        except ValueError:
+            raise RoostError(ErrorCode.BAD_QUERY, "that search cursor is not one of ours") from None
+        where = ["message_search MATCH ?", "s.room IN (SELECT value FROM json_each(?))"]
+        args: list[object] = [fts5_match(query.terms), json.dumps(query.rooms)]
+        where.append("s.rowid < ?")
+        args.append(upper)
+        if query.sender:
+            where.append("m.sender = ?")
+            args.append(query.sender)
+        if query.since:
+            where.append("m.ts >= ?")
+            args.append(query.since)
+        if query.until:
+            where.append("m.ts < ?")
+            args.append(query.until)
+        args.append(query.limit + 1)
+        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
+        sql = (
+            f"SELECT s.rowid, m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
+            " FROM message_search s JOIN messages m ON m.room = s.room AND m.seq = s.seq"
+            " LEFT JOIN files f ON f.id = m.file"
+            f" WHERE {' AND '.join(where)} ORDER BY s.rowid DESC LIMIT ?"
+        )
+
+        def op(conn: sqlite3.Connection) -> SearchPage:
+            try:
+                rows = conn.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                # parse_query quotes every term, so this should not happen; if
+                # FTS5 refuses a query all the same, it is the query's fault.
+                if "fts5" not in str(exc):
+                    raise
+                raise RoostError(ErrorCode.BAD_QUERY, f"the search cannot be run: {exc}") from None
+            found = [
+                StoredMessage(
+                    r[1], r[2], r[3], r[4], r[5], r[6], _file_record(r[7:]) if r[7] else None
+                )
+                for r in rows[: query.limit]
+            ]
+            more = len(rows) > query.limit
+            return SearchPage(found, str(rows[query.limit - 1][0]) if more else "")
+
+        return await self._submit(op)
+
     # --- files ---------------------------------------------------------------------
 
     async def get_file(self, file_id: str) -> FileRecord | None:
@@ -725,6 +797,35 @@ class SQLiteStore(Store):
             }
 
         return await self._submit(op)
+
+
+def _create_search_index(conn: sqlite3.Connection) -> None:
+    """Create the full-text index on first open, indexing the messages already stored.
+
+    In one transaction with the trigger, so no row stored meanwhile (by
+    another process on the file) is missed or indexed twice.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'message_search'"
+        ).fetchone()
+        if exists is None:
+            started = time.perf_counter()
+            for statement in SEARCH_SCHEMA:
+                conn.execute(statement)
+            count = conn.execute(SEARCH_BUILD).rowcount
+            if count > 0:
+                log.info(
+                    "search index built for %d stored messages in %.1f s",
+                    count,
+                    time.perf_counter() - started,
+                )
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _file_row(f: FileRecord) -> tuple[object, ...]:
