@@ -12,6 +12,7 @@ from roost.cli.db_cmds import db
 from roost.cli.file_cmds import download, upload
 from roost.cli.ops_cmds import backup, restore
 from roost.cli.room_cmds import join, leave, rooms
+from roost.cli.search_cmds import search
 from roost.cli.server_cmds import serve, user
 from roost.cli.usage import RoostGroup
 
@@ -31,6 +32,7 @@ main.add_command(user)
 main.add_command(send)
 main.add_command(listen)
 main.add_command(history)
+main.add_command(search)
 main.add_command(join)
 main.add_command(leave)
 main.add_command(rooms)

@@ -19,6 +19,7 @@ import msgspec
 from roost.client.accounts import AccountsMixin
 from roost.client.events import ConnectionState
 from roost.client.moderation import ModerationMixin
+from roost.client.search import SearchMixin
 from roost.client.tls import (
     KnownServers,
     default_known_servers,
@@ -113,7 +114,7 @@ class ConnectionLost(RoostError):
         super().__init__("disconnected", message)
 
 
-class Client(ModerationMixin, AccountsMixin):
+class Client(ModerationMixin, AccountsMixin, SearchMixin):
     """A connection to a Roost server, logged in as one user.
 
     Use :func:`connect` (``async with connect(...) as client``), or call

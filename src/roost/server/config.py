@@ -40,6 +40,11 @@ class ServerConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     max_text: int = 16 * 1024
     history_page: int = 500
+    # search (docs/protocol.md 5.6): most results per request, and a token
+    # bucket per account (searches per second sustained, burst; 0: no limit)
+    search_page: int = 100
+    search_rate: float = 0.5
+    search_burst: int = 10
     # per-connection outbox (bytes) and how long a reader may stay stalled
     outbox_budget: int = 1024 * 1024
     stall_timeout: float = 30.0
@@ -170,6 +175,12 @@ class ServerConfig:
                 raise RoostError(ErrorCode.BAD_REQUEST, f"{name} must not be negative")
         if self.quiet_room_size < 0:
             raise RoostError(ErrorCode.BAD_REQUEST, "quiet_room_size must not be negative")
+        if self.search_page < 1:
+            raise RoostError(ErrorCode.BAD_REQUEST, "search_page must be at least 1")
+        if self.search_rate < 0 or self.search_burst < 0:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, "search_rate and search_burst must not be negative"
+            )
         if self.chunk_size < 1024:
             raise RoostError(ErrorCode.BAD_REQUEST, "chunk_size must be at least 1024")
         if self.max_transfers < 1:
@@ -216,6 +227,9 @@ class ServerConfig:
             outbox_budget=self.outbox_budget,
             file_retention=self.file_retention,
             quiet_room_size=self.quiet_room_size,
+            search_page=self.search_page,
+            search_rate=self.search_rate,
+            search_burst=self.search_burst,
         )
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from roost.server import accounts, chat, files, keepalive, moderation, ops
+from roost.server import accounts, chat, files, keepalive, moderation, ops, search
 
 HANDLERS: dict[type, Any] = {
     **chat.HANDLERS,
@@ -13,7 +13,10 @@ HANDLERS: dict[type, Any] = {
     **files.HANDLERS,
     **ops.HANDLERS,
     **accounts.HANDLERS,
+    **search.HANDLERS,
 }
 
-CONCURRENT: frozenset[type] = chat.CONCURRENT | files.CONCURRENT | moderation.CONCURRENT
+CONCURRENT: frozenset[type] = (
+    chat.CONCURRENT | files.CONCURRENT | moderation.CONCURRENT | search.CONCURRENT
+)
 """Requests whose handlers await but which later requests of the connection need not wait for."""

@@ -1,0 +1,193 @@
+"""Search against a real server: what a user may read, filters, pages, errors, rate, CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from conftest import run_cli
+from helpers import client_for, logged_in, unique
+from roost.client import RoostError
+from roost.client.search import parse_when
+
+
+async def test_search_finds_only_what_the_user_may_read(any_server) -> None:
+    ann, bob, cy = unique("ann"), unique("bob"), unique("cy")
+    room, other = unique("team"), unique("hidden")
+    async with (
+        logged_in(any_server, ann) as a,
+        logged_in(any_server, bob) as b,
+        logged_in(any_server, cy) as c,
+    ):
+        await a.join(room)
+        await b.join(room)
+        await c.join(other)
+        await a.send(room, "the release is Friday")
+        await b.send(room, "Release notes are drafted")
+        await b.send(f"@{ann}", "release plan, just between us")
+        await c.send(other, "release secret of another room")
+        await c.send(f"@{bob}", "release gossip for bob only")
+
+        found = [m.text async for m in a.search("release")]
+        assert found == [
+            "release plan, just between us",
+            "Release notes are drafted",
+            "the release is Friday",
+        ]
+        assert [m.text async for m in a.search("release", sender=bob)] == [
+            "release plan, just between us",
+            "Release notes are drafted",
+        ]
+        assert [m.text async for m in a.search("release", room=room)] == [
+            "Release notes are drafted",
+            "the release is Friday",
+        ]
+        assert [m.text async for m in a.search("release", room=f"@{bob}")] == [
+            "release plan, just between us"
+        ]
+        assert [m.text async for m in c.search("release")] == [
+            "release gossip for bob only",
+            "release secret of another room",
+        ]
+        # Asking for a room one is not in is refused, not answered empty.
+        with pytest.raises(RoostError) as err:
+            await a.search_page("release", room=other)
+        assert err.value.code == "not_a_member"
+        with pytest.raises(RoostError) as err:
+            await a.search_page("release", room=f"@{bob}+{cy}")
+        assert err.value.code == "forbidden"
+        # After leaving, that room's history is no longer searched.
+        await b.leave(room)
+        assert [m.text async for m in b.search("release")] == [
+            "release gossip for bob only",
+            "release plan, just between us",
+        ]
+        hit = (await a.search_page('"release is"')).messages[0]
+        assert (hit.room, hit.seq, hit.sender) == (room, 1, ann)
+
+
+async def test_pages_newest_first_and_dates(server) -> None:
+    async with logged_in(server) as me:
+        room = unique("pages")
+        await me.join(room)
+        sent = [await me.send(room, f"ticket {i} opened") for i in range(7)]
+        first = await me.search_page("ticket", room=room, limit=3)
+        assert [m.seq for m in first.messages] == [7, 6, 5] and first.next
+        second = await me.search_page("ticket", room=room, limit=3, cursor=first.next)
+        assert [m.seq for m in second.messages] == [4, 3, 2] and second.next
+        third = await me.search_page("ticket", room=room, limit=3, cursor=second.next)
+        assert [m.seq for m in third.messages] == [1] and third.next == ""
+        assert [m.seq async for m in me.search("tick*", room=room, limit=5)] == [7, 6, 5, 4, 3]
+        # since is inclusive, until exclusive.
+        window = [
+            m.seq async for m in me.search("opened", room=room, since=sent[2].ts, until=sent[5].ts)
+        ]
+        assert window == [5, 4, 3]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code", "words"),
+    [
+        ({"query": '"unclosed phrase'}, "bad_query", "unclosed quote"),
+        ({"query": "*** ???"}, "bad_query", "no word"),
+        ({"query": "x" * 1000}, "bad_query", "at most"),
+        ({"query": "ok", "cursor": "garbage"}, "bad_query", "cursor"),
+        ({"query": "ok", "since": 20.0, "until": 10.0}, "bad_query", "before until"),
+        ({"query": "ok", "since": -1.0}, "bad_query", "negative"),
+        ({"query": "ok", "sender": "Not A Name!"}, "invalid_name", "invalid user name"),
+        ({"query": "ok", "room": "nosuchroom"}, "no_such_room", "nosuchroom"),
+    ],
+)
+async def test_bad_searches_get_clear_errors(server, kwargs, code, words) -> None:
+    async with logged_in(server) as me:
+        query = kwargs.pop("query")
+        with pytest.raises(RoostError) as err:
+            await me.search_page(query, **kwargs)
+        assert err.value.code == code and words in err.value.message
+
+
+async def test_engine_operators_are_plain_words(any_server) -> None:
+    # What FTS5 or tsquery would read as syntax (and fail on) is searched as words.
+    async with logged_in(any_server) as me:
+        room = unique("ops")
+        await me.join(room)
+        await me.send(room, "use AND or NOT, near the col: value")
+        for query in ["AND OR NOT", "NEAR(", "col:", "-not", "a & b | !c", "(near"]:
+            page = await me.search_page(query, room=room)
+            assert isinstance(page.messages, list)
+        assert len((await me.search_page("NEAR( col:", room=room)).messages) == 1
+
+
+async def test_search_is_rate_limited_and_announced(server_factory) -> None:
+    srv = server_factory(search_rate=0.01, search_burst=2, search_page=4)
+    async with logged_in(srv) as me:
+        assert me.limits is not None
+        assert (me.limits.search_rate, me.limits.search_burst, me.limits.search_page) == (
+            0.01,
+            2,
+            4,
+        )
+        room = unique("rate")
+        await me.join(room)
+        for i in range(6):
+            await me.send(room, f"limit {i}")
+        page = await me.search_page("limit", limit=100)
+        assert len(page.messages) == 4  # held to search_page
+        await me.search_page("limit")
+        with pytest.raises(RoostError) as err:
+            await me.search_page("limit")
+        assert err.value.code == "rate_limited"
+        # A malformed query is refused before the bucket: it costs no search.
+        with pytest.raises(RoostError) as err:
+            await me.search_page('"')
+        assert err.value.code == "bad_query"
+        # The bucket is the account's: another session of it is limited too.
+        other = client_for(srv, me.user or "", register=False, reconnect=False)
+        await other.start()
+        try:
+            with pytest.raises(RoostError) as err:
+                await other.search_page("limit")
+            assert err.value.code == "rate_limited"
+        finally:
+            await other.close()
+
+
+async def test_cli_search_json_and_text(server) -> None:
+    name, room = unique("cli"), unique("clir")
+    async with logged_in(server, name) as me:
+        await me.join(room)
+        await me.send(room, "deploy went well")
+        await me.send(room, "deployment number two")
+        await me.send(room, "nothing to see")
+    s = server.address
+    done = run_cli("search", "deploy*", "--room", room, "--json", "--user", name, "--server", s)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["type"], r["text"], r["seq"]) for r in rows] == [
+        ("message", "deployment number two", 2),
+        ("message", "deploy went well", 1),
+    ]
+    today = time.strftime("%Y-%m-%d")
+    done = run_cli(
+        "search", "deploy", "--from", name, "--since", today, "--until", today, "--limit", "5",
+        "--user", name, "--server", s,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n") == 1 and "deploy went well" in done.stdout
+    assert today in done.stdout and f"#{room}" in done.stdout
+    bad = run_cli("search", "x", "--since", "yesterday-ish", "--user", name, "--server", s)
+    assert bad.returncode == 2 and "is not a time" in bad.stderr
+    bad = run_cli("search", '"oops', "--user", name, "--server", s)
+    assert bad.returncode == 1 and "unclosed quote" in bad.stderr
+
+
+def test_parse_when() -> None:
+    now = 1_800_000_000.0
+    assert parse_when("2h", now) == now - 7200
+    day = parse_when("2026-12-01", now)
+    assert parse_when("2026-12-01", now, end=True) == day + 86400
+    assert parse_when("2026-12-01T00:00", now) == day
+    with pytest.raises(RoostError):
+        parse_when("soon", now)
