@@ -33,7 +33,7 @@ class SearchMixin:
         limit: int = 50,
         cursor: str = "",
     ) -> SearchResult:
-        """One page of messages matching ``query``, newest first (docs/protocol.md 5.6).
+        """One page of messages matching ``query``, newest first (docs/protocol.md, "Search").
 
         ``query`` is words and "quoted phrases", all of which must occur;
         ``word*`` matches a prefix. Only conversations of this user are

@@ -124,7 +124,7 @@ class History(Wire, tag="history"):
 
 
 class Search(Wire, tag="search"):
-    """Full-text search of the conversations the user may read (section 5.6)."""
+    """Full-text search of the conversations the user may read (docs/protocol.md, section 5, "Search")."""
 
     id: int
     query: str  # words and "quoted phrases", all must occur; word* matches a prefix

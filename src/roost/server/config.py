@@ -40,7 +40,7 @@ class ServerConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     max_text: int = 16 * 1024
     history_page: int = 500
-    # search (docs/protocol.md 5.6): most results per request, and a token
+    # search (docs/protocol.md, "Search"): most results per request, and a token
     # bucket per account (searches per second sustained, burst; 0: no limit)
     search_page: int = 100
     search_rate: float = 0.5
