@@ -144,15 +144,24 @@ async def test_sqlite_index_is_built_for_an_existing_database(tmp_path: Path) ->
     await put(store, "r", "ann", "stored before search existed", 1.0)
     await put(store, "r", "ann", "also before", 2.0)
     await store.close()
-    # A database of an older Roost: no index, no trigger.
+    # A database of an older Roost: no index.
     conn = sqlite3.connect(path)
-    conn.execute("DROP TRIGGER message_search_insert")
+    conn.execute("DROP TABLE search_indexed")
     conn.execute("DROP TABLE message_search")
     conn.commit()
     conn.close()
     store = SQLiteStore(path)
     await store.open()
     try:
+        # Indexed in the background after the open, without a search asking.
+        for _ in range(100):
+            if not store._unindexed and not store._indexing:
+                break
+            await asyncio.sleep(0.05)
+        rows = await store._submit(
+            lambda c: c.execute("SELECT room, seq FROM message_search ORDER BY rowid").fetchall()
+        )
+        assert rows == [("r", 1), ("r", 2)]
         assert await texts(store, q("before", ["r"])) == [
             "also before",
             "stored before search existed",
@@ -161,3 +170,41 @@ async def test_sqlite_index_is_built_for_an_existing_database(tmp_path: Path) ->
         assert len(await texts(store, q("before", ["r"]))) == 3
     finally:
         await store.close()
+
+
+async def test_sqlite_indexes_in_batches_and_a_search_sees_everything(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "r.db")
+    await store.open()
+    try:
+        pending = [
+            store.append_message("r", "ann", f"bulk {i}", 2, float(i), lambda e: None)
+            for i in range(3000)
+        ]
+        # Asked at once, before any background batch: the search indexes first.
+        page = await store.search(q("bulk", ["r"], limit=2))
+        assert [m.seq for m in page.messages] == [pending[-1].seq, pending[-2].seq]
+        count = await store._submit(
+            lambda c: c.execute("SELECT count(*) FROM message_search").fetchone()[0]
+        )
+        assert count == 3000
+    finally:
+        await store.close()
+    # Nothing is indexed twice after a reopen.
+    store = SQLiteStore(tmp_path / "r.db")
+    await store.open()
+    try:
+        store.append_message("r", "ann", "bulk one more", 2, 9999.0, lambda e: None)
+        assert len([m async for m in _all(store, "bulk")]) == 3001
+    finally:
+        await store.close()
+
+
+async def _all(store: Store, text: str) -> AsyncIterator[StoredMessage]:
+    cursor = ""
+    while True:
+        page = await store.search(q(text, ["r"], limit=500, cursor=cursor))
+        for m in page.messages:
+            yield m
+        if not page.next:
+            return
+        cursor = page.next
