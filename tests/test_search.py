@@ -191,3 +191,32 @@ def test_parse_when() -> None:
     assert parse_when("2026-12-01T00:00", now) == day
     with pytest.raises(RoostError):
         parse_when("soon", now)
+
+
+def test_line_chat_search(server) -> None:
+    name, room = unique("line"), unique("liner")
+    script = "\n".join(
+        [
+            f"/join {room}",
+            "a needle in the haystack",
+            "/search needle",
+            f"/search needle in:{room} from:{name} since:1h",
+            "/search needle from:nobody",
+            "/search from:nobody",
+            '/search "open',
+            "/quit",
+        ]
+    )
+    res = run_cli(
+        "chat", "--plain", "--user", name, "--register", "--server", server.address,
+        input=script + "\n",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    hits = [x for x in out.splitlines() if x.startswith("  ") and "> a needle" in x]
+    assert len(hits) == 2
+    assert all(x.endswith(f"#{room} <{name}> a needle in the haystack") for x in hits)
+    assert "* 1 newest matching 'needle':" in out
+    assert "* no messages match 'needle'" in out
+    assert "! usage: /search WORDS" in out
+    assert "! unclosed quote" in out
