@@ -8,9 +8,10 @@ import time
 import pytest
 
 from conftest import run_cli
-from helpers import client_for, logged_in, unique
+from helpers import PASSWORD, client_for, logged_in, unique
 from roost.client import RoostError
 from roost.client.search import parse_when
+from roost.tui.widgets.composer import Composer
 
 
 async def test_search_finds_only_what_the_user_may_read(any_server) -> None:
@@ -220,3 +221,50 @@ def test_line_chat_search(server) -> None:
     assert "* no messages match 'needle'" in out
     assert "! usage: /search WORDS" in out
     assert "! unclosed quote" in out
+
+
+async def test_tui_search_results_view(server, tmp_path) -> None:
+    from roost.tui import RoostApp
+    from roost.tui.screens.chat import ChatScreen
+    from roost.tui.screens.search import SearchScreen
+    from tui_helpers import screen_text, wait_until
+
+    alice, bob = unique("alice"), unique("bob")
+    async with logged_in(server, alice):
+        pass
+    async with logged_in(server, bob) as b:
+        await b.follow("general")
+        await b.send("general", "the haystack hides a needle")
+        await b.send(f"@{alice}", "psst, unrelated")
+        app = RoostApp(
+            server=server.address,
+            user=alice,
+            password=PASSWORD,
+            register=False,
+            config_path=tmp_path / "config",
+            room=f"@{bob}",
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, ChatScreen))
+            chat = app.screen
+            assert isinstance(chat, ChatScreen)
+            await wait_until(pilot, lambda: chat.current is not None)
+            assert chat.current != "general"
+            chat.query_one(Composer).insert("/search needle from:" + bob)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, SearchScreen))
+            await wait_until(pilot, lambda: "1 messages" in screen_text(app))
+            text = screen_text(app)
+            assert f"#general <{bob}> the haystack hides a needle" in text
+            view = app.screen
+            assert isinstance(view, SearchScreen)
+            assert [m.text for m in view.hits] == ["the haystack hides a needle"]
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: chat.current == "general")
+            assert app.screen is chat
+            # A bad query shows its error in the view.
+            chat.query_one(Composer).insert('/search "needle')
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "unclosed quote" in screen_text(app))
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is chat)
