@@ -72,6 +72,16 @@ async def _run(folder: Path, texts: list[str], batch: int, index: bool) -> dict[
     terms = parse_query("zzzz")
     await store.search(SearchQuery(terms, ["room0"]))  # indexes what is left
     cpu = time.process_time() - cpu0
+    timings: dict[str, float] = {}
+    if index:
+        # A word of most messages and a word of few, over every conversation.
+        common, rare = texts[0].split()[0], texts[-1].split()[-1]
+        for label, word in (("search_common_ms", common), ("search_rare_ms", rare)):
+            query = SearchQuery(parse_query(word), [f"room{i}" for i in range(4)], limit=50)
+            t0 = time.perf_counter()
+            for _ in range(5):
+                await store.search(query)
+            timings[label] = (time.perf_counter() - t0) / 5 * 1e3
     await store.close()
     size = sum(f.stat().st_size for f in folder.iterdir())
     for f in folder.iterdir():
@@ -81,6 +91,7 @@ async def _run(folder: Path, texts: list[str], batch: int, index: bool) -> dict[
         "loop_cpu_us_per_message": loop_cpu / len(texts) * 1e6,
         "process_cpu_us_per_message": cpu / len(texts) * 1e6,
         "db_bytes_per_message": size / len(texts),
+        **timings,
     }
 
 
@@ -100,7 +111,7 @@ async def main() -> None:
                 for label, index in (("indexed", True), ("not_indexed", False)):
                     runs[label].append(await _run(folder, texts, batch, index))
             row = {
-                label: {k: round(statistics.median(r[k] for r in rs), 1) for k in rs[0]}
+                label: {k: round(statistics.median(r[k] for r in rs), 2) for k in rs[0]}
                 for label, rs in runs.items()
             }
             row["extra_loop_us_per_message"] = round(
