@@ -28,6 +28,9 @@ LIMIT_KEYS = {
     "outbox_budget",
     "file_retention",
     "quiet_room_size",
+    "search_page",
+    "search_rate",
+    "search_burst",
 }
 
 

@@ -268,3 +268,28 @@ async def test_tui_search_results_view(server, tmp_path) -> None:
             await wait_until(pilot, lambda: "unclosed quote" in screen_text(app))
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is chat)
+
+
+async def test_search_in_plain_msgpack(server) -> None:
+    # docs/protocol.md, section 5 "Search", as a client in another language speaks it.
+    from test_conformance import Peer, is_error
+
+    peer, _ = await Peer.open(server)
+    try:
+        me = unique("raw")
+        await peer.login(me)
+        reply = await peer.request("send", to="general", text="wire level search")
+        assert reply["t"] == "ok"
+        reply = await peer.request("search", query="wire", room="general", limit=1)
+        assert reply["t"] == "ok", reply
+        hits = reply["result"]["messages"]
+        assert [(h["t"], h["text"], h["sender"]) for h in hits] == [
+            ("msg", "wire level search", me)
+        ]
+        assert reply["result"].get("next", "") == ""
+        assert is_error(await peer.request("search", query='"wire'), "bad_query")
+        # A field of the wrong type is a bad request, and the connection goes on.
+        assert is_error(await peer.request("search", query=5), "bad_request")
+        assert (await peer.request("ping"))["t"] == "ok"
+    finally:
+        peer.close()
