@@ -293,3 +293,36 @@ async def test_search_in_plain_msgpack(server) -> None:
         assert (await peer.request("ping"))["t"] == "ok"
     finally:
         peer.close()
+
+
+async def test_a_page_too_big_for_a_frame_is_cut_and_goes_on(server_factory) -> None:
+    # 5 messages of 3,000 characters do not fit in one 16 KiB frame: the page
+    # is cut, and its cursor continues after the last message sent.
+    srv = server_factory(max_frame=16384, chunk_size=4096, max_text=4000)
+    async with logged_in(srv) as me:
+        room = unique("big")
+        await me.join(room)
+        for i in range(5):
+            await me.send(room, f"bulky{i} " + "filler " * 430)
+        first = await me.search_page("filler", room=room, limit=5)
+        assert 1 <= len(first.messages) < 5 and first.next
+        seqs = [m.seq for m in first.messages]
+        cursor = first.next
+        for _ in range(5):
+            page = await me.search_page("filler", room=room, limit=5, cursor=cursor)
+            seqs += [m.seq for m in page.messages]
+            cursor = page.next
+            if not cursor:
+                break
+        assert seqs == [5, 4, 3, 2, 1]
+
+
+async def test_search_on_one_node_finds_what_another_stored(cluster) -> None:
+    a, b = cluster(2)
+    room = unique("clu")
+    async with logged_in(a, unique("ann")) as ann:
+        await ann.join(room)
+        await ann.send(room, "stored through node zero")
+        async with client_for(b, ann.user or "", register=False, reconnect=False) as again:
+            hits = [m.text async for m in again.search("node zero")]
+            assert hits == ["stored through node zero"]
