@@ -326,3 +326,30 @@ async def test_search_on_one_node_finds_what_another_stored(cluster) -> None:
         async with client_for(b, ann.user or "", register=False, reconnect=False) as again:
             hits = [m.text async for m in again.search("node zero")]
             assert hits == ["stored through node zero"]
+
+
+async def test_irc_search_through_roostserv(server_factory) -> None:
+    from irc_helpers import IrcLines, irc_server
+
+    srv = irc_server(server_factory)
+    nick = unique("ircs")
+    irc = await IrcLines.open(srv)
+    await irc.register(nick)
+    try:
+        async with logged_in(srv) as other:
+            await other.follow("general")
+            await other.send("general", "pancakes on friday")
+            await other.send(f"@{nick}", "pancakes, privately")
+            irc.send("PRIVMSG RoostServ :search pancakes")
+            assert "the 2 newest" in await irc.until(r"RoostServ.* NOTICE .*search: ")
+            dm = await irc.until(r"NOTICE .*privately")
+            assert f"@{other.user} <{other.user}> pancakes, privately" in dm
+            assert "#general" in await irc.until(r"NOTICE .*on friday")
+            irc.send(f"SEARCH pancakes in:#general from:{other.user}")  # /QUOTE SEARCH ...
+            assert "the 1 newest" in await irc.until(r"NOTICE .*search: ")
+            irc.send('PRIVMSG RoostServ :search "pancakes')
+            await irc.until(r"RoostServ.* NOTICE .*unclosed quote")
+            irc.send("PRIVMSG RoostServ :search nothingmatches")
+            await irc.until(r"RoostServ.* NOTICE .*search: no messages match")
+    finally:
+        await irc.close()
