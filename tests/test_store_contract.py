@@ -96,6 +96,23 @@ async def test_tokens_listed_and_revoked_per_user(store: Store) -> None:
     assert await store.revoke_tokens("nobody") == 0
 
 
+async def test_one_token_is_revoked_alone(store: Store) -> None:
+    await store.save_token("t1", "ann", 500.0)
+    await store.save_token("t2", "ann", 500.0)
+    assert await store.revoke_token("t1")
+    assert not await store.revoke_token("t1")  # gone already
+    assert await store.token_user("t1", 100.0) is None
+    assert await store.token_user("t2", 100.0) == "ann"
+
+
+async def test_last_seen_keeps_the_latest_time(store: Store) -> None:
+    assert await store.last_seen() == {}
+    await store.save_last_seen("ann", 200.0)
+    await store.save_last_seen("ann", 150.0)  # an older end (another node) does not win
+    await store.save_last_seen("bob", 50.0)
+    assert await store.last_seen() == {"ann": 200.0, "bob": 50.0}
+
+
 async def test_account_status_and_password_change_persist(store: Store) -> None:
     assert await store.create_account(Account("cat", "h1"))
     await store.update_account("cat", status="disabled", password_hash="h2")

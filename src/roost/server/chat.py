@@ -159,9 +159,9 @@ async def start_session(
     if account.status == PENDING:
         return await enter_lobby(server, conn, account, new)
     token = new_token()
-    await server.store.save_token(
-        token_digest(token), account.name, time.time() + server.config.token_ttl
-    )
+    digest = token_digest(token)
+    await server.store.save_token(digest, account.name, time.time() + server.config.token_ttl)
+    conn.tokens.append(digest)
     if conn.closing:
         raise RoostError(ErrorCode.INTERNAL, "connection closed during login")
     # Again: a block (or disabling) may have landed while the token was being stored.
@@ -198,6 +198,7 @@ async def resume(server: Server, conn: ClientConnection, msg: Resume) -> LoginRe
             extra=logs.fields("login_failed", address=conn.address, reason="unknown token"),
         )
         raise RoostError(ErrorCode.AUTH_FAILED, "the session token is unknown or expired")
+    conn.tokens.append(token_digest(msg.token))
     return await start_session(server, conn, account)
 
 
@@ -402,10 +403,34 @@ def ping(server: Server, conn: ClientConnection, msg: Ping) -> dict[str, float]:
     return {"ts": time.time()}
 
 
-def logout(server: Server, conn: ClientConnection, msg: Logout) -> None:
+_logouts: set[asyncio.Task[None]] = set()
+
+
+def logout(server: Server, conn: ClientConnection, msg: Logout) -> object:
     if not conn.pending:
         require_login(conn)
-    asyncio.get_running_loop().call_soon(conn.close, "logout", "logged out")
+    reply = conn.reply_later(msg)
+    digests, conn.tokens = conn.tokens, []
+    loop = asyncio.get_running_loop()
+
+    async def revoke() -> None:
+        # The ok comes only once the tokens are gone: a client that then forgets
+        # its token knows no copy of it still opens a session. A store that
+        # fails answers the error and the session stays (nothing half done).
+        try:
+            for digest in digests:
+                await server.store.revoke_token(digest)
+        except Exception as exc:
+            conn.tokens = digests
+            reply(None, exc)
+            return
+        reply(None, None)
+        loop.call_soon(conn.close, "logout", "logged out")
+
+    task = loop.create_task(revoke())
+    _logouts.add(task)  # a reference, so the task lives until it is done
+    task.add_done_callback(_logouts.discard)
+    return LATER
 
 
 HANDLERS: dict[type, Any] = {

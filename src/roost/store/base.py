@@ -215,6 +215,18 @@ class Store(abc.ABC):
     async def revoke_tokens(self, user: str) -> int:
         """Delete every token of ``user``; how many there were."""
 
+    @abc.abstractmethod
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Delete one token; False if there was no such token."""
+
+    @abc.abstractmethod
+    async def save_last_seen(self, user: str, ts: float) -> None:
+        """Remember when ``user``'s last session ended (the later time wins)."""
+
+    @abc.abstractmethod
+    async def last_seen(self) -> dict[str, float]:
+        """When each user's last session ended, for the users it is known of."""
+
     # rooms -----------------------------------------------------------------
     @abc.abstractmethod
     async def load_rooms(self) -> list[RoomRecord]:

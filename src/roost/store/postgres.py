@@ -121,7 +121,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX audit_target ON audit (target, id);
     """,
-    # 2: full-text search. A generated column keeps the index in step with every
+    # 2: when each user's last session ended (admin users' "last seen").
+    """
+    CREATE TABLE last_seen (
+        "user" TEXT PRIMARY KEY,
+        ts DOUBLE PRECISION NOT NULL
+    );
+    """,
+    # 3: full-text search. A generated column keeps the index in step with every
     # insert in the same statement; only letters and digits are words (as in the
     # SQLite store's FTS5 tokenizer), the "simple" config folds case and keeps
     # accents. Which rows are searchable, and how edits change that, is decided
@@ -397,6 +404,7 @@ class PostgresStore(Store):
             async with conn.transaction():
                 await conn.execute('DELETE FROM members WHERE "user" = $1', name)
                 await conn.execute('DELETE FROM tokens WHERE "user" = $1', name)
+                await conn.execute('DELETE FROM last_seen WHERE "user" = $1', name)
                 status = await conn.execute("DELETE FROM accounts WHERE name = $1", name)
                 return str(status).endswith(" 1")
 
@@ -494,6 +502,22 @@ class PostgresStore(Store):
     async def revoke_tokens(self, user: str) -> int:
         status = await self._execute('DELETE FROM tokens WHERE "user" = $1', user)
         return int(str(status).rsplit(" ", 1)[-1])
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        status = await self._execute("DELETE FROM tokens WHERE token_hash = $1", token_hash)
+        return str(status).endswith(" 1")
+
+    async def save_last_seen(self, user: str, ts: float) -> None:
+        await self._execute(
+            'INSERT INTO last_seen ("user", ts) VALUES ($1, $2)'
+            ' ON CONFLICT ("user") DO UPDATE SET ts = greatest(last_seen.ts, EXCLUDED.ts)',
+            user,
+            ts,
+        )
+
+    async def last_seen(self) -> dict[str, float]:
+        rows = await self._fetch('SELECT "user", ts FROM last_seen')
+        return {r["user"]: float(r["ts"]) for r in rows}
 
     # --- rooms -------------------------------------------------------------------
 

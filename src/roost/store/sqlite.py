@@ -114,6 +114,10 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_target ON audit (target, id);
+CREATE TABLE IF NOT EXISTS last_seen (
+    user TEXT PRIMARY KEY,
+    ts REAL NOT NULL
+) WITHOUT ROWID;
 """
 # Full-text search (FTS5). Indexing a message costs 20-60 us of SQLite time
 # (bench/search_index.py), several times what storing it costs; in the
@@ -554,6 +558,7 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> bool:
             conn.execute("DELETE FROM members WHERE user = ?", (name,))
             conn.execute("DELETE FROM tokens WHERE user = ?", (name,))
+            conn.execute("DELETE FROM last_seen WHERE user = ?", (name,))
             return conn.execute("DELETE FROM accounts WHERE name = ?", (name,)).rowcount == 1
 
         return await self._submit(op)
@@ -653,6 +658,29 @@ class SQLiteStore(Store):
     async def revoke_tokens(self, user: str) -> int:
         def op(conn: sqlite3.Connection) -> int:
             return conn.execute("DELETE FROM tokens WHERE user = ?", (user,)).rowcount
+
+        return await self._submit(op)
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            sql = "DELETE FROM tokens WHERE token_hash = ?"
+            return conn.execute(sql, (token_hash,)).rowcount > 0
+
+        return await self._submit(op)
+
+    async def save_last_seen(self, user: str, ts: float) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO last_seen (user, ts) VALUES (?, ?)"
+                " ON CONFLICT (user) DO UPDATE SET ts = max(ts, excluded.ts)",
+                (user, ts),
+            )
+
+        await self._submit(op)
+
+    async def last_seen(self) -> dict[str, float]:
+        def op(conn: sqlite3.Connection) -> dict[str, float]:
+            return {u: float(ts) for u, ts in conn.execute("SELECT user, ts FROM last_seen")}
 
         return await self._submit(op)
 
