@@ -30,6 +30,9 @@ LIMIT_KEYS = {
     "quiet_room_size",
     "edit_window",
     "max_reactions",
+    "search_page",
+    "search_rate",
+    "search_burst",
 }
 
 

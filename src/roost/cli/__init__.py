@@ -13,6 +13,7 @@ from roost.cli.edit_cmds import delete, edit, react
 from roost.cli.file_cmds import download, upload
 from roost.cli.ops_cmds import backup, restore
 from roost.cli.room_cmds import join, leave, rooms
+from roost.cli.search_cmds import search
 from roost.cli.server_cmds import serve, user
 from roost.cli.usage import RoostGroup
 
@@ -35,6 +36,7 @@ main.add_command(history)
 main.add_command(edit)
 main.add_command(delete)
 main.add_command(react)
+main.add_command(search)
 main.add_command(join)
 main.add_command(leave)
 main.add_command(rooms)

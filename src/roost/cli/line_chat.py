@@ -32,6 +32,7 @@ from roost.client.edit_commands import EDIT_COMMANDS, EditCommand
 from roost.client.edits import MessageBook
 from roost.client.ending import SessionEnded, ending
 from roost.client.priority import lowered_note
+from roost.client.search import search_lines
 from roost.protocol.display import visible
 from roost.protocol.messages import (
     HIGH,
@@ -52,7 +53,8 @@ MISSED_SHOWN = 10
 
 HELP = (
     "commands: /join ROOM, /leave [ROOM], /msg USER TEXT, /who [ROOM], /rooms, "
-    "/room ROOM (switch), /history [N], /urgent TEXT, /high TEXT, /low TEXT, "
+    "/room ROOM (switch), /history [N], "
+    "/search WORDS [from:USER] [in:ROOM] [since:DATE] [until:DATE], /urgent TEXT, /high TEXT, /low TEXT, "
     "/send PATH, /get FILE_ID, /reply SEQ TEXT, /edit SEQ TEXT, /delete SEQ [REASON], "
     "/react SEQ EMOJI, /unreact SEQ EMOJI (SEQ: a number, or last, -1, -2...), /quit; "
     "anything else goes to the current room. "
@@ -115,6 +117,10 @@ class LineChat(ModerationCommands):
                 if name.lower() == "send":
                     # A path may contain spaces: take the rest of the line whole.
                     return await self.cmd_send([rest.strip()] if rest.strip() else [])
+                if name.lower() == "search":
+                    for out in await search_lines(self.client, rest, self.client.user or ""):
+                        self.out(out)
+                    return True
                 name, *args = line[1:].split(" ", 2)
                 cmd = self.commands.get(name.lower())
                 if cmd is None:

@@ -20,6 +20,7 @@ from roost.client.accounts import AccountsMixin
 from roost.client.edits import EditsMixin
 from roost.client.events import ConnectionState
 from roost.client.moderation import ModerationMixin
+from roost.client.search import SearchMixin
 from roost.client.tls import (
     KnownServers,
     default_known_servers,
@@ -114,7 +115,7 @@ class ConnectionLost(RoostError):
         super().__init__("disconnected", message)
 
 
-class Client(ModerationMixin, AccountsMixin, EditsMixin):
+class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin):
     """A connection to a Roost server, logged in as one user.
 
     Use :func:`connect` (``async with connect(...) as client``), or call

@@ -12,6 +12,7 @@ class ErrorCode(StrEnum):
     FRAME_TOO_LARGE = "frame_too_large"
     VERSION = "version"  # unsupported protocol version
     BAD_REQUEST = "bad_request"  # well-formed frame, invalid fields
+    BAD_QUERY = "bad_query"  # a search that cannot be read (unclosed quote, no word, bad cursor)
     NOT_LOGGED_IN = "not_logged_in"
     ALREADY_LOGGED_IN = "already_logged_in"
     AUTH_FAILED = "auth_failed"  # wrong password or unknown account

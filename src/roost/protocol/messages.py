@@ -46,6 +46,9 @@ class Limits(msgspec.Struct, omit_defaults=False):
     quiet_room_size: int = 500  # members above which a room announces no joins (0: none)
     edit_window: float = 900.0  # seconds an author may edit or delete a message (0: any time)
     max_reactions: int = 20  # distinct reactions (emoji) one message may carry
+    search_page: int = 100  # most results of one search request
+    search_rate: float = 0.5  # searches per second an account may make, sustained (0: no limit)
+    search_burst: int = 10  # ... and in a burst
 
 
 class ServerHello(Wire, tag="hello", omit_defaults=False):
@@ -157,6 +160,19 @@ class History(Wire, tag="history"):
 
 
 # --- file transfer (docs/files.md) -------------------------------------------
+
+
+class Search(Wire, tag="search"):
+    """Full-text search of the conversations the user may read (docs/protocol.md, section 5, "Search")."""
+
+    id: int
+    query: str  # words and "quoted phrases", all must occur; word* matches a prefix
+    room: str = ""  # one room, "@user" or conversation key; "" every conversation of yours
+    sender: str = ""  # only messages of this user
+    since: float = 0.0  # only messages with ts >= since (0: no bound)
+    until: float = 0.0  # ... and ts < until (0: no bound)
+    limit: int = 50  # at most this many (and at most the search_page limit)
+    cursor: str = ""  # the previous page's next, for the next (older) page
 
 
 class Upload(Wire, tag="upload"):
@@ -553,6 +569,11 @@ class HistoryResult(msgspec.Struct):
     last_seq: int  # highest seq stored in the conversation
 
 
+class SearchResult(msgspec.Struct):
+    messages: list[Message]  # newest first
+    next: str = ""  # cursor of the next (older) page; "" if there is none
+
+
 class JoinResult(msgspec.Struct):
     room: str
     last_seq: int
@@ -678,6 +699,7 @@ ClientMessage = (
     | ListRooms
     | Who
     | History
+    | Search
     | Ping
     | Logout
     | Pong

@@ -35,6 +35,7 @@ from roost.server.outbox import CONTROL, NORMAL, URGENT, Outbox
 from roost.server.protection import Protection
 from roost.server.reader_pace import ReaderPace
 from roost.server.sanctions import Sanctions
+from roost.server.search import SearchLimits
 from roost.server.state import Room, ServerState
 from roost.server.tls import server_context
 from roost.store.base import Account, Store
@@ -83,6 +84,7 @@ class Server:
         self.sanctions = Sanctions()
         self.lobby = Lobby()
         self.protection = Protection(self)
+        self.search_limits = SearchLimits()
         # Checks run before a message is accepted (mutes, rate limits); each may raise RoostError.
         # Rate limits come first, so that a muted flooder still collects strikes.
         self.send_checks: list[Handler] = [self.protection.check_send, moderation.check_mute]

@@ -96,6 +96,39 @@ class RoomRecord:
     members: set[str] = field(default_factory=set)
 
 
+@dataclass(slots=True)
+class SearchTerm:
+    """One term of a search: a word, or a phrase of several words in order.
+
+    ``words`` are lower case letters and digits only (what both backends'
+    tokenizers keep); ``prefix`` makes the last word match as a prefix.
+    """
+
+    words: list[str]
+    prefix: bool = False
+
+
+@dataclass(slots=True)
+class SearchQuery:
+    """A full-text search over the conversations in ``rooms`` (every term must match)."""
+
+    terms: list[SearchTerm]
+    rooms: list[str]  # conversation keys the searching user may read
+    sender: str = ""  # only messages of this user ("" any)
+    since: float = 0.0  # only messages with since <= ts (0: no bound)
+    until: float = 0.0  # ... and ts < until (0: no bound)
+    limit: int = 50
+    cursor: str = ""  # from the previous page's ``next``; "" starts at the newest
+
+
+@dataclass(slots=True)
+class SearchPage:
+    """Matching messages, newest first, and the cursor of the next page ("" if none)."""
+
+    messages: list[StoredMessage]
+    next: str = ""
+
+
 # Called once a message is stored (None) or could not be (the error).
 OnStored = Callable[[BaseException | None], None]
 
@@ -284,6 +317,14 @@ class Store(abc.ABC):
 
         When more than ``limit`` match, the *oldest* ``limit`` are returned so a
         client can page forward.
+        """
+
+    @abc.abstractmethod
+    async def search(self, query: SearchQuery) -> SearchPage:
+        """Messages of ``query.rooms`` matching every term, newest first, paged.
+
+        The cursor is the backend's own (opaque to callers); a cursor it cannot
+        read raises RoostError(BAD_QUERY).
         """
 
     # files -------------------------------------------------------------------

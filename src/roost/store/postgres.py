@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -31,11 +32,14 @@ from roost.store.base import (
     OnStored,
     RoomRecord,
     Sanction,
+    SearchPage,
+    SearchQuery,
     Store,
     StoredMessage,
     TokenRecord,
     safe_url,
 )
+from roost.store.search import tsquery
 
 log = logging.getLogger("roost.store")
 T = TypeVar("T")
@@ -131,6 +135,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE messages ADD COLUMN reply_to BIGINT NOT NULL DEFAULT 0;
     CREATE INDEX messages_ref ON messages (room, ref) WHERE ref > 0;
     """,
+    # 4: full-text search. A generated column keeps the index in step with every
+    # insert in the same statement; only letters and digits are words (as in the
+    # SQLite store's FTS5 tokenizer), the "simple" config folds case and keeps
+    # accents. Which rows are searchable, and how edits change that, is decided
+    # in this one expression and in SEARCH_SQL.
+    """
+    ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS
+        (to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))) STORED;
+    CREATE INDEX messages_search ON messages USING GIN (search);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -159,6 +173,17 @@ SELECT b.room, s.last - c.n + row_number() OVER (PARTITION BY b.room ORDER BY b.
        b.sender, b.text, b.ts, b.priority, b.file, b.kind, b.ref, b.reply_to
 FROM b JOIN c USING (room) JOIN s USING (room)
 RETURNING room, seq
+"""
+
+# Newest first, (ts, room, seq) the order and the cursor.
+SEARCH_SQL = """
+SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}
+FROM messages m LEFT JOIN files f ON f.id = m.file
+WHERE m.search @@ to_tsquery('simple', $1) AND m.room = ANY($2::text[])
+  AND ($3 = '' OR m.sender = $3) AND m.ts >= $4 AND m.ts < $5
+  AND (m.ts, m.room, m.seq) < ($6, $7, $8)
+ORDER BY m.ts DESC, m.room DESC, m.seq DESC
+LIMIT $9
 """
 
 MAX_BATCH = 2048  # messages per commit
@@ -686,6 +711,37 @@ class PostgresStore(Store):
             for r in rows
         ]
 
+    async def search(self, query: SearchQuery) -> SearchPage:
+        cursor = _search_cursor(query.cursor)
+        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
+        rows = await self._fetch(
+            SEARCH_SQL.format(file_cols=file_cols),
+            tsquery(query.terms),
+            query.rooms,
+            query.sender,
+            query.since,
+            query.until if query.until else float("inf"),
+            *cursor,
+            query.limit + 1,
+        )
+        found = [
+            StoredMessage(
+                r[0],
+                int(r[1]),
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                _file_record(tuple(r)[6:]) if r[6] else None,
+            )
+            for r in rows[: query.limit]
+        ]
+        nxt = ""
+        if len(rows) > query.limit:
+            last = found[-1]
+            nxt = json.dumps([last.ts, last.room, last.seq])
+        return SearchPage(found, nxt)
+
     # --- files ---------------------------------------------------------------------
 
     async def get_file(self, file_id: str) -> FileRecord | None:
@@ -782,6 +838,17 @@ def _file_record(row: tuple[Any, ...]) -> FileRecord:
     return FileRecord(
         fid, sha, name, int(size), media_type, owner, room, created, expires, bool(expired)
     )
+
+
+def _search_cursor(cursor: str) -> tuple[float, str, int]:
+    """(ts, room, seq) of the last message of the previous page; past the newest if ""."""
+    if not cursor:
+        return (float("inf"), "", 0)
+    try:
+        ts, room, seq = json.loads(cursor)
+        return (float(ts), str(room), int(seq))
+    except (ValueError, TypeError):
+        raise RoostError(ErrorCode.BAD_QUERY, "that search cursor is not one of ours") from None
 
 
 def _bad_data(exc: RoostError) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import queue
 import sqlite3
@@ -34,10 +35,13 @@ from roost.store.base import (
     OnStored,
     RoomRecord,
     Sanction,
+    SearchPage,
+    SearchQuery,
     Store,
     StoredMessage,
     TokenRecord,
 )
+from roost.store.search import fts5_match
 
 T = TypeVar("T")
 log = logging.getLogger("roost.store")
@@ -120,6 +124,27 @@ CREATE TABLE IF NOT EXISTS last_seen (
     ts REAL NOT NULL
 ) WITHOUT ROWID;
 """
+# Full-text search (FTS5). Indexing a message costs 20-60 us of SQLite time
+# (bench/search_index.py), several times what storing it costs; in the
+# transaction that stores it, that would be on the loop thread (inline
+# commits, _hand_over). So messages are indexed in batches on the database
+# thread instead: a few times a second, and before every search, which
+# therefore always sees every message stored before it. ``search_indexed``
+# holds, per conversation, the highest seq indexed; a database of an older
+# Roost starts with none and is indexed in the background after it opens.
+# ``remove_diacritics 0``: accents count, as in PostgreSQL's "simple" config,
+# so both stores find the same messages.
+SEARCH_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5(
+    text, room UNINDEXED, seq UNINDEXED, tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE TABLE IF NOT EXISTS search_indexed (
+    room TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+INDEX_INTERVAL = 0.25  # seconds between two background indexing batches
+INDEX_CHUNK = 1024  # messages per background indexing batch
 # Columns added after a table was first published: (table, column, definition).
 MIGRATIONS = [
     ("messages", "file", "TEXT"),
@@ -165,6 +190,13 @@ class SQLiteStore(Store):
         # The WAL outgrew WAL_LIMIT: the next batch goes to the database thread,
         # which checkpoints after it (never the loop thread).
         self._wal_due = False
+        # Search index: highest seq indexed per conversation (or handed to the
+        # database thread to index), the conversations with messages past it,
+        # and the timer of the next background batch.
+        self._indexed: dict[str, int] = {}
+        self._unindexed: set[str] = set()
+        self._index_timer: asyncio.TimerHandle | None = None
+        self._indexing = 0  # background batches under way
 
     # --- the database thread -------------------------------------------------
 
@@ -188,7 +220,7 @@ class SQLiteStore(Store):
         # Checkpoints (copying the WAL into the database, with an fsync) run on
         # a thread of their own, so a commit never waits behind one.
         conn.execute("PRAGMA wal_autocheckpoint=0")
-        conn.executescript(SCHEMA)
+        conn.executescript(SCHEMA + SEARCH_SCHEMA)
         self._page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
         # From now on no waiting inside SQLite: the loop thread commits on this
         # connection too and must never sleep on another process's lock (_begin).
@@ -397,9 +429,76 @@ class SQLiteStore(Store):
 
         self._seq = await self._submit(load_seq)
 
+        def load_indexed(conn: sqlite3.Connection) -> dict[str, int]:
+            return {room: seq for room, seq in conn.execute("SELECT room, seq FROM search_indexed")}
+
+        self._indexed = await self._submit(load_indexed)
+        self._unindexed = {r for r, seq in self._seq.items() if seq > self._indexed.get(r, 0)}
+        self._index_later(0.0)
+
+    # --- search index (see SEARCH_SCHEMA) ------------------------------------------
+
+    def _index_later(self, delay: float = INDEX_INTERVAL) -> None:
+        assert self._loop is not None
+        if self._index_timer is None:
+            self._index_timer = self._loop.call_later(delay, self._index_tick)
+
+    def _index_tick(self) -> None:
+        self._index_timer = None
+        if self._thread is None:
+            return  # closed
+        if self._unindexed and not self._indexing:
+            self._index(INDEX_CHUNK)
+        self._index_later()
+
+    def _index(self, budget: int | None) -> asyncio.Future[None] | None:
+        """Hand the database thread the next messages to index (all with budget None)."""
+        ranges: list[tuple[str, int, int]] = []
+        left = budget
+        for room in list(self._unindexed):
+            done, last = self._indexed.get(room, 0), self._seq.get(room, 0)
+            upto = last if left is None else min(last, done + left)
+            if upto > done:
+                ranges.append((room, done, upto))
+            # Marked now: a search queued behind this batch must not index them again.
+            self._indexed[room] = max(done, upto)
+            if upto >= last:
+                self._unindexed.discard(room)
+            if left is not None:
+                left -= upto - done
+                if left <= 0:
+                    break
+        if not ranges:
+            return None
+        fut = self._submit(lambda conn: _index_messages(conn, ranges))
+        if budget is not None:
+            self._indexing += 1
+        fut.add_done_callback(lambda f: self._indexed_done(f, ranges, budget))
+        return fut
+
+    def _indexed_done(
+        self, fut: asyncio.Future[None], ranges: list[tuple[str, int, int]], budget: int | None
+    ) -> None:
+        if budget is not None:
+            self._indexing -= 1
+        if fut.cancelled() or fut.exception() is not None:
+            # Not indexed after all: from where it was, at the next batch.
+            log.warning("search indexing failed: %s", None if fut.cancelled() else fut.exception())
+            for room, after, _ in ranges:
+                self._indexed[room] = min(self._indexed.get(room, 0), after)
+                self._unindexed.add(room)
+            return
+        full = budget is not None and sum(upto - after for _, after, upto in ranges) >= budget
+        if full and self._unindexed and self._thread is not None:
+            # A backlog (a database of an older Roost, a burst): the next batch now.
+            self._index(INDEX_CHUNK)
+
     async def close(self) -> None:
         if self._thread is None:
             return
+        if self._index_timer is not None:
+            self._index_timer.cancel()
+            self._index_timer = None
         if self._checkpointer is not None:
             self._stop_checkpoints.set()
             await asyncio.to_thread(self._checkpointer.join)
@@ -667,6 +766,7 @@ class SQLiteStore(Store):
     ) -> StoredMessage:
         seq = self._seq.get(room, 0) + 1
         self._seq[room] = seq
+        self._unindexed.add(room)
         if file is None:
             # The common case: a plain row, batched with its neighbours (_MessageRow).
             self._enqueue(
@@ -747,6 +847,56 @@ class SQLiteStore(Store):
 
         return await self._submit(op)
 
+    async def search(self, query: SearchQuery) -> SearchPage:
+        try:
+            upper = int(query.cursor) if query.cursor else 1 << 62
+        except ValueError:
+            raise RoostError(ErrorCode.BAD_QUERY, "that search cursor is not one of ours") from None
+        where = ["message_search MATCH ?", "s.room IN (SELECT value FROM json_each(?))"]
+        args: list[object] = [fts5_match(query.terms), json.dumps(query.rooms)]
+        where.append("s.rowid < ?")
+        args.append(upper)
+        if query.sender:
+            where.append("m.sender = ?")
+            args.append(query.sender)
+        if query.since:
+            where.append("m.ts >= ?")
+            args.append(query.since)
+        if query.until:
+            where.append("m.ts < ?")
+            args.append(query.until)
+        args.append(query.limit + 1)
+        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
+        # Everything stored (or queued to be) before this search, indexed
+        # first: the batch is queued ahead of the query.
+        self._index(None)
+        sql = (
+            f"SELECT s.rowid, m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
+            " FROM message_search s JOIN messages m ON m.room = s.room AND m.seq = s.seq"
+            " LEFT JOIN files f ON f.id = m.file"
+            f" WHERE {' AND '.join(where)} ORDER BY s.rowid DESC LIMIT ?"
+        )
+
+        def op(conn: sqlite3.Connection) -> SearchPage:
+            try:
+                rows = conn.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                # parse_query quotes every term, so this should not happen; if
+                # FTS5 refuses a query all the same, it is the query's fault.
+                if "fts5" not in str(exc):
+                    raise
+                raise RoostError(ErrorCode.BAD_QUERY, f"the search cannot be run: {exc}") from None
+            found = [
+                StoredMessage(
+                    r[1], r[2], r[3], r[4], r[5], r[6], _file_record(r[7:]) if r[7] else None
+                )
+                for r in rows[: query.limit]
+            ]
+            more = len(rows) > query.limit
+            return SearchPage(found, str(rows[query.limit - 1][0]) if more else "")
+
+        return await self._submit(op)
+
     # --- files ---------------------------------------------------------------------
 
     async def get_file(self, file_id: str) -> FileRecord | None:
@@ -796,6 +946,27 @@ class SQLiteStore(Store):
             }
 
         return await self._submit(op)
+
+
+def _index_messages(conn: sqlite3.Connection, ranges: list[tuple[str, int, int]]) -> None:
+    """Add the messages with after < seq <= upto of each (room, after, upto) to the index.
+
+    The one place messages enter the search index: which kinds are
+    searchable, and how an edit or a removal changes what is found, belong
+    here. In time order, so the index's rowids (the order search pages in)
+    follow time.
+    """
+    conn.execute(
+        "INSERT INTO message_search (text, room, seq)"
+        " SELECT m.text, m.room, m.seq FROM json_each(?) j JOIN messages m"
+        " ON m.room = j.value ->> 0 AND m.seq > j.value ->> 1 AND m.seq <= j.value ->> 2"
+        " ORDER BY m.ts, m.room, m.seq",
+        (json.dumps(ranges),),
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO search_indexed (room, seq) VALUES (?, ?)",
+        [(room, upto) for room, _, upto in ranges],
+    )
 
 
 def _file_row(f: FileRecord) -> tuple[object, ...]:
