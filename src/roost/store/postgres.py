@@ -573,6 +573,11 @@ class PostgresStore(Store):
             except Exception:
                 log.exception("a store callback failed")
         if self.after_stored is not None:
+            # One yield first: the bus sends the batch to the other nodes
+            # (woken by the callbacks above) before this node's fan-out, so
+            # the other nodes do not wait behind it. The fan-out then runs in
+            # this same loop turn, as the callbacks scheduled it.
+            await asyncio.sleep(0)
             try:
                 self.after_stored()
             except Exception:
