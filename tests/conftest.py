@@ -122,6 +122,7 @@ RELAXED_LIMITS = {
     "account_msg_rate": 0,
     "account_bytes_rate": 0,
     "max_connections_per_address": 0,
+    "search_rate": 0,
 }
 
 

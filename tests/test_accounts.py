@@ -118,7 +118,8 @@ async def test_admin_disables_enables_resets_and_lists(server) -> None:
         assert err.value.code == "bad_request"
         listed = {u.user: u for u in await boss.users()}
         assert listed[name].status == "disabled" and not listed[name].online
-        assert listed[name].last_seen == 0.0  # its tokens were revoked
+        # Its tokens were revoked, but when its session ended is stored.
+        assert listed[name].created < listed[name].last_seen <= time.time()
 
         await boss.enable(name)
         await boss.reset_password(name, "from-admin")
@@ -190,7 +191,8 @@ def test_cli_passwd_sessions_and_admin_users(server) -> None:
     res = run_cli("sessions", "--json", "--user", m, "--server", s, ROOST_PASSWORD="cli-new")
     assert res.returncode == 0, res.stderr
     kinds = [x["kind"] for x in lines(res.stdout)]
-    assert kinds.count("live") == 1 and kinds.count("token") >= 2
+    # The earlier commands logged out, which revoked their tokens: only this one's is left.
+    assert kinds.count("live") == 1 and kinds.count("token") == 1
     res = run_cli("sessions", "--logout-all", "--user", m, "--server", s, ROOST_PASSWORD="cli-new")
     assert res.returncode == 0 and "logout_all" in res.stdout
 
@@ -327,3 +329,36 @@ async def test_guessing_the_old_password_is_held_to_the_login_limits(server_fact
         assert err.value.code == "rate_limited"
     finally:
         await me.close()
+
+
+async def test_logout_revokes_the_sessions_tokens(server) -> None:
+    """After `logout` neither the token the session got nor the one it resumed
+    with opens a session; the account's other tokens still do."""
+    name = unique("bye")
+    first = client_for(server, name, reconnect=False)
+    await first.start()
+    kept = client_for(server, name, register=False, reconnect=False)
+    await kept.start()
+    old, other = first.token, kept.token
+    assert old and other
+    await first.close()  # the SDK's close logs out: old is revoked
+    stale = client_for(server, name, None, token=old, register=False, reconnect=False)
+    with pytest.raises(RoostError) as err:
+        await stale.start()
+    assert err.value.code == "auth_failed"
+    # A session opened by resume: its own token and the one it came with both end.
+    resumed = client_for(server, name, None, token=other, register=False, reconnect=False)
+    await resumed.start()
+    issued = resumed.token
+    assert issued and issued != other
+    await resumed.close()
+    await kept.close()
+    for token in (other, issued):
+        again = client_for(server, name, None, token=token, register=False, reconnect=False)
+        with pytest.raises(RoostError) as err:
+            await again.start()
+        assert err.value.code == "auth_failed"
+    # A password login still works, of course.
+    fresh = client_for(server, name, register=False, reconnect=False)
+    await fresh.start()
+    await fresh.close()

@@ -30,6 +30,11 @@ LIMIT_KEYS = {
     "quiet_room_size",
     "typing_interval",
     "max_away_reason",
+    "edit_window",
+    "max_reactions",
+    "search_page",
+    "search_rate",
+    "search_burst",
 }
 
 

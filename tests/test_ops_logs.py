@@ -20,12 +20,13 @@ async def test_no_password_or_token_in_any_log(server_factory, log_format) -> No
     async with logged_in(srv, name, password=secret) as alice:
         token = alice.session.token
         await alice.send("general", "hello")
-    with pytest.raises(RoostError):
-        await client_for(srv, name, "wrong-" + secret, register=False).start()
-    raw = await RawConnection.open(srv)
-    raw.send(Resume(id=1, token=token))
-    assert isinstance(await raw.recv_until(lambda m: getattr(m, "id", None) == 1), Ok)
-    raw.close()
+        with pytest.raises(RoostError):
+            await client_for(srv, name, "wrong-" + secret, register=False).start()
+        # While alice is logged in (her logout would revoke the token).
+        raw = await RawConnection.open(srv)
+        raw.send(Resume(id=1, token=token))
+        assert isinstance(await raw.recv_until(lambda m: getattr(m, "id", None) == 1), Ok)
+        raw.close()
     raw = await RawConnection.open(srv)
     raw.send(Resume(id=2, token=token[::-1]))
     assert (await raw.recv_until(lambda m: getattr(m, "id", None) == 2)).code == "auth_failed"

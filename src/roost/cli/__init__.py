@@ -10,9 +10,11 @@ from roost.cli.activity_cmds import mark_read, mentions, unread
 from roost.cli.admin import admin
 from roost.cli.client_cmds import chat, history, listen, send
 from roost.cli.db_cmds import db
+from roost.cli.edit_cmds import delete, edit, react
 from roost.cli.file_cmds import download, upload
 from roost.cli.ops_cmds import backup, restore
 from roost.cli.room_cmds import join, leave, rooms
+from roost.cli.search_cmds import search
 from roost.cli.server_cmds import serve, user
 from roost.cli.usage import RoostGroup
 
@@ -32,6 +34,10 @@ main.add_command(user)
 main.add_command(send)
 main.add_command(listen)
 main.add_command(history)
+main.add_command(edit)
+main.add_command(delete)
+main.add_command(react)
+main.add_command(search)
 main.add_command(join)
 main.add_command(leave)
 main.add_command(rooms)

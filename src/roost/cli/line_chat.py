@@ -29,8 +29,11 @@ from roost.client import (
 )
 from roost.client.activity import ReadSync, notification, wants_notice
 from roost.client.address import format_address
+from roost.client.edit_commands import EDIT_COMMANDS, EditCommand
+from roost.client.edits import MessageBook
 from roost.client.ending import SessionEnded, ending
 from roost.client.priority import lowered_note
+from roost.client.search import search_lines
 from roost.protocol.display import visible
 from roost.protocol.mentions import mentions_me
 from roost.protocol.messages import (
@@ -56,7 +59,10 @@ MISSED_SHOWN = 10
 HELP = (
     "commands: /join ROOM, /leave [ROOM], /msg USER TEXT, /who [ROOM], /rooms, "
     "/room ROOM (switch), /history [N], /urgent TEXT, /high TEXT, /low TEXT, "
-    "/send PATH, /get FILE_ID, /away [REASON], /back, /mentions, /unread, /quit; "
+    "/search WORDS [from:USER] [in:ROOM] [since:DATE] [until:DATE], "
+    "/send PATH, /get FILE_ID, /reply SEQ TEXT, /edit SEQ TEXT, /delete SEQ [REASON], "
+    "/react SEQ EMOJI, /unreact SEQ EMOJI (SEQ: a number, or last, -1, -2...), "
+    "/away [REASON], /back, /mentions, /unread, /quit; "
     "anything else goes to the current room. "
     "Moderators: /block NAME [DURATION] [REASON], /unblock NAME, /kick NAME [REASON], "
     "/mute NAME [DURATION] [REASON], /unmute NAME, /priority NAME LEVEL, /blocks, /pending, "
@@ -88,6 +94,8 @@ class LineChat(ModerationCommands):
         self.seen: dict[str, int] = {}
         # Transfers run beside the chat, so typing goes on while files move.
         self.transfers: set[asyncio.Task[None]] = set()
+        # What was shown, with edits, deletions and reactions folded in (for /edit -1...).
+        self.book = MessageBook()
         self.commands: dict[str, Callable[[list[str]], Awaitable[bool]]] = {
             "join": self.cmd_join,
             "leave": self.cmd_leave,
@@ -110,6 +118,7 @@ class LineChat(ModerationCommands):
             "quit": self.cmd_quit,
             "exit": self.cmd_quit,
             **self.moderation_commands(),
+            **{c.name: self._edit_command(c) for c in EDIT_COMMANDS},
         }
 
     async def handle(self, line: str) -> bool:
@@ -123,6 +132,10 @@ class LineChat(ModerationCommands):
                 if name.lower() == "send":
                     # A path may contain spaces: take the rest of the line whole.
                     return await self.cmd_send([rest.strip()] if rest.strip() else [])
+                if name.lower() == "search":
+                    for out in await search_lines(self.client, rest, self.client.user or ""):
+                        self.out(out)
+                    return True
                 name, *args = line[1:].split(" ", 2)
                 cmd = self.commands.get(name.lower())
                 if cmd is None:
@@ -133,6 +146,18 @@ class LineChat(ModerationCommands):
         except RoostError as exc:
             self.out(f"! {visible(exc.message)}")
         return True
+
+    def _edit_command(self, command: EditCommand) -> Callable[[list[str]], Awaitable[bool]]:
+        async def run(args: list[str]) -> bool:
+            words = " ".join(args).split()
+            if len(words) < command.least:
+                self.out(f"! usage: {command.usage}")
+                return True
+            for line in await command.run(self.client, self.book, self.room, words):
+                self.out("* " + line)
+            return True
+
+        return run
 
     async def cmd_join(self, args: list[str]) -> bool:
         if not args:
@@ -339,7 +364,10 @@ class LineChat(ModerationCommands):
         me = self.client.user or ""
         self.seen[m.room] = max(self.seen.get(m.room, 0), m.seq)
         self.read_sync.seen(m.room, m.seq)
-        line = format_message(m, me)
+        self.book.add(m)
+        line = format_message(m, me, self.book)
+        if m.kind != "text":  # an edit, reaction or removal: no new mention or alarm
+            return line
         if m.sender != me and mentions_me(m.text, me):
             line = ">> " + line
         kind = wants_notice(m, me)

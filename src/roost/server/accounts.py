@@ -159,14 +159,18 @@ async def handle_list_users(
     require_staff(conn, "list users", admin=True)
     now = time.time()
     ttl = server.config.token_ttl
+    ended = await server.store.last_seen()
     out = []
     for a in sorted(await server.store.list_accounts(), key=lambda a: a.name):
         online = bool(server.state.online.get(a.name)) or await server.bus.online_elsewhere(a.name)
         if online:
             seen = now
         else:
+            # When the last session ended; a login since (say a session on a node
+            # that died before it could store its end) shows in its token.
             tokens = await server.store.list_tokens(a.name, now)
             seen = max((t.expires - ttl for t in tokens), default=0.0)
+            seen = max(seen, ended.get(a.name, 0.0))
         out.append(
             UserInfo(
                 user=a.name,

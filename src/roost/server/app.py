@@ -36,6 +36,7 @@ from roost.server.outbox import CONTROL, NORMAL, URGENT, Outbox
 from roost.server.protection import Protection
 from roost.server.reader_pace import ReaderPace
 from roost.server.sanctions import Sanctions
+from roost.server.search import SearchLimits
 from roost.server.state import Room, ServerState
 from roost.server.tls import server_context
 from roost.store.base import Account, Store
@@ -84,11 +85,13 @@ class Server:
         self.sanctions = Sanctions()
         self.lobby = Lobby()
         self.protection = Protection(self)
+        self.search_limits = SearchLimits()
         # Checks run before a message is accepted (mutes, rate limits); each may raise RoostError.
         # Rate limits come first, so that a muted flooder still collects strikes.
         self.send_checks: list[Handler] = [self.protection.check_send, moderation.check_mute]
         self.files = FileService(self)
         self.connections: set[ClientConnection] = set()
+        self._seen_saves: set[asyncio.Future[None]] = set()  # last-seen writes under way
         self.reader_pace = ReaderPace(self.connections)
         self.ordering = Ordering(self.store, self._deliver_message, self._active_keys)
         self.changes = Changes(self)
@@ -246,6 +249,9 @@ class Server:
             self.irc.close()
         for conn in list(self.connections):
             conn.close(str(ErrorCode.SHUTTING_DOWN), reason)
+        # Their sessions end with the server: that is when they were last seen.
+        for user in list(self.state.online):
+            self._save_last_seen(user)
         self.reader_pace.stop()
         if self.ops is not None:
             await self.ops.stop()
@@ -260,6 +266,8 @@ class Server:
         await self.files.stop()
         await self.bus.stop()
         await self.ordering.stop()
+        if self._seen_saves:
+            await asyncio.wait(list(self._seen_saves), timeout=5.0)
         await self.store.close()
         self.folder_lock.release()
         if self._listener is not None:
@@ -344,9 +352,22 @@ class Server:
         )
         user = conn.user
         if user is not None and self.state.detach(conn, user):
+            self._save_last_seen(user)
             self.bus.here(user, False)
             # Offline once no node has a session of the user.
             self.bus.offline(user, lambda: self._went_offline(user))
+
+    def _save_last_seen(self, user: str) -> None:
+        """Store when ``user``'s last session here ended (`admin users`' last seen)."""
+        task = asyncio.ensure_future(self.store.save_last_seen(user, time.time()))
+        self._seen_saves.add(task)
+        task.add_done_callback(self._seen_saved)
+
+    def _seen_saved(self, task: asyncio.Future[None]) -> None:
+        self._seen_saves.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A store that is down loses only this hint; the tokens still tell.
+            log.debug("last seen not stored: %s", task.exception())
 
     def on_bad_frame(self, conn: ClientConnection, exc: ProtocolError) -> None:
         """Malformed or oversized frames count as abuse."""

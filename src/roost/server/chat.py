@@ -45,6 +45,7 @@ from roost.server.admission import PENDING, enter_lobby
 from roost.server.auth import new_token, token_digest
 from roost.server.changes import ACCOUNT, ROOM, announce
 from roost.server.connection import LATER, BulkReply, Replier
+from roost.server.message_refs import live_message
 from roost.server.outbox import chat_class
 from roost.server.sanctions import banned_text, blocked_error
 from roost.server.state import Room
@@ -159,9 +160,9 @@ async def start_session(
     if account.status == PENDING:
         return await enter_lobby(server, conn, account, new)
     token = new_token()
-    await server.store.save_token(
-        token_digest(token), account.name, time.time() + server.config.token_ttl
-    )
+    digest = token_digest(token)
+    await server.store.save_token(digest, account.name, time.time() + server.config.token_ttl)
+    conn.tokens.append(digest)
     if conn.closing:
         raise RoostError(ErrorCode.INTERNAL, "connection closed during login")
     # Again: a block (or disabling) may have landed while the token was being stored.
@@ -200,6 +201,7 @@ async def resume(server: Server, conn: ClientConnection, msg: Resume) -> LoginRe
             extra=logs.fields("login_failed", address=conn.address, reason="unknown token"),
         )
         raise RoostError(ErrorCode.AUTH_FAILED, "the session token is unknown or expired")
+    conn.tokens.append(token_digest(msg.token))
     return await start_session(server, conn, account)
 
 
@@ -223,21 +225,29 @@ def conversation_key(server: Server, me: str, target: str) -> str:
     return room.name
 
 
-def send(server: Server, conn: ClientConnection, msg: Send) -> Any:
-    account = require_login(conn)
-    if len(msg.text) > server.config.max_text:
+def check_text(server: Server, text: str, what: str = "message") -> None:
+    """A message's (or an edit's) text: not empty, within max_text."""
+    if len(text) > server.config.max_text:
         raise RoostError(
             ErrorCode.BAD_REQUEST,
-            f"message of {len(msg.text)} characters exceeds the limit of {server.config.max_text}",
+            f"{what} of {len(text)} characters exceeds the limit of {server.config.max_text}",
         )
-    if not msg.text:
-        raise RoostError(ErrorCode.BAD_REQUEST, "empty message")
+    if not text:
+        raise RoostError(ErrorCode.BAD_REQUEST, f"empty {what}")
+
+
+def send(server: Server, conn: ClientConnection, msg: Send) -> Any:
+    account = require_login(conn)
+    check_text(server, msg.text)
     key = conversation_key(server, account.name, msg.to)
     priority = account.priority
     if msg.priority is not None:
         if not 0 <= msg.priority <= 3:
             raise RoostError(ErrorCode.BAD_REQUEST, "priority must be 0..3")
         priority = max(priority, msg.priority)  # only a lower importance may be asked for
+    if msg.reply_to:
+        # The answered message is looked up in the store first; plain sends stay synchronous.
+        return _send_reply(server, conn, account.name, key, priority, msg)
     for check in server.send_checks:
         check(server, conn, msg)
     reply = conn.reply_later(msg)
@@ -248,6 +258,40 @@ def send(server: Server, conn: ClientConnection, msg: Send) -> Any:
     return LATER
 
 
+async def _send_reply(
+    server: Server, conn: ClientConnection, sender: str, key: str, priority: int, msg: Send
+) -> SendResult:
+    await live_message(server.store, key, msg.reply_to)
+    for check in server.send_checks:
+        check(server, conn, msg)
+    return await post_and_wait(server, key, sender, msg.text, priority, reply_to=msg.reply_to)
+
+
+async def post_and_wait(
+    server: Server,
+    key: str,
+    sender: str,
+    text: str,
+    priority: int,
+    kind: str = "text",
+    ref: int = 0,
+    reply_to: int = 0,
+) -> SendResult:
+    """post_message for an async handler: the SendResult once stored and published."""
+    done: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+
+    def then(result: Any, exc: BaseException | None) -> None:
+        if done.done():
+            return
+        if exc is not None:
+            done.set_exception(exc)
+        else:
+            done.set_result(result)
+
+    post_message(server, key, sender, text, priority, then, kind=kind, ref=ref, reply_to=reply_to)
+    return await done
+
+
 def post_message(
     server: Server,
     key: str,
@@ -256,10 +300,15 @@ def post_message(
     priority: int,
     then: Replier,
     file: FileRecord | None = None,
+    kind: str = "text",
+    ref: int = 0,
+    reply_to: int = 0,
 ) -> None:
     """Store a message and publish it; ``then(SendResult, None)`` or ``then(None, error)``.
 
     With ``file``, the message is the offer of that file (stored with it).
+    ``kind``/``ref``/``reply_to``: an event about message ``ref``, or a reply
+    (docs/protocol.md 5.3).
     With ack_after_store (the default) the message is published and ``then``
     called in the loop turn its row is committed; without, both at once.
     """
@@ -269,13 +318,14 @@ def post_message(
         klass = chat_class(priority)
         server.counters.stored[klass] += 1
         server.bus.publish(Envelope(key, rec.seq, klass, frame))
-        server.activity.note_message(key, sender, rec.seq, text)
+        if kind == "text":  # an edit, reaction or removal mentions no one anew
+            server.activity.note_message(key, sender, rec.seq, text)
         then(SendResult(room=key, seq=rec.seq, ts=rec.ts, priority=priority), None)
 
     if not server.config.ack_after_store:
         publish(
             server.store.append_message(
-                key, sender, text, priority, time.time(), _log_failure, file
+                key, sender, text, priority, time.time(), _log_failure, file, kind, ref, reply_to
             )
         )
         return
@@ -286,7 +336,9 @@ def post_message(
         else:
             publish(rec)  # stored: delivered even if its sender has gone meanwhile
 
-    rec = server.store.append_message(key, sender, text, priority, time.time(), stored, file)
+    rec = server.store.append_message(
+        key, sender, text, priority, time.time(), stored, file, kind, ref, reply_to
+    )
 
 
 def _log_failure(exc: BaseException | None) -> None:
@@ -400,6 +452,9 @@ def wire_message(r: StoredMessage) -> Message:
         ts=r.ts,
         priority=r.priority,
         file=file_info(r.file) if r.file is not None else None,
+        kind=r.kind,
+        ref=r.ref,
+        reply_to=r.reply_to,
     )
 
 
@@ -412,10 +467,34 @@ def ping(server: Server, conn: ClientConnection, msg: Ping) -> dict[str, float]:
     return {"ts": time.time()}
 
 
-def logout(server: Server, conn: ClientConnection, msg: Logout) -> None:
+_logouts: set[asyncio.Task[None]] = set()
+
+
+def logout(server: Server, conn: ClientConnection, msg: Logout) -> object:
     if not conn.pending:
         require_login(conn)
-    asyncio.get_running_loop().call_soon(conn.close, "logout", "logged out")
+    reply = conn.reply_later(msg)
+    digests, conn.tokens = conn.tokens, []
+    loop = asyncio.get_running_loop()
+
+    async def revoke() -> None:
+        # The ok comes only once the tokens are gone: a client that then forgets
+        # its token knows no copy of it still opens a session. A store that
+        # fails answers the error and the session stays (nothing half done).
+        try:
+            for digest in digests:
+                await server.store.revoke_token(digest)
+        except Exception as exc:
+            conn.tokens = digests
+            reply(None, exc)
+            return
+        reply(None, None)
+        loop.call_soon(conn.close, "logout", "logged out")
+
+    task = loop.create_task(revoke())
+    _logouts.add(task)  # a reference, so the task lives until it is done
+    task.add_done_callback(_logouts.discard)
+    return LATER
 
 
 HANDLERS: dict[type, Any] = {

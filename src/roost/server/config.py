@@ -44,6 +44,15 @@ class ServerConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     max_text: int = 16 * 1024
     history_page: int = 500
+    # seconds after sending in which an author may edit or delete a message (0: any
+    # time), and how many distinct reactions one message may carry
+    edit_window: float = 900.0
+    max_reactions: int = 20
+    # search (docs/protocol.md, "Search"): most results per request, and a token
+    # bucket per account (searches per second sustained, burst; 0: no limit)
+    search_page: int = 100
+    search_rate: float = 0.5
+    search_burst: int = 10
     # per-connection outbox (bytes) and how long a reader may stay stalled
     outbox_budget: int = 1024 * 1024
     stall_timeout: float = 30.0
@@ -178,6 +187,16 @@ class ServerConfig:
             raise RoostError(
                 ErrorCode.BAD_REQUEST, "typing_interval and max_away_reason must not be negative"
             )
+        if self.edit_window < 0:
+            raise RoostError(ErrorCode.BAD_REQUEST, "edit_window must not be negative")
+        if self.max_reactions < 1:
+            raise RoostError(ErrorCode.BAD_REQUEST, "max_reactions must be at least 1")
+        if self.search_page < 1:
+            raise RoostError(ErrorCode.BAD_REQUEST, "search_page must be at least 1")
+        if self.search_rate < 0 or self.search_burst < 0:
+            raise RoostError(
+                ErrorCode.BAD_REQUEST, "search_rate and search_burst must not be negative"
+            )
         if self.chunk_size < 1024:
             raise RoostError(ErrorCode.BAD_REQUEST, "chunk_size must be at least 1024")
         if self.max_transfers < 1:
@@ -226,6 +245,11 @@ class ServerConfig:
             quiet_room_size=self.quiet_room_size,
             typing_interval=self.typing_interval,
             max_away_reason=self.max_away_reason,
+            edit_window=self.edit_window,
+            max_reactions=self.max_reactions,
+            search_page=self.search_page,
+            search_rate=self.search_rate,
+            search_burst=self.search_burst,
         )
 
     @property

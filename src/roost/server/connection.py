@@ -69,6 +69,9 @@ class ClientConnection(asyncio.Protocol):
         self.peer = "?"
         self.address = ""
         self.user: str | None = None
+        # Digests of the tokens this session was issued or resumed with: a
+        # logout revokes them, so the device's stored token stops working.
+        self.tokens: list[str] = []
         self.account: Account | None = None
         self.hello_done = False
         self.heard = False  # any byte received yet

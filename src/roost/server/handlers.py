@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from roost.server import accounts, activity, chat, files, keepalive, moderation, ops
+from roost.server import (
+    accounts,
+    activity,
+    chat,
+    edits,
+    files,
+    keepalive,
+    moderation,
+    ops,
+    search,
+)
 
 HANDLERS: dict[type, Any] = {
     **chat.HANDLERS,
@@ -14,7 +24,11 @@ HANDLERS: dict[type, Any] = {
     **ops.HANDLERS,
     **accounts.HANDLERS,
     **activity.HANDLERS,
+    **edits.HANDLERS,
+    **search.HANDLERS,
 }
 
-CONCURRENT: frozenset[type] = chat.CONCURRENT | files.CONCURRENT | moderation.CONCURRENT
+CONCURRENT: frozenset[type] = (
+    chat.CONCURRENT | files.CONCURRENT | moderation.CONCURRENT | search.CONCURRENT
+)
 """Requests whose handlers await but which later requests of the connection need not wait for."""

@@ -58,7 +58,13 @@ HOLD_SLOTS = 10  # a lagging reader is written once every this many fan-outs
 HOLD = 0.02  # seconds a held message waits at most (when fan-outs are rare)
 PROBE_INTERVAL = 0.1  # seconds between two probes
 PROBE_BATCH = 256  # sessions looked at per probe (5,000 sessions: every 2 s)
-LAGGING_BYTES = 2048  # unacknowledged bytes that mark a lagging reader...
+# Unacknowledged bytes that mark a lagging reader: a few messages. At 2 KiB
+# a reader that drains every 5-20 ms was only caught above ~1,500 msg/s, and
+# at 500 msg/s into a room of 100 each of its messages cost a write of its
+# own (0.52 of a core against 0.37 at 512; docs/benchmarks.md, "Reader pace
+# at moderate rates"). Below that a prompt reader whose kernel delayed one ACK
+# was now and then taken for a lagging one (p99 18 ms in 3 runs of 8).
+LAGGING_BYTES = 512
 # ... while its kernel has acknowledged nothing for this long. A prompt reader
 # at a high rate has kilobytes in flight too, but acknowledges all the time.
 QUIET_MS = 2

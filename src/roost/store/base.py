@@ -56,6 +56,11 @@ class StoredMessage:
     ts: float
     priority: int
     file: FileRecord | None = None  # set for a file offer
+    # "text" for a message; "edit", "delete", "remove", "react" or "unreact" for
+    # an event about the message ``ref`` (docs/protocol.md 5.3)
+    kind: str = "text"
+    ref: int = 0
+    reply_to: int = 0  # a text message answering the message of this seq (0: none)
 
 
 @dataclass(slots=True)
@@ -89,6 +94,39 @@ class RoomRecord:
     created: float
     creator: str
     members: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class SearchTerm:
+    """One term of a search: a word, or a phrase of several words in order.
+
+    ``words`` are lower case letters and digits only (what both backends'
+    tokenizers keep); ``prefix`` makes the last word match as a prefix.
+    """
+
+    words: list[str]
+    prefix: bool = False
+
+
+@dataclass(slots=True)
+class SearchQuery:
+    """A full-text search over the conversations in ``rooms`` (every term must match)."""
+
+    terms: list[SearchTerm]
+    rooms: list[str]  # conversation keys the searching user may read
+    sender: str = ""  # only messages of this user ("" any)
+    since: float = 0.0  # only messages with since <= ts (0: no bound)
+    until: float = 0.0  # ... and ts < until (0: no bound)
+    limit: int = 50
+    cursor: str = ""  # from the previous page's ``next``; "" starts at the newest
+
+
+@dataclass(slots=True)
+class SearchPage:
+    """Matching messages, newest first, and the cursor of the next page ("" if none)."""
+
+    messages: list[StoredMessage]
+    next: str = ""
 
 
 # Called once a message is stored (None) or could not be (the error).
@@ -182,6 +220,18 @@ class Store(abc.ABC):
     async def revoke_tokens(self, user: str) -> int:
         """Delete every token of ``user``; how many there were."""
 
+    @abc.abstractmethod
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Delete one token; False if there was no such token."""
+
+    @abc.abstractmethod
+    async def save_last_seen(self, user: str, ts: float) -> None:
+        """Remember when ``user``'s last session ended (the later time wins)."""
+
+    @abc.abstractmethod
+    async def last_seen(self) -> dict[str, float]:
+        """When each user's last session ended, for the users it is known of."""
+
     # rooms -----------------------------------------------------------------
     @abc.abstractmethod
     async def load_rooms(self) -> list[RoomRecord]:
@@ -211,6 +261,9 @@ class Store(abc.ABC):
         ts: float,
         on_stored: OnStored,
         file: FileRecord | None = None,
+        kind: str = "text",
+        ref: int = 0,
+        reply_to: int = 0,
     ) -> StoredMessage:
         """Store a message; ``on_stored`` runs once it is stored.
 
@@ -225,8 +278,17 @@ class Store(abc.ABC):
         assigned in call order and callbacks run in the same order, so
         delivery in completion order is delivery in seq order. With ``file``,
         the file's record is stored in the same transaction as the message
-        that offers it.
+        that offers it. ``kind``, ``ref`` and ``reply_to`` are stored as given
+        (see :class:`StoredMessage`).
         """
+
+    @abc.abstractmethod
+    async def get_message(self, room: str, seq: int) -> StoredMessage | None:
+        """One stored message of a conversation (with its file); None if there is none."""
+
+    @abc.abstractmethod
+    async def refs_to(self, room: str, seq: int) -> list[StoredMessage]:
+        """The messages whose ``ref`` is ``seq`` (edits, deletions, reactions), oldest first."""
 
     @abc.abstractmethod
     async def last_seq(self, room: str) -> int:
@@ -283,6 +345,14 @@ class Store(abc.ABC):
         """The newest ``limit`` messages mentioning ``user`` (ts order, newest last).
 
         ``before`` > 0: only messages with a timestamp before it (paging back).
+        """
+
+    @abc.abstractmethod
+    async def search(self, query: SearchQuery) -> SearchPage:
+        """Messages of ``query.rooms`` matching every term, newest first, paged.
+
+        The cursor is the backend's own (opaque to callers); a cursor it cannot
+        read raises RoostError(BAD_QUERY).
         """
 
     # files -------------------------------------------------------------------

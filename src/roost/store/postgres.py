@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -31,11 +32,14 @@ from roost.store.base import (
     OnStored,
     RoomRecord,
     Sanction,
+    SearchPage,
+    SearchQuery,
     Store,
     StoredMessage,
     TokenRecord,
     safe_url,
 )
+from roost.store.search import tsquery
 
 log = logging.getLogger("roost.store")
 T = TypeVar("T")
@@ -117,7 +121,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX audit_target ON audit (target, id);
     """,
-    # 2: read markers and mentions (docs/protocol.md 7.6)
+    # 2: when each user's last session ended (admin users' "last seen").
+    """
+    CREATE TABLE last_seen (
+        "user" TEXT PRIMARY KEY,
+        ts DOUBLE PRECISION NOT NULL
+    );
+    """,
+    # 3: edits, deletions, reactions and replies (docs/protocol.md 5.3)
+    """
+    ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
+    ALTER TABLE messages ADD COLUMN ref BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN reply_to BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX messages_ref ON messages (room, ref) WHERE ref > 0;
+    """,
+    # 4: full-text search. A generated column keeps the index in step with every
+    # insert in the same statement; only letters and digits are words (as in the
+    # SQLite store's FTS5 tokenizer), the "simple" config folds case and keeps
+    # accents. Which rows are searchable, and how edits change that, is decided
+    # in this one expression and in SEARCH_SQL.
+    """
+    ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS
+        (to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g'))) STORED;
+    CREATE INDEX messages_search ON messages USING GIN (search);
+    """,
+    # 5: read markers and mentions (docs/protocol.md 7.6)
     """
     CREATE TABLE read_markers (
         "user" TEXT NOT NULL,
@@ -144,8 +172,10 @@ ACCOUNT_COLUMNS = "name, password_hash, role, priority, status, created"
 # returned values in batch order, insert them.
 INSERT_BATCH = """
 WITH b AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int[], $6::text[])
-        WITH ORDINALITY AS b(room, sender, text, ts, priority, file, ord)
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::float8[], $5::int[], $6::text[],
+        $7::text[], $8::bigint[], $9::bigint[]
+    ) WITH ORDINALITY AS b(room, sender, text, ts, priority, file, kind, ref, reply_to, ord)
 ), c AS (
     SELECT room, count(*) AS n FROM b GROUP BY room ORDER BY room
 ), s AS (
@@ -153,11 +183,22 @@ WITH b AS (
     ON CONFLICT (room) DO UPDATE SET last = seqs.last + EXCLUDED.last
     RETURNING room, last
 )
-INSERT INTO messages (room, seq, sender, text, ts, priority, file)
+INSERT INTO messages (room, seq, sender, text, ts, priority, file, kind, ref, reply_to)
 SELECT b.room, s.last - c.n + row_number() OVER (PARTITION BY b.room ORDER BY b.ord),
-       b.sender, b.text, b.ts, b.priority, b.file
+       b.sender, b.text, b.ts, b.priority, b.file, b.kind, b.ref, b.reply_to
 FROM b JOIN c USING (room) JOIN s USING (room)
 RETURNING room, seq
+"""
+
+# Newest first, (ts, room, seq) the order and the cursor.
+SEARCH_SQL = """
+SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}
+FROM messages m LEFT JOIN files f ON f.id = m.file
+WHERE m.search @@ to_tsquery('simple', $1) AND m.room = ANY($2::text[])
+  AND ($3 = '' OR m.sender = $3) AND m.ts >= $4 AND m.ts < $5
+  AND (m.ts, m.room, m.seq) < ($6, $7, $8)
+ORDER BY m.ts DESC, m.room DESC, m.seq DESC
+LIMIT $9
 """
 
 MAX_BATCH = 2048  # messages per commit
@@ -387,6 +428,7 @@ class PostgresStore(Store):
             async with conn.transaction():
                 await conn.execute('DELETE FROM members WHERE "user" = $1', name)
                 await conn.execute('DELETE FROM tokens WHERE "user" = $1', name)
+                await conn.execute('DELETE FROM last_seen WHERE "user" = $1', name)
                 status = await conn.execute("DELETE FROM accounts WHERE name = $1", name)
                 return str(status).endswith(" 1")
 
@@ -485,6 +527,22 @@ class PostgresStore(Store):
         status = await self._execute('DELETE FROM tokens WHERE "user" = $1', user)
         return int(str(status).rsplit(" ", 1)[-1])
 
+    async def revoke_token(self, token_hash: str) -> bool:
+        status = await self._execute("DELETE FROM tokens WHERE token_hash = $1", token_hash)
+        return str(status).endswith(" 1")
+
+    async def save_last_seen(self, user: str, ts: float) -> None:
+        await self._execute(
+            'INSERT INTO last_seen ("user", ts) VALUES ($1, $2)'
+            ' ON CONFLICT ("user") DO UPDATE SET ts = greatest(last_seen.ts, EXCLUDED.ts)',
+            user,
+            ts,
+        )
+
+    async def last_seen(self) -> dict[str, float]:
+        rows = await self._fetch('SELECT "user", ts FROM last_seen')
+        return {r["user"]: float(r["ts"]) for r in rows}
+
     # --- rooms -------------------------------------------------------------------
 
     async def load_rooms(self) -> list[RoomRecord]:
@@ -545,9 +603,12 @@ class PostgresStore(Store):
         ts: float,
         on_stored: OnStored,
         file: FileRecord | None = None,
+        kind: str = "text",
+        ref: int = 0,
+        reply_to: int = 0,
     ) -> StoredMessage:
         # The seq comes with the commit (another node may take the next one first).
-        rec = StoredMessage(room, 0, sender, text, ts, priority, file)
+        rec = StoredMessage(room, 0, sender, text, ts, priority, file, kind, ref, reply_to)
         self._pending.append(_Pending(rec, on_stored, file))
         self._wake.set()
         return rec
@@ -588,6 +649,11 @@ class PostgresStore(Store):
             except Exception:
                 log.exception("a store callback failed")
         if self.after_stored is not None:
+            # One yield first: the bus sends the batch to the other nodes
+            # (woken by the callbacks above) before this node's fan-out, so
+            # the other nodes do not wait behind it. The fan-out then runs in
+            # this same loop turn, as the callbacks scheduled it.
+            await asyncio.sleep(0)
             try:
                 self.after_stored()
             except Exception:
@@ -620,15 +686,34 @@ class PostgresStore(Store):
 
     async def history(self, room: str, after: int, before: int, limit: int) -> list[StoredMessage]:
         upper = before if before > 0 else (1 << 62)
-        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
-        rows = await self._fetch(
-            f"SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
-            " FROM messages m LEFT JOIN files f ON f.id = m.file"
-            " WHERE m.room = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq LIMIT $4",
+        return await self._messages(
+            "m.room = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq LIMIT $4",
             room,
             after,
             upper,
             limit,
+        )
+
+    async def get_message(self, room: str, seq: int) -> StoredMessage | None:
+        rows = await self._messages("m.room = $1 AND m.seq = $2", room, seq)
+        return rows[0] if rows else None
+
+    async def refs_to(self, room: str, seq: int) -> list[StoredMessage]:
+        if seq <= 0:
+            return []
+        # "m.ref > 0" repeats the partial index's condition, so the planner may use it.
+        return await self._messages(
+            "m.room = $1 AND m.ref = $2 AND m.ref > 0 ORDER BY m.seq", room, seq
+        )
+
+    async def _messages(self, where: str, *args: Any) -> list[StoredMessage]:
+        """Messages (with their files) matching ``where``, a condition on ``m``."""
+        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
+        rows = await self._fetch(
+            "SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, m.kind, m.ref,"
+            f" m.reply_to, {file_cols} FROM messages m LEFT JOIN files f ON f.id = m.file"
+            f" WHERE {where}",
+            *args,
         )
         return [
             StoredMessage(
@@ -638,7 +723,10 @@ class PostgresStore(Store):
                 r[3],
                 r[4],
                 r[5],
-                _file_record(tuple(r)[6:]) if r[6] else None,
+                _file_record(tuple(r)[9:]) if r[9] else None,
+                r[6],
+                int(r[7]),
+                int(r[8]),
             )
             for r in rows
         ]
@@ -695,6 +783,37 @@ class PostgresStore(Store):
         )
         return [StoredMessage(r[0], int(r[1]), r[2], r[3], r[4], r[5]) for r in reversed(rows)]
 
+    async def search(self, query: SearchQuery) -> SearchPage:
+        cursor = _search_cursor(query.cursor)
+        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
+        rows = await self._fetch(
+            SEARCH_SQL.format(file_cols=file_cols),
+            tsquery(query.terms),
+            query.rooms,
+            query.sender,
+            query.since,
+            query.until if query.until else float("inf"),
+            *cursor,
+            query.limit + 1,
+        )
+        found = [
+            StoredMessage(
+                r[0],
+                int(r[1]),
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                _file_record(tuple(r)[6:]) if r[6] else None,
+            )
+            for r in rows[: query.limit]
+        ]
+        nxt = ""
+        if len(rows) > query.limit:
+            last = found[-1]
+            nxt = json.dumps([last.ts, last.room, last.seq])
+        return SearchPage(found, nxt)
+
     # --- files ---------------------------------------------------------------------
 
     async def get_file(self, file_id: str) -> FileRecord | None:
@@ -737,23 +856,33 @@ class PostgresStore(Store):
 async def _insert(conn: asyncpg.Connection, batch: list[_Pending]) -> None:
     """Store a batch in one transaction and give each record its seq."""
     files = [p.file for p in batch if p.file is not None]
-    async with conn.transaction():
-        if files:
+    recs = [p.rec for p in batch]
+    args = (
+        [r.room for r in recs],
+        [r.sender for r in recs],
+        [r.text for r in recs],
+        [r.ts for r in recs],
+        [r.priority for r in recs],
+        [r.file.id if r.file is not None else None for r in recs],
+        [r.kind for r in recs],
+        [r.ref for r in recs],
+        [r.reply_to for r in recs],
+    )
+    if files:
+        async with conn.transaction():
             await conn.executemany(
                 f"INSERT INTO files ({FILE_COLUMNS})"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 [_file_row(f) for f in files],
             )
-        recs = [p.rec for p in batch]
-        rows = await conn.fetch(
-            INSERT_BATCH,
-            [r.room for r in recs],
-            [r.sender for r in recs],
-            [r.text for r in recs],
-            [r.ts for r in recs],
-            [r.priority for r in recs],
-            [r.file.id if r.file is not None else None for r in recs],
-        )
+            rows = await conn.fetch(INSERT_BATCH, *args)
+    else:
+        # One statement in its own (implicit) transaction: one round trip, and
+        # the counter rows are unlocked by the commit inside the server. With
+        # BEGIN ... COMMIT around it they stayed locked for a round trip more,
+        # and for however long this process took to send the COMMIT: the
+        # other nodes' commits of the same room waited all that time.
+        rows = await conn.fetch(INSERT_BATCH, *args)
     # Within a room the seqs follow batch order: hand them out in that order.
     by_room: dict[str, list[int]] = {}
     for r in rows:
@@ -788,6 +917,17 @@ def _file_record(row: tuple[Any, ...]) -> FileRecord:
     return FileRecord(
         fid, sha, name, int(size), media_type, owner, room, created, expires, bool(expired)
     )
+
+
+def _search_cursor(cursor: str) -> tuple[float, str, int]:
+    """(ts, room, seq) of the last message of the previous page; past the newest if ""."""
+    if not cursor:
+        return (float("inf"), "", 0)
+    try:
+        ts, room, seq = json.loads(cursor)
+        return (float(ts), str(room), int(seq))
+    except (ValueError, TypeError):
+        raise RoostError(ErrorCode.BAD_QUERY, "that search cursor is not one of ours") from None
 
 
 def _bad_data(exc: RoostError) -> bool:

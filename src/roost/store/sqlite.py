@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import queue
 import sqlite3
@@ -34,10 +35,13 @@ from roost.store.base import (
     OnStored,
     RoomRecord,
     Sanction,
+    SearchPage,
+    SearchQuery,
     Store,
     StoredMessage,
     TokenRecord,
 )
+from roost.store.search import fts5_match
 
 T = TypeVar("T")
 log = logging.getLogger("roost.store")
@@ -74,8 +78,13 @@ CREATE TABLE IF NOT EXISTS messages (
     ts REAL NOT NULL,
     priority INTEGER NOT NULL,
     file TEXT,
+    kind TEXT NOT NULL DEFAULT 'text',
+    ref INTEGER NOT NULL DEFAULT 0,
+    reply_to INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (room, seq)
 ) WITHOUT ROWID;
+-- the events about one message (edits, deletions, reactions) are found by its seq
+CREATE INDEX IF NOT EXISTS messages_ref ON messages (room, ref) WHERE ref > 0;
 CREATE TABLE IF NOT EXISTS files (
     id TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL,
@@ -122,9 +131,40 @@ CREATE TABLE IF NOT EXISTS mentions (
     seq INTEGER NOT NULL,
     PRIMARY KEY (user, room, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS last_seen (
+    user TEXT PRIMARY KEY,
+    ts REAL NOT NULL
+) WITHOUT ROWID;
 """
+# Full-text search (FTS5). Indexing a message costs 20-60 us of SQLite time
+# (bench/search_index.py), several times what storing it costs; in the
+# transaction that stores it, that would be on the loop thread (inline
+# commits, _hand_over). So messages are indexed in batches on the database
+# thread instead: a few times a second, and before every search, which
+# therefore always sees every message stored before it. ``search_indexed``
+# holds, per conversation, the highest seq indexed; a database of an older
+# Roost starts with none and is indexed in the background after it opens.
+# ``remove_diacritics 0``: accents count, as in PostgreSQL's "simple" config,
+# so both stores find the same messages.
+SEARCH_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5(
+    text, room UNINDEXED, seq UNINDEXED, tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE TABLE IF NOT EXISTS search_indexed (
+    room TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+INDEX_INTERVAL = 0.25  # seconds between two background indexing batches
+INDEX_CHUNK = 1024  # messages per background indexing batch
 # Columns added after a table was first published: (table, column, definition).
-MIGRATIONS = [("messages", "file", "TEXT")]
+MIGRATIONS = [
+    ("messages", "file", "TEXT"),
+    ("messages", "kind", "TEXT NOT NULL DEFAULT 'text'"),
+    ("messages", "ref", "INTEGER NOT NULL DEFAULT 0"),
+    ("messages", "reply_to", "INTEGER NOT NULL DEFAULT 0"),
+]
+MESSAGE_COLUMNS = "m.room, m.seq, m.sender, m.text, m.ts, m.priority, m.kind, m.ref, m.reply_to"
 FILE_COLUMNS = "id, sha256, name, size, media_type, owner, room, created, expires, expired"
 
 _STOP = object()
@@ -162,6 +202,13 @@ class SQLiteStore(Store):
         # The WAL outgrew WAL_LIMIT: the next batch goes to the database thread,
         # which checkpoints after it (never the loop thread).
         self._wal_due = False
+        # Search index: highest seq indexed per conversation (or handed to the
+        # database thread to index), the conversations with messages past it,
+        # and the timer of the next background batch.
+        self._indexed: dict[str, int] = {}
+        self._unindexed: set[str] = set()
+        self._index_timer: asyncio.TimerHandle | None = None
+        self._indexing = 0  # background batches under way
 
     # --- the database thread -------------------------------------------------
 
@@ -185,7 +232,7 @@ class SQLiteStore(Store):
         # Checkpoints (copying the WAL into the database, with an fsync) run on
         # a thread of their own, so a commit never waits behind one.
         conn.execute("PRAGMA wal_autocheckpoint=0")
-        conn.executescript(SCHEMA)
+        conn.executescript(SCHEMA + SEARCH_SCHEMA)
         self._page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
         # From now on no waiting inside SQLite: the loop thread commits on this
         # connection too and must never sleep on another process's lock (_begin).
@@ -394,9 +441,76 @@ class SQLiteStore(Store):
 
         self._seq = await self._submit(load_seq)
 
+        def load_indexed(conn: sqlite3.Connection) -> dict[str, int]:
+            return {room: seq for room, seq in conn.execute("SELECT room, seq FROM search_indexed")}
+
+        self._indexed = await self._submit(load_indexed)
+        self._unindexed = {r for r, seq in self._seq.items() if seq > self._indexed.get(r, 0)}
+        self._index_later(0.0)
+
+    # --- search index (see SEARCH_SCHEMA) ------------------------------------------
+
+    def _index_later(self, delay: float = INDEX_INTERVAL) -> None:
+        assert self._loop is not None
+        if self._index_timer is None:
+            self._index_timer = self._loop.call_later(delay, self._index_tick)
+
+    def _index_tick(self) -> None:
+        self._index_timer = None
+        if self._thread is None:
+            return  # closed
+        if self._unindexed and not self._indexing:
+            self._index(INDEX_CHUNK)
+        self._index_later()
+
+    def _index(self, budget: int | None) -> asyncio.Future[None] | None:
+        """Hand the database thread the next messages to index (all with budget None)."""
+        ranges: list[tuple[str, int, int]] = []
+        left = budget
+        for room in list(self._unindexed):
+            done, last = self._indexed.get(room, 0), self._seq.get(room, 0)
+            upto = last if left is None else min(last, done + left)
+            if upto > done:
+                ranges.append((room, done, upto))
+            # Marked now: a search queued behind this batch must not index them again.
+            self._indexed[room] = max(done, upto)
+            if upto >= last:
+                self._unindexed.discard(room)
+            if left is not None:
+                left -= upto - done
+                if left <= 0:
+                    break
+        if not ranges:
+            return None
+        fut = self._submit(lambda conn: _index_messages(conn, ranges))
+        if budget is not None:
+            self._indexing += 1
+        fut.add_done_callback(lambda f: self._indexed_done(f, ranges, budget))
+        return fut
+
+    def _indexed_done(
+        self, fut: asyncio.Future[None], ranges: list[tuple[str, int, int]], budget: int | None
+    ) -> None:
+        if budget is not None:
+            self._indexing -= 1
+        if fut.cancelled() or fut.exception() is not None:
+            # Not indexed after all: from where it was, at the next batch.
+            log.warning("search indexing failed: %s", None if fut.cancelled() else fut.exception())
+            for room, after, _ in ranges:
+                self._indexed[room] = min(self._indexed.get(room, 0), after)
+                self._unindexed.add(room)
+            return
+        full = budget is not None and sum(upto - after for _, after, upto in ranges) >= budget
+        if full and self._unindexed and self._thread is not None:
+            # A backlog (a database of an older Roost, a burst): the next batch now.
+            self._index(INDEX_CHUNK)
+
     async def close(self) -> None:
         if self._thread is None:
             return
+        if self._index_timer is not None:
+            self._index_timer.cancel()
+            self._index_timer = None
         if self._checkpointer is not None:
             self._stop_checkpoints.set()
             await asyncio.to_thread(self._checkpointer.join)
@@ -467,6 +581,7 @@ class SQLiteStore(Store):
         def op(conn: sqlite3.Connection) -> bool:
             conn.execute("DELETE FROM members WHERE user = ?", (name,))
             conn.execute("DELETE FROM tokens WHERE user = ?", (name,))
+            conn.execute("DELETE FROM last_seen WHERE user = ?", (name,))
             return conn.execute("DELETE FROM accounts WHERE name = ?", (name,)).rowcount == 1
 
         return await self._submit(op)
@@ -569,6 +684,29 @@ class SQLiteStore(Store):
 
         return await self._submit(op)
 
+    async def revoke_token(self, token_hash: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            sql = "DELETE FROM tokens WHERE token_hash = ?"
+            return conn.execute(sql, (token_hash,)).rowcount > 0
+
+        return await self._submit(op)
+
+    async def save_last_seen(self, user: str, ts: float) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO last_seen (user, ts) VALUES (?, ?)"
+                " ON CONFLICT (user) DO UPDATE SET ts = max(ts, excluded.ts)",
+                (user, ts),
+            )
+
+        await self._submit(op)
+
+    async def last_seen(self) -> dict[str, float]:
+        def op(conn: sqlite3.Connection) -> dict[str, float]:
+            return {u: float(ts) for u, ts in conn.execute("SELECT user, ts FROM last_seen")}
+
+        return await self._submit(op)
+
     # --- rooms -------------------------------------------------------------------
 
     async def load_rooms(self) -> list[RoomRecord]:
@@ -634,15 +772,22 @@ class SQLiteStore(Store):
         ts: float,
         on_stored: OnStored,
         file: FileRecord | None = None,
+        kind: str = "text",
+        ref: int = 0,
+        reply_to: int = 0,
     ) -> StoredMessage:
         seq = self._seq.get(room, 0) + 1
         self._seq[room] = seq
+        self._unindexed.add(room)
         if file is None:
             # The common case: a plain row, batched with its neighbours (_MessageRow).
-            self._enqueue(_MessageRow((room, seq, sender, text, ts, priority, None)), on_stored)
-            return StoredMessage(room, seq, sender, text, ts, priority)
+            self._enqueue(
+                _MessageRow((room, seq, sender, text, ts, priority, None, kind, ref, reply_to)),
+                on_stored,
+            )
+            return StoredMessage(room, seq, sender, text, ts, priority, None, kind, ref, reply_to)
         record = file
-        row = (room, seq, sender, text, ts, priority, record.id)
+        row = (room, seq, sender, text, ts, priority, record.id, kind, ref, reply_to)
 
         def op_with_file(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -652,7 +797,7 @@ class SQLiteStore(Store):
             conn.execute(INSERT_MESSAGE, row)
 
         self._enqueue(op_with_file, on_stored)
-        return StoredMessage(room, seq, sender, text, ts, priority, file)
+        return StoredMessage(room, seq, sender, text, ts, priority, file, kind, ref, reply_to)
 
     async def last_seq(self, room: str) -> int:
         return self._seq.get(room, 0)
@@ -669,19 +814,45 @@ class SQLiteStore(Store):
 
     async def history(self, room: str, after: int, before: int, limit: int) -> list[StoredMessage]:
         upper = before if before > 0 else (1 << 62)
+        return await self._messages(
+            "m.room = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ?",
+            (room, after, upper, limit),
+        )
 
+    async def get_message(self, room: str, seq: int) -> StoredMessage | None:
+        rows = await self._messages("m.room = ? AND m.seq = ?", (room, seq))
+        return rows[0] if rows else None
+
+    async def refs_to(self, room: str, seq: int) -> list[StoredMessage]:
+        if seq <= 0:
+            return []
+        # "m.ref > 0" repeats the partial index's condition, so SQLite uses the index.
+        return await self._messages(
+            "m.room = ? AND m.ref = ? AND m.ref > 0 ORDER BY m.seq", (room, seq)
+        )
+
+    async def _messages(self, where: str, args: tuple[Any, ...]) -> list[StoredMessage]:
+        """Messages (with their files) matching ``where``, a condition on ``m``."""
         file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
 
         def op(conn: sqlite3.Connection) -> list[StoredMessage]:
             rows = conn.execute(
-                f"SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
-                " FROM messages m LEFT JOIN files f ON f.id = m.file"
-                " WHERE m.room = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ?",
-                (room, after, upper, limit),
+                f"SELECT {MESSAGE_COLUMNS}, {file_cols}"
+                f" FROM messages m LEFT JOIN files f ON f.id = m.file WHERE {where}",
+                args,
             )
             return [
                 StoredMessage(
-                    r[0], r[1], r[2], r[3], r[4], r[5], _file_record(r[6:]) if r[6] else None
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    _file_record(r[9:]) if r[9] else None,
+                    r[6],
+                    r[7],
+                    r[8],
                 )
                 for r in rows
             ]
@@ -747,6 +918,56 @@ class SQLiteStore(Store):
 
         return await self._submit(op)
 
+    async def search(self, query: SearchQuery) -> SearchPage:
+        try:
+            upper = int(query.cursor) if query.cursor else 1 << 62
+        except ValueError:
+            raise RoostError(ErrorCode.BAD_QUERY, "that search cursor is not one of ours") from None
+        where = ["message_search MATCH ?", "s.room IN (SELECT value FROM json_each(?))"]
+        args: list[object] = [fts5_match(query.terms), json.dumps(query.rooms)]
+        where.append("s.rowid < ?")
+        args.append(upper)
+        if query.sender:
+            where.append("m.sender = ?")
+            args.append(query.sender)
+        if query.since:
+            where.append("m.ts >= ?")
+            args.append(query.since)
+        if query.until:
+            where.append("m.ts < ?")
+            args.append(query.until)
+        args.append(query.limit + 1)
+        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
+        # Everything stored (or queued to be) before this search, indexed
+        # first: the batch is queued ahead of the query.
+        self._index(None)
+        sql = (
+            f"SELECT s.rowid, m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
+            " FROM message_search s JOIN messages m ON m.room = s.room AND m.seq = s.seq"
+            " LEFT JOIN files f ON f.id = m.file"
+            f" WHERE {' AND '.join(where)} ORDER BY s.rowid DESC LIMIT ?"
+        )
+
+        def op(conn: sqlite3.Connection) -> SearchPage:
+            try:
+                rows = conn.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                # parse_query quotes every term, so this should not happen; if
+                # FTS5 refuses a query all the same, it is the query's fault.
+                if "fts5" not in str(exc):
+                    raise
+                raise RoostError(ErrorCode.BAD_QUERY, f"the search cannot be run: {exc}") from None
+            found = [
+                StoredMessage(
+                    r[1], r[2], r[3], r[4], r[5], r[6], _file_record(r[7:]) if r[7] else None
+                )
+                for r in rows[: query.limit]
+            ]
+            more = len(rows) > query.limit
+            return SearchPage(found, str(rows[query.limit - 1][0]) if more else "")
+
+        return await self._submit(op)
+
     # --- files ---------------------------------------------------------------------
 
     async def get_file(self, file_id: str) -> FileRecord | None:
@@ -798,6 +1019,27 @@ class SQLiteStore(Store):
         return await self._submit(op)
 
 
+def _index_messages(conn: sqlite3.Connection, ranges: list[tuple[str, int, int]]) -> None:
+    """Add the messages with after < seq <= upto of each (room, after, upto) to the index.
+
+    The one place messages enter the search index: which kinds are
+    searchable, and how an edit or a removal changes what is found, belong
+    here. In time order, so the index's rowids (the order search pages in)
+    follow time.
+    """
+    conn.execute(
+        "INSERT INTO message_search (text, room, seq)"
+        " SELECT m.text, m.room, m.seq FROM json_each(?) j JOIN messages m"
+        " ON m.room = j.value ->> 0 AND m.seq > j.value ->> 1 AND m.seq <= j.value ->> 2"
+        " ORDER BY m.ts, m.room, m.seq",
+        (json.dumps(ranges),),
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO search_indexed (room, seq) VALUES (?, ?)",
+        [(room, upto) for room, _, upto in ranges],
+    )
+
+
 def _file_row(f: FileRecord) -> tuple[object, ...]:
     return (
         f.id,
@@ -821,8 +1063,8 @@ def _file_record(row: tuple[Any, ...]) -> FileRecord:
 
 
 INSERT_MESSAGE = (
-    "INSERT INTO messages (room, seq, sender, text, ts, priority, file)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO messages (room, seq, sender, text, ts, priority, file, kind, ref, reply_to)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 

@@ -45,4 +45,5 @@ for _key in ("enter", "m"):
 EXTENSIONS.add_screen(ScreenEntry("f2", "rooms", "browse and join rooms", RoomsScreen))
 
 # Later features register themselves on import.
-import roost.tui.moderation  # noqa: E402, F401
+import roost.tui.moderation  # noqa: E402
+import roost.tui.search  # noqa: E402, F401

@@ -7,8 +7,12 @@ the role and records the action as for any other client.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import msgspec
+
+from roost.client.search import hit_text, parse_search_line
 from roost.protocol.durations import format_until, split_duration
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.messages import (
@@ -25,6 +29,8 @@ from roost.protocol.messages import (
     PendingUser,
     Refuse,
     SanctionInfo,
+    Search,
+    SearchResult,
     SetPriority,
     SetRole,
     UnbanAddress,
@@ -50,6 +56,7 @@ _VERBS: dict[str, tuple[type[Wire], str, int]] = {
     "admit": (Admit, "admit NAME [PRIORITY]", 1),
     "refuse": (Refuse, "refuse NAME [REASON]", 1),
     "audit": (Audit, "audit [NAME]", 0),
+    "search": (Search, "search WORDS [from:USER] [in:#ROOM|@USER] [since:DATE] [until:DATE]", 1),
 }
 # Raw IRC commands that are Roost admin verbs (KICK is IRC's own, handled apart).
 COMMANDS = {v.upper() for v in _VERBS if v != "kick"}
@@ -86,11 +93,31 @@ def parse(verb: str, words: list[str]) -> tuple[type[Wire], dict[str, Any]] | No
         return msg_type, {"user": words[0], "priority": level}
     if verb == "audit":
         return msg_type, {"target": words[0] if words else "", "limit": 20}
+    if verb == "search":
+        # The line clients' syntax (in:#ops from:ann since:7d); the 10 newest.
+        a = parse_search_line(" ".join(words), time.time())
+        return msg_type, {
+            "query": a.query,
+            "room": a.room,
+            "sender": a.sender,
+            "since": a.since,
+            "until": a.until,
+            "limit": 10,
+        }
     return msg_type, {}
 
 
-def describe(verb: str, result: Any) -> str:
-    """A reply's result as lines of text."""
+def describe(verb: str, result: Any, me: str = "") -> str:
+    """A reply's result as lines of text (``me``: whose direct conversations they are)."""
+    if verb == "search" and isinstance(result, SearchResult | dict):
+        found = (
+            result if isinstance(result, SearchResult) else msgspec.convert(result, SearchResult)
+        )
+        if not found.messages:
+            return "search: no messages match"
+        more = " (more: narrow it with from:, in:, since:)" if found.next else ""
+        head = f"search: the {len(found.messages)} newest{more}"
+        return "\n".join([head, *(hit_text(m, me) for m in found.messages)])
     if isinstance(result, ModResult):
         text = f"{result.action} {result.target}: done"
         if result.expires:

@@ -646,7 +646,7 @@ class IrcSession:
         msg_type, fields = call
 
         def done(result: Any, error: RoostError | None) -> None:
-            text = error.message if error is not None else service.describe(verb, result)
+            text = error.message if error is not None else service.describe(verb, result, self.me)
             self.wrap([self._service_line(t) for t in text.split("\n")], label)
 
         self.request(msg_type, done, **fields)
