@@ -208,3 +208,35 @@ async def _all(store: Store, text: str) -> AsyncIterator[StoredMessage]:
         if not page.next:
             return
         cursor = page.next
+
+
+async def test_postgres_migration_indexes_messages_already_stored(pg_dsn: str) -> None:
+    import asyncpg
+
+    from roost.store.postgres import MIGRATIONS, SCHEMA_VERSION, PostgresStore
+
+    # A database at the version before search, with messages in it.
+    search = next(i for i, sql in enumerate(MIGRATIONS, 1) if "messages_search" in sql)
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(
+            "CREATE TABLE schema_version"
+            " (version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
+        )
+        for version, sql in enumerate(MIGRATIONS[: search - 1], start=1):
+            await conn.execute(sql)
+            await conn.execute("INSERT INTO schema_version VALUES ($1, 0)", version)
+        await conn.execute(
+            "INSERT INTO messages (room, seq, sender, text, ts, priority)"
+            " VALUES ('r', 1, 'ann', 'written before the upgrade', 1.0, 2)"
+        )
+        await conn.execute("INSERT INTO seqs (room, last) VALUES ('r', 1)")
+    finally:
+        await conn.close()
+    store = PostgresStore(pg_dsn)
+    assert await store.migrate() == list(range(search, SCHEMA_VERSION + 1))
+    await store.open()
+    try:
+        assert await texts(store, q("upgrade", ["r"])) == ["written before the upgrade"]
+    finally:
+        await store.close()
