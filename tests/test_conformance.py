@@ -28,6 +28,8 @@ LIMIT_KEYS = {
     "outbox_budget",
     "file_retention",
     "quiet_room_size",
+    "edit_window",
+    "max_reactions",
     "search_page",
     "search_rate",
     "search_burst",

@@ -208,3 +208,42 @@ async def test_expire_files_reports_unused_blobs(store: Store) -> None:
     assert (await store.get_file("old")).expired  # type: ignore[union-attr]
     assert await store.file_usage("ann") == 10
     assert await store.expire_files(10.0) == ([], [])
+
+
+async def test_events_about_a_message_are_stored_with_kind_ref_and_reply_to(store: Store) -> None:
+    done: list[asyncio.Future[None]] = []
+
+    def put(text: str, sender: str = "ann", **kw: object) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        store.append_message(
+            "r", sender, text, 2, 1.0, lambda exc: fut.set_result(None), None, **kw
+        )  # type: ignore[arg-type]
+        done.append(fut)
+
+    put("hello")
+    put("hi!", "bob", reply_to=1)
+    put("hello, all", kind="edit", ref=1)
+    put("\U0001f44d", "bob", kind="react", ref=1)
+    put("\U0001f44d", "bob", kind="react", ref=2)
+    await asyncio.gather(*done)
+    first = await store.get_message("r", 1)
+    assert first is not None and (first.text, first.kind, first.ref) == ("hello", "text", 0)
+    reply = await store.get_message("r", 2)
+    assert reply is not None and reply.reply_to == 1
+    assert await store.get_message("r", 9) is None
+    assert await store.get_message("other", 1) is None
+    refs = await store.refs_to("r", 1)
+    assert [(m.seq, m.kind, m.sender, m.text) for m in refs] == [
+        (3, "edit", "ann", "hello, all"),
+        (4, "react", "bob", "\U0001f44d"),
+    ]
+    assert [m.seq for m in await store.refs_to("r", 2)] == [5]
+    assert await store.refs_to("r", 0) == []
+    hist = await store.history("r", 0, 0, 10)
+    assert [(m.kind, m.ref, m.reply_to) for m in hist] == [
+        ("text", 0, 0),
+        ("text", 0, 1),
+        ("edit", 1, 0),
+        ("react", 1, 0),
+        ("react", 2, 0),
+    ]

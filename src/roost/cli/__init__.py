@@ -9,6 +9,7 @@ from roost.cli.account_cmds import passwd, sessions
 from roost.cli.admin import admin
 from roost.cli.client_cmds import chat, history, listen, send
 from roost.cli.db_cmds import db
+from roost.cli.edit_cmds import delete, edit, react
 from roost.cli.file_cmds import download, upload
 from roost.cli.ops_cmds import backup, restore
 from roost.cli.room_cmds import join, leave, rooms
@@ -32,6 +33,9 @@ main.add_command(user)
 main.add_command(send)
 main.add_command(listen)
 main.add_command(history)
+main.add_command(edit)
+main.add_command(delete)
+main.add_command(react)
 main.add_command(search)
 main.add_command(join)
 main.add_command(leave)

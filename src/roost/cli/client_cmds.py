@@ -14,6 +14,7 @@ import click
 
 from roost.cli.common import client_options, emit_json, make_client, parse_priority, run_async
 from roost.cli.room_cmds import no_such_room
+from roost.client.edits import MessageBook, describe_event
 from roost.client.ending import SessionEnded, ending, ending_line, exit_status
 from roost.client.events import FileSaved
 from roost.client.priority import lowered_note
@@ -32,6 +33,9 @@ from roost.protocol.sizes import human_size
     default=None,
     help="urgent, high, normal, low or 0-3 (at most your own level).",
 )
+@click.option(
+    "--reply-to", "reply_to", type=int, default=0, help="The seq of the message this answers."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @client_options
 @run_async
@@ -39,6 +43,7 @@ async def send(
     target: str,
     text: str,
     priority: str | None,
+    reply_to: int,
     as_json: bool,
     server: str,
     user: str | None,
@@ -47,7 +52,7 @@ async def send(
     """Send TEXT to a room or to @USER; prints the stored sequence number."""
     level = parse_priority(priority)
     async with make_client(server, user, register, reconnect=False) as client:
-        result = await client.send(target, text, level)
+        result = await client.send(target, text, level, reply_to=reply_to)
     note = lowered_note(level, result)
     if note:
         click.echo(f"roost: {note}", err=True)
@@ -167,7 +172,12 @@ def _print_event(ev: Any, as_json: bool, me: str) -> None:
         click.echo(visible(str(ev)))
 
 
-def format_message(m: Message, me: str) -> str:
+def format_message(m: Message, me: str, book: MessageBook | None = None) -> str:
+    """One message as a line (continuation lines indented).
+
+    With ``book`` (which has taken ``m`` already), an event shows the
+    reaction counts it leads to and a reply a short quote of what it answers.
+    """
     from roost.protocol.messages import PRIORITY_LABELS
     from roost.protocol.names import dm_peer
 
@@ -175,6 +185,12 @@ def format_message(m: Message, me: str) -> str:
     where = visible(f"@{dm_peer(m.room, me)}" if m.room.startswith("@") else f"#{m.room}")
     mark = "" if m.priority == 2 else f" [{PRIORITY_LABELS.get(m.priority, m.priority)}]"
     head = f"{stamp} {where} <{visible(m.sender)}>{mark}"
+    if m.kind != "text":
+        # An edit, deletion or reaction: one line saying what it did to which seq.
+        return f"{stamp} {where} * " + visible(describe_event(m, book))
+    if m.reply_to:
+        quote = book.quote(m.room, m.reply_to) if book is not None else f"#{m.reply_to}"
+        head += f" (reply to {visible(quote)})"
     if _is_offer(m):
         return f"{head} {format_offer(m)}"
     # Continuation lines indented, so that a message cannot pass for a line of its own.

@@ -28,6 +28,8 @@ from roost.client import (
     RoostError,
 )
 from roost.client.address import format_address
+from roost.client.edit_commands import EDIT_COMMANDS, EditCommand
+from roost.client.edits import MessageBook
 from roost.client.ending import SessionEnded, ending
 from roost.client.priority import lowered_note
 from roost.client.search import search_lines
@@ -53,7 +55,8 @@ HELP = (
     "commands: /join ROOM, /leave [ROOM], /msg USER TEXT, /who [ROOM], /rooms, "
     "/room ROOM (switch), /history [N], "
     "/search WORDS [from:USER] [in:ROOM] [since:DATE] [until:DATE], /urgent TEXT, /high TEXT, /low TEXT, "
-    "/send PATH, /get FILE_ID, /quit; "
+    "/send PATH, /get FILE_ID, /reply SEQ TEXT, /edit SEQ TEXT, /delete SEQ [REASON], "
+    "/react SEQ EMOJI, /unreact SEQ EMOJI (SEQ: a number, or last, -1, -2...), /quit; "
     "anything else goes to the current room. "
     "Moderators: /block NAME [DURATION] [REASON], /unblock NAME, /kick NAME [REASON], "
     "/mute NAME [DURATION] [REASON], /unmute NAME, /priority NAME LEVEL, /blocks, /pending, "
@@ -80,6 +83,8 @@ class LineChat(ModerationCommands):
         self.seen: dict[str, int] = {}
         # Transfers run beside the chat, so typing goes on while files move.
         self.transfers: set[asyncio.Task[None]] = set()
+        # What was shown, with edits, deletions and reactions folded in (for /edit -1...).
+        self.book = MessageBook()
         self.commands: dict[str, Callable[[list[str]], Awaitable[bool]]] = {
             "join": self.cmd_join,
             "leave": self.cmd_leave,
@@ -98,6 +103,7 @@ class LineChat(ModerationCommands):
             "quit": self.cmd_quit,
             "exit": self.cmd_quit,
             **self.moderation_commands(),
+            **{c.name: self._edit_command(c) for c in EDIT_COMMANDS},
         }
 
     async def handle(self, line: str) -> bool:
@@ -125,6 +131,18 @@ class LineChat(ModerationCommands):
         except RoostError as exc:
             self.out(f"! {visible(exc.message)}")
         return True
+
+    def _edit_command(self, command: EditCommand) -> Callable[[list[str]], Awaitable[bool]]:
+        async def run(args: list[str]) -> bool:
+            words = " ".join(args).split()
+            if len(words) < command.least:
+                self.out(f"! usage: {command.usage}")
+                return True
+            for line in await command.run(self.client, self.book, self.room, words):
+                self.out("* " + line)
+            return True
+
+        return run
 
     async def cmd_join(self, args: list[str]) -> bool:
         if not args:
@@ -296,7 +314,8 @@ class LineChat(ModerationCommands):
     def show(self, m: Message) -> str:
         """A message as printed; it counts as seen."""
         self.seen[m.room] = max(self.seen.get(m.room, 0), m.seq)
-        return format_message(m, self.client.user or "")
+        self.book.add(m)
+        return format_message(m, self.client.user or "", self.book)
 
     def render(self, ev: Any) -> str | None:
         """The line that shows ``ev``, with every text from the network made visible."""

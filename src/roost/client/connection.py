@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 
 from roost.client.accounts import AccountsMixin
+from roost.client.edits import EditsMixin
 from roost.client.events import ConnectionState
 from roost.client.moderation import ModerationMixin
 from roost.client.search import SearchMixin
@@ -114,7 +115,7 @@ class ConnectionLost(RoostError):
         super().__init__("disconnected", message)
 
 
-class Client(ModerationMixin, AccountsMixin, SearchMixin):
+class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin):
     """A connection to a Roost server, logged in as one user.
 
     Use :func:`connect` (``async with connect(...) as client``), or call
@@ -599,10 +600,15 @@ class Client(ModerationMixin, AccountsMixin, SearchMixin):
         except (ConnectionError, OSError) as exc:
             raise ConnectionLost(f"connection to the server lost: {exc}") from exc
 
-    async def send(self, to: str, text: str, priority: int | None = None) -> SendResult:
-        """Send to a room or ``@user``; returns once the server has stored it."""
+    async def send(
+        self, to: str, text: str, priority: int | None = None, reply_to: int = 0
+    ) -> SendResult:
+        """Send to a room or ``@user``; returns once the server has stored it.
+
+        ``reply_to``: the seq of the message (same conversation) this answers.
+        """
         result: SendResult = await self._call(
-            Send(id=0, to=to, text=text, priority=priority), SendResult
+            Send(id=0, to=to, text=text, priority=priority, reply_to=reply_to), SendResult
         )
         # Our own message comes back as an event too; it is new to us all the same.
         return result

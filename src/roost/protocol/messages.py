@@ -44,6 +44,8 @@ class Limits(msgspec.Struct, omit_defaults=False):
     outbox_budget: int = 1024 * 1024
     file_retention: float = 30 * 86400.0  # seconds a stored file is kept
     quiet_room_size: int = 500  # members above which a room announces no joins (0: none)
+    edit_window: float = 900.0  # seconds an author may edit or delete a message (0: any time)
+    max_reactions: int = 20  # distinct reactions (emoji) one message may carry
     search_page: int = 100  # most results of one search request
     search_rate: float = 0.5  # searches per second an account may make, sustained (0: no limit)
     search_burst: int = 10  # ... and in a burst
@@ -89,6 +91,43 @@ class Send(Wire, tag="send"):
     to: str  # room name, or "@user" for a direct message
     text: str
     priority: int | None = None  # None: the sender's own level
+    reply_to: int = 0  # seq of the message (same conversation) this answers; 0: none
+
+
+class Edit(Wire, tag="edit"):
+    """Replace the text of one's own message ``seq`` in ``room`` (within the edit window)."""
+
+    id: int
+    room: str  # room name, "@user" or a conversation key
+    seq: int
+    text: str
+
+
+class Delete(Wire, tag="delete"):
+    """Delete one's own message (within the edit window), or, as a moderator, anyone's."""
+
+    id: int
+    room: str
+    seq: int
+    reason: str = ""  # recorded in the audit log when a moderator removes another's message
+
+
+class React(Wire, tag="react"):
+    """Add a reaction (an emoji) to message ``seq``."""
+
+    id: int
+    room: str
+    seq: int
+    emoji: str
+
+
+class Unreact(Wire, tag="unreact"):
+    """Take back one's own reaction ``emoji`` from message ``seq``."""
+
+    id: int
+    room: str
+    seq: int
+    emoji: str
 
 
 class Join(Wire, tag="join"):
@@ -405,7 +444,11 @@ class FileInfo(msgspec.Struct):
 class Message(Wire, tag="msg"):
     """A chat message in a room or a direct conversation (room ``@a+b``).
 
-    A message with ``file`` is a file offer; its text is the caption.
+    A message with ``file`` is a file offer; its text is the caption. A
+    ``kind`` other than "text" is an event about the earlier message ``ref``
+    (docs/protocol.md 5.3): "edit" (text: the new text), "delete" (by its
+    author), "remove" (by a moderator; text: the reason), "react" and
+    "unreact" (text: the emoji). ``reply_to``: the seq a text message answers.
     """
 
     room: str
@@ -415,6 +458,9 @@ class Message(Wire, tag="msg"):
     ts: float
     priority: int = NORMAL
     file: FileInfo | None = None
+    kind: str = "text"
+    ref: int = 0
+    reply_to: int = 0
 
 
 class FileData(Wire, tag="data"):
@@ -644,6 +690,10 @@ ClientMessage = (
     | Login
     | Resume
     | Send
+    | Edit
+    | Delete
+    | React
+    | Unreact
     | Join
     | Leave
     | ListRooms

@@ -45,6 +45,7 @@ _VERBS = {
     "disable": "disabled",
     "enable": "enabled",
     "delete": "deleted",
+    "remove": "removed a message of",
 }
 
 # Actions on one's own account: the target is the actor.

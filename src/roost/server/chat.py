@@ -45,6 +45,7 @@ from roost.server.admission import PENDING, enter_lobby
 from roost.server.auth import new_token, token_digest
 from roost.server.changes import ACCOUNT, ROOM, announce
 from roost.server.connection import LATER, BulkReply, Replier
+from roost.server.message_refs import live_message
 from roost.server.outbox import chat_class
 from roost.server.sanctions import banned_text, blocked_error
 from roost.server.state import Room
@@ -222,21 +223,29 @@ def conversation_key(server: Server, me: str, target: str) -> str:
     return room.name
 
 
-def send(server: Server, conn: ClientConnection, msg: Send) -> Any:
-    account = require_login(conn)
-    if len(msg.text) > server.config.max_text:
+def check_text(server: Server, text: str, what: str = "message") -> None:
+    """A message's (or an edit's) text: not empty, within max_text."""
+    if len(text) > server.config.max_text:
         raise RoostError(
             ErrorCode.BAD_REQUEST,
-            f"message of {len(msg.text)} characters exceeds the limit of {server.config.max_text}",
+            f"{what} of {len(text)} characters exceeds the limit of {server.config.max_text}",
         )
-    if not msg.text:
-        raise RoostError(ErrorCode.BAD_REQUEST, "empty message")
+    if not text:
+        raise RoostError(ErrorCode.BAD_REQUEST, f"empty {what}")
+
+
+def send(server: Server, conn: ClientConnection, msg: Send) -> Any:
+    account = require_login(conn)
+    check_text(server, msg.text)
     key = conversation_key(server, account.name, msg.to)
     priority = account.priority
     if msg.priority is not None:
         if not 0 <= msg.priority <= 3:
             raise RoostError(ErrorCode.BAD_REQUEST, "priority must be 0..3")
         priority = max(priority, msg.priority)  # only a lower importance may be asked for
+    if msg.reply_to:
+        # The answered message is looked up in the store first; plain sends stay synchronous.
+        return _send_reply(server, conn, account.name, key, priority, msg)
     for check in server.send_checks:
         check(server, conn, msg)
     reply = conn.reply_later(msg)
@@ -247,6 +256,40 @@ def send(server: Server, conn: ClientConnection, msg: Send) -> Any:
     return LATER
 
 
+async def _send_reply(
+    server: Server, conn: ClientConnection, sender: str, key: str, priority: int, msg: Send
+) -> SendResult:
+    await live_message(server.store, key, msg.reply_to)
+    for check in server.send_checks:
+        check(server, conn, msg)
+    return await post_and_wait(server, key, sender, msg.text, priority, reply_to=msg.reply_to)
+
+
+async def post_and_wait(
+    server: Server,
+    key: str,
+    sender: str,
+    text: str,
+    priority: int,
+    kind: str = "text",
+    ref: int = 0,
+    reply_to: int = 0,
+) -> SendResult:
+    """post_message for an async handler: the SendResult once stored and published."""
+    done: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+
+    def then(result: Any, exc: BaseException | None) -> None:
+        if done.done():
+            return
+        if exc is not None:
+            done.set_exception(exc)
+        else:
+            done.set_result(result)
+
+    post_message(server, key, sender, text, priority, then, kind=kind, ref=ref, reply_to=reply_to)
+    return await done
+
+
 def post_message(
     server: Server,
     key: str,
@@ -255,10 +298,15 @@ def post_message(
     priority: int,
     then: Replier,
     file: FileRecord | None = None,
+    kind: str = "text",
+    ref: int = 0,
+    reply_to: int = 0,
 ) -> None:
     """Store a message and publish it; ``then(SendResult, None)`` or ``then(None, error)``.
 
     With ``file``, the message is the offer of that file (stored with it).
+    ``kind``/``ref``/``reply_to``: an event about message ``ref``, or a reply
+    (docs/protocol.md 5.3).
     With ack_after_store (the default) the message is published and ``then``
     called in the loop turn its row is committed; without, both at once.
     """
@@ -273,7 +321,7 @@ def post_message(
     if not server.config.ack_after_store:
         publish(
             server.store.append_message(
-                key, sender, text, priority, time.time(), _log_failure, file
+                key, sender, text, priority, time.time(), _log_failure, file, kind, ref, reply_to
             )
         )
         return
@@ -284,7 +332,9 @@ def post_message(
         else:
             publish(rec)  # stored: delivered even if its sender has gone meanwhile
 
-    rec = server.store.append_message(key, sender, text, priority, time.time(), stored, file)
+    rec = server.store.append_message(
+        key, sender, text, priority, time.time(), stored, file, kind, ref, reply_to
+    )
 
 
 def _log_failure(exc: BaseException | None) -> None:
@@ -391,6 +441,9 @@ def wire_message(r: StoredMessage) -> Message:
         ts=r.ts,
         priority=r.priority,
         file=file_info(r.file) if r.file is not None else None,
+        kind=r.kind,
+        ref=r.ref,
+        reply_to=r.reply_to,
     )
 
 

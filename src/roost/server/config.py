@@ -40,6 +40,10 @@ class ServerConfig:
     max_frame: int = DEFAULT_MAX_FRAME
     max_text: int = 16 * 1024
     history_page: int = 500
+    # seconds after sending in which an author may edit or delete a message (0: any
+    # time), and how many distinct reactions one message may carry
+    edit_window: float = 900.0
+    max_reactions: int = 20
     # search (docs/protocol.md, "Search"): most results per request, and a token
     # bucket per account (searches per second sustained, burst; 0: no limit)
     search_page: int = 100
@@ -175,6 +179,10 @@ class ServerConfig:
                 raise RoostError(ErrorCode.BAD_REQUEST, f"{name} must not be negative")
         if self.quiet_room_size < 0:
             raise RoostError(ErrorCode.BAD_REQUEST, "quiet_room_size must not be negative")
+        if self.edit_window < 0:
+            raise RoostError(ErrorCode.BAD_REQUEST, "edit_window must not be negative")
+        if self.max_reactions < 1:
+            raise RoostError(ErrorCode.BAD_REQUEST, "max_reactions must be at least 1")
         if self.search_page < 1:
             raise RoostError(ErrorCode.BAD_REQUEST, "search_page must be at least 1")
         if self.search_rate < 0 or self.search_burst < 0:
@@ -227,6 +235,8 @@ class ServerConfig:
             outbox_budget=self.outbox_budget,
             file_retention=self.file_retention,
             quiet_room_size=self.quiet_room_size,
+            edit_window=self.edit_window,
+            max_reactions=self.max_reactions,
             search_page=self.search_page,
             search_rate=self.search_rate,
             search_burst=self.search_burst,

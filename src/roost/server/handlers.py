@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from roost.server import accounts, chat, files, keepalive, moderation, ops, search
+from roost.server import accounts, chat, edits, files, keepalive, moderation, ops, search
 
 HANDLERS: dict[type, Any] = {
     **chat.HANDLERS,
@@ -13,6 +13,7 @@ HANDLERS: dict[type, Any] = {
     **files.HANDLERS,
     **ops.HANDLERS,
     **accounts.HANDLERS,
+    **edits.HANDLERS,
     **search.HANDLERS,
 }
 

@@ -33,6 +33,8 @@ LIVE = frozenset(
         "registration",
         "max_text",
         "history_page",
+        "edit_window",
+        "max_reactions",
         "search_page",
         "search_rate",
         "search_burst",

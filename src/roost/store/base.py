@@ -56,6 +56,11 @@ class StoredMessage:
     ts: float
     priority: int
     file: FileRecord | None = None  # set for a file offer
+    # "text" for a message; "edit", "delete", "remove", "react" or "unreact" for
+    # an event about the message ``ref`` (docs/protocol.md 5.3)
+    kind: str = "text"
+    ref: int = 0
+    reply_to: int = 0  # a text message answering the message of this seq (0: none)
 
 
 @dataclass(slots=True)
@@ -256,6 +261,9 @@ class Store(abc.ABC):
         ts: float,
         on_stored: OnStored,
         file: FileRecord | None = None,
+        kind: str = "text",
+        ref: int = 0,
+        reply_to: int = 0,
     ) -> StoredMessage:
         """Store a message; ``on_stored`` runs once it is stored.
 
@@ -270,8 +278,17 @@ class Store(abc.ABC):
         assigned in call order and callbacks run in the same order, so
         delivery in completion order is delivery in seq order. With ``file``,
         the file's record is stored in the same transaction as the message
-        that offers it.
+        that offers it. ``kind``, ``ref`` and ``reply_to`` are stored as given
+        (see :class:`StoredMessage`).
         """
+
+    @abc.abstractmethod
+    async def get_message(self, room: str, seq: int) -> StoredMessage | None:
+        """One stored message of a conversation (with its file); None if there is none."""
+
+    @abc.abstractmethod
+    async def refs_to(self, room: str, seq: int) -> list[StoredMessage]:
+        """The messages whose ``ref`` is ``seq`` (edits, deletions, reactions), oldest first."""
 
     @abc.abstractmethod
     async def last_seq(self, room: str) -> int:

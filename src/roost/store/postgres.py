@@ -128,7 +128,14 @@ MIGRATIONS: list[str] = [
         ts DOUBLE PRECISION NOT NULL
     );
     """,
-    # 3: full-text search. A generated column keeps the index in step with every
+    # 3: edits, deletions, reactions and replies (docs/protocol.md 5.3)
+    """
+    ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
+    ALTER TABLE messages ADD COLUMN ref BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN reply_to BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX messages_ref ON messages (room, ref) WHERE ref > 0;
+    """,
+    # 4: full-text search. A generated column keeps the index in step with every
     # insert in the same statement; only letters and digits are words (as in the
     # SQLite store's FTS5 tokenizer), the "simple" config folds case and keeps
     # accents. Which rows are searchable, and how edits change that, is decided
@@ -150,8 +157,10 @@ ACCOUNT_COLUMNS = "name, password_hash, role, priority, status, created"
 # returned values in batch order, insert them.
 INSERT_BATCH = """
 WITH b AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int[], $6::text[])
-        WITH ORDINALITY AS b(room, sender, text, ts, priority, file, ord)
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::float8[], $5::int[], $6::text[],
+        $7::text[], $8::bigint[], $9::bigint[]
+    ) WITH ORDINALITY AS b(room, sender, text, ts, priority, file, kind, ref, reply_to, ord)
 ), c AS (
     SELECT room, count(*) AS n FROM b GROUP BY room ORDER BY room
 ), s AS (
@@ -159,20 +168,31 @@ WITH b AS (
     ON CONFLICT (room) DO UPDATE SET last = seqs.last + EXCLUDED.last
     RETURNING room, last
 )
-INSERT INTO messages (room, seq, sender, text, ts, priority, file)
+INSERT INTO messages (room, seq, sender, text, ts, priority, file, kind, ref, reply_to)
 SELECT b.room, s.last - c.n + row_number() OVER (PARTITION BY b.room ORDER BY b.ord),
-       b.sender, b.text, b.ts, b.priority, b.file
+       b.sender, b.text, b.ts, b.priority, b.file, b.kind, b.ref, b.reply_to
 FROM b JOIN c USING (room) JOIN s USING (room)
 RETURNING room, seq
 """
 
-# Newest first, (ts, room, seq) the order and the cursor.
+# Newest first, (ts, room, seq) of the message the order and the cursor. The
+# row whose text matched (e) is a text message or an edit of one (m); it counts
+# while it is m's latest text and m was not deleted or removed. Reactions and
+# deletions are in the index too (the generated column covers every row) but
+# never match.
 SEARCH_SQL = """
-SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}
-FROM messages m LEFT JOIN files f ON f.id = m.file
-WHERE m.search @@ to_tsquery('simple', $1) AND m.room = ANY($2::text[])
+SELECT m.room, m.seq, m.sender, e.text, m.ts, m.priority, {file_cols}, m.reply_to
+FROM messages e
+JOIN messages m ON m.room = e.room
+    AND m.seq = CASE WHEN e.kind = 'edit' THEN e.ref ELSE e.seq END
+LEFT JOIN files f ON f.id = m.file
+WHERE e.search @@ to_tsquery('simple', $1) AND e.kind IN ('text', 'edit')
+  AND e.room = ANY($2::text[])
   AND ($3 = '' OR m.sender = $3) AND m.ts >= $4 AND m.ts < $5
   AND (m.ts, m.room, m.seq) < ($6, $7, $8)
+  AND NOT EXISTS (
+      SELECT 1 FROM messages x WHERE x.room = m.room AND x.ref = m.seq AND x.ref > 0
+      AND (x.kind IN ('delete', 'remove') OR (x.kind = 'edit' AND x.seq > e.seq)))
 ORDER BY m.ts DESC, m.room DESC, m.seq DESC
 LIMIT $9
 """
@@ -579,9 +599,12 @@ class PostgresStore(Store):
         ts: float,
         on_stored: OnStored,
         file: FileRecord | None = None,
+        kind: str = "text",
+        ref: int = 0,
+        reply_to: int = 0,
     ) -> StoredMessage:
         # The seq comes with the commit (another node may take the next one first).
-        rec = StoredMessage(room, 0, sender, text, ts, priority, file)
+        rec = StoredMessage(room, 0, sender, text, ts, priority, file, kind, ref, reply_to)
         self._pending.append(_Pending(rec, on_stored, file))
         self._wake.set()
         return rec
@@ -654,15 +677,34 @@ class PostgresStore(Store):
 
     async def history(self, room: str, after: int, before: int, limit: int) -> list[StoredMessage]:
         upper = before if before > 0 else (1 << 62)
-        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
-        rows = await self._fetch(
-            f"SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
-            " FROM messages m LEFT JOIN files f ON f.id = m.file"
-            " WHERE m.room = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq LIMIT $4",
+        return await self._messages(
+            "m.room = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq LIMIT $4",
             room,
             after,
             upper,
             limit,
+        )
+
+    async def get_message(self, room: str, seq: int) -> StoredMessage | None:
+        rows = await self._messages("m.room = $1 AND m.seq = $2", room, seq)
+        return rows[0] if rows else None
+
+    async def refs_to(self, room: str, seq: int) -> list[StoredMessage]:
+        if seq <= 0:
+            return []
+        # "m.ref > 0" repeats the partial index's condition, so the planner may use it.
+        return await self._messages(
+            "m.room = $1 AND m.ref = $2 AND m.ref > 0 ORDER BY m.seq", room, seq
+        )
+
+    async def _messages(self, where: str, *args: Any) -> list[StoredMessage]:
+        """Messages (with their files) matching ``where``, a condition on ``m``."""
+        file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
+        rows = await self._fetch(
+            "SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, m.kind, m.ref,"
+            f" m.reply_to, {file_cols} FROM messages m LEFT JOIN files f ON f.id = m.file"
+            f" WHERE {where}",
+            *args,
         )
         return [
             StoredMessage(
@@ -672,7 +714,10 @@ class PostgresStore(Store):
                 r[3],
                 r[4],
                 r[5],
-                _file_record(tuple(r)[6:]) if r[6] else None,
+                _file_record(tuple(r)[9:]) if r[9] else None,
+                r[6],
+                int(r[7]),
+                int(r[8]),
             )
             for r in rows
         ]
@@ -698,7 +743,8 @@ class PostgresStore(Store):
                 r[3],
                 r[4],
                 r[5],
-                _file_record(tuple(r)[6:]) if r[6] else None,
+                _file_record(tuple(r)[6:16]) if r[6] else None,
+                reply_to=int(r[16]),
             )
             for r in rows[: query.limit]
         ]
@@ -766,6 +812,9 @@ async def _insert(conn: asyncpg.Connection, batch: list[_Pending]) -> None:
             [r.ts for r in recs],
             [r.priority for r in recs],
             [r.file.id if r.file is not None else None for r in recs],
+            [r.kind for r in recs],
+            [r.ref for r in recs],
+            [r.reply_to for r in recs],
         )
     # Within a room the seqs follow batch order: hand them out in that order.
     by_room: dict[str, list[int]] = {}

@@ -78,8 +78,13 @@ CREATE TABLE IF NOT EXISTS messages (
     ts REAL NOT NULL,
     priority INTEGER NOT NULL,
     file TEXT,
+    kind TEXT NOT NULL DEFAULT 'text',
+    ref INTEGER NOT NULL DEFAULT 0,
+    reply_to INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (room, seq)
 ) WITHOUT ROWID;
+-- the events about one message (edits, deletions, reactions) are found by its seq
+CREATE INDEX IF NOT EXISTS messages_ref ON messages (room, ref) WHERE ref > 0;
 CREATE TABLE IF NOT EXISTS files (
     id TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL,
@@ -131,7 +136,8 @@ CREATE TABLE IF NOT EXISTS last_seen (
 # so both stores find the same messages.
 SEARCH_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5(
-    text, room UNINDEXED, seq UNINDEXED, tokenize = 'unicode61 remove_diacritics 0'
+    text, room UNINDEXED, seq UNINDEXED, src UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 0'
 );
 CREATE TABLE IF NOT EXISTS search_indexed (
     room TEXT PRIMARY KEY,
@@ -141,7 +147,13 @@ CREATE TABLE IF NOT EXISTS search_indexed (
 INDEX_INTERVAL = 0.25  # seconds between two background indexing batches
 INDEX_CHUNK = 1024  # messages per background indexing batch
 # Columns added after a table was first published: (table, column, definition).
-MIGRATIONS = [("messages", "file", "TEXT")]
+MIGRATIONS = [
+    ("messages", "file", "TEXT"),
+    ("messages", "kind", "TEXT NOT NULL DEFAULT 'text'"),
+    ("messages", "ref", "INTEGER NOT NULL DEFAULT 0"),
+    ("messages", "reply_to", "INTEGER NOT NULL DEFAULT 0"),
+]
+MESSAGE_COLUMNS = "m.room, m.seq, m.sender, m.text, m.ts, m.priority, m.kind, m.ref, m.reply_to"
 FILE_COLUMNS = "id, sha256, name, size, media_type, owner, room, created, expires, expired"
 
 _STOP = object()
@@ -749,16 +761,22 @@ class SQLiteStore(Store):
         ts: float,
         on_stored: OnStored,
         file: FileRecord | None = None,
+        kind: str = "text",
+        ref: int = 0,
+        reply_to: int = 0,
     ) -> StoredMessage:
         seq = self._seq.get(room, 0) + 1
         self._seq[room] = seq
         self._unindexed.add(room)
         if file is None:
             # The common case: a plain row, batched with its neighbours (_MessageRow).
-            self._enqueue(_MessageRow((room, seq, sender, text, ts, priority, None)), on_stored)
-            return StoredMessage(room, seq, sender, text, ts, priority)
+            self._enqueue(
+                _MessageRow((room, seq, sender, text, ts, priority, None, kind, ref, reply_to)),
+                on_stored,
+            )
+            return StoredMessage(room, seq, sender, text, ts, priority, None, kind, ref, reply_to)
         record = file
-        row = (room, seq, sender, text, ts, priority, record.id)
+        row = (room, seq, sender, text, ts, priority, record.id, kind, ref, reply_to)
 
         def op_with_file(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -768,7 +786,7 @@ class SQLiteStore(Store):
             conn.execute(INSERT_MESSAGE, row)
 
         self._enqueue(op_with_file, on_stored)
-        return StoredMessage(room, seq, sender, text, ts, priority, file)
+        return StoredMessage(room, seq, sender, text, ts, priority, file, kind, ref, reply_to)
 
     async def last_seq(self, room: str) -> int:
         return self._seq.get(room, 0)
@@ -785,19 +803,45 @@ class SQLiteStore(Store):
 
     async def history(self, room: str, after: int, before: int, limit: int) -> list[StoredMessage]:
         upper = before if before > 0 else (1 << 62)
+        return await self._messages(
+            "m.room = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ?",
+            (room, after, upper, limit),
+        )
 
+    async def get_message(self, room: str, seq: int) -> StoredMessage | None:
+        rows = await self._messages("m.room = ? AND m.seq = ?", (room, seq))
+        return rows[0] if rows else None
+
+    async def refs_to(self, room: str, seq: int) -> list[StoredMessage]:
+        if seq <= 0:
+            return []
+        # "m.ref > 0" repeats the partial index's condition, so SQLite uses the index.
+        return await self._messages(
+            "m.room = ? AND m.ref = ? AND m.ref > 0 ORDER BY m.seq", (room, seq)
+        )
+
+    async def _messages(self, where: str, args: tuple[Any, ...]) -> list[StoredMessage]:
+        """Messages (with their files) matching ``where``, a condition on ``m``."""
         file_cols = ", ".join(f"f.{c}" for c in FILE_COLUMNS.split(", "))
 
         def op(conn: sqlite3.Connection) -> list[StoredMessage]:
             rows = conn.execute(
-                f"SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
-                " FROM messages m LEFT JOIN files f ON f.id = m.file"
-                " WHERE m.room = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq LIMIT ?",
-                (room, after, upper, limit),
+                f"SELECT {MESSAGE_COLUMNS}, {file_cols}"
+                f" FROM messages m LEFT JOIN files f ON f.id = m.file WHERE {where}",
+                args,
             )
             return [
                 StoredMessage(
-                    r[0], r[1], r[2], r[3], r[4], r[5], _file_record(r[6:]) if r[6] else None
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    _file_record(r[9:]) if r[9] else None,
+                    r[6],
+                    r[7],
+                    r[8],
                 )
                 for r in rows
             ]
@@ -827,9 +871,19 @@ class SQLiteStore(Store):
         # Everything stored (or queued to be) before this search, indexed
         # first: the batch is queued ahead of the query.
         self._index(None)
+        # An entry is the text of row src for the message seq (itself, or an
+        # edit of it): found only while it is the message's latest text and the
+        # message was not deleted or removed ("x.ref > 0": the partial index).
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM messages x WHERE x.room = s.room AND x.ref = s.seq"
+            " AND x.ref > 0 AND (x.kind IN ('delete', 'remove')"
+            " OR (x.kind = 'edit' AND x.seq > s.src)))"
+        )
         sql = (
-            f"SELECT s.rowid, m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
+            f"SELECT s.rowid, m.room, m.seq, m.sender, t.text, m.ts, m.priority, {file_cols},"
+            " m.reply_to"
             " FROM message_search s JOIN messages m ON m.room = s.room AND m.seq = s.seq"
+            " JOIN messages t ON t.room = s.room AND t.seq = s.src"
             " LEFT JOIN files f ON f.id = m.file"
             f" WHERE {' AND '.join(where)} ORDER BY s.rowid DESC LIMIT ?"
         )
@@ -845,7 +899,14 @@ class SQLiteStore(Store):
                 raise RoostError(ErrorCode.BAD_QUERY, f"the search cannot be run: {exc}") from None
             found = [
                 StoredMessage(
-                    r[1], r[2], r[3], r[4], r[5], r[6], _file_record(r[7:]) if r[7] else None
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    _file_record(r[7:17]) if r[7] else None,
+                    reply_to=r[17],
                 )
                 for r in rows[: query.limit]
             ]
@@ -908,15 +969,19 @@ class SQLiteStore(Store):
 def _index_messages(conn: sqlite3.Connection, ranges: list[tuple[str, int, int]]) -> None:
     """Add the messages with after < seq <= upto of each (room, after, upto) to the index.
 
-    The one place messages enter the search index: which kinds are
-    searchable, and how an edit or a removal changes what is found, belong
-    here. In time order, so the index's rowids (the order search pages in)
-    follow time.
+    The one place messages enter the search index. Text messages (and file
+    offers) are indexed as themselves, an edit as the text of the message it
+    edits (``seq`` the message, ``src`` the row the text is from); reactions
+    and deletions are not text to find (a search drops a deleted message and
+    a text an edit replaced, see search). In time order, so the index's
+    rowids (the order search pages in) follow time.
     """
     conn.execute(
-        "INSERT INTO message_search (text, room, seq)"
-        " SELECT m.text, m.room, m.seq FROM json_each(?) j JOIN messages m"
+        "INSERT INTO message_search (text, room, seq, src)"
+        " SELECT m.text, m.room, CASE m.kind WHEN 'edit' THEN m.ref ELSE m.seq END, m.seq"
+        " FROM json_each(?) j JOIN messages m"
         " ON m.room = j.value ->> 0 AND m.seq > j.value ->> 1 AND m.seq <= j.value ->> 2"
+        " WHERE m.kind IN ('text', 'edit')"
         " ORDER BY m.ts, m.room, m.seq",
         (json.dumps(ranges),),
     )
@@ -949,8 +1014,8 @@ def _file_record(row: tuple[Any, ...]) -> FileRecord:
 
 
 INSERT_MESSAGE = (
-    "INSERT INTO messages (room, seq, sender, text, ts, priority, file)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO messages (room, seq, sender, text, ts, priority, file, kind, ref, reply_to)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
