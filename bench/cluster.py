@@ -7,6 +7,11 @@ at a steady 2,000 messages/s, then deliveries/s with the senders unpaced
 (window 128). With --peers, ngircd's latency at the same rate. The engines
 are started here (tests/engines.py), on free loopback ports, and stopped.
 
+With the engines, their CPU use while the load runs is reported too
+(``postgres_cpu``, ``redis_cpu``, in cores; PostgreSQL's is the postmaster's and
+all its backends'), and the nodes' together (``nodes_cpu``): what tells which
+part would saturate first.
+
     python bench/cluster.py [--peers] [--rate 2000] [--duration 4]
 """
 
@@ -16,6 +21,7 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +53,39 @@ def _migrate(dsn: str) -> None:
     )
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process, its exited children and its live children."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    for child in Path("/proc").iterdir():
+        if not child.name.isdigit():
+            continue
+        try:
+            stat = (child / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == pid:
+                total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            continue  # gone meanwhile
+    return total
+
+
+class _CpuMeter:
+    """CPU use in cores of some process trees between start() and stop()."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.t0 = 0.0
+        self.cpu0: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self.cpu0 = {k: _tree_cpu(p) for k, p in self.pids.items()}
+
+    def stop(self) -> dict[str, float]:
+        span = max(1e-9, time.monotonic() - self.t0)
+        return {k: round((_tree_cpu(p) - self.cpu0[k]) / span, 2) for k, p in self.pids.items()}
+
+
 def _run(
     setup: str, args: argparse.Namespace, engines: Engines | None, nodes: int, paced: bool
 ) -> dict[str, Any]:
@@ -73,7 +112,21 @@ def _run(
                 stamp_every=args.stamp_every if paced else 0,
                 ports=tuple(s.port for s in servers),
             )
-            result = run_room_load(load, server_pid=servers[0].pid)
+            pids = {f"node{i}": s.pid for i, s in enumerate(servers)}
+            if engines is not None:
+                assert engines.postgres.proc is not None and engines.redis.proc is not None
+                pids |= {"postgres_cpu": engines.postgres.proc.pid}
+                pids |= {"redis_cpu": engines.redis.proc.pid}
+            meter = _CpuMeter(pids)
+            cpu: dict[str, float] = {}
+            result = run_room_load(
+                load,
+                server_pid=servers[0].pid,
+                on_go=meter.start,
+                on_sent=lambda: cpu.update(meter.stop()),
+            )
+            result["nodes_cpu"] = round(sum(v for k, v in cpu.items() if k.startswith("node")), 2)
+            result |= {k: v for k, v in cpu.items() if not k.startswith("node")}
             result["setup"] = setup
             result["nodes"] = nodes
             return result
@@ -104,7 +157,8 @@ def _ngircd(args: argparse.Namespace) -> dict[str, Any]:
 
 def _brief(r: dict[str, Any]) -> dict[str, Any]:
     keys = ("deliveries_per_s", "msgs_per_s", "latency_ms", "sent", "acked", "errors", "gaps")
-    keys += ("delivered_min", "delivered_max", "server_cpu")
+    keys += ("delivered_min", "delivered_max", "server_cpu", "nodes_cpu", "postgres_cpu")
+    keys += ("redis_cpu", "closed")
     return {k: r[k] for k in keys if k in r}
 
 

@@ -282,10 +282,12 @@ def run_room_load(
     warmup: float = 0.5,
     on_go: Callable[[], None] | None = None,
     server_pid: int | None = None,
+    on_sent: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Run one room load against a server already listening on ``load.port``.
 
-    ``on_go`` is called as the senders start (to attach a profiler, say).
+    ``on_go`` is called as the senders start (to attach a profiler, say), and
+    ``on_sent`` as they have all finished (before the deliveries drain).
     With ``server_pid``, the server's CPU use while the senders run is reported.
     """
     cpu0 = cpu1 = clients0 = clients1 = 0.0
@@ -310,6 +312,8 @@ def run_room_load(
         if on_go is not None:
             on_go()
         (sent,) = workers.gather([send_pipe], timeout=load.duration + 60)
+        if on_sent is not None:
+            on_sent()
         if server_pid is not None:
             cpu1 = cpu_seconds(server_pid)
         clients1 = sum(cpu_seconds(pid) for pid in pids)

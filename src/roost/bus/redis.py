@@ -129,15 +129,18 @@ class RedisBus(Bus):
             raise RoostError(ErrorCode.INTERNAL, "not subscribed to Redis (reconnecting)")
 
     def publish(self, envelope: Envelope) -> None:
-        if self._handler is not None:
-            self._handler(envelope)
         e = envelope
         self._out.append((e.room, e.seq, e.klass, e.first, bytes(e.frame)))
         if len(self._out) > MAX_OUTGOING:
             # Redis is away and the backlog is full: the oldest are dropped
             # (the other nodes catch up from the store).
             del self._out[: len(self._out) - MAX_OUTGOING]
+        # Woken before the local delivery schedules its fan-out: at the next
+        # yield the other nodes' copy goes out first, and then this node
+        # writes to its own sessions (which takes longer).
         self._wake.set()
+        if self._handler is not None:
+            self._handler(envelope)
 
     # --- presence -----------------------------------------------------------------
 

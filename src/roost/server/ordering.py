@@ -28,7 +28,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("roost.server")
 
-HOLE_WAIT = 0.05  # seconds a message after a hole waits before the hole is fetched
+# Seconds a message after a hole waits before the hole is fetched. Whatever
+# lies below a committed seq is committed too, so the read could be at once;
+# the wait only spares reads that the bus makes needless (it usually brings a
+# node's earlier seqs within 1 to 2 ms). 50 ms made it the two-node p99.
+HOLE_WAIT = 0.01
 CHECK_INTERVAL = 1.0  # seconds between two checks of the active conversations' last seqs
 FETCH_PAGE = 500  # messages per history read while filling a hole
 
