@@ -353,3 +353,19 @@ async def test_irc_search_through_roostserv(server_factory) -> None:
             await irc.until(r"RoostServ.* NOTICE .*search: no messages match")
     finally:
         await irc.close()
+
+
+async def test_search_follows_edits_and_deletions(any_server) -> None:
+    async with logged_in(any_server) as me:
+        room = unique("ed")
+        await me.join(room)
+        kept = await me.send(room, "first draft of the plan")
+        gone = await me.send(room, "a draft to delete")
+        await me.edit(room, kept.seq, "final version of the plan")
+        await me.delete(room, gone.seq)
+        await me.react(room, kept.seq, "draft")
+        assert [m.text async for m in me.search("draft", room=room)] == []
+        hits = [m async for m in me.search("plan", room=room)]
+        assert [(m.seq, m.text, m.kind) for m in hits] == [
+            (kept.seq, "final version of the plan", "text")
+        ]

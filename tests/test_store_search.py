@@ -208,3 +208,59 @@ async def _all(store: Store, text: str) -> AsyncIterator[StoredMessage]:
         if not page.next:
             return
         cursor = page.next
+
+
+async def test_postgres_migration_indexes_messages_already_stored(pg_dsn: str) -> None:
+    import asyncpg
+
+    from roost.store.postgres import MIGRATIONS, SCHEMA_VERSION, PostgresStore
+
+    # A database at the version before search, with messages in it.
+    search = next(i for i, sql in enumerate(MIGRATIONS, 1) if "messages_search" in sql)
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute(
+            "CREATE TABLE schema_version"
+            " (version INTEGER PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)"
+        )
+        for version, sql in enumerate(MIGRATIONS[: search - 1], start=1):
+            await conn.execute(sql)
+            await conn.execute("INSERT INTO schema_version VALUES ($1, 0)", version)
+        await conn.execute(
+            "INSERT INTO messages (room, seq, sender, text, ts, priority)"
+            " VALUES ('r', 1, 'ann', 'written before the upgrade', 1.0, 2)"
+        )
+        await conn.execute("INSERT INTO seqs (room, last) VALUES ('r', 1)")
+    finally:
+        await conn.close()
+    store = PostgresStore(pg_dsn)
+    assert await store.migrate() == list(range(search, SCHEMA_VERSION + 1))
+    await store.open()
+    try:
+        assert await texts(store, q("upgrade", ["r"])) == ["written before the upgrade"]
+    finally:
+        await store.close()
+
+
+async def test_edits_deletions_and_reactions(store: Store) -> None:
+    async def event(kind: str, ref: int, text: str, ts: float) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        store.append_message(
+            "r", "ann", text, 2, ts, lambda e: done.set_result(None), kind=kind, ref=ref
+        )
+        await done
+
+    first = await put(store, "r", "ann", "original wording here", 1.0)
+    second = await put(store, "r", "bob", "doomed wording", 2.0)
+    await event("edit", first.seq, "revised wording here", 3.0)
+    await event("react", first.seq, "wording", 4.0)
+    await event("edit", first.seq, "final wording here", 5.0)
+    await event("delete", second.seq, "", 6.0)
+    page = await store.search(q("wording", ["r"]))
+    # One hit: the first message, with its latest text, its own seq, sender and time.
+    assert [(m.seq, m.text, m.sender, m.ts, m.kind) for m in page.messages] == [
+        (first.seq, "final wording here", "ann", 1.0, "text")
+    ]
+    assert await texts(store, q("original", ["r"])) == []
+    assert await texts(store, q("revised", ["r"])) == []
+    assert await texts(store, q("doomed", ["r"])) == []

@@ -190,13 +190,24 @@ FROM b JOIN c USING (room) JOIN s USING (room)
 RETURNING room, seq
 """
 
-# Newest first, (ts, room, seq) the order and the cursor.
+# Newest first, (ts, room, seq) of the message the order and the cursor. The
+# row whose text matched (e) is a text message or an edit of one (m); it counts
+# while it is m's latest text and m was not deleted or removed. Reactions and
+# deletions are in the index too (the generated column covers every row) but
+# never match.
 SEARCH_SQL = """
-SELECT m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}
-FROM messages m LEFT JOIN files f ON f.id = m.file
-WHERE m.search @@ to_tsquery('simple', $1) AND m.room = ANY($2::text[])
+SELECT m.room, m.seq, m.sender, e.text, m.ts, m.priority, {file_cols}, m.reply_to
+FROM messages e
+JOIN messages m ON m.room = e.room
+    AND m.seq = CASE WHEN e.kind = 'edit' THEN e.ref ELSE e.seq END
+LEFT JOIN files f ON f.id = m.file
+WHERE e.search @@ to_tsquery('simple', $1) AND e.kind IN ('text', 'edit')
+  AND e.room = ANY($2::text[])
   AND ($3 = '' OR m.sender = $3) AND m.ts >= $4 AND m.ts < $5
   AND (m.ts, m.room, m.seq) < ($6, $7, $8)
+  AND NOT EXISTS (
+      SELECT 1 FROM messages x WHERE x.room = m.room AND x.ref = m.seq AND x.ref > 0
+      AND (x.kind IN ('delete', 'remove') OR (x.kind = 'edit' AND x.seq > e.seq)))
 ORDER BY m.ts DESC, m.room DESC, m.seq DESC
 LIMIT $9
 """
@@ -804,7 +815,8 @@ class PostgresStore(Store):
                 r[3],
                 r[4],
                 r[5],
-                _file_record(tuple(r)[6:]) if r[6] else None,
+                _file_record(tuple(r)[6:16]) if r[6] else None,
+                reply_to=int(r[16]),
             )
             for r in rows[: query.limit]
         ]

@@ -148,7 +148,8 @@ CREATE TABLE IF NOT EXISTS last_seen (
 # so both stores find the same messages.
 SEARCH_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS message_search USING fts5(
-    text, room UNINDEXED, seq UNINDEXED, tokenize = 'unicode61 remove_diacritics 0'
+    text, room UNINDEXED, seq UNINDEXED, src UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 0'
 );
 CREATE TABLE IF NOT EXISTS search_indexed (
     room TEXT PRIMARY KEY,
@@ -941,9 +942,19 @@ class SQLiteStore(Store):
         # Everything stored (or queued to be) before this search, indexed
         # first: the batch is queued ahead of the query.
         self._index(None)
+        # An entry is the text of row src for the message seq (itself, or an
+        # edit of it): found only while it is the message's latest text and the
+        # message was not deleted or removed ("x.ref > 0": the partial index).
+        where.append(
+            "NOT EXISTS (SELECT 1 FROM messages x WHERE x.room = s.room AND x.ref = s.seq"
+            " AND x.ref > 0 AND (x.kind IN ('delete', 'remove')"
+            " OR (x.kind = 'edit' AND x.seq > s.src)))"
+        )
         sql = (
-            f"SELECT s.rowid, m.room, m.seq, m.sender, m.text, m.ts, m.priority, {file_cols}"
+            f"SELECT s.rowid, m.room, m.seq, m.sender, t.text, m.ts, m.priority, {file_cols},"
+            " m.reply_to"
             " FROM message_search s JOIN messages m ON m.room = s.room AND m.seq = s.seq"
+            " JOIN messages t ON t.room = s.room AND t.seq = s.src"
             " LEFT JOIN files f ON f.id = m.file"
             f" WHERE {' AND '.join(where)} ORDER BY s.rowid DESC LIMIT ?"
         )
@@ -959,7 +970,14 @@ class SQLiteStore(Store):
                 raise RoostError(ErrorCode.BAD_QUERY, f"the search cannot be run: {exc}") from None
             found = [
                 StoredMessage(
-                    r[1], r[2], r[3], r[4], r[5], r[6], _file_record(r[7:]) if r[7] else None
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    _file_record(r[7:17]) if r[7] else None,
+                    reply_to=r[17],
                 )
                 for r in rows[: query.limit]
             ]
@@ -1022,15 +1040,19 @@ class SQLiteStore(Store):
 def _index_messages(conn: sqlite3.Connection, ranges: list[tuple[str, int, int]]) -> None:
     """Add the messages with after < seq <= upto of each (room, after, upto) to the index.
 
-    The one place messages enter the search index: which kinds are
-    searchable, and how an edit or a removal changes what is found, belong
-    here. In time order, so the index's rowids (the order search pages in)
-    follow time.
+    The one place messages enter the search index. Text messages (and file
+    offers) are indexed as themselves, an edit as the text of the message it
+    edits (``seq`` the message, ``src`` the row the text is from); reactions
+    and deletions are not text to find (a search drops a deleted message and
+    a text an edit replaced, see search). In time order, so the index's
+    rowids (the order search pages in) follow time.
     """
     conn.execute(
-        "INSERT INTO message_search (text, room, seq)"
-        " SELECT m.text, m.room, m.seq FROM json_each(?) j JOIN messages m"
+        "INSERT INTO message_search (text, room, seq, src)"
+        " SELECT m.text, m.room, CASE m.kind WHEN 'edit' THEN m.ref ELSE m.seq END, m.seq"
+        " FROM json_each(?) j JOIN messages m"
         " ON m.room = j.value ->> 0 AND m.seq > j.value ->> 1 AND m.seq <= j.value ->> 2"
+        " WHERE m.kind IN ('text', 'edit')"
         " ORDER BY m.ts, m.room, m.seq",
         (json.dumps(ranges),),
     )
