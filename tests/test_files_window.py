@@ -11,9 +11,10 @@ import pytest
 from files_helpers import MiB, make_file, sha256
 from helpers import RawConnection, logged_in, unique
 from roost.client import Client, ErrorCode, files
+from roost.server.config import ServerConfig
 from roost.protocol.messages import Download, DownloadAck, Error, FileData, Ok
 
-CHUNK = 64 * 1024
+CHUNK = ServerConfig().chunk_size
 
 
 @pytest.mark.parametrize("window", [100_000, 0])
