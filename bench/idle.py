@@ -24,9 +24,9 @@ from typing import Any
 
 from common import (
     HOST,
-    Inspircd,
     ROOST_ERR,
     ROOST_OK,
+    Inspircd,
     Mosquitto,
     Ngircd,
     RoostServer,
@@ -202,7 +202,11 @@ def roost_idle(args: argparse.Namespace) -> dict[str, Any]:
 def peer_idle(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     with workdir(f"idle-{kind}") as tmp:
         server: Ngircd | Inspircd | Mosquitto = (
-            Ngircd(tmp) if kind == "ngircd" else Inspircd(tmp) if kind == "inspircd" else Mosquitto(tmp)
+            Ngircd(tmp)
+            if kind == "ngircd"
+            else Inspircd(tmp)
+            if kind == "inspircd"
+            else Mosquitto(tmp)
         )
         server.start()
         try:

@@ -11,8 +11,8 @@ import pytest
 from files_helpers import MiB, make_file, sha256
 from helpers import RawConnection, logged_in, unique
 from roost.client import Client, ErrorCode, files
-from roost.server.config import ServerConfig
 from roost.protocol.messages import Download, DownloadAck, Error, FileData, Ok
+from roost.server.config import ServerConfig
 
 CHUNK = ServerConfig().chunk_size
 
