@@ -228,7 +228,7 @@ def peer_version(name: str) -> str:
     binary = _peer_binary(name)
     if binary is None:
         return "missing"
-    flag = "--version" if name == "ngircd" else "-h"
+    flag = "--version" if name in ("ngircd", "inspircd") else "-h"
     out = subprocess.run([binary, flag], capture_output=True, text=True).stdout
     return out.splitlines()[0].strip() if out else "?"
 
@@ -275,6 +275,48 @@ Password = {NGIRCD_OPER[1]}
 """
         )
         self._launch([binary, "--nodaemon", "--config", str(conf)], "ngircd.log")
+        assert self.proc is not None
+        wait_port(self.port, self.proc)
+        return self
+
+
+@dataclass
+class Inspircd(ManagedProcess):
+    """InspIRCd 3 in the foreground with a config written here; connection and flood limits lifted.
+
+    ``threshold``/``commandrate`` 0 and ``fakelag="no"`` switch off the flood
+    penalties, ``localmax``/``globalmax``/``limit`` the per-IP and total caps
+    (every bench client comes from 127.0.0.1).
+    """
+
+    def start(self) -> Inspircd:
+        binary = _peer_binary("inspircd")
+        assert binary, "inspircd is not installed (apt-get install inspircd)"
+        self.port = free_port()
+        d = self.workdir
+        (d / "motd.txt").write_text("bench\n")
+        conf = d / "inspircd.conf"
+        conf.write_text(
+            f"""<server name="bench.example.net" description="bench" network="bench">
+<admin name="b" nick="b" email="b@example.net">
+<bind address="{HOST}" port="{self.port}" type="clients">
+<connect name="main" allow="*" maxchans="100" timeout="60" pingfreq="600"
+  hardsendq="1048576" softsendq="65536" recvq="65536" threshold="0" commandrate="0"
+  fakelag="no" localmax="200000" globalmax="200000" maxconnwarn="off" useident="no"
+  limit="200000" resolvehostnames="no">
+<files motd="{d / "motd.txt"}">
+<pid file="{d / "inspircd.pid"}">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{d / "ircd.log"}">
+<performance somaxconn="1024" clonesonconnect="no" softlimit="200000">
+<dns timeout="1">
+<security runasuser="" runasgroup="">
+<limits maxnick="30" maxchan="64">
+"""
+        )
+        argv = [binary, "--nofork", f"--config={conf}"]
+        if os.geteuid() == 0:
+            argv.append("--runasroot")
+        self._launch(argv, "inspircd.log")
         assert self.proc is not None
         wait_port(self.port, self.proc)
         return self

@@ -7,7 +7,7 @@ hashing): 25 per account, so every room has 100 sessions. Measured: the time
 until every connection has its login reply, and the server's RSS growth per
 connection (VmRSS after minus before, over 5,000).
 
-With --peers: ngircd (5,000 clients registering and joining channels of 100:
+With --peers: ngircd and InspIRCd (5,000 clients registering and joining channels of 100:
 RSS per connection and time) and mosquitto (5,000 MQTT CONNECTs: time and RSS).
 
     python bench/idle.py [--peers] [--sessions 5000]
@@ -26,6 +26,7 @@ from common import (
     HOST,
     ROOST_ERR,
     ROOST_OK,
+    Inspircd,
     Mosquitto,
     Ngircd,
     RoostServer,
@@ -200,10 +201,16 @@ def roost_idle(args: argparse.Namespace) -> dict[str, Any]:
 
 def peer_idle(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     with workdir(f"idle-{kind}") as tmp:
-        server: Ngircd | Mosquitto = Ngircd(tmp) if kind == "ngircd" else Mosquitto(tmp)
+        server: Ngircd | Inspircd | Mosquitto = (
+            Ngircd(tmp)
+            if kind == "ngircd"
+            else Inspircd(tmp)
+            if kind == "inspircd"
+            else Mosquitto(tmp)
+        )
         server.start()
         try:
-            system = "irc" if kind == "ngircd" else "mqtt"
+            system = "mqtt" if kind == "mosquitto" else "irc"
             result = connect_all(system, server.port, server.pid, args.sessions, [])
             result["version"] = peer_version(kind)
             return result
@@ -221,10 +228,14 @@ def main() -> None:
     if args.peers:
         ensure_peers()
         results["ngircd"] = peer_idle("ngircd", args)
+        results["inspircd"] = peer_idle("inspircd", args)
         results["mosquitto"] = peer_idle("mosquitto", args)
         ours = results["roost"]
         results["ratio_rss_vs_ngircd"] = round(
             ours["rss_per_conn_kib"] / max(1e-9, results["ngircd"]["rss_per_conn_kib"]), 3
+        )
+        results["ratio_rss_vs_inspircd"] = round(
+            ours["rss_per_conn_kib"] / max(1e-9, results["inspircd"]["rss_per_conn_kib"]), 3
         )
         results["ratio_time_vs_mosquitto"] = round(
             ours["seconds_to_all_in"] / max(1e-9, results["mosquitto"]["seconds_to_all_in"]), 3

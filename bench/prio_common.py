@@ -64,6 +64,7 @@ def add_user(data_dir: Path, name: str, priority: str) -> None:
             priority,
             "--data-dir",
             str(data_dir),
+            "--create",  # the first account makes the data folder (the CLI asks for this)
         ],
         check=True,
         capture_output=True,

@@ -12,8 +12,9 @@ from files_helpers import MiB, make_file, sha256
 from helpers import RawConnection, logged_in, unique
 from roost.client import Client, ErrorCode, files
 from roost.protocol.messages import Download, DownloadAck, Error, FileData, Ok
+from roost.server.config import ServerConfig
 
-CHUNK = 64 * 1024
+CHUNK = ServerConfig().chunk_size
 
 
 @pytest.mark.parametrize("window", [100_000, 0])

@@ -78,7 +78,10 @@ class ServerConfig:
     handshake_timeout: float = 10.0
     # files
     max_file_size: int = 10 * 1024 * 1024
-    chunk_size: int = 64 * 1024
+    # 192 KiB: per-chunk costs (frame, msgspec, worker hand-off, syscalls) are a
+    # third of 64 KiB's, and a chunk still fits a 256 KiB frame (docs/benchmarks.md,
+    # "Files and idle (issue 13)").
+    chunk_size: int = 192 * 1024
     user_quota: int = 100 * 1024 * 1024
     max_transfers: int = 4
     file_retention: float = 30 * 86400.0
