@@ -16,4 +16,6 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/python -m pytest "$@"
+# Four workers: most tests wait on servers and sockets, so 4 beat 2 on 2 cores
+# (517 tests: 18 min in one process, 7 min in four).
+.venv/bin/python -m pytest -n "${ROOST_TEST_WORKERS:-4}" "$@"

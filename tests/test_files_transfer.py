@@ -420,3 +420,18 @@ async def test_transfer_cancelled_from_progress_is_dropped_on_both_ends(
         assert list(inbox.iterdir()) == []  # no .part kept
         saved = await alice.download(sent.file.id, inbox)
         assert saved.read_bytes() == (tmp_path / "a.bin").read_bytes()
+
+
+async def test_a_small_max_frame_takes_the_largest_chunk_that_fits(
+    server_factory, tmp_path: Path
+) -> None:
+    # A configuration from before 192 KiB chunks (max_frame 128 KiB) still starts,
+    # with chunks 1 KiB below the frame limit, and files still move whole.
+    srv = server_factory(max_frame=131072)
+    data = make_file(tmp_path / "photo.jpg", 3 * 131072 + 5)
+    async with logged_in(srv) as alice, logged_in(srv) as bob:
+        assert alice.limits.max_frame == 131072
+        assert alice.limits.chunk_size == 131072 - 1024
+        sent = await alice.upload(tmp_path / "photo.jpg", "general")
+        saved = await bob.download(sent.file.id, tmp_path / "copy.jpg")
+    assert saved.read_bytes() == data

@@ -20,6 +20,10 @@ LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+# 192 KiB: see ServerConfig.chunk_size.
+DEFAULT_CHUNK_SIZE = 192 * 1024
+
+
 @dataclass(slots=True)
 class ServerConfig:
     """Everything an operator can set; each field is also a TOML key."""
@@ -81,7 +85,7 @@ class ServerConfig:
     # 192 KiB: per-chunk costs (frame, msgspec, worker hand-off, syscalls) are a
     # third of 64 KiB's, and a chunk still fits a 256 KiB frame (docs/benchmarks.md,
     # "Files and idle (issue 13)").
-    chunk_size: int = 192 * 1024
+    chunk_size: int = DEFAULT_CHUNK_SIZE
     user_quota: int = 100 * 1024 * 1024
     max_transfers: int = 4
     file_retention: float = 30 * 86400.0
@@ -286,6 +290,11 @@ def load_config(path: Path | None = None, **overrides: Any) -> ServerConfig:
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "data_dir" in values:
         values["data_dir"] = Path(values["data_dir"])
+    if "chunk_size" not in values and "max_frame" in values:
+        # A max_frame set below the default chunk plus its frame overhead (a
+        # configuration from before 192 KiB chunks) takes the largest chunk
+        # that fits rather than refusing to start.
+        values["chunk_size"] = min(DEFAULT_CHUNK_SIZE, values["max_frame"] - 1024)
     cfg = ServerConfig(**values)
     cfg.validate()
     return cfg
