@@ -32,6 +32,7 @@ LIMIT_KEYS = {
     "max_away_reason",
     "edit_window",
     "max_reactions",
+    "max_topic",
     "search_page",
     "search_rate",
     "search_burst",
@@ -199,7 +200,15 @@ async def test_core_exchange(server: Any) -> None:
     room = unique("specroom")
     joined = await peer.request("join", room=room)
     assert joined["t"] == "ok"
-    assert joined["result"] == {"room": room, "last_seq": 0, "created": True, "quiet": False}
+    assert joined["result"] == {
+        "room": room,
+        "last_seq": 0,
+        "created": True,
+        "quiet": False,
+        "topic": "",
+        "private": False,
+        "role": "owner",
+    }
 
     sent = await peer.request("send", to=room, text="hello, spec")
     assert sent["t"] == "ok"
@@ -215,7 +224,7 @@ async def test_core_exchange(server: Any) -> None:
     assert stored["text"] == "hello, spec" and stored["seq"] == 1
 
     who = await peer.request("who", room=room)
-    assert who["result"] == [{"user": user, "online": True, "role": "member"}]
+    assert who["result"] == [{"user": user, "online": True, "role": "member", "room_role": "owner"}]
     rooms = await peer.request("rooms")
     [mine] = [r for r in rooms["result"] if r["name"] == room]
     assert mine["members"] == 1 and mine["joined"] is True

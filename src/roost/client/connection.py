@@ -21,6 +21,7 @@ from roost.client.activity import ActivityMixin
 from roost.client.edits import EditsMixin
 from roost.client.events import ConnectionState
 from roost.client.moderation import ModerationMixin
+from roost.client.rooms import RoomsMixin
 from roost.client.search import SearchMixin
 from roost.client.tls import (
     KnownServers,
@@ -50,6 +51,7 @@ from roost.protocol.messages import (
     JoinResult,
     KeepAlive,
     Leave,
+    Left,
     Limits,
     ListRooms,
     Login,
@@ -61,6 +63,7 @@ from roost.protocol.messages import (
     Ping,
     Pong,
     Resume,
+    RoomDeleted,
     RoomInfo,
     Send,
     SendResult,
@@ -116,7 +119,7 @@ class ConnectionLost(RoostError):
         super().__init__("disconnected", message)
 
 
-class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMixin):
+class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMixin, RoomsMixin):
     """A connection to a Roost server, logged in as one user.
 
     Use :func:`connect` (``async with connect(...) as client``), or call
@@ -499,6 +502,12 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             return
         if isinstance(msg, Bye):
             self.bye = msg
+        elif isinstance(msg, RoomDeleted) or (
+            isinstance(msg, Left) and msg.user == self.user and msg.by
+        ):
+            # Put out of the room, or it is gone: nothing more to resume there.
+            self.cursors.pop(msg.room, None)
+            self._ahead.pop(msg.room, None)
         elif isinstance(msg, Admitted):
             # Out of the lobby: the same connection is now a full session.
             self.session = msg.session
@@ -614,9 +623,13 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         # Our own message comes back as an event too; it is new to us all the same.
         return result
 
-    async def join(self, room: str, create: bool = True) -> JoinResult:
-        """Join a room; without ``create``, a room that does not exist is refused."""
-        result: JoinResult = await self._call(Join(id=0, room=room, create=create), JoinResult)
+    async def join(self, room: str, create: bool = True, private: bool = False) -> JoinResult:
+        """Join a room; without ``create``, a room that does not exist is refused.
+
+        ``private``: a room this join creates is private (unlisted, by invitation).
+        """
+        msg = Join(id=0, room=room, create=create, private=private)
+        result: JoinResult = await self._call(msg, JoinResult)
         self.cursors.setdefault(result.room, result.last_seq)
         return result
 

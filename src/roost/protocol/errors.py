@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     NO_SUCH_USER = "no_such_user"
     NO_SUCH_FILE = "no_such_file"
     NOT_A_MEMBER = "not_a_member"
+    NOT_INVITED = "not_invited"  # the room is private and the user holds no invitation
     NO_SUCH_MESSAGE = "no_such_message"  # no message of that seq (or it was deleted)
     NOT_EDITABLE = "not_editable"  # the seq is an edit/reaction event, or the edit window passed
     TOO_MANY_REACTIONS = "too_many_reactions"

@@ -51,6 +51,7 @@ class Limits(msgspec.Struct, omit_defaults=False):
     search_burst: int = 10  # ... and in a burst
     typing_interval: float = 3.0  # seconds: at most one typing event per user and conversation
     max_away_reason: int = 200  # characters of an away reason
+    max_topic: int = 500  # characters of a room topic
 
 
 class ServerHello(Wire, tag="hello", omit_defaults=False):
@@ -137,6 +138,8 @@ class Join(Wire, tag="join"):
     room: str
     # False: refuse a room that does not exist (no_such_room) instead of creating it.
     create: bool = True
+    # A room this join creates is private: not listed, joined by invitation only.
+    private: bool = False
 
 
 class Leave(Wire, tag="leave"):
@@ -151,6 +154,68 @@ class ListRooms(Wire, tag="rooms"):
 class Who(Wire, tag="who"):
     id: int
     room: str
+
+
+# --- room settings and room-level moderation (docs/rooms.md) -------------------
+
+
+class SetRoom(Wire, tag="set_room"):
+    """Change a room's topic and/or whether it is private (room moderators, owners, staff)."""
+
+    id: int
+    room: str
+    topic: str | None = None  # None: unchanged; "": no topic
+    private: bool | None = None  # None: unchanged (private: room owners and staff only)
+
+
+class Invite(Wire, tag="invite"):
+    """Invite ``user`` into ``room`` (a private room: its moderators and owners only)."""
+
+    id: int
+    room: str
+    user: str
+
+
+class SetRoomRole(Wire, tag="room_role"):
+    """Make a member of ``room`` its owner, a moderator of it, or a plain member."""
+
+    id: int
+    room: str
+    user: str
+    role: str  # "owner" | "moderator" | "member"
+
+
+class RoomKick(Wire, tag="room_kick"):
+    """Put ``user`` out of ``room`` (their invitation too; a public room they may join again)."""
+
+    id: int
+    room: str
+    user: str
+    reason: str = ""
+
+
+class RoomMute(Wire, tag="room_mute"):
+    """Stop ``user`` posting in ``room`` for ``duration`` seconds (0: until lifted)."""
+
+    id: int
+    room: str
+    user: str
+    duration: float = 0.0
+    reason: str = ""
+
+
+class RoomUnmute(Wire, tag="room_unmute"):
+    id: int
+    room: str
+    user: str
+
+
+class DeleteRoom(Wire, tag="delete_room"):
+    """Delete ``room`` and its history (admins); its name is not given out again."""
+
+    id: int
+    room: str
+    reason: str = ""
 
 
 class History(Wire, tag="history"):
@@ -545,6 +610,34 @@ class Joined(Wire, tag="joined"):
 class Left(Wire, tag="left"):
     room: str
     user: str
+    by: str = ""  # set when a room moderator put the user out (room_kick)
+    reason: str = ""
+
+
+class RoomChanged(Wire, tag="room_changed"):
+    """A room's topic or privacy changed (to its members); ``by`` who changed it."""
+
+    room: str
+    topic: str
+    private: bool
+    by: str
+
+
+class Invited(Wire, tag="invited"):
+    """To the invited user's sessions: ``by`` invites them into ``room``."""
+
+    room: str
+    by: str
+    private: bool = False
+    topic: str = ""
+
+
+class RoomDeleted(Wire, tag="room_deleted"):
+    """To the members of a room an admin deleted: it and its history are gone."""
+
+    room: str
+    by: str
+    reason: str = ""
 
 
 class Gap(Wire, tag="gap"):
@@ -620,6 +713,10 @@ class RoomInfo(msgspec.Struct):
     online: int
     joined: bool
     quiet: bool = False  # too big to announce joins, leaves and presence
+    topic: str = ""
+    private: bool = False
+    invited: bool = False  # the asking user holds an invitation into it
+    role: str = ""  # the asking user's room role: "owner", "moderator" or ""
 
 
 class MemberInfo(msgspec.Struct, omit_defaults=True):
@@ -628,6 +725,8 @@ class MemberInfo(msgspec.Struct, omit_defaults=True):
     role: str
     away: bool = False
     reason: str = ""
+    room_role: str = ""  # "owner" or "moderator" of this room; empty for a plain member
+    muted: bool = False  # muted in this room
 
 
 class UnreadInfo(msgspec.Struct):
@@ -656,6 +755,9 @@ class JoinResult(msgspec.Struct):
     last_seq: int
     created: bool = False
     quiet: bool = False  # too big to announce joins, leaves and presence
+    topic: str = ""
+    private: bool = False
+    role: str = ""  # the joiner's room role ("owner" for the creator)
 
 
 class UploadResult(msgspec.Struct):
@@ -704,6 +806,7 @@ class ModResult(msgspec.Struct):
     sessions: int = 0  # sessions the action ended
     priority: int | None = None
     role: str = ""
+    room: str = ""  # room-level actions: the room
 
 
 class PendingUser(msgspec.Struct):
@@ -775,6 +878,13 @@ ClientMessage = (
     | Leave
     | ListRooms
     | Who
+    | SetRoom
+    | Invite
+    | SetRoomRole
+    | RoomKick
+    | RoomMute
+    | RoomUnmute
+    | DeleteRoom
     | History
     | Search
     | Ping
@@ -826,6 +936,9 @@ ServerMessage = (
     | Presence
     | Joined
     | Left
+    | RoomChanged
+    | Invited
+    | RoomDeleted
     | Gap
     | Notice
     | Bye

@@ -35,6 +35,7 @@ from roost.server.ordering import Ordering
 from roost.server.outbox import CONTROL, NORMAL, URGENT, Outbox
 from roost.server.protection import Protection
 from roost.server.reader_pace import ReaderPace
+from roost.server.rooms import check_room_mute
 from roost.server.sanctions import Sanctions
 from roost.server.search import SearchLimits
 from roost.server.state import Room, ServerState
@@ -88,7 +89,11 @@ class Server:
         self.search_limits = SearchLimits()
         # Checks run before a message is accepted (mutes, rate limits); each may raise RoostError.
         # Rate limits come first, so that a muted flooder still collects strikes.
-        self.send_checks: list[Handler] = [self.protection.check_send, moderation.check_mute]
+        self.send_checks: list[Handler] = [
+            self.protection.check_send,
+            moderation.check_mute,
+            check_room_mute,
+        ]
         self.files = FileService(self)
         self.connections: set[ClientConnection] = set()
         self._seen_saves: set[asyncio.Future[None]] = set()  # last-seen writes under way
@@ -181,6 +186,7 @@ class Server:
         self.sanctions.load(await self.store.list_sanctions())
         for rec in await self.store.load_rooms():
             room = Room(rec.name)
+            room.take(rec)
             self.state.rooms[rec.name] = room
             for user in rec.members:
                 self.state.add_member(room, user)

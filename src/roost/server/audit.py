@@ -46,6 +46,13 @@ _VERBS = {
     "enable": "enabled",
     "delete": "deleted",
     "remove": "removed a message of",
+    "room_kick": "put out of a room",
+    "room_mute": "muted in a room",
+    "room_unmute": "unmuted in a room",
+    "room_role": "gave a room role to",
+    "room_private": "made private",
+    "room_public": "made public",
+    "delete_room": "deleted",
 }
 
 # Actions on one's own account: the target is the actor.

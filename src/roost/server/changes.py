@@ -128,9 +128,17 @@ async def _room(server: Server, name: str, known: RoomRecord | None = None) -> N
     if rec is None:
         return
     room = state.rooms.get(name)
+    if rec.deleted:
+        # Deleted on another node (its members were told from there).
+        if room is not None:
+            for user in list(room.members):
+                state.remove_member(room, user)
+            state.rooms.pop(name, None)
+        return
     if room is None:
         room = Room(name)
         state.rooms[name] = room
+    room.take(rec)
     for user in rec.members - room.members:
         state.add_member(room, user)
     for user in room.members - rec.members:

@@ -47,6 +47,15 @@ from roost.server.changes import ACCOUNT, ROOM, announce
 from roost.server.connection import LATER, BulkReply, Replier
 from roost.server.message_refs import live_message
 from roost.server.outbox import chat_class
+from roost.server.room_access import (
+    check_may_join,
+    info,
+    joined_by_invitation,
+    made_by,
+    may_see,
+    muted_until,
+    room_role,
+)
 from roost.server.sanctions import banned_text, blocked_error
 from roost.server.state import Room
 from roost.store.base import Account, FileRecord, StoredMessage
@@ -352,16 +361,16 @@ async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:
     name = check_room(msg.room)
     created = False
     room = server.state.rooms.get(name)
-    # A room another node made is in the store before this node hears of it.
-    if room is None and not msg.create and await server.store.get_room(name) is None:
-        raise RoostError(ErrorCode.NO_SUCH_ROOM, f"no room named {name!r}")
     if room is None:
-        room = Room(name)
-        server.state.rooms[name] = room
-        created = await server.store.create_room(name, account.name, time.time())
+        room, created = await _new_room(server, account.name, name, msg)
     if account.name not in room.members:
+        if not created:
+            check_may_join(room, account)
         server.state.add_member(room, account.name)
         await server.store.add_member(name, account.name)
+        if created:
+            await made_by(server, room, account.name)
+        await joined_by_invitation(server, room, account.name)
         announce(server, ROOM, name)
         event = Joined(room=name, user=account.name)
         server.member_event(room, account.name, event, server.is_quiet(room))
@@ -370,7 +379,32 @@ async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:
         last_seq=await server.store.last_seq(name),
         created=created,
         quiet=server.is_quiet(room),
+        topic=room.topic,
+        private=room.private,
+        role=room_role(room, account.name),
     )
+
+
+async def _new_room(server: Server, creator: str, name: str, msg: Join) -> tuple[Room, bool]:
+    """A room this node does not hold: made now, or one another node made; and whether made."""
+    rec = None
+    created = msg.create and await server.store.create_room(name, creator, time.time(), msg.private)
+    if not created:
+        # A room another node made is in the store before this node hears of it.
+        rec = await server.store.get_room(name)
+        if rec is None:
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"no room named {name!r}")
+        if rec.deleted:
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"room {name!r} was deleted by an admin")
+    held = server.state.rooms.get(name)  # another join on this node got here first
+    if held is not None:
+        return held, created
+    room = server.state.rooms[name] = Room(name, private=msg.private and created)
+    if rec is not None:
+        room.take(rec)
+        for user in rec.members:
+            server.state.add_member(room, user)
+    return room, created
 
 
 async def leave(server: Server, conn: ClientConnection, msg: Leave) -> dict[str, str]:
@@ -391,22 +425,20 @@ async def leave(server: Server, conn: ClientConnection, msg: Leave) -> dict[str,
 def list_rooms(server: Server, conn: ClientConnection, msg: ListRooms) -> list[RoomInfo]:
     account = require_login(conn)
     return [
-        RoomInfo(
-            name=room.name,
-            members=len(room.members),
-            online=sum(1 for m in room.members if m in server.state.online),
-            joined=account.name in room.members,
-            quiet=server.is_quiet(room),
-        )
+        info(server, room, account)
         for room in sorted(server.state.rooms.values(), key=lambda r: r.name)
+        if may_see(room, account)
     ]
 
 
 def who(server: Server, conn: ClientConnection, msg: Who) -> list[MemberInfo]:
-    require_login(conn)
+    account = require_login(conn)
     room = server.require_room(check_room(msg.room))
+    if not may_see(room, account):
+        raise RoostError(ErrorCode.NO_SUCH_ROOM, f"no room named {room.name!r}")
     out = []
     away = server.activity.away
+    now = time.time()
     for user in sorted(room.members):
         acc = server.accounts.get(user)
         online = user in server.state.online
@@ -418,6 +450,8 @@ def who(server: Server, conn: ClientConnection, msg: Who) -> list[MemberInfo]:
                 role=acc.role if acc else "member",
                 away=reason is not None,
                 reason=reason or "",
+                room_role=room_role(room, user),
+                muted=muted_until(room, user, now) is not None,
             )
         )
     return out

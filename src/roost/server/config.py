@@ -52,6 +52,7 @@ class ServerConfig:
     # time), and how many distinct reactions one message may carry
     edit_window: float = 900.0
     max_reactions: int = 20
+    max_topic: int = 500  # characters of a room topic
     # search (docs/protocol.md, "Search"): most results per request, and a token
     # bucket per account (searches per second sustained, burst; 0: no limit)
     search_page: int = 100
@@ -196,6 +197,8 @@ class ServerConfig:
             )
         if self.edit_window < 0:
             raise RoostError(ErrorCode.BAD_REQUEST, "edit_window must not be negative")
+        if self.max_topic < 1:
+            raise RoostError(ErrorCode.BAD_REQUEST, "max_topic must be at least 1")
         if self.max_reactions < 1:
             raise RoostError(ErrorCode.BAD_REQUEST, "max_reactions must be at least 1")
         if self.search_page < 1:
@@ -254,6 +257,7 @@ class ServerConfig:
             max_away_reason=self.max_away_reason,
             edit_window=self.edit_window,
             max_reactions=self.max_reactions,
+            max_topic=self.max_topic,
             search_page=self.search_page,
             search_rate=self.search_rate,
             search_burst=self.search_burst,

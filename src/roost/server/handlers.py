@@ -13,6 +13,7 @@ from roost.server import (
     keepalive,
     moderation,
     ops,
+    rooms,
     search,
 )
 
@@ -26,6 +27,7 @@ HANDLERS: dict[type, Any] = {
     **activity.HANDLERS,
     **edits.HANDLERS,
     **search.HANDLERS,
+    **rooms.HANDLERS,
 }
 
 CONCURRENT: frozenset[type] = (

@@ -35,6 +35,7 @@ LIVE = frozenset(
         "history_page",
         "edit_window",
         "max_reactions",
+        "max_topic",
         "search_page",
         "search_rate",
         "search_burst",

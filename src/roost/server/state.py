@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from roost.store.base import RoomRecord, RoomUser
+
 if TYPE_CHECKING:
     from roost.server.connection import ClientConnection
 
@@ -15,6 +17,18 @@ class Room:
     members: set[str] = field(default_factory=set)
     # Connections of members that are logged in now; fan-out walks this set.
     sessions: set[ClientConnection] = field(default_factory=set)
+    topic: str = ""
+    topic_by: str = ""
+    topic_ts: float = 0.0
+    private: bool = False
+    # Room roles, invitations and room mutes, by user (roost.server.rooms).
+    people: dict[str, RoomUser] = field(default_factory=dict)
+
+    def take(self, rec: RoomRecord) -> None:
+        """Take the settings the store holds (members are kept in step by ServerState)."""
+        self.topic, self.topic_by, self.topic_ts = rec.topic, rec.topic_by, rec.topic_ts
+        self.private = rec.private
+        self.people = dict(rec.people)
 
 
 @dataclass(slots=True)

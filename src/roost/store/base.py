@@ -89,11 +89,31 @@ class AuditRecord:
 
 
 @dataclass(slots=True)
+class RoomUser:
+    """What one user is in one room besides a member (docs/rooms.md); all-default means nothing."""
+
+    role: str = ""  # "owner" | "moderator" | "" (a plain member)
+    invited_by: str = ""  # holds an invitation (into a private room) from this user
+    mute_expires: float | None = None  # muted in the room until then (0: until lifted)
+    mute_reason: str = ""
+    mute_by: str = ""
+
+    def is_empty(self) -> bool:
+        return not self.role and not self.invited_by and self.mute_expires is None
+
+
+@dataclass(slots=True)
 class RoomRecord:
     name: str
     created: float
     creator: str
     members: set[str] = field(default_factory=set)
+    topic: str = ""
+    topic_by: str = ""
+    topic_ts: float = 0.0
+    private: bool = False
+    deleted: bool = False  # deleted by an admin: the name stays taken, nothing else is kept
+    people: dict[str, RoomUser] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -235,14 +255,28 @@ class Store(abc.ABC):
     # rooms -----------------------------------------------------------------
     @abc.abstractmethod
     async def load_rooms(self) -> list[RoomRecord]:
-        """Every room with its members (the server keeps them in memory)."""
+        """Every room that is not deleted, with its members and people (the server keeps them in memory)."""
 
     @abc.abstractmethod
     async def get_room(self, name: str) -> RoomRecord | None:
-        """One room with its members; None if there is no such room."""
+        """One room with its members and people (also a deleted one); None if there is none."""
 
     @abc.abstractmethod
-    async def create_room(self, name: str, creator: str, ts: float) -> bool: ...
+    async def create_room(self, name: str, creator: str, ts: float, private: bool = False) -> bool:
+        """Make a room (False if the name is taken, also by a deleted room)."""
+
+    @abc.abstractmethod
+    async def save_room(self, rec: RoomRecord) -> None:
+        """Store a room's topic (with who set it, when) and whether it is private."""
+
+    @abc.abstractmethod
+    async def save_room_user(self, room: str, user: str, entry: RoomUser) -> None:
+        """Store what ``user`` is in ``room`` (an all-default entry removes it)."""
+
+    @abc.abstractmethod
+    async def delete_room(self, name: str) -> None:
+        """Delete a room: members, room roles, invitations, messages, read markers,
+        mentions and search entries go; the name stays taken (``deleted``)."""
 
     @abc.abstractmethod
     async def add_member(self, room: str, user: str) -> None: ...

@@ -1,6 +1,7 @@
 """Moving a single-process data folder (SQLite) into the cluster store (PostgreSQL).
 
-Everything durable goes: accounts, session tokens, rooms and memberships,
+Everything durable goes: accounts, session tokens, rooms (topics, privacy)
+and memberships, room roles, invitations and room mutes,
 messages with their seqs (and each room's counter), file records, sanctions
 and the audit log. File bytes are blobs named by their SHA-256; they are
 copied into the cluster's blob folder when one is given.
@@ -17,12 +18,25 @@ from typing import Any
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.store.postgres import PostgresStore
 
+# Columns a data folder of an earlier Roost may not have yet (it has not been
+# opened by this version): read as these values.
+LATER_COLUMNS: dict[str, str] = {
+    "topic": "''",
+    "topic_by": "''",
+    "topic_ts": "0",
+    "private": "0",
+    "deleted": "0",
+}
+# SQLite keeps these flags as 0/1; PostgreSQL wants booleans.
+FLAGS = {"expired", "private", "deleted"}
+
 # table -> columns, in the order both schemas share
 TABLES: dict[str, list[str]] = {
     "accounts": ["name", "password_hash", "role", "priority", "status", "created"],
     "tokens": ["token_hash", "user", "expires"],
-    "rooms": ["name", "creator", "created"],
+    "rooms": ["name", "creator", "created", "topic", "topic_by", "topic_ts", "private", "deleted"],
     "members": ["room", "user"],
+    "room_users": ["room", "user", "role", "invited_by", "mute_expires", "mute_reason", "mute_by"],
     "files": [
         "id",
         "sha256",
@@ -60,10 +74,15 @@ def read_folder(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
     try:
         out: dict[str, list[tuple[Any, ...]]] = {}
         for table, cols in TABLES.items():
-            quoted = ", ".join(f'"{c}"' for c in cols)
-            rows = conn.execute(f"SELECT {quoted} FROM {table}").fetchall()
-            if table == "files":  # SQLite keeps the flag as 0/1
-                rows = [(*r[:9], bool(r[9])) for r in rows]
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if not have:  # a table of a later version: nothing to move
+                out[table] = []
+                continue
+            picked = ", ".join(f'"{c}"' if c in have else LATER_COLUMNS[c] for c in cols)
+            rows = conn.execute(f"SELECT {picked} FROM {table}").fetchall()
+            flags = [i for i, c in enumerate(cols) if c in FLAGS]
+            if flags:
+                rows = [tuple(bool(v) if i in flags else v for i, v in enumerate(r)) for r in rows]
             out[table] = rows
         return out
     finally:

@@ -31,6 +31,7 @@ from roost.store.base import (
     FileRecord,
     OnStored,
     RoomRecord,
+    RoomUser,
     Sanction,
     SearchPage,
     SearchQuery,
@@ -160,7 +161,47 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY ("user", room, seq)
     );
     """,
+    # 6: topics, private rooms, room roles, invitations, room mutes (docs/rooms.md)
+    """
+    ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+    ALTER TABLE rooms ADD COLUMN topic_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE rooms ADD COLUMN topic_ts DOUBLE PRECISION NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN private BOOLEAN NOT NULL DEFAULT false;
+    ALTER TABLE rooms ADD COLUMN deleted BOOLEAN NOT NULL DEFAULT false;
+    CREATE TABLE room_users (
+        room TEXT NOT NULL,
+        "user" TEXT NOT NULL,
+        role TEXT NOT NULL DEFAULT '',
+        invited_by TEXT NOT NULL DEFAULT '',
+        mute_expires DOUBLE PRECISION,
+        mute_reason TEXT NOT NULL DEFAULT '',
+        mute_by TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (room, "user")
+    );
+    """,
 ]
+ROOM_COLUMNS = "name, creator, created, topic, topic_by, topic_ts, private, deleted"
+ROOM_USER_COLUMNS = 'room, "user", role, invited_by, mute_expires, mute_reason, mute_by'
+
+
+def _room_record(r: asyncpg.Record) -> RoomRecord:
+    return RoomRecord(
+        r["name"],
+        r["created"],
+        r["creator"],
+        set(),
+        r["topic"],
+        r["topic_by"],
+        r["topic_ts"],
+        r["private"],
+        r["deleted"],
+    )
+
+
+def _room_user(r: asyncpg.Record) -> RoomUser:
+    return RoomUser(r["role"], r["invited_by"], r["mute_expires"], r["mute_reason"], r["mute_by"])
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 FILE_COLUMNS = "id, sha256, name, size, media_type, owner, room, created, expires, expired"
@@ -559,39 +600,88 @@ class PostgresStore(Store):
     async def load_rooms(self) -> list[RoomRecord]:
         async def op(conn: asyncpg.Connection) -> list[RoomRecord]:
             rooms = {
-                r["name"]: RoomRecord(r["name"], r["created"], r["creator"])
-                for r in await conn.fetch("SELECT name, creator, created FROM rooms")
+                r["name"]: _room_record(r)
+                for r in await conn.fetch(f"SELECT {ROOM_COLUMNS} FROM rooms WHERE NOT deleted")
             }
             for r in await conn.fetch('SELECT room, "user" FROM members'):
                 if r["room"] in rooms:
                     rooms[r["room"]].members.add(r["user"])
+            for r in await conn.fetch(f"SELECT {ROOM_USER_COLUMNS} FROM room_users"):
+                if r["room"] in rooms:
+                    rooms[r["room"]].people[r["user"]] = _room_user(r)
             return list(rooms.values())
 
         return await self._run(op)
 
     async def get_room(self, name: str) -> RoomRecord | None:
         async def op(conn: asyncpg.Connection) -> RoomRecord | None:
-            row = await conn.fetchrow(
-                "SELECT name, creator, created FROM rooms WHERE name = $1", name
-            )
+            row = await conn.fetchrow(f"SELECT {ROOM_COLUMNS} FROM rooms WHERE name = $1", name)
             if row is None:
                 return None
-            rec = RoomRecord(row["name"], row["created"], row["creator"])
+            rec = _room_record(row)
             members = await conn.fetch('SELECT "user" FROM members WHERE room = $1', name)
             rec.members = {r[0] for r in members}
+            people = await conn.fetch(
+                f"SELECT {ROOM_USER_COLUMNS} FROM room_users WHERE room = $1", name
+            )
+            rec.people = {r["user"]: _room_user(r) for r in people}
             return rec
 
         return await self._run(op)
 
-    async def create_room(self, name: str, creator: str, ts: float) -> bool:
+    async def create_room(self, name: str, creator: str, ts: float, private: bool = False) -> bool:
         status = await self._execute(
-            "INSERT INTO rooms (name, creator, created) VALUES ($1, $2, $3)"
+            "INSERT INTO rooms (name, creator, created, private) VALUES ($1, $2, $3, $4)"
             " ON CONFLICT (name) DO NOTHING",
             name,
             creator,
             ts,
+            private,
         )
         return status.endswith(" 1")
+
+    async def save_room(self, rec: RoomRecord) -> None:
+        await self._execute(
+            "UPDATE rooms SET topic = $2, topic_by = $3, topic_ts = $4, private = $5"
+            " WHERE name = $1",
+            rec.name,
+            rec.topic,
+            rec.topic_by,
+            rec.topic_ts,
+            rec.private,
+        )
+
+    async def save_room_user(self, room: str, user: str, entry: RoomUser) -> None:
+        if entry.is_empty():
+            await self._execute(
+                'DELETE FROM room_users WHERE room = $1 AND "user" = $2', room, user
+            )
+            return
+        await self._execute(
+            f"INSERT INTO room_users ({ROOM_USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ' ON CONFLICT (room, "user") DO UPDATE SET role = $3, invited_by = $4,'
+            " mute_expires = $5, mute_reason = $6, mute_by = $7",
+            room,
+            user,
+            entry.role,
+            entry.invited_by,
+            entry.mute_expires,
+            entry.mute_reason,
+            entry.mute_by,
+        )
+
+    async def delete_room(self, name: str) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                for table in ("members", "room_users", "messages", "read_markers", "mentions"):
+                    await conn.execute(f"DELETE FROM {table} WHERE room = $1", name)
+                await conn.execute(
+                    "UPDATE rooms SET deleted = true, topic = '', topic_by = '', private = false"
+                    " WHERE name = $1",
+                    name,
+                )
+
+        await self._run(op)
 
     async def add_member(self, room: str, user: str) -> None:
         await self._execute(

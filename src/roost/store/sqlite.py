@@ -34,6 +34,7 @@ from roost.store.base import (
     FileRecord,
     OnStored,
     RoomRecord,
+    RoomUser,
     Sanction,
     SearchPage,
     SearchQuery,
@@ -63,7 +64,12 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE TABLE IF NOT EXISTS rooms (
     name TEXT PRIMARY KEY,
     creator TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    topic TEXT NOT NULL DEFAULT '',
+    topic_by TEXT NOT NULL DEFAULT '',
+    topic_ts REAL NOT NULL DEFAULT 0,
+    private INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS members (
     room TEXT NOT NULL,
@@ -135,6 +141,17 @@ CREATE TABLE IF NOT EXISTS last_seen (
     user TEXT PRIMARY KEY,
     ts REAL NOT NULL
 ) WITHOUT ROWID;
+-- room roles, invitations and room mutes (docs/rooms.md); a row per user with any
+CREATE TABLE IF NOT EXISTS room_users (
+    room TEXT NOT NULL,
+    user TEXT NOT NULL,
+    role TEXT NOT NULL DEFAULT '',
+    invited_by TEXT NOT NULL DEFAULT '',
+    mute_expires REAL,
+    mute_reason TEXT NOT NULL DEFAULT '',
+    mute_by TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (room, user)
+) WITHOUT ROWID;
 """
 # Full-text search (FTS5). Indexing a message costs 20-60 us of SQLite time
 # (bench/search_index.py), several times what storing it costs; in the
@@ -171,7 +188,27 @@ MIGRATIONS = [
     ("messages", "kind", "TEXT NOT NULL DEFAULT 'text'"),
     ("messages", "ref", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "reply_to", "INTEGER NOT NULL DEFAULT 0"),
+    ("rooms", "topic", "TEXT NOT NULL DEFAULT ''"),
+    ("rooms", "topic_by", "TEXT NOT NULL DEFAULT ''"),
+    ("rooms", "topic_ts", "REAL NOT NULL DEFAULT 0"),
+    ("rooms", "private", "INTEGER NOT NULL DEFAULT 0"),
+    ("rooms", "deleted", "INTEGER NOT NULL DEFAULT 0"),
 ]
+ROOM_COLUMNS = "name, creator, created, topic, topic_by, topic_ts, private, deleted"
+ROOM_USER_COLUMNS = "room, user, role, invited_by, mute_expires, mute_reason, mute_by"
+
+
+def _room_record(row: tuple[Any, ...]) -> RoomRecord:
+    name, creator, created, topic, topic_by, topic_ts, private, deleted = row
+    return RoomRecord(
+        name, created, creator, set(), topic, topic_by, topic_ts, bool(private), bool(deleted)
+    )
+
+
+def _room_user(row: tuple[Any, ...]) -> RoomUser:
+    return RoomUser(row[2], row[3], row[4], row[5], row[6])
+
+
 MESSAGE_COLUMNS = "m.room, m.seq, m.sender, m.text, m.ts, m.priority, m.kind, m.ref, m.reply_to"
 FILE_COLUMNS = "id, sha256, name, size, media_type, owner, room, created, expires, expired"
 
@@ -731,14 +768,15 @@ class SQLiteStore(Store):
     async def load_rooms(self) -> list[RoomRecord]:
         def op(conn: sqlite3.Connection) -> list[RoomRecord]:
             rooms = {
-                name: RoomRecord(name, created, creator)
-                for name, creator, created in conn.execute(
-                    "SELECT name, creator, created FROM rooms"
-                )
+                row[0]: _room_record(row)
+                for row in conn.execute(f"SELECT {ROOM_COLUMNS} FROM rooms WHERE deleted = 0")
             }
             for room, user in conn.execute("SELECT room, user FROM members"):
                 if room in rooms:
                     rooms[room].members.add(user)
+            for row in conn.execute(f"SELECT {ROOM_USER_COLUMNS} FROM room_users"):
+                if row[0] in rooms:
+                    rooms[row[0]].people[row[1]] = _room_user(row)
             return list(rooms.values())
 
         return await self._submit(op)
@@ -746,27 +784,76 @@ class SQLiteStore(Store):
     async def get_room(self, name: str) -> RoomRecord | None:
         def op(conn: sqlite3.Connection) -> RoomRecord | None:
             row = conn.execute(
-                "SELECT name, creator, created FROM rooms WHERE name = ?", (name,)
+                f"SELECT {ROOM_COLUMNS} FROM rooms WHERE name = ?", (name,)
             ).fetchone()
             if row is None:
                 return None
-            rec = RoomRecord(row[0], row[2], row[1])
+            rec = _room_record(row)
             rec.members = {
                 r[0] for r in conn.execute("SELECT user FROM members WHERE room = ?", (name,))
+            }
+            rec.people = {
+                r[1]: _room_user(r)
+                for r in conn.execute(
+                    f"SELECT {ROOM_USER_COLUMNS} FROM room_users WHERE room = ?", (name,)
+                )
             }
             return rec
 
         return await self._submit(op)
 
-    async def create_room(self, name: str, creator: str, ts: float) -> bool:
+    async def create_room(self, name: str, creator: str, ts: float, private: bool = False) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO rooms (name, creator, created) VALUES (?, ?, ?)",
-                (name, creator, ts),
+                "INSERT OR IGNORE INTO rooms (name, creator, created, private) VALUES (?, ?, ?, ?)",
+                (name, creator, ts, int(private)),
             )
             return cur.rowcount == 1
 
         return await self._submit(op)
+
+    async def save_room(self, rec: RoomRecord) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE rooms SET topic = ?, topic_by = ?, topic_ts = ?, private = ? WHERE name = ?",
+                (rec.topic, rec.topic_by, rec.topic_ts, int(rec.private), rec.name),
+            )
+
+        await self._submit(op)
+
+    async def save_room_user(self, room: str, user: str, entry: RoomUser) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            if entry.is_empty():
+                conn.execute("DELETE FROM room_users WHERE room = ? AND user = ?", (room, user))
+                return
+            conn.execute(
+                f"INSERT OR REPLACE INTO room_users ({ROOM_USER_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    room,
+                    user,
+                    entry.role,
+                    entry.invited_by,
+                    entry.mute_expires,
+                    entry.mute_reason,
+                    entry.mute_by,
+                ),
+            )
+
+        await self._submit(op)
+
+    async def delete_room(self, name: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            for table in ("members", "room_users", "messages", "read_markers", "mentions"):
+                conn.execute(f"DELETE FROM {table} WHERE room = ?", (name,))
+            conn.execute("DELETE FROM message_search WHERE room = ?", (name,))
+            conn.execute(
+                "UPDATE rooms SET deleted = 1, topic = '', topic_by = '', private = 0"
+                " WHERE name = ?",
+                (name,),
+            )
+
+        await self._submit(op)
 
     async def add_member(self, room: str, user: str) -> None:
         def op(conn: sqlite3.Connection) -> None:
