@@ -10,7 +10,7 @@ import pytest
 
 from helpers import client_for, logged_in, next_event, unique
 from modhelpers import Recorder, staff
-from roost.client import Bye, Presence, RoostError
+from roost.client import Bye, Invited, Left, Presence, RoomChanged, RoostError
 
 
 async def _bye(rec: Recorder, timeout: float) -> Bye:
@@ -150,3 +150,69 @@ async def test_users_of_a_dead_node_go_offline_within_seconds(cluster: Any) -> N
         await seen.wait(lambda e: isinstance(e, Presence) and e.user == name and not e.online, 12)
         assert time.monotonic() - t0 < 12
         await lost.close()
+
+
+async def _until(check: Any, what: str, timeout: float = 5.0) -> Any:
+    """``await check()`` until it returns a true value (a change crossing the bus)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = await check()
+        if got:
+            return got
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} never reached the other node")
+
+
+async def test_room_settings_and_room_moderation_cross_nodes(cluster: Any) -> None:
+    a, b = cluster(2)
+    room = unique("room")
+    async with logged_in(a, reconnect=False) as owner, logged_in(b, reconnect=False) as guest:
+        made = await owner.join(room, private=True)
+        assert made.created and made.role == "owner"
+        # The private room made on node a is private on node b too.
+        with pytest.raises(RoostError) as err:
+            await guest.join(room)
+        assert err.value.code == "not_invited"
+        await owner.invite(room, guest.user or "")
+        assert (await next_event(guest, Invited, room=room)).by == owner.user
+        await _until(lambda: _joined(guest, room), "the invitation")
+        await owner.set_topic(room, "across nodes")
+        ev = await next_event(guest, RoomChanged, room=room)
+        assert ev.topic == "across nodes", ev
+
+        async def topic_there() -> bool:
+            return {r.name: r.topic for r in await guest.rooms()}[room] == "across nodes"
+
+        await _until(topic_there, "the topic")
+        # A room mute issued on node a holds on node b.
+        await owner.room_mute(room, guest.user or "", 600, "wait")
+
+        async def refused() -> bool:
+            try:
+                await guest.send(room, "may I?")
+            except RoostError as exc:
+                return exc.code == "muted"
+            return False
+
+        await _until(refused, "the room mute")
+        await owner.room_unmute(room, guest.user or "")
+        # A room kick on node a: node b's member is out, and is told so.
+        await owner.room_kick(room, guest.user or "", "done")
+        left = await next_event(guest, Left, room=room, user=guest.user)
+        assert (left.by, left.reason) == (owner.user, "done")
+
+        async def gone() -> bool:
+            return guest.user not in {m.user for m in await owner.who(room)}
+
+        await _until(gone, "the room kick")
+        with pytest.raises(RoostError) as err:
+            await guest.join(room)
+        assert err.value.code == "not_invited"
+
+
+async def _joined(client: Any, room: str) -> bool:
+    try:
+        await client.join(room)
+    except RoostError:
+        return False
+    return True

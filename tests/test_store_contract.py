@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from roost.protocol.errors import ErrorCode, RoostError
-from roost.store.base import Account, AuditRecord, FileRecord, Sanction, Store
+from roost.store.base import Account, AuditRecord, FileRecord, RoomUser, Sanction, Store
 from store_helpers import BACKENDS, append, open_store
 
 
@@ -134,6 +134,46 @@ async def test_rooms_and_members(store: Store) -> None:
     one = await store.get_room("r")
     assert one is not None and (one.name, one.created, one.members) == ("r", 1.0, {"ann"})
     assert await store.get_room("none") is None
+
+
+async def test_room_settings_people_and_deletion(store: Store) -> None:
+    assert await store.create_room("r", "ann", 1.0, private=True)
+    await store.add_member("r", "ann")
+    rec = await store.get_room("r")
+    assert rec is not None and rec.private and rec.topic == "" and rec.people == {}
+    rec.topic, rec.topic_by, rec.topic_ts = "plans", "ann", 7.5
+    await store.save_room(rec)
+    await store.save_room_user("r", "ann", RoomUser(role="owner"))
+    await store.save_room_user("r", "bob", RoomUser(invited_by="ann"))
+    await store.save_room_user(
+        "r", "cat", RoomUser(mute_expires=0.0, mute_reason="x", mute_by="ann")
+    )
+    await store.save_room_user(
+        "r", "cat", RoomUser(mute_expires=99.0, mute_reason="y", mute_by="ann")
+    )
+    [loaded] = await store.load_rooms()
+    assert (loaded.topic, loaded.topic_by, loaded.topic_ts, loaded.private) == (
+        "plans",
+        "ann",
+        7.5,
+        True,
+    )
+    assert loaded.people == {
+        "ann": RoomUser(role="owner"),
+        "bob": RoomUser(invited_by="ann"),
+        "cat": RoomUser(mute_expires=99.0, mute_reason="y", mute_by="ann"),
+    }
+    await store.save_room_user("r", "bob", RoomUser())  # all-default: gone
+    got = await store.get_room("r")
+    assert got is not None and set(got.people) == {"ann", "cat"}
+    _, fut = append(store, "r", "soon gone")
+    await fut
+    await store.delete_room("r")
+    assert await store.load_rooms() == []
+    gone = await store.get_room("r")
+    assert gone is not None and gone.deleted and gone.members == set() and gone.people == {}
+    assert await store.history("r", 0, 0, 10) == []
+    assert not await store.create_room("r", "bob", 2.0)  # the name stays taken
 
 
 async def test_messages_numbered_in_order_acked_in_order(store: Store) -> None:

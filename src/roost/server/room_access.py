@@ -78,11 +78,14 @@ def record_of(room: Room) -> RoomRecord:
 
 
 async def save_person(server: Server, room: Room, user: str, entry: RoomUser) -> None:
+    """Store what ``user`` is in ``room``, then hold it in memory and tell the other nodes."""
+    await server.store.save_room_user(room.name, user, entry)
+    # In memory after the store: a re-read of the room for another node's change
+    # that raced with this write may have brought back the old entry meanwhile.
     if entry.is_empty():
         room.people.pop(user, None)
     else:
         room.people[user] = entry
-    await server.store.save_room_user(room.name, user, entry)
     announce(server, ROOM, room.name)
 
 

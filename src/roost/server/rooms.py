@@ -129,21 +129,31 @@ async def set_room(server: Server, conn: ClientConnection, msg: SetRoom) -> Room
             raise RoostError(
                 ErrorCode.BAD_REQUEST, "a topic is one line, without control characters"
             )
-        room.topic, room.topic_by, room.topic_ts = topic, account.name, time.time()
+    rec = record_of(room)
+    if msg.topic is not None:
+        rec.topic, rec.topic_by, rec.topic_ts = topic, account.name, time.time()
     if msg.private is not None:
-        room.private = msg.private
-    await server.store.save_room(record_of(room))
+        rec.private = msg.private
+    await server.store.save_room(rec)
+    # Set after the store: another node's change re-read while this one was
+    # being stored may have put the old settings back in memory meanwhile.
+    room.topic, room.topic_by, room.topic_ts, room.private = (
+        rec.topic,
+        rec.topic_by,
+        rec.topic_ts,
+        rec.private,
+    )
     announce(server, ROOM, room.name)
     _to_room(
         server,
         room,
-        RoomChanged(room=room.name, topic=room.topic, private=room.private, by=account.name),
+        RoomChanged(room=room.name, topic=rec.topic, private=rec.private, by=account.name),
     )
     if changed_privacy:
         await record(
             server,
             account.name,
-            "room_private" if room.private else "room_public",
+            "room_private" if rec.private else "room_public",
             f"#{room.name}",
         )
     return info(server, room, account)
