@@ -50,7 +50,14 @@ def test_join_leave_rooms_commands(server) -> None:
     assert early.returncode == 1 and "join it first" in early.stderr
     joined = run_cli("join", "#" + room.upper(), "--json", "--user", bob, "--server", s)
     assert joined.returncode == 0, joined.stderr
-    assert json.loads(joined.stdout) == {"room": room, "last_seq": 1, "created": False}
+    got = json.loads(joined.stdout)
+    assert {k: got[k] for k in ("room", "last_seq", "created", "private", "role")} == {
+        "room": room,
+        "last_seq": 1,
+        "created": False,
+        "private": False,
+        "role": "",
+    }
     assert run_cli("send", room, "hi", "--user", bob, "--server", s).returncode == 0
 
     listing = run_cli("rooms", "--user", bob, "--server", s)
@@ -72,3 +79,49 @@ def test_join_leave_rooms_commands(server) -> None:
     assert len(again.stderr.splitlines()) == 1 and "you are not in room" in again.stderr
     gone = run_cli("leave", unique("nosuch"), "--user", bob, "--server", s)
     assert gone.returncode == 1 and "no room named" in gone.stderr
+
+
+def test_room_commands_topic_private_invite_role_kick_mute_delete(server) -> None:
+    s = f"{server.host}:{server.port}"
+    room, alice, bob = unique("room"), unique("alice"), unique("bob")
+    for name in (alice, bob):
+        assert run_cli("rooms", "--user", name, "--register", "--server", s).returncode == 0
+    made = run_cli("join", room, "--private", "--json", "--user", alice, "--server", s)
+    assert made.returncode == 0, made.stderr
+    got = json.loads(made.stdout)
+    assert (got["created"], got["private"], got["role"]) == (True, True, "owner")
+    topic = run_cli("room", "topic", room, "ship", "it", "--user", alice, "--server", s)
+    assert topic.returncode == 0, topic.stderr
+    assert f"#{room} (private)" in topic.stdout and "topic: ship it" in topic.stdout
+    # bob cannot see or join it until invited.
+    hidden = run_cli("room", "info", room, "--user", bob, "--server", s)
+    assert hidden.returncode == 1 and "no room named" in hidden.stderr
+    refused = run_cli("join", room, "--user", bob, "--server", s)
+    assert refused.returncode == 1 and "/invite" in refused.stderr
+    inv = run_cli("room", "invite", room, bob, "--json", "--user", alice, "--server", s)
+    assert inv.returncode == 0, inv.stderr
+    assert json.loads(inv.stdout)["action"] == "invite"
+    seen = run_cli("room", "info", room, "--json", "--user", bob, "--server", s)
+    assert json.loads(seen.stdout)["invited"] is True
+    assert run_cli("join", room, "--user", bob, "--server", s).returncode == 0
+    role = run_cli("room", "role", room, bob, "moderator", "--user", alice, "--server", s)
+    assert role.returncode == 0 and "as moderator" in role.stdout and f"in #{room}" in role.stdout
+    # A room moderator may not change roles (owners only) nor act on the owner.
+    up = run_cli("room", "role", room, alice, "member", "--user", bob, "--server", s)
+    assert up.returncode == 1 and "owners" in up.stderr
+    mute = run_cli(
+        "room", "mute", room, bob, "--for", "1h", "-r", "calm", "--json",
+        "--user", alice, "--server", s,
+    )  # fmt: skip
+    assert mute.returncode == 0, mute.stderr
+    assert json.loads(mute.stdout)["expires"] > 0
+    quiet = run_cli("send", room, "hello", "--user", bob, "--server", s)
+    assert quiet.returncode != 0 and "muted in #" in quiet.stderr
+    assert run_cli("room", "unmute", room, bob, "--user", alice, "--server", s).returncode == 0
+    kick = run_cli("room", "kick", room, bob, "-r", "bye", "--user", alice, "--server", s)
+    assert kick.returncode == 0 and f"room_kick: {bob} in #{room}: bye" in kick.stdout
+    # Deleting is for server admins; alice owns the room but is not one.
+    gone = run_cli("room", "delete", room, "--yes", "--user", alice, "--server", s)
+    assert gone.returncode == 1 and "only admins" in gone.stderr
+    public = run_cli("room", "public", room, "--json", "--user", alice, "--server", s)
+    assert json.loads(public.stdout)["private"] is False

@@ -13,6 +13,7 @@ from roost.cli.db_cmds import db
 from roost.cli.edit_cmds import delete, edit, react
 from roost.cli.file_cmds import download, upload
 from roost.cli.ops_cmds import backup, restore
+from roost.cli.room_admin_cmds import room
 from roost.cli.room_cmds import join, leave, rooms
 from roost.cli.search_cmds import search
 from roost.cli.server_cmds import serve, user
@@ -41,6 +42,7 @@ main.add_command(search)
 main.add_command(join)
 main.add_command(leave)
 main.add_command(rooms)
+main.add_command(room)
 main.add_command(chat)
 main.add_command(upload)
 main.add_command(download)

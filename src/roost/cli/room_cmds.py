@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from roost.cli.common import client_options, emit_json, make_client, run_async
+from roost.cli.room_admin_cmds import room_text
+from roost.protocol.display import visible
 from roost.protocol.errors import ErrorCode, RoostError
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line).")
@@ -27,23 +29,35 @@ def no_such_room(exc: RoostError, room: str) -> RoostError:
 @click.command()
 @click.argument("room")
 @CREATE
+@click.option(
+    "--private", is_flag=True, help="With --create: a new room is private (invitation only)."
+)
 @JSON
 @client_options
 @run_async
 async def join(
-    room: str, create: bool, as_json: bool, server: str, user: str | None, register: bool
+    room: str,
+    create: bool,
+    private: bool,
+    as_json: bool,
+    server: str,
+    user: str | None,
+    register: bool,
 ) -> None:
     """Become a member of ROOM (it must exist unless --create)."""
     async with make_client(server, user, register, reconnect=False) as client:
         try:
-            result = await client.join(room, create)
+            result = await client.join(room, create or private, private)
         except RoostError as exc:
             raise no_such_room(exc, room) from None
     if as_json:
-        emit_json({"room": result.room, "last_seq": result.last_seq, "created": result.created})
+        emit_json(result)
     else:
         made = "created and joined" if result.created else "joined"
-        click.echo(f"{made} #{result.room} ({result.last_seq} messages so far)")
+        kind = " (private)" if result.private else ""
+        click.echo(f"{made} #{result.room}{kind} ({result.last_seq} messages so far)")
+        if result.topic:
+            click.echo(f"topic: {visible(result.topic)}")
 
 
 @click.command()
@@ -75,4 +89,4 @@ async def rooms(as_json: bool, server: str, user: str | None, register: bool) ->
             emit_json(r)
         else:
             mark = "*" if r.joined else " "
-            click.echo(f"{mark} #{r.name}  {r.members} members, {r.online} online")
+            click.echo(f"{mark} {room_text(r)}")

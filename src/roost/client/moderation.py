@@ -179,7 +179,9 @@ class ModerationMixin:
 def result_text(result: ModResult) -> str:
     """What an action did: ``block: mallory until 2025-06-01 12:00:00 UTC: spam``."""
     text = f"{result.action}: {visible(result.target)}"
-    if result.action in ("block", "mute", "ban"):
+    if result.room:
+        text += f" in #{visible(result.room)}"
+    if result.action in ("block", "mute", "ban", "room_mute"):
         text += f" {format_until(result.expires)}"
     if result.priority is not None and result.action in ("priority", "admit"):
         text += f" at {PRIORITY_LABELS.get(result.priority, result.priority)} priority"
