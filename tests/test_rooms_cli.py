@@ -125,3 +125,40 @@ def test_room_commands_topic_private_invite_role_kick_mute_delete(server) -> Non
     assert gone.returncode == 1 and "only admins" in gone.stderr
     public = run_cli("room", "public", room, "--json", "--user", alice, "--server", s)
     assert json.loads(public.stdout)["private"] is False
+
+
+def test_line_chat_room_commands_and_events(server) -> None:
+    s = f"{server.host}:{server.port}"
+    room, me, other = unique("room"), unique("line"), unique("guest")
+    assert run_cli("rooms", "--user", other, "--register", "--server", s).returncode == 0
+    script = "\n".join(
+        [
+            f"/join {room}",
+            "/topic",
+            "/topic plans for the week",
+            "/topic",
+            "/private on",
+            f"/invite {other}",
+            "/roommute",
+            f"/roommute {other} 10m noisy",
+            "/deleteroom general",
+            "/msg nobody-here x",
+            "/quit",
+        ]
+    )
+    res = run_cli("chat", "--plain", "--user", me, "--register", "--server", s, input=script + "\n")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert f"#{room} has no topic" in out
+    assert f"#{room}: plans for the week" in out
+    assert f"* #{room} (public) topic: plans for the week (set by {me})" in out
+    assert f"#{room} is private (invitation only) now" in out
+    assert f"invited {other} into #{room}" in out
+    assert "! usage: /roommute NAME [DURATION] [REASON]" in out
+    # other is invited, not a member: a mute is refused with the reason.
+    assert f"{other} is not in #{room}" in out
+    assert "only admins may delete rooms" in out
+    listed = run_cli("rooms", "--json", "--user", other, "--server", s)
+    info = {json.loads(x)["name"]: json.loads(x) for x in listed.stdout.splitlines()}
+    assert info[room]["invited"] and info[room]["private"]
+    assert info[room]["topic"] == "plans for the week"

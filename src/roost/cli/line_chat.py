@@ -20,11 +20,14 @@ from roost.client import (
     Client,
     ConnectionState,
     FileSaved,
+    Invited,
     Joined,
     Left,
     Message,
     Moderation,
     Presence,
+    RoomChanged,
+    RoomDeleted,
     RoostError,
 )
 from roost.client.activity import ReadSync, notification, wants_notice
@@ -33,6 +36,7 @@ from roost.client.edit_commands import EDIT_COMMANDS, EditCommand
 from roost.client.edits import MessageBook
 from roost.client.ending import SessionEnded, ending
 from roost.client.priority import lowered_note
+from roost.client.room_commands import ROOM_COMMANDS
 from roost.client.search import search_lines
 from roost.protocol.display import visible
 from roost.protocol.mentions import mentions_me
@@ -63,6 +67,9 @@ HELP = (
     "/send PATH, /get FILE_ID, /reply SEQ TEXT, /edit SEQ TEXT, /delete SEQ [REASON], "
     "/react SEQ EMOJI, /unreact SEQ EMOJI (SEQ: a number, or last, -1, -2...), "
     "/away [REASON], /back, /mentions, /unread, /quit; "
+    "in a room: /topic [TEXT], /invite NAME, /private [on|off], /op NAME, /deop NAME, "
+    "/owner NAME, /roomkick NAME [REASON], /roommute NAME [DURATION] [REASON], "
+    "/roomunmute NAME, /deleteroom ROOM [REASON] (admins); "
     "anything else goes to the current room. "
     "Moderators: /block NAME [DURATION] [REASON], /unblock NAME, /kick NAME [REASON], "
     "/mute NAME [DURATION] [REASON], /unmute NAME, /priority NAME LEVEL, /blocks, /pending, "
@@ -118,7 +125,7 @@ class LineChat(ModerationCommands):
             "quit": self.cmd_quit,
             "exit": self.cmd_quit,
             **self.moderation_commands(),
-            **{c.name: self._edit_command(c) for c in EDIT_COMMANDS},
+            **{c.name: self._edit_command(c) for c in (*EDIT_COMMANDS, *ROOM_COMMANDS)},
         }
 
     async def handle(self, line: str) -> bool:
@@ -391,7 +398,23 @@ class LineChat(ModerationCommands):
         if isinstance(ev, Joined):
             return f"* {visible(ev.user)} joined #{visible(ev.room)}"
         if isinstance(ev, Left):
+            if ev.by:
+                why = f": {visible(ev.reason)}" if ev.reason else ""
+                return f"* {visible(ev.user)} was put out of #{visible(ev.room)} by {visible(ev.by)}{why}"
             return f"* {visible(ev.user)} left #{visible(ev.room)}"
+        if isinstance(ev, RoomChanged):
+            topic = f"topic: {visible(ev.topic)}" if ev.topic else "no topic"
+            kind = "private" if ev.private else "public"
+            return f"* #{visible(ev.room)} ({kind}) {topic} (set by {visible(ev.by)})"
+        if isinstance(ev, Invited):
+            about = f" -- {visible(ev.topic)}" if ev.topic else ""
+            return (
+                f"* {visible(ev.by)} invites you into #{visible(ev.room)}{about};"
+                f" /join {visible(ev.room)} to go in"
+            )
+        if isinstance(ev, RoomDeleted):
+            why = f": {visible(ev.reason)}" if ev.reason else ""
+            return f"* #{visible(ev.room)} was deleted by {visible(ev.by)}{why}"
         if isinstance(ev, Notice):
             return f"* {visible(ev.text)}"
         if isinstance(ev, Moderation):
