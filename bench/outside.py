@@ -487,9 +487,7 @@ def _send(pipe: Connection, senders: list[Sender], cmd: dict[str, Any]) -> None:
         if s.irc and (not s.pings or s.pings[-1] != s.sent):
             s.ping()  # the last PONG covers the last lines
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(
-        s.acked < s.sent and not s.closed for s in senders
-    ):
+    while time.monotonic() < deadline and any(s.acked < s.sent and not s.closed for s in senders):
         _pump(sel, senders, 0.01)
     # Keep reading a moment: the senders' own copies of the last messages.
     settle = time.monotonic() + 0.3
@@ -636,8 +634,9 @@ def run_mix(
     finally:
         procs.stop()
     assert phase["phase"] == "sent"
-    t0 = sent["t0"] + int(args.warmup * 1e9)
     t1 = sent["t1"]
+    # The warm-up is left out only of a window long enough to keep most of it.
+    t0 = sent["t0"] + min(int(args.warmup * 1e9), (t1 - sent["t0"]) // 2)
     delivered = sum(_at(r["timeline"], t1) - _at(r["timeline"], t0) for r in recv)
     rate_out = delivered / max(1e-9, (t1 - t0) / 1e9)
     counts = [c for r in recv for c in r["counts"]]
@@ -697,6 +696,21 @@ def ensure_irc_peers() -> None:
     )
 
 
+def _profiler(
+    args: argparse.Namespace, pid: int, label: str, started: list[subprocess.Popen[bytes]]
+) -> Any:
+    """A callback that starts py-spy on the server for the paced window (raw stacks)."""
+
+    def go() -> None:
+        path = args.profile / f"roost-{label}.txt"
+        argv = [args.py_spy, "record", "--pid", str(pid), "--format", "raw"]
+        argv += ["--output", str(path), "--duration", str(int(args.duration))]
+        argv += ["--rate", "200", "--nonblocking"]
+        started.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    return go
+
+
 def measure(system: str, args: argparse.Namespace) -> dict[str, Any]:
     """Every run (each rate, then fan-out) against a fresh server of ``system`` each."""
     out: dict[str, Any] = {}
@@ -718,25 +732,15 @@ def measure(system: str, args: argparse.Namespace) -> dict[str, Any]:
             server.start()
             try:
                 profiler: list[subprocess.Popen[bytes]] = []
-
-                def on_go(pid: int = server.pid, label: str = label) -> None:
-                    if system == "roost" and args.profile and mode == "paced":
-                        path = args.profile / f"roost-{label}.txt"
-                        argv = [args.py_spy, "record", "--pid", str(pid), "--format", "raw"]
-                        argv += ["--output", str(path), "--duration", str(int(args.duration))]
-                        argv += ["--rate", "200", "--nonblocking"]
-                        profiler.append(
-                            subprocess.Popen(
-                                argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                            )
-                        )
-
+                on_go = None
+                if system == "roost" and args.profile and mode == "paced":
+                    on_go = _profiler(args, server.pid, label, profiler)
                 result = run_mix(Spec(system, server.port, mode), server.pid, args, rate, on_go)
                 for p in profiler:
                     try:
                         p.wait(args.duration + 30)
                     except subprocess.TimeoutExpired:
-                        p.kill()
+                        os.kill(p.pid, 9)  # the py-spy this run started, by its PID
                         p.wait()
                 if system == "roost":
                     result["config"] = config
