@@ -1,9 +1,12 @@
 """Measured from outside: a load generator written from docs/protocol.md alone.
 
-It does not use Roost's SDK (``roost.client``) nor its codec: frames are a
-4-byte big-endian length and a msgpack map (docs/protocol.md, section 1),
-built and read here with the ``msgpack`` package, as any independent client
-would. The client mix is that of issue 13:
+It does not use Roost's SDK (``roost.client``) nor its codec for its
+traffic: frames are a 4-byte big-endian length and a msgpack map
+(docs/protocol.md, section 1), built and read here with the ``msgpack``
+package, as any independent client would (bench/common.py, imported only
+for its server launchers and helpers, imports the codec for other benches).
+Receivers never write: each server lives for one run, shorter than Roost's
+30 s keepalive interval (section 7), so no ping goes unanswered. The client mix is that of issue 13:
 
 - every connection is its own account (registered with ``login`` and
   ``register: true``, section 4) and joins one room (section 6);
