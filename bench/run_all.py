@@ -113,7 +113,7 @@ ROWS: list[tuple[str, str, Getter, str, Getter, str, str, str]] = [
         "lower",
     ),
     (
-        "outside: p50 at 500 msg/s, lazy receivers (ms)",
+        "outside: p50 at 500 msg/s (ms)",
         "outside",
         _get("roost", "500", "latency_ms", "p50"),
         "ngircd",
