@@ -284,8 +284,9 @@ Password = {NGIRCD_OPER[1]}
 class Inspircd(ManagedProcess):
     """InspIRCd 3 in the foreground with a config written here; connection and flood limits lifted.
 
-    ``threshold``/``commandrate`` 0 and ``fakelag="no"`` switch off the flood
-    penalties, ``localmax``/``globalmax``/``limit`` the per-IP and total caps
+    ``threshold``/``commandrate`` very high and ``fakelag="no"`` switch off the
+    flood penalties (0 is no "off": a threshold of 0 ends a sender that pipelines
+    with "Excess Flood"), ``localmax``/``globalmax``/``limit`` the per-IP and total caps
     (every bench client comes from 127.0.0.1).
     """
 
@@ -301,7 +302,7 @@ class Inspircd(ManagedProcess):
 <admin name="b" nick="b" email="b@example.net">
 <bind address="{HOST}" port="{self.port}" type="clients">
 <connect name="main" allow="*" maxchans="100" timeout="60" pingfreq="600"
-  hardsendq="1048576" softsendq="65536" recvq="65536" threshold="0" commandrate="0"
+  hardsendq="1048576" softsendq="65536" recvq="65536" threshold="1000000" commandrate="1000000000"
   fakelag="no" localmax="200000" globalmax="200000" maxconnwarn="off" useident="no"
   limit="200000" resolvehostnames="no">
 <files motd="{d / "motd.txt"}">
