@@ -158,12 +158,15 @@ async def test_a_room_kick_puts_a_member_out_with_the_reason_and_is_audited(serv
         await boss.close()
 
 
-async def test_a_room_mute_stops_posting_in_that_room_only(server) -> None:
+async def test_a_room_mute_stops_posting_in_that_room_only(server, tmp_path) -> None:
     room, other = unique("room"), unique("room")
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG" + bytes(100))
     async with logged_in(server) as alice, logged_in(server) as bob:
         for r in (room, other):
             await alice.join(r)
             await bob.join(r)
+        sent_before = await alice.send(room, "react to me")
         result = await alice.room_mute(room, bob.user or "", 3600, "cool down")
         assert result.expires > 0 and result.room == room
         notice = await next_event(bob, Notice, room=room)
@@ -171,6 +174,10 @@ async def test_a_room_mute_stops_posting_in_that_room_only(server) -> None:
         with pytest.raises(RoostError) as err:
             await bob.send(room, "hello?")
         assert err.value.code == "muted" and f"#{room}" in err.value.message
+        for attempt in (bob.react(room, sent_before.seq, "👍"), bob.upload(photo, room)):
+            with pytest.raises(RoostError) as err:
+                await attempt
+            assert err.value.code == "muted"
         await bob.send(other, "fine here")  # other rooms are not touched
         await bob.send("@" + (alice.user or ""), "and in private")
         assert {m.user: m.muted for m in await alice.who(room)}[bob.user] is True
