@@ -125,6 +125,10 @@ class MessageBook:
     def add(self, m: Message) -> Shown | None:
         """Take one message; the Shown it made or changed (None: its message is not known)."""
         if m.kind == "text":
+            known = self._by_key.get((m.room, m.seq))
+            if known is not None:
+                # Seen again (a history page over live messages): keep what was applied.
+                return known
             new = Shown(m, m.text)
             self._by_key[(m.room, m.seq)] = new
             while len(self._by_key) > self.keep:

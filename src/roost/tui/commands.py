@@ -81,6 +81,31 @@ class CommandRegistry:
         return iter(sorted(self._commands, key=lambda c: c.name))
 
 
+# Words of a usage line that name something completion can offer; the rest is text.
+_USAGE_KINDS: dict[str, ArgKind] = {"NAME": "user", "USER": "user", "ROOM": "room"}
+
+
+def usage_args(usage: str) -> tuple[Arg, ...]:
+    """The arguments of a usage line such as ``/edit SEQ TEXT`` or ``/kick NAME [REASON]``.
+
+    ``[X]`` is optional; a last TEXT or REASON takes the rest of the line.
+    """
+    words = usage.split()[1:]
+    out: list[Arg] = []
+    for i, word in enumerate(words):
+        name = word.strip("[]")
+        last = i == len(words) - 1
+        out.append(
+            Arg(
+                name,
+                _USAGE_KINDS.get(name, "text"),
+                optional=word.startswith("["),
+                rest=last and name in ("TEXT", "REASON"),
+            )
+        )
+    return tuple(out)
+
+
 def split_command(line: str) -> tuple[str, str] | None:
     """``("join", "room")`` for ``/join room``; None for plain text (``//x`` sends ``/x``)."""
     if not line.startswith("/") or line.startswith("//"):

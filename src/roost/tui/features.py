@@ -45,5 +45,7 @@ for _key in ("enter", "m"):
 EXTENSIONS.add_screen(ScreenEntry("f2", "rooms", "browse and join rooms", RoomsScreen))
 
 # Later features register themselves on import.
+import roost.tui.edits  # noqa: E402
 import roost.tui.moderation  # noqa: E402
+import roost.tui.rooms  # noqa: E402
 import roost.tui.search  # noqa: E402, F401

@@ -140,6 +140,8 @@ class ChatModel:
         if new and m.seq > conv.read_seq:
             if m.room == self.current or m.sender == self.me:
                 conv.read_seq = m.seq
+            elif m.kind != "text":
+                pass  # an edit or a reaction is not news of its own (nor a mention)
             else:
                 conv.unread += 1
                 if m.priority == URGENT:

@@ -14,24 +14,11 @@ from roost.client import Moderation
 from roost.client.chat_commands import MODERATION_COMMANDS, ChatCommand
 from roost.client.moderation import result_text
 from roost.tui.api import ChatApi
-from roost.tui.commands import Arg, ArgKind, Command
+from roost.tui.commands import Command, usage_args
 from roost.tui.extensions import EXTENSIONS, MemberAction, ScreenEntry
 from roost.tui.screens.confirm import ConfirmScreen
 from roost.tui.screens.pending import PendingScreen
 from roost.tui.session import ChatSession, Update
-
-
-def _args(usage: str) -> tuple[Arg, ...]:
-    """Completion hints from a usage line: NAME completes users; the rest is text."""
-    words = usage.split()[1:]
-    out: list[Arg] = []
-    for i, word in enumerate(words):
-        optional = word.startswith("[")
-        name = word.strip("[]")
-        kind: ArgKind = "user" if name == "NAME" else "text"
-        last = i == len(words) - 1
-        out.append(Arg(name, kind, optional=optional, rest=last and name == "REASON"))
-    return tuple(out)
 
 
 def _runner(command: ChatCommand) -> Callable[[ChatApi, list[str]], Awaitable[None]]:
@@ -79,7 +66,7 @@ def _on_moderation(session: ChatSession, ev: Moderation) -> None:
 def install() -> None:
     for command in MODERATION_COMMANDS:
         EXTENSIONS.commands.add(
-            Command(command.name, _args(command.usage), command.help, _runner(command))
+            Command(command.name, usage_args(command.usage), command.help, _runner(command))
         )
     for key, verb, what in (
         ("b", "block", "block the member, after a confirmation (moderators)"),

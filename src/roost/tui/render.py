@@ -11,6 +11,7 @@ from datetime import datetime
 from rich.table import Table
 from rich.text import Text
 
+from roost.client.edits import Shown
 from roost.protocol.display import visible
 from roost.protocol.mentions import mentions_me
 from roost.protocol.messages import HIGH, LOW, URGENT, MemberInfo, Message
@@ -46,9 +47,13 @@ def sender_colour(name: str) -> str:
     return SENDER_COLOURS[int.from_bytes(digest, "big") % len(SENDER_COLOURS)]
 
 
-def message_text(m: Message, me: str, fmt: TimeFormat = local_time) -> Table:
+def message_text(
+    m: Message, me: str, fmt: TimeFormat = local_time, shown: Shown | None = None, quote: str = ""
+) -> Table:
     """``14:05 alice  hello``, with the priority mark and the urgent text in red.
 
+    ``shown``: the message with its edits, removal and reactions folded in
+    (roost.client.edits); ``quote``: a short quote of what a reply answers.
     A grid, so that wrapped and multi-line text stays right of the sender.
     """
     head = Text(no_wrap=True)
@@ -62,10 +67,13 @@ def message_text(m: Message, me: str, fmt: TimeFormat = local_time) -> Table:
         name_style += " underline"
     head.append(visible(m.sender), style=name_style)
     # Whatever a peer sent is shown, never obeyed (roost.protocol.display).
-    text = visible(m.text, newlines=True)
+    raw = shown.text if shown is not None else m.text
+    text = visible(raw, newlines=True)
     body = Text(text, style={URGENT: "bold red", LOW: "dim"}.get(m.priority, ""))
-    if m.sender != me and mentions_me(m.text, me):
+    if m.sender != me and mentions_me(raw, me):
         highlight_mentions(body, me)
+    if shown is not None and shown.edited:
+        body.append(" (edited)", style="dim")
     if m.file is not None:
         f = m.file
         body = Text(f"[file] {visible(f.name)}", style="bold")
@@ -74,6 +82,12 @@ def message_text(m: Message, me: str, fmt: TimeFormat = local_time) -> Table:
         )
         if m.text != f.name:
             body.append(f"  {text}")
+    if shown is not None and shown.removed:
+        body = Text(visible(shown.label()), style="dim italic")
+    if quote:
+        body = Text.assemble((visible(quote) + "\n", "dim italic"), body)
+    if shown is not None and shown.reactions and not shown.removed:
+        body.append("\n" + visible(shown.reactions_text()), style="bold")
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(no_wrap=True)
     grid.add_column(ratio=1, overflow="fold")

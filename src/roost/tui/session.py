@@ -18,6 +18,7 @@ from typing import Any
 from roost.client import Client, ConnectionState, Joined, Left, Message, Notice, Presence
 from roost.client.activity import ReadSync
 from roost.client.address import format_address
+from roost.client.edits import MessageBook
 from roost.client.ending import ending, ending_line
 from roost.client.priority import lowered_note
 from roost.protocol.errors import ErrorCode, RoostError
@@ -43,7 +44,8 @@ PAGE = 50
 class Update:
     """Something changed that a screen may want to show.
 
-    kind is one of: "messages" (key, messages, older), "conversations", "unread" (key),
+    kind is one of: "messages" (key, messages, older), "changed" (key, messages: those
+    an edit, removal or reaction changed), "conversations", "unread" (key),
     "typing" (key, text: the user who types),
     "members" (key), "members-stale" (key: ask the server again), "connection" (state,
     text), "info" (key, text, level), "ended" (event: the bye that ended the
@@ -93,6 +95,8 @@ class ChatSession:
         for room in login.rooms:
             self.model.ensure(room)
         self.read_sync = ReadSync(client)
+        # Every text message loaded, with the edits, removals and reactions about it.
+        self.book = MessageBook()
         self._typed: dict[str, float] = {}  # conversation -> when we last said we type
         self.auto_away = False  # away because idle (a key press brings the user back)
 
@@ -200,9 +204,27 @@ class ChatSession:
             return
         if m.room == self.model.current and m.seq <= conv.read_seq:
             self.read_sync.seen(m.room, conv.read_seq)
+        changed = self.book.add(m)
+        if m.kind != "text":
+            # An edit, removal or reaction changes a message on screen, if it is loaded.
+            if changed is not None:
+                self.emit(Update("changed", key=conv.key, messages=(changed.message,)))
+            return
         self.emit(Update("messages", key=conv.key, messages=(m,)))
         if conv.unread:
             self.emit(Update("unread", key=conv.key))
+
+    def _page(self, conv: Conversation, messages: list[Message]) -> list[Message]:
+        """A history page into the model and the book; the messages that were new."""
+        changed = []
+        for m in sorted(messages, key=lambda m: m.seq):
+            shown = self.book.add(m)
+            if m.kind != "text" and shown is not None:
+                changed.append(shown.message)
+        new = conv.add(messages)
+        if changed:  # about messages perhaps on screen already
+            self.emit(Update("changed", key=conv.key, messages=tuple(changed)))
+        return new
 
     def _on_read(self, ev: ReadMarker) -> None:
         """Another session of this user read a conversation: its unread mark follows."""
@@ -238,8 +260,16 @@ class ChatSession:
             self.emit(Update("members", key=ev.room))
 
     def _on_left(self, ev: Left) -> None:
+        why = f": {ev.reason}" if ev.reason else ""
+        if ev.user == self.me and ev.by and ev.room in self.model.conversations:
+            # Put out by a room moderator: the room is no longer ours to read.
+            self.model.forget(ev.room)
+            self.emit(Update("conversations"))
+            self.info(f"{ev.by} put you out of #{ev.room}{why}", level="warning")
+            return
         if ev.user != self.me and ev.room in self.model.conversations:
-            self.info(f"{ev.user} left #{ev.room}", key=ev.room)
+            done = f"was put out of #{ev.room} by {ev.by}{why}" if ev.by else f"left #{ev.room}"
+            self.info(f"{ev.user} {done}", key=ev.room)
         if ev.room in self.model.members:
             self.model.members[ev.room] = [
                 m for m in self.model.members[ev.room] if m.user != ev.user
@@ -325,7 +355,7 @@ class ChatSession:
             # More arrived since the login snapshot: fetch the true latest page.
             res = await self.client.history_page(key, max(0, res.last_seq - PAGE), 0, PAGE)
         conv.last_seq = max(conv.last_seq, res.last_seq)
-        new = conv.add(res.messages)
+        new = self._page(conv, res.messages)
         conv.loaded = True
         if not res.messages:
             conv.complete = True
@@ -343,7 +373,7 @@ class ChatSession:
             conv.complete = True
             return 0
         res = await self.client.history_page(key, max(0, oldest - 1 - PAGE), oldest, PAGE)
-        new = conv.add(res.messages)
+        new = self._page(conv, res.messages)
         if not res.messages:
             conv.complete = True
         if new:

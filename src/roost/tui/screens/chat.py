@@ -76,6 +76,7 @@ class ChatScreen(Screen[None]):
         self._unsubscribe: Callable[[], None] | None = None
         self._handlers: dict[str, Callable[[Update], None]] = {
             "messages": self._on_messages,
+            "changed": self._on_changed,
             "conversations": self._on_conversations,
             "unread": self._on_unread,
             "members": self._on_members,
@@ -194,7 +195,11 @@ class ChatScreen(Screen[None]):
         if view is None:
             self._view_ids += 1
             view = MessageView(
-                conv.key, self.session.me, self.time_format, id=f"view-{self._view_ids}"
+                conv.key,
+                self.session.me,
+                self.time_format,
+                self.session.book,
+                id=f"view-{self._view_ids}",
             )
             self.views[conv.key] = view
             self.query_one("#views", Container).mount(view)
@@ -255,12 +260,18 @@ class ChatScreen(Screen[None]):
         if not update.older:
             self._alert(key, update.messages)
 
+    def _on_changed(self, update: Update) -> None:
+        view = self.views.get(update.key or "")
+        if view is not None:
+            for m in update.messages:
+                view.refresh_message(m.seq)
+
     def _alert(self, key: str, messages: tuple[Message, ...]) -> None:
         """Urgent and direct messages and mentions from others ring the bell (or send an
         OSC 9 notification, as configured); elsewhere they also pop up."""
         me = self.session.me
         for m in messages:
-            kind = wants_notice(m, me)
+            kind = wants_notice(m, me) if m.kind == "text" else ""
             if not kind:
                 continue
             # A direct message in the conversation on screen needs no alarm.

@@ -11,6 +11,7 @@ from textual.message import Message as TextualMessage
 from textual.widget import Widget
 from textual.widgets import Static
 
+from roost.client.edits import MessageBook
 from roost.protocol.messages import URGENT, Message
 from roost.tui.render import TimeFormat, info_text, local_time, message_text
 
@@ -48,11 +49,20 @@ class MessageView(VerticalScroll):
 
         view: MessageView
 
-    def __init__(self, key: str, me: str, time_format: TimeFormat = local_time, **kw: str) -> None:
+    def __init__(
+        self,
+        key: str,
+        me: str,
+        time_format: TimeFormat = local_time,
+        book: MessageBook | None = None,
+        **kw: str,
+    ) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
         self.key = key
         self.me = me
         self.time_format = time_format
+        # Edits, removals and reactions folded into each message; they are no lines of their own.
+        self.book = book
         self.shown: list[int] = []  # seqs on screen, ascending
         self._lines: dict[int, MessageLine] = {}
         self.loading_older = False
@@ -76,11 +86,11 @@ class MessageView(VerticalScroll):
         old_y = self.scroll_y
         runs: dict[int | None, list[MessageLine]] = {}
         for m in sorted(messages, key=lambda m: m.seq):
-            if m.seq in self._lines:
+            if m.seq in self._lines or m.kind != "text":
                 continue
             index = bisect.bisect(self.shown, m.seq)
             anchor = self.shown[index] if index < len(self.shown) else None
-            line = MessageLine(m, message_text(m, self.me, self.time_format))
+            line = MessageLine(m, self._drawn(m))
             runs.setdefault(anchor, []).append(line)
             self._lines[m.seq] = line
             self.shown.insert(index, m.seq)
@@ -93,6 +103,20 @@ class MessageView(VerticalScroll):
             # Older lines went in above what the user reads: keep it in place.
             self.call_after_refresh(self._keep_position, old_height, old_y)
         self.call_after_refresh(self.check_older)
+
+    def _drawn(self, m: Message) -> Table:
+        if self.book is None:
+            return message_text(m, self.me, self.time_format)
+        quote = self.book.quote(m.room, m.reply_to) if m.reply_to else ""
+        return message_text(m, self.me, self.time_format, self.book.get(m.room, m.seq), quote)
+
+    def refresh_message(self, seq: int) -> bool:
+        """Draw message ``seq`` again (edited, removed, reacted to); False if not shown."""
+        line = self._lines.get(seq)
+        if line is None:
+            return False
+        line.update(self._drawn(line.message))
+        return True
 
     @property
     def following(self) -> bool:
