@@ -50,6 +50,18 @@ async def next_event(client: Client, kind: type, timeout: float = 5.0, **match: 
     return await asyncio.wait_for(find(), timeout)
 
 
+async def message_of(client: Client, kind: str, sender: str, timeout: float = 5.0) -> Message:
+    """The next message event of ``kind`` ("text", "edit", "react"...) from ``sender``."""
+
+    async def find() -> Message:
+        async for ev in client.events():
+            if isinstance(ev, Message) and ev.kind == kind and ev.sender == sender:
+                return ev
+        raise AssertionError("event stream ended")
+
+    return await asyncio.wait_for(find(), timeout)
+
+
 class RawConnection:
     """A bare TCP connection speaking frames by hand (for bad-input tests)."""
 

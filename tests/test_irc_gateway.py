@@ -106,7 +106,7 @@ async def test_moderator_kicks_and_blocks_from_irc(server_factory) -> None:
     irc = await IrcLines.open(srv)
     await irc.register("mod")
     async with logged_in(srv) as victim:
-        irc.send(f"KICK #general {victim.user} :calm down")
+        irc.send(f"KILL {victim.user} :calm down")  # KICK #room is a room kick
         bye = await next_event(victim, Bye)
         assert bye.code == "kicked" and "calm down" in bye.reason
         assert "kick " + victim.user in await irc.until(r"RoostServ.* NOTICE mod :kick ")

@@ -21,7 +21,7 @@ from roost.protocol.messages import (
 )
 from roost.server.gateways.irc.lines import BadLine, LineReader, line, split_text
 from roost.server.gateways.irc.render import Renderer, render_message
-from roost.server.gateways.irc.session import IrcSession, SessionConfig, UserView
+from roost.server.gateways.irc.session import IrcSession, RoomView, SessionConfig, UserView
 
 
 class Directory:
@@ -31,9 +31,13 @@ class Directory:
         self.users: dict[str, UserView] = {}
         self.seqs: dict[str, int] = {}
         self.aways: dict[str, str] = {}
+        self.rooms: dict[str, RoomView] = {}
 
     def user(self, name: str) -> UserView | None:
         return self.users.get(name)
+
+    def room(self, name: str) -> RoomView | None:
+        return self.rooms.get(name)
 
     def last_seq(self, key: str) -> int:
         return self.seqs.get(key, 0)

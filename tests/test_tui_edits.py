@@ -3,15 +3,13 @@ driven by its pilot against a real server, with a second user on the SDK."""
 
 from __future__ import annotations
 
-import asyncio
 import io
-from typing import Any
 
 from rich.console import Console
 
-from helpers import logged_in, next_event, unique
+from helpers import logged_in, message_of, next_event, unique
 from modhelpers import add_account, staff
-from roost.client import Message, RoomChanged
+from roost.client import RoomChanged
 from roost.tui.screens.chat import ChatScreen
 from roost.tui.widgets.messages import MessageLine
 from test_tui import SIZE, chat_app, chat_screen, infos, type_line
@@ -27,18 +25,6 @@ def lines(screen: ChatScreen, key: str | None = None) -> dict[int, str]:
         console.print(line.content)
         out[line.message.seq] = " ".join(console.export_text().split())
     return out
-
-
-async def message_of(client: Any, kind: str, sender: str) -> Message:
-    """The next message event of ``kind`` from ``sender`` (earlier ones are skipped)."""
-
-    async def find() -> Message:
-        async for ev in client.events():
-            if isinstance(ev, Message) and ev.kind == kind and ev.sender == sender:
-                return ev
-        raise AssertionError("event stream ended")
-
-    return await asyncio.wait_for(find(), 5.0)
 
 
 def shown(screen: ChatScreen, part: str) -> bool:

@@ -26,7 +26,7 @@ from roost.protocol.messages import Bye, Message, Wire
 from roost.server.connection import MAX_BACKLOG, ClientConnection
 from roost.server.gateways.irc.lines import BadLine, LineReader
 from roost.server.gateways.irc.render import Renderer
-from roost.server.gateways.irc.session import IrcSession, SessionConfig, UserView
+from roost.server.gateways.irc.session import IrcSession, RoomView, SessionConfig, UserView
 from roost.server.outbox import CONTROL, Outbox
 from roost.server.tls import server_context
 
@@ -287,6 +287,12 @@ class IrcGateway:
         state = self.server.state
         rooms = tuple(sorted(state.rooms_of.get(name, ())))
         return UserView(account.name, account.role, name in state.online, rooms)
+
+    def room(self, name: str) -> RoomView | None:
+        room = self.server.state.rooms.get(name)
+        if room is None:
+            return None
+        return RoomView(room.topic, room.topic_by, room.topic_ts, room.private)
 
     def last_seq(self, key: str) -> int:
         # What this node has delivered: the store's count is a coroutine (a

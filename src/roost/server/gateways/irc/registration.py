@@ -29,6 +29,7 @@ CAPS: dict[str, str] = {
     "account-tag": "",
     "away-notify": "",
     "cap-notify": "",
+    "draft/message-redaction": "",
 }
 MAX_TARGETS = 10  # targets of one JOIN/PART/PRIVMSG, as ISUPPORT TARGMAX says
 
@@ -268,7 +269,7 @@ def welcome(s: IrcSession) -> None:
     support = [
         "CASEMAPPING=ascii",
         "CHANTYPES=#",
-        "CHANMODES=,,,nt",
+        "CHANMODES=b,,,int",
         "PREFIX=(o)@",
         f"NETWORK={cfg.network}",
         "NICKLEN=32",

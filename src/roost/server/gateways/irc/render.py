@@ -33,14 +33,18 @@ from roost.protocol.names import check_room, dm_parties
 from roost.server.gateways.irc.lines import MAX_BODY, line, split_text
 
 # Capabilities that change how an event is rendered (bits of a session's mask).
-TIME, TAGS, ACCOUNT, ECHO, AWAY = 1, 2, 4, 8, 16
+TIME, TAGS, ACCOUNT, ECHO, AWAY, REDACT = 1, 2, 4, 8, 16, 32
 CAP_BITS = {
     "server-time": TIME,
     "message-tags": TAGS,
     "account-tag": ACCOUNT,
     "echo-message": ECHO,
     "away-notify": AWAY,
+    "draft/message-redaction": REDACT,
 }
+# Client tags of IRCv3 drafts (reply, react) and Roost's own for an edit's target.
+REPLY_TAG, REACT_TAG, UNREACT_TAG = "+draft/reply", "+draft/react", "+draft/unreact"
+EDIT_TAG = "roost/edit"
 SERVICE = "RoostServ"  # the service nick: notices of the server, admin commands
 PRIORITY_TAG = "roost/priority"
 FILE_TAG = "roost/file"
@@ -119,6 +123,8 @@ def render_message(
     # Urgent messages come as NOTICEs, which IRC clients show apart (docs/irc.md).
     command = "NOTICE" if m.priority == URGENT else "PRIVMSG"
     source = mask_source(m.sender, host)
+    if m.kind != "text":
+        return _render_event(m, target, source, mask, extra)
     tags: dict[str, str] = {}
     if mask & TIME:
         tags["time"] = irc_time(m.ts)
@@ -130,16 +136,63 @@ def render_message(
             tags[PRIORITY_TAG] = PRIORITY_LABELS.get(m.priority, str(m.priority))
         if m.file is not None:
             tags[FILE_TAG] = m.file.id
+        if m.reply_to:
+            tags[REPLY_TAG] = msgid(m.room, m.reply_to)
     if extra:
         tags.update(extra)
+    return _text_lines(command, target, message_text(m), source, tags)
+
+
+def _text_lines(command: str, target: str, text: str, source: str, tags: dict[str, str]) -> bytes:
+    """PRIVMSG or NOTICE lines of ``text``; the msgid tag on the first line only."""
     # Room for the text in a 512-byte line: ":source COMMAND target :text\r\n".
     room = MAX_BODY - len(source.encode()) - len(command) - len(target.encode()) - 7
-    parts = split_text(message_text(m), max(room, 16))
+    parts = split_text(text, max(room, 16))
     out = [line(command, (target, parts[0]), source, tags, trailing=True)]
     if len(parts) > 1:
         rest = {k: v for k, v in tags.items() if k != "msgid"}
         out += [line(command, (target, p), source, rest, trailing=True) for p in parts[1:]]
     return b"".join(out)
+
+
+def _render_event(
+    m: Message, target: str, source: str, mask: int, extra: dict[str, str] | None
+) -> bytes:
+    """An edit, deletion, removal or reaction (docs/protocol.md 5.3) as IRC has it.
+
+    With message-tags a reaction is a TAGMSG with ``+draft/react`` (or
+    ``+draft/unreact``) and ``+draft/reply`` naming the message; with
+    draft/message-redaction a deletion is REDACT. Clients without them get a
+    NOTICE that says what happened; an edit is the new text, marked.
+    """
+    tags: dict[str, str] = {}
+    if mask & TIME:
+        tags["time"] = irc_time(m.ts)
+    if mask & ACCOUNT:
+        tags["account"] = m.sender
+    ref = msgid(m.room, m.ref)
+    if mask & TAGS:
+        tags["msgid"] = msgid(m.room, m.seq)
+    if extra:
+        tags.update(extra)
+    if m.kind in ("react", "unreact") and mask & TAGS:
+        tags[REACT_TAG if m.kind == "react" else UNREACT_TAG] = m.text
+        tags[REPLY_TAG] = ref
+        return line("TAGMSG", (target,), source, tags)
+    if m.kind in ("delete", "remove") and mask & REDACT:
+        params = (target, ref, m.text) if m.kind == "remove" and m.text else (target, ref)
+        return line("REDACT", params, source, tags)
+    if m.kind == "edit":
+        if mask & TAGS:
+            tags[EDIT_TAG] = ref
+        return _text_lines("PRIVMSG", target, "(edited) " + m.text, source, tags)
+    text = {
+        "delete": "(deleted a message)",
+        "remove": "(removed a message" + (f": {m.text})" if m.text else ")"),
+        "react": f"(reacted {m.text})",
+        "unreact": f"(took back {m.text})",
+    }.get(m.kind, f"({m.kind})")
+    return _text_lines("NOTICE", target, text, source, tags)
 
 
 def render_shared(ev: Any, mask: int, host: str, server: str) -> bytes:
@@ -149,6 +202,9 @@ def render_shared(ev: Any, mask: int, host: str, server: str) -> bytes:
     if isinstance(ev, Joined):
         return line("JOIN", ("#" + ev.room,), mask_source(ev.user, host))
     if isinstance(ev, Left):
+        if ev.by:  # put out by a room moderator
+            src = mask_source(ev.by, host)
+            return line("KICK", ("#" + ev.room, ev.user, ev.reason or ev.by), src, trailing=True)
         return line("PART", ("#" + ev.room,), mask_source(ev.user, host))
     if isinstance(ev, Presence):
         if not mask & AWAY:

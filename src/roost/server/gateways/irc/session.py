@@ -24,9 +24,12 @@ from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.messages import (
     Admitted,
     Bye,
+    Delete,
     Gap,
     History,
     HistoryResult,
+    Invite,
+    Invited,
     Join,
     Joined,
     JoinResult,
@@ -40,18 +43,30 @@ from roost.protocol.messages import (
     Moderation,
     Notice,
     Presence,
+    React,
+    RoomChanged,
+    RoomDeleted,
     RoomInfo,
+    RoomKick,
     Send,
     SendResult,
     ServerHello,
+    SetRoom,
+    SetRoomRole,
+    Unreact,
     Who,
     Wire,
 )
+from roost.protocol.names import dm_parties
 from roost.server.gateways.irc import history, registration, service
 from roost.server.gateways.irc.lines import BadLine, line, tags_prefix
 from roost.server.gateways.irc.render import (
+    REACT_TAG,
+    REPLY_TAG,
     SERVICE,
+    UNREACT_TAG,
     mask_source,
+    parse_msgid,
     render_message,
     render_shared,
     room_of,
@@ -83,10 +98,19 @@ class UserView:
     rooms: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class RoomView:
+    topic: str
+    topic_by: str
+    topic_ts: float
+    private: bool
+
+
 class Directory(Protocol):
     """Read-only lookups of the server's state (accounts, rooms, presence)."""
 
     def user(self, name: str) -> UserView | None: ...
+    def room(self, name: str) -> RoomView | None: ...
     def last_seq(self, key: str) -> int: ...
     def away(self, name: str) -> str: ...
     def set_away(self, name: str, text: str) -> None: ...
@@ -120,6 +144,10 @@ class IrcSession:
     registered: bool = False  # the welcome burst was sent
     login: LoginResult | None = None
     channels: set[str] = field(default_factory=set)  # rooms shown as joined
+    # (topic, private) of each room as this client was last told: a room_changed
+    # event says both, the client hears only what changed (TOPIC, MODE +i/-i).
+    settings: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # of the line being handled
     last: dict[str, int] = field(default_factory=dict)  # last seq seen per conversation
     labels: dict[tuple[str, int], str] = field(default_factory=dict)  # own echoes owed a label
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -196,6 +224,7 @@ class IrcSession:
             self.numeric("451", "You have not registered")
             return
         before = len(self.out)
+        self.tags = item.tags or {}
         run(self, item.params, label)
         if label and len(self.out) > before:
             self._label_lines(before, label)
@@ -237,12 +266,26 @@ class IrcSession:
         start = len(self.out)
         src = mask_source(self.me, self.cfg.server)
         self.out.append(line("JOIN", ("#" + room,), src))
-        self.numeric("331", "#" + room, "No topic is set")
+        self.out.extend(self._topic_lines(room))
         if label:
             self._label_lines(start, label)
         self.request(Who, lambda r, e: self._names(room, r, e, ""), room=room)
         if not registration.has_history(self):
             self._playback(room, self.directory.last_seq(room))
+
+    def _topic_lines(self, room: str) -> list[bytes]:
+        """332 and 333 (topic, who set it and when), or 331 when the room has none."""
+        view = self.directory.room(room)
+        if view is not None:
+            self.settings[room] = (view.topic, view.private)
+        if view is None or not view.topic:
+            return [self._line("331", "#" + room, "No topic is set")]
+        return [
+            self._line("332", "#" + room, view.topic),
+            self._line(
+                "333", "#" + room, view.topic_by or self.cfg.server, str(int(view.topic_ts))
+            ),
+        ]
 
     def _playback(self, key: str, last: int) -> None:
         """What was missed since the account's last IRC session, at most cfg.playback."""
@@ -269,7 +312,7 @@ class IrcSession:
         lines: list[bytes] = []
         if error is None:
             members: list[MemberInfo] = result
-            names = [("@" if m.role in ("admin", "moderator") else "") + m.user for m in members]
+            names = [("@" if _is_op(m) else "") + m.user for m in members]
             chunk: list[str] = []
             for name in names:
                 chunk.append(name)
@@ -361,7 +404,8 @@ class IrcSession:
                 lines = []
                 if error is None:
                     for m in result:
-                        lines.append(self._who_line("#" + room, m.user, m.online, m.role))
+                        op = "moderator" if _is_op(m) else m.role
+                        lines.append(self._who_line("#" + room, m.user, m.online, op))
                 self.wrap([*lines, end], label)
 
             self.request(Who, done, room=room)
@@ -415,30 +459,130 @@ class IrcSession:
 
         self.request(ListRooms, done)
 
+    def _room_reply(self, target: str, label: str) -> OnReply:
+        """The reply to a room request: an error numeric, or ACK (the event says the rest)."""
+
+        def done(result: Any, error: RoostError | None) -> None:
+            if error is not None:
+                self.wrap([self._line(_room_numeric(error), target, error.message)], label)
+            else:
+                self.ack(label)
+
+        return done
+
     def _topic(self, params: list[str], label: str) -> None:
         if not params:
             self.numeric("461", "TOPIC", "Not enough parameters", label=label)
+            return
+        room = room_of(params[0])
+        if room is None:
+            self.numeric("403", params[0], "No such channel", label=label)
         elif len(params) == 1:
-            self.numeric("331", params[0], "No topic is set", label=label)
+            self.out.extend(self._topic_lines(room))
         else:
-            self.numeric("482", params[0], "Roost rooms keep no topic", label=label)
+            # Everyone in the room (this client too) gets TOPIC from the room_changed event.
+            self.request(SetRoom, self._room_reply(params[0], label), room=room, topic=params[1])
+
+    def _invite(self, params: list[str], label: str) -> None:
+        if len(params) < 2:
+            self.numeric("461", "INVITE", "Not enough parameters", label=label)
+            return
+        nick, channel = params[0], params[1]
+        room = room_of(channel)
+        if room is None:
+            self.numeric("403", channel, "No such channel", label=label)
+            return
+
+        def done(result: Any, error: RoostError | None) -> None:
+            if error is None:
+                self.wrap([self._line("341", nick, channel)], label)
+            elif error.code == ErrorCode.NO_SUCH_USER:
+                self.wrap([self._line("401", nick, error.message)], label)
+            elif error.code == ErrorCode.BAD_REQUEST and "already" in error.message:
+                self.wrap([self._line("443", nick, channel, error.message)], label)
+            else:
+                self.wrap([self._line(_room_numeric(error), channel, error.message)], label)
+
+        self.request(Invite, done, room=room, user=nick.lower())
 
     def _mode(self, params: list[str], label: str) -> None:
         if not params:
             self.numeric("461", "MODE", "Not enough parameters", label=label)
         elif params[0].startswith("#"):
-            if len(params) == 1:
-                self.numeric("324", params[0], "+nt", label=label)
+            room = room_of(params[0])
+            if room is None:
+                self.numeric("403", params[0], "No such channel", label=label)
+            elif len(params) == 1:
+                view = self.directory.room(room)
+                modes = "+int" if view is not None and view.private else "+nt"
+                self.numeric("324", params[0], modes, label=label)
             elif params[1] in ("b", "+b"):
                 self.numeric("368", params[0], "End of channel ban list", label=label)
             else:
-                self.numeric(
-                    "482", params[0], "Modes of Roost rooms cannot be changed", label=label
-                )
+                self._room_modes(room, params[0], params[1], params[2:], label)
         elif params[0].lower() == self.me:
             self.numeric("221", "+i", label=label)
         else:
             self.numeric("502", "Can't change mode for other users", label=label)
+
+    def _room_modes(self, room: str, channel: str, modes: str, args: list[str], label: str) -> None:
+        """``+o``/``-o NICK`` (room moderator or plain member) and ``+i``/``-i`` (private)."""
+        sign = "+"
+        changes: list[tuple[str, str]] = []
+        for char in modes:
+            if char in "+-":
+                sign = char
+            elif char == "o" and args:
+                changes.append((sign + "o", args.pop(0)))
+            elif char == "i":
+                changes.append((sign + "i", ""))
+            elif char == "o":
+                self.numeric("461", "MODE", "Not enough parameters", label=label)
+                return
+            else:
+                self.numeric("472", char, "is not a mode of Roost rooms", label=label)
+                return
+        if len(changes) != 1:
+            self.numeric("461", "MODE", "one change at a time: +o/-o NICK or +i/-i", label=label)
+            return
+        mode, nick = changes[0]
+        if mode[1] == "i":
+            want = mode[0] == "+"
+            self.request(SetRoom, self._room_reply(channel, label), room=room, private=want)
+            return
+
+        def done(result: Any, error: RoostError | None) -> None:
+            if error is not None:
+                self.wrap([self._line(_room_numeric(error), channel, error.message)], label)
+            else:  # the room hears it as a notice; this client sees the mode change
+                src = mask_source(self.me, self.cfg.server)
+                self.wrap([line("MODE", (channel, mode, nick), src)], label)
+
+        role = "moderator" if mode[0] == "+" else "member"
+        self.request(SetRoomRole, done, room=room, user=nick.lower(), role=role)
+
+    def _room_changed(self, ev: RoomChanged) -> list[bytes]:
+        """TOPIC and MODE +i/-i lines for what changed, as the client was last told."""
+        if ev.room not in self.channels:
+            return []
+        topic, private = self.settings.get(ev.room, ("", False))
+        self.settings[ev.room] = (ev.topic, ev.private)
+        src = mask_source(ev.by, self.cfg.server)
+        out = []
+        if ev.topic != topic:
+            out.append(line("TOPIC", ("#" + ev.room, ev.topic), src, trailing=True))
+        if ev.private != private:
+            out.append(line("MODE", ("#" + ev.room, "+i" if ev.private else "-i"), src))
+        return out
+
+    def _put_out(self, room: str, by: str, reason: str) -> list[bytes]:
+        """KICK of this client from a channel it shows (a room kick, a deleted room)."""
+        if room not in self.channels:
+            return []
+        self.channels.discard(room)
+        self.settings.pop(room, None)
+        src = mask_source(by, self.cfg.server)
+        return [line("KICK", ("#" + room, self.me, reason or by), src, trailing=True)]
 
     def _away(self, params: list[str], label: str) -> None:
         text = params[0] if params else ""
@@ -454,8 +598,46 @@ class IrcSession:
         self.out.append(line("PONG", (self.cfg.server, token), self.cfg.server, tags))
 
     def _tagmsg(self, params: list[str], label: str) -> None:
-        """Client-only tags (``+typing``) have no Roost counterpart: taken, not relayed."""
-        self.ack(label)
+        """``+draft/react`` / ``+draft/unreact`` with ``+draft/reply``: a reaction to that
+        message. Other client-only tags (``+typing``) are taken, not relayed."""
+        emoji = self.tags.get(REACT_TAG) or self.tags.get(UNREACT_TAG)
+        ref = self._ref(params[0] if params else "", self.tags.get(REPLY_TAG, ""))
+        if not emoji or ref is None:
+            self.ack(label)
+            return
+        kind = React if REACT_TAG in self.tags else Unreact
+        self.request(kind, self._room_reply(params[0], label), room=ref[0], seq=ref[1], emoji=emoji)
+
+    def _redact(self, params: list[str], label: str) -> None:
+        """draft/message-redaction: REDACT target msgid [:reason] deletes that message."""
+        if len(params) < 2:
+            self.numeric("461", "REDACT", "Not enough parameters", label=label)
+            return
+        ref = self._ref(params[0], params[1])
+        if ref is None:
+            self.fail("REDACT", "UNKNOWN_MSGID", params[0], "no such message here", label)
+            return
+        reason = params[2] if len(params) > 2 else ""
+
+        def done(result: Any, error: RoostError | None) -> None:
+            if error is None:
+                self.ack(label)
+            else:
+                code = "REDACT_FORBIDDEN" if error.code == ErrorCode.FORBIDDEN else "UNKNOWN_MSGID"
+                self.fail("REDACT", code, params[0], error.message, label)
+
+        self.request(Delete, done, room=ref[0], seq=ref[1], reason=reason)
+
+    def _ref(self, target: str, value: str) -> tuple[str, int] | None:
+        """The (conversation, seq) a msgid names, if it is one of ``target``'s."""
+        ref = parse_msgid(value)
+        if ref is None or not target:
+            return None
+        if target.startswith("#"):
+            return ref if room_of(target) == ref[0] else None
+        parties = dm_parties(ref[0])
+        ours = parties is not None and target.lower() in parties and self.me in parties
+        return ref if ours else None
 
     def _ison(self, params: list[str], label: str) -> None:
         names = [n for p in params for n in p.split()]
@@ -521,6 +703,8 @@ class IrcSession:
             text = "/me " + text[8:-1]
         echo = "echo-message" in self.caps
 
+        reply = self._ref(shown, self.tags.get(REPLY_TAG, ""))
+
         def done(result: Any, error: RoostError | None) -> None:
             if error is not None:
                 if not quiet:
@@ -535,7 +719,7 @@ class IrcSession:
                 else:
                     self.ack(label)
 
-        self.request(Send, done, to=to, text=text)
+        self.request(Send, done, to=to, text=text, reply_to=reply[1] if reply else 0)
 
     def deliver_message(self, m: Message, playback: bool = False) -> None:
         """A message of a conversation this session takes part in (live, gap or playback)."""
@@ -570,7 +754,9 @@ class IrcSession:
             else:
                 self.out.append(render_shared(ev, self.mask, self.cfg.server, self.cfg.server))
         elif isinstance(ev, Left):
-            if ev.user == self.me:
+            if ev.user == self.me and ev.by:
+                self.out.extend(self._put_out(ev.room, ev.by, ev.reason))
+            elif ev.user == self.me:
                 self.out.extend(self._parted(ev.room))
             else:
                 self.out.append(render_shared(ev, self.mask, self.cfg.server, self.cfg.server))
@@ -581,6 +767,14 @@ class IrcSession:
                 self.notice(ev.text)
         elif isinstance(ev, Gap):
             self._refetch(ev.room, ev.after, ev.upto)
+        elif isinstance(ev, RoomChanged):
+            self.out.extend(self._room_changed(ev))
+        elif isinstance(ev, Invited):
+            src = mask_source(ev.by, self.cfg.server)
+            self.out.append(line("INVITE", (self.me, "#" + ev.room), src))
+        elif isinstance(ev, RoomDeleted):
+            why = f"room deleted: {ev.reason}" if ev.reason else "room deleted"
+            self.out.extend(self._put_out(ev.room, ev.by, why))
         elif isinstance(ev, KeepAlive):
             self.out.append(line("PING", (self.cfg.server,)))
         elif isinstance(ev, Bye):
@@ -621,11 +815,20 @@ class IrcSession:
     # --- moderation ---------------------------------------------------------------------------
 
     def _kick(self, params: list[str], label: str) -> None:
+        """KICK #room nick: a room kick, as IRC users mean it (KILL ends every session)."""
         if len(params) < 2:
             self.numeric("461", "KICK", "Not enough parameters", label=label)
             return
+        room = room_of(params[0])
+        if room is None:
+            self.numeric("403", params[0], "No such channel", label=label)
+            return
         reason = params[2] if len(params) > 2 else ""
-        self._service("kick", [params[1], *reason.split()], label)
+        nick = params[1].split(",")[0].lower()
+        # The KICK line comes to everyone in the room with the left event.
+        self.request(
+            RoomKick, self._room_reply(params[0], label), room=room, user=nick, reason=reason
+        )
 
     def _kill(self, params: list[str], label: str) -> None:
         if not params:
@@ -661,6 +864,20 @@ def _with_tags(data: bytes, tags: dict[str, str]) -> bytes:
     if data.startswith(b"@"):
         return b"@" + extra[1:-1] + b";" + data[1:]
     return extra + data
+
+
+def _is_op(m: MemberInfo) -> bool:
+    """Shown as a channel operator: server staff, and the room's owners and moderators."""
+    return m.role in ("admin", "moderator") or m.room_role in ("owner", "moderator")
+
+
+def _room_numeric(error: RoostError) -> str:
+    """The numeric for a refused room request (TOPIC, KICK, MODE, INVITE)."""
+    if error.code == ErrorCode.FORBIDDEN:
+        return "482"  # ERR_CHANOPRIVSNEEDED
+    if error.code == ErrorCode.NOT_A_MEMBER:
+        return "441" if "is not in" in error.message else "442"
+    return _err_numeric(error)
 
 
 def _err_numeric(error: RoostError, target: str = "#") -> str:
@@ -706,8 +923,10 @@ _COMMANDS: dict[str, tuple[bool, Runner]] = {
     "AWAY": (False, IrcSession._away),
     "CHATHISTORY": (False, history.chathistory),
     "KICK": (False, IrcSession._kick),
+    "INVITE": (False, IrcSession._invite),
     "KILL": (False, IrcSession._kill),
     "TAGMSG": (False, IrcSession._tagmsg),
+    "REDACT": (False, IrcSession._redact),
     "ISON": (False, IrcSession._ison),
     "USERHOST": (False, IrcSession._userhost),
 }
