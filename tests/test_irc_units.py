@@ -45,9 +45,6 @@ class Directory:
     def away(self, name: str) -> str:
         return self.aways.get(name, "")
 
-    def set_away(self, name: str, text: str) -> None:
-        self.aways[name] = text
-
     def mark(self, account: str) -> dict[str, int]:
         return {}
 

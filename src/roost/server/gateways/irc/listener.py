@@ -214,7 +214,6 @@ class IrcGateway:
         self.renderer = Renderer(cfg.server_name, cfg.server_name)
         self.listeners: list[asyncio.AbstractServer] = []
         self.ports: list[int] = []
-        self._away: dict[str, str] = {}
         # account -> conversation -> last seq its IRC sessions saw (for playback)
         self._marks: dict[str, dict[str, int]] = {}
 
@@ -300,13 +299,9 @@ class IrcGateway:
         return self.server.ordering.delivered.get(key, 0)
 
     def away(self, name: str) -> str:
-        return self._away.get(name, "")
-
-    def set_away(self, name: str, text: str) -> None:
-        if text:
-            self._away[name] = text
-        else:
-            self._away.pop(name, None)
+        # The server's away state (roost.server.activity), shared with native clients.
+        reason = self.server.activity.away.get(name)
+        return "" if reason is None else reason or "away"
 
     def mark(self, account: str) -> dict[str, int]:
         return self._marks.get(account, {})

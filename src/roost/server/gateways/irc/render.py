@@ -45,6 +45,7 @@ CAP_BITS = {
 # Client tags of IRCv3 drafts (reply, react) and Roost's own for an edit's target.
 REPLY_TAG, REACT_TAG, UNREACT_TAG = "+draft/reply", "+draft/react", "+draft/unreact"
 EDIT_TAG = "roost/edit"
+TYPING_TAG = "+typing"
 SERVICE = "RoostServ"  # the service nick: notices of the server, admin commands
 PRIORITY_TAG = "roost/priority"
 FILE_TAG = "roost/file"
@@ -210,9 +211,11 @@ def render_shared(ev: Any, mask: int, host: str, server: str) -> bytes:
         if not mask & AWAY:
             return b""
         src = mask_source(ev.user, host)
-        return (
-            line("AWAY", (), src) if ev.online else line("AWAY", ("offline",), src, trailing=True)
-        )
+        if not ev.online:
+            return line("AWAY", ("offline",), src, trailing=True)
+        if ev.away:
+            return line("AWAY", (ev.reason or "away",), src, trailing=True)
+        return line("AWAY", (), src)
     if isinstance(ev, Notice) and ev.room:
         return line("NOTICE", ("#" + ev.room, ev.text), server)
     return b""

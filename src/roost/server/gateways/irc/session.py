@@ -51,8 +51,11 @@ from roost.protocol.messages import (
     Send,
     SendResult,
     ServerHello,
+    SetAway,
     SetRoom,
     SetRoomRole,
+    Typing,
+    TypingEvent,
     Unreact,
     Who,
     Wire,
@@ -64,6 +67,7 @@ from roost.server.gateways.irc.render import (
     REACT_TAG,
     REPLY_TAG,
     SERVICE,
+    TYPING_TAG,
     UNREACT_TAG,
     mask_source,
     parse_msgid,
@@ -113,7 +117,6 @@ class Directory(Protocol):
     def room(self, name: str) -> RoomView | None: ...
     def last_seq(self, key: str) -> int: ...
     def away(self, name: str) -> str: ...
-    def set_away(self, name: str, text: str) -> None: ...
     def mark(self, account: str) -> dict[str, int]:
         """Last seq each conversation had when the account's last IRC session ended."""
         ...
@@ -561,6 +564,20 @@ class IrcSession:
         role = "moderator" if mode[0] == "+" else "member"
         self.request(SetRoomRole, done, room=room, user=nick.lower(), role=role)
 
+    def _typing(self, ev: TypingEvent) -> bytes:
+        """``+typing=active`` for clients with message-tags (and not about themselves)."""
+        if ev.user == self.me or "message-tags" not in self.caps:
+            return b""
+        parties = dm_parties(ev.room)
+        if parties is None:
+            if ev.room not in self.channels:
+                return b""
+            target = "#" + ev.room
+        else:
+            target = self.me
+        src = mask_source(ev.user, self.cfg.server)
+        return line("TAGMSG", (target,), src, {TYPING_TAG: "active"})
+
     def _room_changed(self, ev: RoomChanged) -> list[bytes]:
         """TOPIC and MODE +i/-i lines for what changed, as the client was last told."""
         if ev.room not in self.channels:
@@ -585,12 +602,18 @@ class IrcSession:
         return [line("KICK", ("#" + room, self.me, reason or by), src, trailing=True)]
 
     def _away(self, params: list[str], label: str) -> None:
-        text = params[0] if params else ""
-        self.directory.set_away(self.me, text)
-        if text:
-            self.numeric("306", "You have been marked as being away", label=label)
-        else:
-            self.numeric("305", "You are no longer marked as being away", label=label)
+        """The server's away state, as native clients set it (they see it, and IRC sees theirs)."""
+        text = params[0].strip() if params else ""
+
+        def done(result: Any, error: RoostError | None) -> None:
+            if error is not None:
+                self.wrap([self._line("400", "AWAY", error.message)], label)
+            elif text:
+                self.wrap([self._line("306", "You have been marked as being away")], label)
+            else:
+                self.wrap([self._line("305", "You are no longer marked as being away")], label)
+
+        self.request(SetAway, done, away=bool(text), reason=text)
 
     def _ping(self, params: list[str], label: str) -> None:
         token = params[0] if params else self.cfg.server
@@ -599,7 +622,11 @@ class IrcSession:
 
     def _tagmsg(self, params: list[str], label: str) -> None:
         """``+draft/react`` / ``+draft/unreact`` with ``+draft/reply``: a reaction to that
-        message. Other client-only tags (``+typing``) are taken, not relayed."""
+        message; ``+typing=active``: typing. Other client-only tags are taken, not relayed."""
+        if params and self.tags.get(TYPING_TAG) == "active":
+            to = room_of(params[0]) if params[0].startswith("#") else "@" + params[0].lower()
+            if to:
+                self.request(Typing, lambda r, e: None, to=to)
         emoji = self.tags.get(REACT_TAG) or self.tags.get(UNREACT_TAG)
         ref = self._ref(params[0] if params else "", self.tags.get(REPLY_TAG, ""))
         if not emoji or ref is None:
@@ -767,6 +794,8 @@ class IrcSession:
                 self.notice(ev.text)
         elif isinstance(ev, Gap):
             self._refetch(ev.room, ev.after, ev.upto)
+        elif isinstance(ev, TypingEvent):
+            self.out.append(self._typing(ev))
         elif isinstance(ev, RoomChanged):
             self.out.extend(self._room_changed(ev))
         elif isinstance(ev, Invited):
