@@ -235,3 +235,20 @@ def cluster(server_factory: Any, pg_dsn: str, redis_url: str) -> Any:
         return [server_factory(f"node{i}", store=dsn, bus=redis_url, **config) for i in range(n)]
 
     return start
+
+
+@pytest.fixture
+def browsers() -> Iterator[Any]:
+    """Make headless browsers (tests/browser_helpers.py); all are closed at the end."""
+    from browser_helpers import Browser
+
+    made: list[Browser] = []
+
+    def make(width: int = 1280, height: int = 800) -> Browser:
+        b = Browser(width, height)
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        b.close()

@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
 
@@ -21,21 +18,6 @@ from roost.client import Message
 from web_helpers import web_url
 
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
-
-
-@pytest.fixture
-def browsers() -> Iterator[Any]:
-    """Make headless browsers; all are closed at the end of the test."""
-    made: list[Browser] = []
-
-    def make(width: int = 1280, height: int = 800) -> Browser:
-        b = Browser(width, height)
-        made.append(b)
-        return b
-
-    yield make
-    for b in made:
-        b.close()
 
 
 async def enter(b: Browser, text: str, priority: str = "") -> None:

@@ -19,6 +19,7 @@ from roost.protocol.messages import (
     Bye,
     ClientHello,
     Error,
+    Gap,
     Ok,
     Ping,
     Resume,
@@ -189,17 +190,27 @@ async def test_a_websocket_reader_that_stops_is_bounded_like_a_tcp_one(
     raw.send_raw(b"".join(encode(Send(id=10 + i, to="general", text=text)) for i in range(4000)))
     await raw.recv_until(lambda m: isinstance(m, Ok) and m.id == 4009, timeout=60)
     await asyncio.sleep(3.0)  # past stall_timeout, still not reading
-    # Its outbox overflowed and stayed full: the server ended it (memory stays bounded).
+    # Memory stays bounded either way the outbox copes (docs/priority.md): its
+    # outbox overflowed and stayed full, and the server ended it; or live
+    # delivery was cut and a gap says where to fetch from (which of the two
+    # depends on how much the kernels took in meanwhile).
     got: list[object] = []
     try:
         while True:
-            got.append(await peer.recv(timeout=10))
+            got.append(await peer.recv(timeout=5))
     except ConnectionError:
         pass
+    except TimeoutError:  # still open, nothing more is coming
+        pass
     byes = [m for m in got if isinstance(m, Bye)]
-    assert byes and byes[-1].code == "slow_reader", got[-3:]
+    gaps = [m for m in got if isinstance(m, Gap)]
     delivered = [m for m in got if getattr(m, "text", None) == text]
     assert len(delivered) < 4000  # live delivery was cut, not buffered without bound
+    if byes:
+        assert byes[-1].code == "slow_reader", got[-3:]
+    else:
+        assert gaps and gaps[-1].upto >= len(delivered), got[-3:]
+        assert len(delivered) + (gaps[-1].upto - gaps[-1].after) >= 4000  # nothing is lost
     raw.close()
 
 

@@ -1,6 +1,8 @@
 // The Roost web client. Every text from the network goes into the page with
 // textContent (never innerHTML), so a message cannot carry markup.
 
+import { isText, label, quote, take } from "./book.js";
+import { runCommand } from "./commands.js";
 import { download, upload } from "./files.js";
 import { FINAL_BYES, RequestError, Session } from "./protocol.js";
 
@@ -55,6 +57,8 @@ function conv(key) {
       cursor: null,
       serverLast: 0,
       read: readMarks()[key] ?? null,
+      pending: new Map(), // seq -> the edits and reactions waiting for that message
+      applied: new Set(), // seqs of the events folded in already
     };
     state.convs.set(key, c);
   }
@@ -78,7 +82,7 @@ function saveRead(c) {
 function unread(c) {
   if (c.read === null) return 0;
   let n = 0;
-  for (const [seq, m] of c.msgs) if (seq > c.read && m.sender !== state.me) n++;
+  for (const [seq, m] of c.msgs) if (seq > c.read && m.sender !== state.me && isText(m)) n++;
   return n;
 }
 
@@ -219,8 +223,14 @@ function onEvent(msg) {
       catchUp(c);
       break;
     }
-    case "joined":
     case "left":
+      if (msg.user === state.me && msg.by) {
+        dropConv(msg.room, `${msg.by} put you out of #${msg.room}${msg.reason ? ": " + msg.reason : ""}`);
+        break;
+      }
+      membersSoon();
+      break;
+    case "joined":
     case "presence":
       membersSoon();
       break;
@@ -232,6 +242,20 @@ function onEvent(msg) {
       break;
     case "moderation":
       if ($("mod-dialog").open) refreshModeration();
+      break;
+    case "room_changed":
+      systemLine(
+        `#${msg.room} is ${msg.private ? "private" : "public"}, ` +
+          (msg.topic ? `topic: ${msg.topic}` : "no topic") +
+          ` (set by ${msg.by})`,
+        msg.room,
+      );
+      break;
+    case "invited":
+      systemLine(`${msg.by} invites you into #${msg.room}; join it to go in`, state.current);
+      break;
+    case "room_deleted":
+      dropConv(msg.room, `#${msg.room} was deleted by ${msg.by}${msg.reason ? ": " + msg.reason : ""}`);
       break;
     default:
       break;
@@ -247,6 +271,12 @@ function addMessage(m, live) {
   while (c.msgs.has(c.cursor + 1)) c.cursor += 1;
   c.serverLast = Math.max(c.serverLast, m.seq);
   if (c.read === null) c.read = m.seq - 1;
+  const changed = take(c, m);
+  if (!isText(m)) {
+    // An edit, deletion or reaction: its message is drawn again, it is no line of its own.
+    if (changed && m.room === state.current) redraw(changed);
+    return;
+  }
   if (!live) return;
   if (m.room === state.current && !document.hidden) {
     appendMessage(m);
@@ -259,6 +289,18 @@ function addMessage(m, live) {
     $("announce").textContent = `${urgent}${m.sender}${where}: ${m.text}`;
   }
   renderNav();
+}
+
+function redraw(m) {
+  const old = $("log").querySelector(`li.msg[data-seq="${m.seq}"]`);
+  if (old) old.replaceWith(messageItem(m));
+}
+
+function dropConv(key, why) {
+  state.convs.delete(key);
+  if (state.current === key) openConv("general");
+  else renderNav();
+  systemLine(why, state.current);
 }
 
 function systemLine(text, key) {
@@ -341,7 +383,7 @@ function renderLog() {
   const log = $("log");
   log.replaceChildren();
   const seqs = [...c.msgs.keys()].sort((a, b) => a - b);
-  for (const seq of seqs) log.append(messageItem(c.msgs.get(seq)));
+  for (const seq of seqs) if (isText(c.msgs.get(seq))) log.append(messageItem(c.msgs.get(seq)));
   $("older").hidden = !seqs.length || seqs[0] <= 1;
   scrollDown();
 }
@@ -371,10 +413,34 @@ function messageItem(m) {
   const who = el("span", m.sender, "sender");
   const when = el("time", new Date(m.ts * 1000).toLocaleTimeString(), "when");
   when.dateTime = new Date(m.ts * 1000).toISOString();
-  li.append(who, " ", when);
-  li.append(el("div", m.text, "text"));
-  if (m.file) li.append(fileOffer(m.file));
+  li.append(who, " ", el("span", `#${m.seq}`, "seq"), " ", when);
+  if (m.reply_to) li.append(el("div", quote(conv(m.room), m.reply_to), "quote"));
+  const text = el("div", label(m), m.removed ? "text removed" : "text");
+  if (m.edited && !m.removed) text.append(" ", el("span", "(edited)", "edited"));
+  li.append(text);
+  if (m.file && !m.removed) li.append(fileOffer(m.file));
+  if (m.reactions && m.reactions.size && !m.removed) li.append(reactionChips(m));
   return li;
+}
+
+// One button per emoji with its count; pressing it adds or takes back one's own.
+function reactionChips(m) {
+  const box = el("div", null, "reactions");
+  for (const [emoji, users] of m.reactions) {
+    const mine = users.has(state.me);
+    const chip = el("button", `${emoji} ${users.size}`, mine ? "reaction mine" : "reaction");
+    chip.setAttribute("aria-pressed", String(mine));
+    chip.title = [...users].sort().join(", ");
+    chip.addEventListener("click", async () => {
+      try {
+        await state.session.request(mine ? "unreact" : "react", { room: m.room, seq: m.seq, emoji });
+      } catch (err) {
+        systemLine(err.message, m.room);
+      }
+    });
+    box.append(chip);
+  }
+  return box;
 }
 
 function fileOffer(file) {
@@ -483,9 +549,21 @@ async function sendText() {
   const key = state.current;
   let to = key;
   if (isDm(key)) to = "@" + (key.slice(1).split("+").find((u) => u !== state.me) || state.me);
+  if (text.startsWith("/") && !text.startsWith("//")) {
+    box.value = "";
+    try {
+      const said = await runCommand(state.session, conv(key), to, state.me, text.trim());
+      if (said) systemLine(said, key);
+    } catch (err) {
+      box.value = text; // to correct it
+      systemLine(err.message, key);
+    }
+    return;
+  }
   try {
     box.value = "";
-    await state.session.request("send", { to, text, priority: level === state.priority ? null : level });
+    const body = text.startsWith("//") ? text.slice(1) : text;
+    await state.session.request("send", { to, text: body, priority: level === state.priority ? null : level });
     $("priority").value = String(state.priority);
   } catch (err) {
     box.value = text; // nothing is lost: the text comes back to the box
