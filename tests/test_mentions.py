@@ -48,6 +48,15 @@ async def test_mentions_counted_listed_and_cleared(any_server) -> None:
         assert counts[room].mentions == 0
         # the list keeps them (a mentions view), counts only what is unread
         assert len(await reader.mentions()) == 2
+        # it shows the latest edit, and a deleted message no longer
+        await talker.edit(room, first.seq, f"@{me} look at this, edited")
+        listed = {m.seq: m.text for m in await reader.mentions()}
+        assert listed == {
+            first.seq: f"@{me} look at this, edited",
+            first.seq + 1: listed[first.seq + 1],
+        }
+        await talker.delete(room, first.seq)
+        assert [m.seq for m in await reader.mentions()] == [first.seq + 1]
     finally:
         for c in (reader, talker, outsider):
             await c.close()

@@ -874,10 +874,16 @@ class PostgresStore(Store):
 
     async def mentions(self, user: str, limit: int, before: float = 0.0) -> list[StoredMessage]:
         upper = before if before > 0 else float("inf")
+        # With the latest edit's text, and not those deleted or removed since.
         rows = await self._fetch(
-            "SELECT g.room, g.seq, g.sender, g.text, g.ts, g.priority FROM mentions m"
+            "SELECT g.room, g.seq, g.sender, COALESCE((SELECT e.text FROM messages e"
+            " WHERE e.room = g.room AND e.ref = g.seq AND e.ref > 0 AND e.kind = 'edit'"
+            " ORDER BY e.seq DESC LIMIT 1), g.text), g.ts, g.priority FROM mentions m"
             " JOIN messages g ON g.room = m.room AND g.seq = m.seq"
-            ' WHERE m."user" = $1 AND g.ts < $2 ORDER BY g.ts DESC, g.seq DESC LIMIT $3',
+            ' WHERE m."user" = $1 AND g.ts < $2 AND NOT EXISTS (SELECT 1 FROM messages x'
+            " WHERE x.room = g.room AND x.ref = g.seq AND x.ref > 0"
+            " AND x.kind IN ('delete', 'remove'))"
+            " ORDER BY g.ts DESC, g.seq DESC LIMIT $3",
             user,
             upper,
             limit,

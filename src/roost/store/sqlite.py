@@ -209,6 +209,17 @@ def _room_user(row: tuple[Any, ...]) -> RoomUser:
     return RoomUser(row[2], row[3], row[4], row[5], row[6])
 
 
+# The messages that mention a user, newest first: with the text of their latest
+# edit, and not those deleted or removed since ("ref > 0": the partial index).
+MENTIONS_SQL = (
+    "SELECT g.room, g.seq, g.sender, COALESCE((SELECT e.text FROM messages e"
+    " WHERE e.room = g.room AND e.ref = g.seq AND e.ref > 0 AND e.kind = 'edit'"
+    " ORDER BY e.seq DESC LIMIT 1), g.text), g.ts, g.priority FROM mentions m"
+    " JOIN messages g ON g.room = m.room AND g.seq = m.seq"
+    " WHERE m.user = ? AND g.ts < ? AND NOT EXISTS (SELECT 1 FROM messages x"
+    " WHERE x.room = g.room AND x.ref = g.seq AND x.ref > 0 AND x.kind IN ('delete', 'remove'))"
+    " ORDER BY g.ts DESC, g.seq DESC LIMIT ?"
+)
 MESSAGE_COLUMNS = "m.room, m.seq, m.sender, m.text, m.ts, m.priority, m.kind, m.ref, m.reply_to"
 FILE_COLUMNS = "id, sha256, name, size, media_type, owner, room, created, expires, expired"
 
@@ -1015,12 +1026,7 @@ class SQLiteStore(Store):
         upper = before if before > 0 else float("inf")
 
         def op(conn: sqlite3.Connection) -> list[StoredMessage]:
-            rows = conn.execute(
-                "SELECT g.room, g.seq, g.sender, g.text, g.ts, g.priority FROM mentions m"
-                " JOIN messages g ON g.room = m.room AND g.seq = m.seq"
-                " WHERE m.user = ? AND g.ts < ? ORDER BY g.ts DESC, g.seq DESC LIMIT ?",
-                (user, upper, limit),
-            ).fetchall()
+            rows = conn.execute(MENTIONS_SQL, (user, upper, limit)).fetchall()
             return [StoredMessage(*r) for r in reversed(rows)]
 
         return await self._submit(op)
