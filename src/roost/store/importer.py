@@ -2,8 +2,8 @@
 
 Everything durable goes: accounts, session tokens, rooms (topics, privacy)
 and memberships, room roles, invitations and room mutes,
-messages with their seqs (and each room's counter), file records, sanctions
-and the audit log. File bytes are blobs named by their SHA-256; they are
+messages with their seqs (and each room's counter), file records, sanctions,
+the audit log, read markers, mentions and when each user was last seen. File bytes are blobs named by their SHA-256; they are
 copied into the cluster's blob folder when one is given.
 """
 
@@ -63,6 +63,11 @@ TABLES: dict[str, list[str]] = {
     ],
     "sanctions": ["kind", "target", "reason", "author", "created", "expires"],
     "audit": ["id", "ts", "actor", "action", "target", "reason", "detail"],
+    # what each user has read and where they were mentioned (unread and mention
+    # counts, the same on every device), and when each was last online
+    "read_markers": ["user", "room", "seq"],
+    "mentions": ["user", "room", "seq"],
+    "last_seen": ["user", "ts"],
 }
 
 
