@@ -308,7 +308,7 @@ class Inspircd(ManagedProcess):
 <files motd="{d / "motd.txt"}">
 <pid file="{d / "inspircd.pid"}">
 <log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{d / "ircd.log"}">
-<performance somaxconn="1024" clonesonconnect="no" softlimit="200000">
+<performance somaxconn="1024" clonesonconnect="no" softlimit="200000" nouserdns="yes">
 <dns timeout="1">
 <security runasuser="" runasgroup="">
 <limits maxnick="30" maxchan="64">

@@ -49,18 +49,27 @@ ROOM_SIZE = 100
 ACCOUNTS_PER_ROOM = 4
 # Handshakes under way at once, per worker process. ngircd listens with a
 # backlog of 10 and accepts one connection per loop turn, so more than that
-# in flight only measures SYN retransmission timers.
-IN_FLIGHT = {"roost": 100, "mqtt": 100, "irc": 5}
+# in flight only measures SYN retransmission timers. InspIRCd completes the
+# registrations waiting once a second (its background user check), so with
+# few in flight it takes a second per handful of clients.
+IN_FLIGHT = {"roost": 100, "mqtt": 100, "ngircd": 5, "inspircd": 500}
 WORKERS = 2
 
 
-class Handshake(asyncio.Protocol):
-    """Sends a login at once and waits for the first occurrence of ``ok``."""
+# What an IRC client sends once it is registered: InspIRCd registers a
+# connection a loop turn after NICK/USER and answers a JOIN sent with them
+# with 451 "You have not registered" (ngircd takes the three lines at once).
+Then = tuple[bytes, bytes] | None  # (when this is received, send this)
 
-    def __init__(self, first: bytes, ok: bytes, bad: bytes | None) -> None:
+
+class Handshake(asyncio.Protocol):
+    """Sends a login at once (the rest once ``then`` is due) and waits for ``ok``."""
+
+    def __init__(self, first: bytes, ok: bytes, bad: bytes | None, then: Then = None) -> None:
         self.first = first
         self.ok = ok
         self.bad = bad
+        self.then = then
         self.buf = b""
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
@@ -73,6 +82,10 @@ class Handshake(asyncio.Protocol):
         if self.done.done():
             return  # idle from now on: read and drop
         self.buf = (self.buf + data)[-4096:]
+        if self.then is not None and self.then[0] in self.buf:
+            assert self.transport is not None
+            self.transport.write(self.then[1])
+            self.then = None
         if self.ok in self.buf:
             self.done.set_result(None)
         elif self.bad is not None and self.bad in self.buf:
@@ -83,20 +96,22 @@ class Handshake(asyncio.Protocol):
             self.done.set_exception(RuntimeError("closed during login"))
 
 
-def first_bytes(system: str, i: int, token: str, room: int) -> tuple[bytes, bytes, bytes | None]:
+def first_bytes(
+    system: str, i: int, token: str, room: int
+) -> tuple[bytes, bytes, bytes | None, Then]:
     if system == "roost":
         hello = encode(ClientHello(version=PROTOCOL_VERSION, client="bench"))
-        return hello + encode(Resume(id=1, token=token)), ROOST_OK, ROOST_ERR
-    if system == "irc":
+        return hello + encode(Resume(id=1, token=token)), ROOST_OK, ROOST_ERR, None
+    if system in ("ngircd", "inspircd"):
         nick = f"i{i}"
-        line = f"NICK {nick}\r\nUSER {nick} 0 * :b\r\nJOIN #idle{room}\r\n"
-        return line.encode(), b" 366 ", b"ERROR"
+        line = f"NICK {nick}\r\nUSER {nick} 0 * :b\r\n"
+        return line.encode(), b" 366 ", b"ERROR", (b" 001 ", f"JOIN #idle{room}\r\n".encode())
     # MQTT 3.1.1 CONNECT, clean session, keepalive 0, client id "c<i>".
     cid = f"c{i}".encode()
     var = b"\x00\x04MQTT\x04\x02\x00\x00"
     payload = len(cid).to_bytes(2, "big") + cid
     body = var + payload
-    return b"\x10" + bytes([len(body)]) + body, b"\x20\x02\x00\x00", None
+    return b"\x10" + bytes([len(body)]) + body, b"\x20\x02\x00\x00", None, None
 
 
 async def connect_worker(
@@ -111,11 +126,11 @@ async def connect_worker(
     async def one(i: int) -> None:
         async with sem:
             account = i // (ROOM_SIZE // ACCOUNTS_PER_ROOM)
-            data, ok, bad = first_bytes(
+            data, ok, bad, then = first_bytes(
                 system, i, tokens[account] if tokens else "", i // ROOM_SIZE
             )
             transport, proto = await loop.create_connection(
-                lambda: Handshake(data, ok, bad), HOST, port
+                lambda: Handshake(data, ok, bad, then), HOST, port
             )
             transports.append(transport)
             await asyncio.wait_for(proto.done, 60)
@@ -210,7 +225,7 @@ def peer_idle(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         )
         server.start()
         try:
-            system = "mqtt" if kind == "mosquitto" else "irc"
+            system = "mqtt" if kind == "mosquitto" else kind
             result = connect_all(system, server.port, server.pid, args.sessions, [])
             result["version"] = peer_version(kind)
             return result
