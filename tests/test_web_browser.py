@@ -17,6 +17,8 @@ from modhelpers import staff
 from roost.client import Message
 from web_helpers import web_url
 
+# The screenshots of docs/web.md and README.md are refreshed only on purpose
+# (ROOST_SCREENSHOTS=1); otherwise a test run would rewrite tracked files.
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 
@@ -267,7 +269,8 @@ async def test_html_in_messages_and_file_names_renders_as_text(server, browsers,
     assert a.driver.execute_script("return window.__pwned") is None
 
 
-async def test_screenshots_and_the_narrow_layout(server, browsers) -> None:
+async def test_screenshots_and_the_narrow_layout(server, browsers, tmp_path) -> None:
+    shots = DOCS_IMG if os.environ.get("ROOST_SCREENSHOTS") == "1" else tmp_path
     url = web_url(server)
     me, other = unique("maria"), unique("tom")
     made = run_cli("user", "add", other, "--priority", "urgent", "--data-dir", str(server.data_dir))
@@ -289,16 +292,16 @@ async def test_screenshots_and_the_narrow_layout(server, browsers) -> None:
             "return performance.getEntriesByType('resource').map(e => e.name)"
         )
         assert loaded and all(u.startswith(url.rstrip("/")) for u in loaded), loaded
-        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shots.mkdir(parents=True, exist_ok=True)
         a.viewport(1280, 800)
-        a.driver.save_screenshot(str(DOCS_IMG / "web-1280x800.png"))
+        assert a.driver.save_screenshot(str(shots / "web-1280x800.png"))
         a.viewport(360, 740)
         await a.until(lambda: a.visible("#toggle-nav"), what="the narrow layout")
         assert not a.visible("#nav")
         # Nothing wider than the phone's screen.
         width = a.driver.execute_script("return document.documentElement.scrollWidth")
         assert width <= 360
-        a.driver.save_screenshot(str(DOCS_IMG / "web-360x740.png"))
+        assert a.driver.save_screenshot(str(shots / "web-360x740.png"))
         # Keyboard only: the rooms panel opens from its button and closes with Escape.
         a.find("#toggle-nav").send_keys(Keys.ENTER)
         await a.until(lambda: a.visible("#nav"), what="the rooms panel")
