@@ -3,6 +3,8 @@ browser (headless Chromium) next to an SDK client, against a real server."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from browser_helpers import Browser
@@ -10,6 +12,16 @@ from helpers import PASSWORD, logged_in, message_of, next_event, unique
 from roost.client import RoomChanged
 from test_web_browser import enter, shows
 from web_helpers import web_url
+
+STATIC = (
+    Path(__file__).resolve().parent.parent
+    / "src"
+    / "roost"
+    / "server"
+    / "gateways"
+    / "web"
+    / "static"
+)
 
 
 def item_text(b: Browser, seq: int) -> str:
@@ -114,3 +126,17 @@ async def test_room_topic_and_being_put_out_in_the_page(server, browsers: Any) -
         await page.until(lambda: page.text("#conv-title") == "#general", what="back in general")
         await says(page, f"put you out of #{room}: enough")
         assert not page.find_all(f'button.conv[data-key="{room}"]')
+
+
+def test_the_page_knows_the_same_shortcodes_as_the_terminal_clients() -> None:
+    """book.js keeps its own copy of the table (the page has no Python): the two agree."""
+    from roost.client.edits import SHORTCODES
+
+    js = (STATIC / "book.js").read_text()
+    table = dict(re.findall(r'"(:[^"]+:)": "([^"]+)"', js))
+
+    def char(m: re.Match[str]) -> str:
+        return chr(int(m.group(1) or m.group(2), 16))
+
+    decoded = {k: re.sub(r"\\u\{([0-9a-f]+)\}|\\u([0-9a-f]{4})", char, v) for k, v in table.items()}
+    assert decoded == SHORTCODES

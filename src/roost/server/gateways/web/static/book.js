@@ -2,14 +2,17 @@
 // message they are about, as the other clients do it (roost.client.edits). Events
 // may come before their message (scroll-back loads older pages later): they wait.
 
-// A handful of common shortcodes, as the terminal clients know them.
+// A handful of common shortcodes: the same table as roost.client.edits.SHORTCODES,
+// so a shortcode gives the same emoji in every client.
 const SHORTCODES = {
   ":+1:": "\u{1f44d}",
   ":thumbsup:": "\u{1f44d}",
   ":-1:": "\u{1f44e}",
+  ":thumbsdown:": "\u{1f44e}",
   ":heart:": "\u2764\ufe0f",
   ":smile:": "\u{1f604}",
   ":joy:": "\u{1f602}",
+  ":laughing:": "\u{1f606}",
   ":tada:": "\u{1f389}",
   ":eyes:": "\u{1f440}",
   ":fire:": "\u{1f525}",
@@ -18,6 +21,7 @@ const SHORTCODES = {
   ":pray:": "\u{1f64f}",
   ":100:": "\u{1f4af}",
   ":check:": "\u2705",
+  ":white_check_mark:": "\u2705",
   ":x:": "\u274c",
   ":wave:": "\u{1f44b}",
 };
