@@ -36,7 +36,7 @@ from roost.client.edit_commands import EDIT_COMMANDS, EditCommand
 from roost.client.edits import MessageBook
 from roost.client.ending import SessionEnded, ending
 from roost.client.priority import lowered_note
-from roost.client.room_commands import ROOM_COMMANDS
+from roost.client.room_commands import ROOM_COMMANDS, room_event_text
 from roost.client.search import search_lines
 from roost.protocol.display import visible
 from roost.protocol.mentions import mentions_me
@@ -397,24 +397,8 @@ class LineChat(ModerationCommands):
             return None
         if isinstance(ev, Joined):
             return f"* {visible(ev.user)} joined #{visible(ev.room)}"
-        if isinstance(ev, Left):
-            if ev.by:
-                why = f": {visible(ev.reason)}" if ev.reason else ""
-                return f"* {visible(ev.user)} was put out of #{visible(ev.room)} by {visible(ev.by)}{why}"
-            return f"* {visible(ev.user)} left #{visible(ev.room)}"
-        if isinstance(ev, RoomChanged):
-            topic = f"topic: {visible(ev.topic)}" if ev.topic else "no topic"
-            kind = "private" if ev.private else "public"
-            return f"* #{visible(ev.room)} ({kind}) {topic} (set by {visible(ev.by)})"
-        if isinstance(ev, Invited):
-            about = f" -- {visible(ev.topic)}" if ev.topic else ""
-            return (
-                f"* {visible(ev.by)} invites you into #{visible(ev.room)}{about};"
-                f" /join {visible(ev.room)} to go in"
-            )
-        if isinstance(ev, RoomDeleted):
-            why = f": {visible(ev.reason)}" if ev.reason else ""
-            return f"* #{visible(ev.room)} was deleted by {visible(ev.by)}{why}"
+        if isinstance(ev, Left | RoomChanged | Invited | RoomDeleted):
+            return "* " + visible(room_event_text(ev))
         if isinstance(ev, Notice):
             return f"* {visible(ev.text)}"
         if isinstance(ev, Moderation):

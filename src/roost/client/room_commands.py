@@ -17,6 +17,7 @@ from roost.client.moderation import result_text
 from roost.protocol.display import visible
 from roost.protocol.durations import split_duration
 from roost.protocol.errors import ErrorCode, RoostError
+from roost.protocol.messages import Invited, Left, RoomChanged, RoomDeleted
 
 if TYPE_CHECKING:
     from roost.client.connection import Client
@@ -77,6 +78,22 @@ async def _unmute(c: Client, book: MessageBook, room: str, w: list[str]) -> Line
 async def _delete_room(c: Client, book: MessageBook, room: str, w: list[str]) -> Lines:
     # The room is named again on purpose: deleting is for good.
     return [result_text(await c.delete_room(w[0], " ".join(w[1:])))]
+
+
+def room_event_text(ev: RoomChanged | Invited | RoomDeleted | Left) -> str:
+    """The line a chat client shows for a room event (raw: make it visible() to print)."""
+    if isinstance(ev, RoomChanged):
+        topic = f"topic: {ev.topic}" if ev.topic else "no topic"
+        return f"#{ev.room} ({'private' if ev.private else 'public'}) {topic} (set by {ev.by})"
+    if isinstance(ev, Invited):
+        about = f" -- {ev.topic}" if ev.topic else ""
+        return f"{ev.by} invites you into #{ev.room}{about}; /join {ev.room} to go in"
+    why = f": {ev.reason}" if ev.reason else ""
+    if isinstance(ev, RoomDeleted):
+        return f"#{ev.room} was deleted by {ev.by}{why}"
+    if ev.by:
+        return f"{ev.user} was put out of #{ev.room} by {ev.by}{why}"
+    return f"{ev.user} left #{ev.room}"
 
 
 ROOM_COMMANDS = (

@@ -8,31 +8,27 @@ a room) show as lines, and a room one can no longer read leaves the list.
 from __future__ import annotations
 
 from roost.client import Invited, RoomChanged, RoomDeleted
-from roost.client.room_commands import ROOM_COMMANDS
+from roost.client.room_commands import ROOM_COMMANDS, room_event_text
 from roost.tui.edits import install as install_commands
 from roost.tui.extensions import EXTENSIONS
 from roost.tui.session import ChatSession, Update
 
 
 def _on_changed(session: ChatSession, ev: RoomChanged) -> None:
-    topic = f"topic: {ev.topic}" if ev.topic else "no topic"
-    kind = "private" if ev.private else "public"
-    session.info(f"#{ev.room} is {kind}, {topic} (set by {ev.by})", key=ev.room)
+    session.info(room_event_text(ev), key=ev.room)
 
 
 def _on_invited(session: ChatSession, ev: Invited) -> None:
-    about = f" -- {ev.topic}" if ev.topic else ""
     session.model.rooms.add(ev.room)  # for completion of /join
-    session.info(f"{ev.by} invites you into #{ev.room}{about}; /join {ev.room} to go in")
+    session.info(room_event_text(ev))
 
 
 def _on_deleted(session: ChatSession, ev: RoomDeleted) -> None:
-    why = f": {ev.reason}" if ev.reason else ""
     session.model.rooms.discard(ev.room)
     session.model.forget(ev.room)
     session.emit(Update("conversations"))
     # Said where the user looks next (the screen has moved on): the room's view is gone.
-    session.info(f"#{ev.room} was deleted by {ev.by}{why}")
+    session.info(room_event_text(ev))
 
 
 def install() -> None:

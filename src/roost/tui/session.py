@@ -21,6 +21,7 @@ from roost.client.address import format_address
 from roost.client.edits import MessageBook
 from roost.client.ending import ending, ending_line
 from roost.client.priority import lowered_note
+from roost.client.room_commands import room_event_text
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.messages import (
     Bye,
@@ -268,8 +269,7 @@ class ChatSession:
             self.info(f"{ev.by} put you out of #{ev.room}{why}", level="warning")
             return
         if ev.user != self.me and ev.room in self.model.conversations:
-            done = f"was put out of #{ev.room} by {ev.by}{why}" if ev.by else f"left #{ev.room}"
-            self.info(f"{ev.user} {done}", key=ev.room)
+            self.info(room_event_text(ev), key=ev.room)
         if ev.room in self.model.members:
             self.model.members[ev.room] = [
                 m for m in self.model.members[ev.room] if m.user != ev.user

@@ -124,15 +124,10 @@ def render_message(
     # Urgent messages come as NOTICEs, which IRC clients show apart (docs/irc.md).
     command = "NOTICE" if m.priority == URGENT else "PRIVMSG"
     source = mask_source(m.sender, host)
+    tags = _message_tags(m, mask)
     if m.kind != "text":
-        return _render_event(m, target, source, mask, extra)
-    tags: dict[str, str] = {}
-    if mask & TIME:
-        tags["time"] = irc_time(m.ts)
-    if mask & ACCOUNT:
-        tags["account"] = m.sender
+        return _render_event(m, target, source, mask, tags, extra)
     if mask & TAGS:
-        tags["msgid"] = msgid(m.room, m.seq)
         if m.priority != 2:
             tags[PRIORITY_TAG] = PRIORITY_LABELS.get(m.priority, str(m.priority))
         if m.file is not None:
@@ -156,8 +151,25 @@ def _text_lines(command: str, target: str, text: str, source: str, tags: dict[st
     return b"".join(out)
 
 
+def _message_tags(m: Message, mask: int) -> dict[str, str]:
+    """The tags every message line carries, as the receiver's capabilities ask."""
+    tags: dict[str, str] = {}
+    if mask & TIME:
+        tags["time"] = irc_time(m.ts)
+    if mask & ACCOUNT:
+        tags["account"] = m.sender
+    if mask & TAGS:
+        tags["msgid"] = msgid(m.room, m.seq)
+    return tags
+
+
 def _render_event(
-    m: Message, target: str, source: str, mask: int, extra: dict[str, str] | None
+    m: Message,
+    target: str,
+    source: str,
+    mask: int,
+    tags: dict[str, str],
+    extra: dict[str, str] | None,
 ) -> bytes:
     """An edit, deletion, removal or reaction (docs/protocol.md 5.3) as IRC has it.
 
@@ -166,14 +178,7 @@ def _render_event(
     draft/message-redaction a deletion is REDACT. Clients without them get a
     NOTICE that says what happened; an edit is the new text, marked.
     """
-    tags: dict[str, str] = {}
-    if mask & TIME:
-        tags["time"] = irc_time(m.ts)
-    if mask & ACCOUNT:
-        tags["account"] = m.sender
     ref = msgid(m.room, m.ref)
-    if mask & TAGS:
-        tags["msgid"] = msgid(m.room, m.seq)
     if extra:
         tags.update(extra)
     if m.kind in ("react", "unreact") and mask & TAGS:

@@ -462,16 +462,17 @@ class IrcSession:
 
         self.request(ListRooms, done)
 
-    def _room_reply(self, target: str, label: str) -> OnReply:
-        """The reply to a room request: an error numeric, or ACK (the event says the rest)."""
+    def _room_reply(self, target: str, label: str, done: list[bytes] | None = None) -> OnReply:
+        """The reply to a room request: an error numeric, or the ``done`` lines (none: ACK,
+        the event that follows says the rest)."""
 
-        def done(result: Any, error: RoostError | None) -> None:
+        def reply(result: Any, error: RoostError | None) -> None:
             if error is not None:
                 self.wrap([self._line(_room_numeric(error), target, error.message)], label)
             else:
-                self.ack(label)
+                self.wrap(done or [], label)
 
-        return done
+        return reply
 
     def _topic(self, params: list[str], label: str) -> None:
         if not params:
@@ -553,16 +554,11 @@ class IrcSession:
             want = mode[0] == "+"
             self.request(SetRoom, self._room_reply(channel, label), room=room, private=want)
             return
-
-        def done(result: Any, error: RoostError | None) -> None:
-            if error is not None:
-                self.wrap([self._line(_room_numeric(error), channel, error.message)], label)
-            else:  # the room hears it as a notice; this client sees the mode change
-                src = mask_source(self.me, self.cfg.server)
-                self.wrap([line("MODE", (channel, mode, nick), src)], label)
-
+        # The room hears it as a notice; this client sees the mode change.
+        changed = line("MODE", (channel, mode, nick), mask_source(self.me, self.cfg.server))
         role = "moderator" if mode[0] == "+" else "member"
-        self.request(SetRoomRole, done, room=room, user=nick.lower(), role=role)
+        reply = self._room_reply(channel, label, [changed])
+        self.request(SetRoomRole, reply, room=room, user=nick.lower(), role=role)
 
     def _typing(self, ev: TypingEvent) -> bytes:
         """``+typing=active`` for clients with message-tags (and not about themselves)."""
