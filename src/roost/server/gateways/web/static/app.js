@@ -2,12 +2,15 @@
 // textContent (never innerHTML), so a message cannot carry markup.
 
 import { isText, label, quote, take } from "./book.js";
-import { runCommand } from "./commands.js";
+import { parseDuration, runCommand } from "./commands.js";
 import { download, upload } from "./files.js";
+import { mentionsMe } from "./mentions.js";
 import { FINAL_BYES, RequestError, Session } from "./protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50; // messages per scroll-back page
+const UNREAD_BACK = 1000; // at most this many messages before the newest are fetched to show what is unread
+const IDLE_AWAY = 600; // seconds without a key press or click before one is shown away ("idle")
 const LEVELS = ["urgent", "high", "normal", "low"];
 const wsUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
 
@@ -22,6 +25,11 @@ const state = {
   final: false, // the server said not to come back (blocked, kicked...)
   loggedIn: false, // a session is established (only then does a lost connection reconnect)
   membersTimer: null,
+  title: "Roost",
+  limits: {}, // the hello's limits (docs/protocol.md 2)
+  away: null, // one's own away reason while away (any session of the account), else null
+  autoAway: false, // away because idle: the next key press or click brings one back
+  idleTimer: null,
 };
 
 function el(tag, text, cls) {
@@ -37,6 +45,12 @@ function isDm(key) {
 
 function dmKey(a, b) {
   return "@" + [a, b].sort().join("+");
+}
+
+// Where a message to conversation ``key`` is sent: the room, or "@" and the other party.
+function target(key) {
+  if (!isDm(key)) return key;
+  return "@" + (key.slice(1).split("+").find((u) => u !== state.me) || state.me);
 }
 
 function convTitle(key) {
@@ -56,27 +70,16 @@ function conv(key) {
       // gaps fetch from here, so a hole below a later message is refilled too
       cursor: null,
       serverLast: 0,
-      read: readMarks()[key] ?? null,
+      read: null, // the read marker, kept on the server (null: none yet)
+      mentions: 0, // mentions of me after the read marker
+      readTimer: null,
+      typing: new Map(), // user -> when their "is typing" ends (ms)
       pending: new Map(), // seq -> the edits and reactions waiting for that message
       applied: new Set(), // seqs of the events folded in already
     };
     state.convs.set(key, c);
   }
   return c;
-}
-
-function readMarks() {
-  try {
-    return JSON.parse(localStorage.getItem("roost.read." + state.me) || "{}");
-  } catch {
-    return {};
-  }
-}
-
-function saveRead(c) {
-  const marks = readMarks();
-  marks[c.key] = c.read;
-  localStorage.setItem("roost.read." + state.me, JSON.stringify(marks));
 }
 
 function unread(c) {
@@ -120,7 +123,9 @@ async function connect() {
   } catch {
     return; // onClose schedules the next try
   }
-  $("server-name").textContent = hello.server || "Roost";
+  state.title = hello.server || "Roost";
+  state.limits = hello.limits || {};
+  $("server-name").textContent = state.title;
   try {
     const result = await session.request("resume", { token: "" });
     await startSession(result);
@@ -169,7 +174,7 @@ async function startSession(result) {
   state.role = result.role;
   state.priority = result.priority;
   priorityChoices();
-  $("me").textContent = result.user + (result.role !== "member" ? ` (${result.role})` : "");
+  showMe();
   $("logout").hidden = false;
   state.loggedIn = true;
   if (result.status === "pending") {
@@ -180,9 +185,19 @@ async function startSession(result) {
   state.retry = 0;
   banner("");
   setStatus("online");
+  active();
   $("open-mod").hidden = !(result.role === "moderator" || result.role === "admin");
   for (const room of result.rooms) conv(room);
   for (const [key, last] of Object.entries(result.conversations || {})) conv(key).serverLast = last;
+  // Read markers and mentions are the server's, the same on every device (docs/protocol.md 7.6).
+  const read = result.read || {};
+  const returning = Object.keys(read).length > 0;
+  for (const c of state.convs.values()) {
+    if (read[c.key] !== undefined) c.read = Math.max(c.read ?? 0, read[c.key]);
+    // A direct conversation without a marker began while a returning user was away: all unread.
+    else if (c.read === null && returning && isDm(c.key)) c.read = 0;
+    c.mentions = (result.mentions || {})[c.key] || 0;
+  }
   showChat();
   // Catch up every conversation: what was missed since the cursor, or the newest page.
   await Promise.all([...state.convs.values()].map((c) => catchUp(c)));
@@ -191,7 +206,11 @@ async function startSession(result) {
 }
 
 async function catchUp(c) {
-  if (c.cursor === null) c.cursor = Math.max(0, c.serverLast - PAGE);
+  if (c.cursor === null) {
+    // The newest page, or from the read marker on: what is unread is there to read.
+    const from = Math.min(c.serverLast - PAGE, c.read ?? c.serverLast);
+    c.cursor = Math.max(0, from, c.serverLast - UNREAD_BACK);
+  }
   if (c.serverLast <= c.cursor) return;
   let after = c.cursor;
   for (;;) {
@@ -231,11 +250,38 @@ function onEvent(msg) {
       membersSoon();
       break;
     case "joined":
-    case "presence":
       membersSoon();
+      break;
+    case "presence":
+      if (msg.user === state.me) {
+        state.away = msg.away ? msg.reason || "" : null;
+        if (!msg.away) state.autoAway = false;
+        showMe();
+      }
+      membersSoon();
+      break;
+    case "read": {
+      // This user read it elsewhere (another tab or device): the unread mark follows.
+      const c = state.convs.get(msg.room);
+      if (c && msg.seq >= (c.read ?? 0)) {
+        c.read = msg.seq;
+        c.mentions = msg.mentions || 0; // left out when 0
+        renderNav();
+      }
+      break;
+    }
+    case "typing":
+      if (msg.user !== state.me) {
+        const wait = (state.limits.typing_interval ?? 3) * 1000 + 1000;
+        conv(msg.room).typing.set(msg.user, Date.now() + wait);
+        renderTyping();
+        setTimeout(renderTyping, wait + 50);
+      }
       break;
     case "notice":
       systemLine(msg.text, msg.room || state.current);
+      // A room's notices tell of role changes and mutes, which the members list shows.
+      if (msg.room && msg.room === state.current) membersSoon();
       break;
     case "admitted":
       startSession(msg.session);
@@ -278,11 +324,13 @@ function addMessage(m, live) {
     return;
   }
   if (!live) return;
-  if (m.room === state.current && !document.hidden) {
-    appendMessage(m);
-    markRead(c);
-  }
+  if (c.typing.delete(m.sender) && m.room === state.current) renderTyping();
+  const seen = m.room === state.current && !document.hidden;
+  if (m.room === state.current) appendMessage(m);
+  if (seen || m.sender === state.me) markRead(c);
+  else if (m.seq > (c.read ?? 0) && mentionsMe(m.text, state.me)) c.mentions += 1;
   if (m.sender !== state.me) {
+    if (!seen) notify(m);
     // Screen readers hear new messages here, not the whole log when it is redrawn.
     const where = m.room === state.current ? "" : ` in ${convTitle(m.room)}`;
     const urgent = m.priority === 0 ? "urgent, " : "";
@@ -353,18 +401,113 @@ function renderNav() {
       badge.setAttribute("aria-label", `${n} unread`);
       button.append(" ", badge);
     }
+    if (n && c.mentions) {
+      const badge = el("span", `@${c.mentions}`, "badge mention");
+      badge.setAttribute("aria-label", `${c.mentions} mentioning you`);
+      button.append(" ", badge);
+    }
     if (key === state.current) button.setAttribute("aria-current", "true");
     button.addEventListener("click", () => openConv(key));
     li.append(button);
     (isDm(key) ? dms : rooms).append(li);
   }
+  const total = unreadTotal();
+  document.title = total ? `(${total}) ${state.title}` : state.title;
 }
 
+// Read up to the newest message held: the server keeps the marker (a burst of
+// messages sends one request).
 function markRead(c) {
-  if (c.read !== c.last) {
-    c.read = c.last;
-    saveRead(c);
+  if (c.read !== null && c.read >= c.last) return;
+  c.read = c.last;
+  c.mentions = 0;
+  if (c.readTimer || !state.session || !c.last) return;
+  c.readTimer = setTimeout(() => {
+    c.readTimer = null;
+    state.session.request("read", { room: c.key, seq: c.read }).catch(() => {});
+  }, 250);
+}
+
+function unreadTotal() {
+  let n = 0;
+  for (const c of state.convs.values()) n += unread(c);
+  return n;
+}
+
+// A desktop notification for a mention, a direct message or an urgent message not
+// on screen, if the user allowed them (the "Notify me" button asks).
+function notify(m) {
+  const urgent = m.priority === 0;
+  if (!(urgent || isDm(m.room) || mentionsMe(m.text, state.me))) return;
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const where = isDm(m.room) ? "" : ` in ${convTitle(m.room)}`;
+  new Notification(`${urgent ? "URGENT " : ""}${m.sender}${where}`, { body: m.text, tag: m.room });
+}
+
+function showMe() {
+  const role = state.role !== "member" ? ` (${state.role})` : "";
+  const away = state.away === null ? "" : ` — away${state.away ? ": " + state.away : ""}`;
+  $("me").textContent = state.me + role + away;
+}
+
+function renderTyping() {
+  const c = state.convs.get(state.current);
+  const now = Date.now();
+  const who = [];
+  if (c) {
+    for (const [user, until] of c.typing) {
+      if (until > now) who.push(user);
+      else c.typing.delete(user);
+    }
   }
+  who.sort();
+  const text = !who.length
+    ? ""
+    : who.length === 1
+      ? `${who[0]} is typing…`
+      : who.length < 4
+        ? `${who.slice(0, -1).join(", ")} and ${who.at(-1)} are typing…`
+        : "several people are typing…";
+  $("typing").textContent = text;
+}
+
+// At most one "typing" request per conversation and typing_interval (the server
+// relays no more often), none for commands.
+function noteTyping() {
+  const text = $("text").value;
+  const interval = state.limits.typing_interval ?? 3;
+  if (!state.session || !text.trim() || interval <= 0) return;
+  if (text.startsWith("/") && !text.startsWith("//")) return;
+  const c = conv(state.current);
+  const now = Date.now();
+  if (now - (c.typedAt || 0) < interval * 1000) return;
+  c.typedAt = now;
+  state.session.request("typing", { to: target(state.current) }).catch(() => {});
+}
+
+// Idle detection is the client's (docs/protocol.md 7.8): away with reason "idle"
+// after IDLE_AWAY seconds (localStorage "roost.idle_away" overrides; 0: never).
+function idleSeconds() {
+  const set = Number(localStorage.getItem("roost.idle_away"));
+  return Number.isFinite(set) && localStorage.getItem("roost.idle_away") !== null ? set : IDLE_AWAY;
+}
+
+function active() {
+  if (state.autoAway && state.session && state.loggedIn) {
+    state.autoAway = false;
+    state.session.request("away", { away: false }).catch(() => {});
+  }
+  clearTimeout(state.idleTimer);
+  const seconds = idleSeconds();
+  if (seconds > 0) state.idleTimer = setTimeout(goIdle, seconds * 1000);
+}
+
+function goIdle() {
+  if (!state.loggedIn || !state.session || state.away !== null) return;
+  state.autoAway = true;
+  state.session.request("away", { away: true, reason: "idle" }).catch(() => {
+    state.autoAway = false;
+  });
 }
 
 function openConv(key) {
@@ -374,6 +517,7 @@ function openConv(key) {
   markRead(c);
   renderNav();
   renderLog();
+  renderTyping();
   loadMembers();
   closePanels();
 }
@@ -406,6 +550,7 @@ function scrollDown() {
 function messageItem(m) {
   const li = el("li", null, "msg");
   li.dataset.seq = String(m.seq);
+  if (m.sender !== state.me && !m.removed && mentionsMe(m.text, state.me)) li.classList.add("mention");
   if (m.priority === 0) {
     li.classList.add("urgent");
     li.append(el("span", "URGENT", "urgent-mark"));
@@ -504,8 +649,13 @@ async function loadMembers() {
     const dot = el("span", m.online ? "●" : "○", m.online ? "online" : "offline");
     dot.setAttribute("aria-hidden", "true");
     li.append(dot, " ", el("span", m.user, "name"));
-    if (m.online !== null) li.append(" ", el("span", m.online ? "online" : "offline", "presence"));
+    if (m.online !== null) {
+      const away = m.online && m.away ? `away${m.reason ? ": " + m.reason : ""}` : "";
+      li.append(" ", el("span", away || (m.online ? "online" : "offline"), away ? "presence away" : "presence"));
+    }
     if (m.role && m.role !== "member") li.append(" ", el("span", m.role, "role"));
+    if (m.room_role) li.append(" ", el("span", `room ${m.room_role}`, "role"));
+    if (m.muted) li.append(" ", el("span", "muted here", "role"));
     if (m.user !== state.me) {
       const dm = el("button", "Message", "small");
       dm.setAttribute("aria-label", `Message ${m.user}`);
@@ -547,8 +697,7 @@ async function sendText() {
   if (!text.trim()) return;
   const level = Number($("priority").value);
   const key = state.current;
-  let to = key;
-  if (isDm(key)) to = "@" + (key.slice(1).split("+").find((u) => u !== state.me) || state.me);
+  const to = target(key);
   if (text.startsWith("/") && !text.startsWith("//")) {
     box.value = "";
     try {
@@ -595,8 +744,7 @@ function transferLine(label) {
 }
 
 async function sendFile(file) {
-  const key = state.current;
-  const to = isDm(key) ? "@" + (key.slice(1).split("+").find((u) => u !== state.me) || state.me) : key;
+  const to = target(state.current);
   const line = transferLine(`Uploading ${file.name}`);
   try {
     const res = await upload(state.session, to, file, line.progress);
@@ -633,15 +781,6 @@ function openModeration(user) {
   $("mod-dialog").showModal();
   refreshModeration();
   (user ? $("mod-action") : $("mod-user")).focus();
-}
-
-function parseDuration(text) {
-  const t = text.trim();
-  if (!t) return 0;
-  const m = /^(\d+(?:\.\d+)?)\s*([smhdw]?)$/.exec(t);
-  if (!m) throw new Error("a duration is a number with s, m, h, d or w, like 10m");
-  const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2]];
-  return Number(m[1]) * unit;
 }
 
 async function refreshModeration() {
@@ -741,6 +880,7 @@ function wire() {
       sendText();
     }
   });
+  $("text").addEventListener("input", noteTyping);
   $("older").addEventListener("click", loadOlder);
   $("join-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -803,7 +943,16 @@ function wire() {
   $("toggle-members").addEventListener("click", () => togglePanel("members", "toggle-members"));
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape") closePanels();
+    active();
   });
+  document.addEventListener("pointerdown", active);
+  if ("Notification" in window && Notification.permission === "default") {
+    $("notify").hidden = false;
+    $("notify").addEventListener("click", async () => {
+      await Notification.requestPermission();
+      $("notify").hidden = Notification.permission !== "default";
+    });
+  }
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && state.convs.has(state.current)) openConv(state.current);
   });

@@ -11,7 +11,68 @@ const USAGE = {
   reply: "/reply SEQ TEXT",
   topic: "/topic [TEXT]",
   invite: "/invite NAME",
+  private: "/private [on|off]",
+  op: "/op NAME",
+  deop: "/deop NAME",
+  owner: "/owner NAME",
+  roomkick: "/roomkick NAME [REASON]",
+  roommute: "/roommute NAME [DURATION] [REASON]",
+  roomunmute: "/roomunmute NAME",
+  deleteroom: "/deleteroom ROOM [REASON]",
+  away: "/away [REASON]",
+  back: "/back",
 };
+
+const ROLES = { op: "moderator", deop: "member", owner: "owner" };
+
+/** What a moderation result says, as the terminal clients word it (roost.client.moderation). */
+export function resultText(res) {
+  let text = `${res.action}: ${res.target}`;
+  if (res.room) text += ` in #${res.room}`;
+  if (["block", "mute", "ban", "room_mute"].includes(res.action)) {
+    text += res.expires ? ` until ${new Date(res.expires * 1000).toLocaleString()}` : " until lifted";
+  }
+  if (res.role) text += ` as ${res.role}`;
+  if (res.sessions) text += ` (${res.sessions} connection(s) ended)`;
+  if (res.reason) text += `: ${res.reason}`;
+  return text;
+}
+
+const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+const FOREVER = ["", "0", "forever", "never", "permanent"];
+
+/**
+ * Seconds in a duration as people type it (90s, 10m, 1h30m, 2d; a bare number is
+ * seconds; "", 0 and forever are 0): the rule of roost.protocol.durations. Throws
+ * for text that is no duration.
+ */
+export function parseDuration(text) {
+  const norm = (text || "").trim().toLowerCase().replaceAll(" ", "");
+  if (FOREVER.includes(norm)) return 0;
+  let pos = 0;
+  let total = 0;
+  for (const m of norm.matchAll(/(\d+(?:\.\d+)?)([smhdw]?)/g)) {
+    if (m.index !== pos) break;
+    total += Number(m[1]) * UNITS[m[2] || "s"];
+    pos = m.index + m[0].length;
+  }
+  if (pos !== norm.length) throw new Error(`'${text}' is not a duration: use e.g. 90s, 10m, 2h, 1d, 1w, 1h30m or 'forever'`);
+  return total;
+}
+
+function isDuration(text) {
+  try {
+    parseDuration(text);
+  } catch {
+    return false;
+  }
+  return Boolean((text || "").trim());
+}
+
+function inARoom(room) {
+  if (room.startsWith("@")) throw new Error("this works in a room, not a private conversation");
+  return room;
+}
 
 export const HELP =
   "commands: " + Object.values(USAGE).join(", ") + "; SEQ is a number, last, -1, -2...; //text sends /text";
@@ -60,8 +121,39 @@ export async function runCommand(session, c, to, me, line) {
       return "";
     }
     case "invite":
-      await session.request("invite", { room, user: rest[0] });
+      await session.request("invite", { room: inARoom(room), user: rest[0] });
       return `invited ${rest[0]} into #${room}`;
+    case "private": {
+      const want = !["off", "no", "false", "0"].includes((rest[0] || "on").toLowerCase());
+      const info = await session.request("set_room", { room: inARoom(room), private: want });
+      return `#${room} is ${info.private ? "private (invitation only)" : "public"} now`;
+    }
+    case "op":
+    case "deop":
+    case "owner":
+      return resultText(await session.request("room_role", { room: inARoom(room), user: rest[0], role: ROLES[name] }));
+    case "roomkick":
+      return resultText(await session.request("room_kick", { room: inARoom(room), user: rest[0], reason: text }));
+    case "roommute": {
+      // An optional duration comes first: "/roommute bob 10m spamming".
+      const timed = isDuration(rest[1]);
+      const duration = timed ? parseDuration(rest[1]) : 0;
+      const reason = rest.slice(timed ? 2 : 1).join(" ");
+      return resultText(await session.request("room_mute", { room: inARoom(room), user: rest[0], duration, reason }));
+    }
+    case "roomunmute":
+      return resultText(await session.request("room_unmute", { room: inARoom(room), user: rest[0] }));
+    case "deleteroom":
+      // The room is named again on purpose: deleting is for good.
+      return resultText(await session.request("delete_room", { room: rest[0], reason: text }));
+    case "away": {
+      const reason = rest.join(" ").trim();
+      await session.request("away", { away: true, reason });
+      return `you are away${reason ? ": " + reason : ""}; /back when you return`;
+    }
+    case "back":
+      await session.request("away", { away: false });
+      return "you are back";
     default:
       throw new Error(`unknown command /${word}`);
   }
