@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from helpers import client_for, logged_in, next_event, unique
-from modhelpers import Recorder, staff
+from modhelpers import Recorder, audit_until, staff
 from roost.client import Bye, Invited, Left, Presence, RoomChanged, RoostError
 
 
@@ -216,3 +216,63 @@ async def _joined(client: Any, room: str) -> bool:
     except RoostError:
         return False
     return True
+
+
+async def _refused(client: Any, text: str) -> bool:
+    """True if the send was refused by the rate limit."""
+    try:
+        await client.send("general", text)
+    except RoostError as err:
+        assert err.code == "rate_limited", err
+        return True
+    return False
+
+
+async def test_rate_limits_failed_logins_and_strikes_count_across_nodes(cluster: Any) -> None:
+    """A flood or a password guesser spread over two nodes gets the allowance of one."""
+    a, b = cluster(
+        2,
+        msg_rate=0,  # only the account's limit: 10 at once, then 1 a second
+        account_msg_rate=1,
+        account_msg_burst=10,
+        abuse_warn=2,
+        abuse_mute=4,
+        abuse_block=0,
+        abuse_interval=0,
+        login_fail_account=4,
+    )
+    boss = await staff(a, "boss")
+    name = unique("flood")
+    try:
+        async with (
+            logged_in(a, name, reconnect=False) as on_a,
+            logged_in(b, name, register=False, reconnect=False) as on_b,
+        ):
+            for i in range(10):
+                assert not await _refused(on_a, f"burst {i}")
+            await asyncio.sleep(0.5)  # node a tells node b what the account spent
+            refused = [await _refused(on_b, f"more {i}") for i in range(4)]
+            # One may pass: the bucket refills at 1 a second meanwhile.
+            assert sum(refused) >= 3, refused
+            # The strikes of both nodes count together: 2 warn, 4 mute, each once.
+            for i in range(4 - sum(refused)):
+                assert await _refused(on_a, f"again {i}")
+            entries = await audit_until(boss, 2)
+            auto = sorted(e.action for e in entries if e.actor == "(auto)" and e.target == name)
+            assert auto == ["mute", "warn"], entries
+
+        guessed = unique("guessed")
+        async with logged_in(a, guessed, reconnect=False):
+            pass
+        for node in (a, b, a, b):  # 2 failures on each node, 4 in all
+            wrong = client_for(node, guessed, "guess", register=False, reconnect=False)
+            with pytest.raises(RoostError) as err:
+                await wrong.start()
+            assert err.value.code == "auth_failed"
+        for node in (a, b):
+            right = client_for(node, guessed, register=False, reconnect=False)
+            with pytest.raises(RoostError) as err:
+                await right.start()  # locked on both nodes: the cluster counted 4
+            assert err.value.code == "rate_limited" and f"for {guessed}" in err.value.message
+    finally:
+        await boss.close()

@@ -55,6 +55,8 @@ class Bus(abc.ABC):
     # True if an envelope may be lost on its way (a network between processes):
     # the server then checks the store for what it missed (roost.server.ordering).
     lossy: bool = False
+    # True if count_recent counts for every process (not just this one).
+    shares_counters: bool = False
 
     def __init__(self) -> None:
         self._handler: Handler | None = None
@@ -92,6 +94,20 @@ class Bus(abc.ABC):
     def set_resync(self, callback: Callable[[], None]) -> None:
         """``callback`` runs when envelopes may have been lost (say, after a reconnect)."""
         self._resync = callback
+
+    # --- counters shared by every process (rate limits, failed logins, strikes) -----
+
+    async def count_recent(
+        self, key: str, window: float, add: bool = True
+    ) -> tuple[int, float] | None:
+        """A sliding-window counter shared by every process.
+
+        With ``add``, one event is recorded now. Returns how many events of
+        ``key`` fell in the last ``window`` seconds and the wall time of the
+        oldest of them; None when there is nothing shared (one process, or the
+        backend is away): the caller then counts in its own memory.
+        """
+        return None
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect to the bus backend, if any."""

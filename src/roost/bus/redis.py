@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 import uuid
@@ -53,6 +54,7 @@ class RedisBus(Bus):
     """The cluster bus: one Redis channel shared by every node of a cluster."""
 
     lossy = True
+    shares_counters = True
 
     def __init__(self, url: str, prefix: str = "roost") -> None:
         super().__init__()
@@ -73,6 +75,8 @@ class RedisBus(Bus):
         self._checks: set[asyncio.Task[None]] = set()
         self._nodes = f"{prefix}:nodes"
         self._users = f"{prefix}:node:"
+        self._recent = f"{prefix}:recent:"
+        self._event_ids = itertools.count()
 
     def _client(self) -> aioredis.Redis:
         # No retries inside redis-py: a lost connection must surface here, so
@@ -220,6 +224,31 @@ class RedisBus(Bus):
             log.info("node %s stopped without leaving; %d users gone with it", node, len(users))
             if users and self._presence_lost is not None:
                 self._presence_lost(sorted(users))
+
+    async def count_recent(
+        self, key: str, window: float, add: bool = True
+    ) -> tuple[int, float] | None:
+        """One sorted set per key (scores: wall times), trimmed to the window and
+        counted in one transaction: every process sees the same count, and two
+        events counted at once get different counts."""
+        if self._pub is None:
+            return None
+        name = self._recent + key
+        now = time.time()
+        try:
+            async with self._pub.pipeline(transaction=True) as pipe:
+                pipe.zremrangebyscore(name, "-inf", now - window)
+                if add:
+                    pipe.zadd(name, {f"{self.node.hex()}:{next(self._event_ids)}": now})
+                    pipe.pexpire(name, int(window * 1000) + 1000)
+                pipe.zcard(name)
+                pipe.zrange(name, 0, 0, withscores=True)
+                result = await asyncio.wait_for(pipe.execute(), CONNECT_TIMEOUT)
+        except (TimeoutError, RedisError, OSError) as exc:
+            log.warning("cannot count %s in Redis (%s); counting on this node", key, exc)
+            return None
+        oldest = result[-1]
+        return int(result[-2]), float(oldest[0][1]) if oldest else now
 
     def announce(self, change: Change) -> None:
         self._changes.append((change.topic, change.key, change.detail))

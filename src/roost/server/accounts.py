@@ -82,9 +82,9 @@ async def handle_change_password(
     account = require_login(conn)
     new = check_password(msg.new)
     # Guessing the old password from a stolen session is held to the login limits.
-    server.protection.check_login(conn, account.name)
+    await server.protection.check_login(conn, account.name)
     if not await server.passwords.verify(account.password_hash, msg.old):
-        server.protection.login_failed(conn, account.name)
+        await server.protection.login_failed(conn, account.name)
         raise RoostError(ErrorCode.AUTH_FAILED, "the old password is wrong")
     account.password_hash = await server.passwords.hash(new)
     await server.store.update_account(account.name, password_hash=account.password_hash)

@@ -33,6 +33,7 @@ ACCOUNT = "account"  # key: user name
 ROOM = "room"  # key: room name (the room, its members)
 SANCTIONS = "sanctions"  # key: kind (blocks, mutes, bans are re-read together)
 KICK = "kick"  # key: user name, detail: what the user is told
+SPENT = "spent"  # key: user name, detail: "messages bytes" sent through the announcing node
 
 
 def announce(server: Server, topic: str, key: str, detail: str = "") -> None:
@@ -54,6 +55,9 @@ class Changes:
             from roost.server.moderation import end_sessions
 
             end_sessions(self.server, change.key, "kicked", change.detail)
+            return
+        if change.topic == SPENT:
+            self.server.protection.spent_elsewhere(change.key, change.detail)
             return
         try:
             await apply(self.server, change)

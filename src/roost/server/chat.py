@@ -101,17 +101,17 @@ async def login(server: Server, conn: ClientConnection, msg: Login) -> LoginResu
     require_no_login(conn)
     name = check_user(msg.user)
     # Refused before any hashing, so guessing costs the guesser, not the server.
-    server.protection.check_login(conn, name)
+    await server.protection.check_login(conn, name)
     account = await server.find_account(name)
     if account is None:
         if not msg.register:
             await server.passwords.waste_time()
-            server.protection.login_failed(conn, name)
+            await server.protection.login_failed(conn, name)
             raise RoostError(ErrorCode.AUTH_FAILED, "unknown user or wrong password")
         account = await register(server, conn, name, msg.password)
         return await start_session(server, conn, account, new=True)
     if not await server.passwords.verify(account.password_hash, msg.password):
-        server.protection.login_failed(conn, name)
+        await server.protection.login_failed(conn, name)
         raise RoostError(ErrorCode.AUTH_FAILED, "unknown user or wrong password")
     return await start_session(server, conn, account)
 

@@ -6,6 +6,12 @@ else the address. Strikes within ``abuse_window`` lead, step by step, to a
 warning, a mute and a temporary block (for an address that is not logged
 in: a warning, then a temporary ban). Each step is an audited moderation
 action with its cause, which also tells the moderators online.
+
+In a cluster the counts are the cluster's, not the node's (docs/cluster.md):
+failed logins and strikes are counted in Redis (``Bus.count_recent``), and
+what an account sends through one node is charged to its buckets on the
+others (``SPENT`` changes, batched every ``SPENT_EVERY`` seconds), so a flood
+spread over three nodes gets the allowance of one.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("roost.moderation")
 
 WARN, MUTE, BLOCK = 1, 2, 3
+SPENT_EVERY = 0.1  # seconds: how often a node tells the others what accounts sent through it
 
 
 class TokenBucket:
@@ -55,6 +62,11 @@ class TokenBucket:
             self.tokens -= amount
             return True
         return False
+
+    def spend(self, amount: float, now: float) -> None:
+        """Charge ``amount`` taken elsewhere (another node); an empty bucket stays empty."""
+        self._refill(now)
+        self.tokens = max(0.0, self.tokens - amount)
 
     def full(self, now: float) -> bool:
         self._refill(now)
@@ -122,6 +134,9 @@ class Protection:
         self.fails_address: dict[str, deque[float]] = {}
         self.offenders: dict[tuple[str, str], Offender] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
+        # In a cluster: what each account sent through this node since the last SPENT.
+        self.spent: dict[str, list[int]] = {}
+        self.shared = server.bus.shares_counters
         self.rate_on = False
         self.reconfigure()
 
@@ -194,38 +209,100 @@ class Protection:
                 _bucket(cfg.bytes_rate, cfg.bytes_burst, now),
             )
             self.per_connection[conn] = mine
-        theirs = self.per_account.get(conn.user)
+        theirs = self._account_limiter(conn.user, now)
+        size = len(msg.text.encode())
+        if mine.allow(size, now) and theirs.allow(size, now):
+            if self.shared:
+                self._note_spent(conn.user, size)
+            return
+        self.strike(conn, "flood: messages over the rate limit")
+        raise RoostError(ErrorCode.RATE_LIMITED, "slow down: you are sending too fast")
+
+    def _account_limiter(self, user: str, now: float) -> Limiter:
+        cfg = self.cfg
+        theirs = self.per_account.get(user)
         if theirs is None:
             theirs = Limiter(
                 _bucket(cfg.account_msg_rate, cfg.account_msg_burst, now),
                 _bucket(cfg.account_bytes_rate, cfg.account_bytes_burst, now),
             )
-            self.per_account[conn.user] = theirs
-        size = len(msg.text.encode())
-        if mine.allow(size, now) and theirs.allow(size, now):
+            self.per_account[user] = theirs
+        return theirs
+
+    def _note_spent(self, user: str, size: int) -> None:
+        if not self.spent:
+            asyncio.get_running_loop().call_later(SPENT_EVERY, self._send_spent)
+        counts = self.spent.setdefault(user, [0, 0])
+        counts[0] += 1
+        counts[1] += size
+
+    def _send_spent(self) -> None:
+        from roost.server.changes import SPENT, announce
+
+        spent, self.spent = self.spent, {}
+        for user, (messages, size) in spent.items():
+            announce(self.server, SPENT, user, f"{messages} {size}")
+
+    def spent_elsewhere(self, user: str, detail: str) -> None:
+        """Another node let ``user`` send ``detail`` ("messages bytes"): charge it here too."""
+        if not self.rate_on:
             return
-        self.strike(conn, "flood: messages over the rate limit")
-        raise RoostError(ErrorCode.RATE_LIMITED, "slow down: you are sending too fast")
+        try:
+            messages, size = (int(x) for x in detail.split())
+        except ValueError:
+            log.warning("ignored a malformed spent change %r for %s", detail, user)
+            return
+        now = time.monotonic()
+        # Made if need be: an account that flooded elsewhere gets no fresh burst here.
+        theirs = self._account_limiter(user, now)
+        if theirs.messages is not None:
+            theirs.messages.spend(messages, now)
+        if theirs.data is not None:
+            theirs.data.spend(size, now)
 
     # --- failed logins -----------------------------------------------------------------
 
-    def check_login(self, conn: ClientConnection, name: str) -> None:
+    async def _failures(
+        self, book: dict[str, deque[float]], kind: str, key: str, add: bool
+    ) -> tuple[int, float, bool]:
+        """Failed logins of ``key`` in the window, seconds since the oldest, and
+        whether the count is the cluster's (else this node's)."""
+        window = self.cfg.login_fail_window
+        now = time.monotonic()
+        times = book.setdefault(key, deque()) if add else book.get(key, deque())
+        if add:
+            times.append(now)
+        if self.shared:
+            counted = await self.server.bus.count_recent(f"login_fail:{kind}:{key}", window, add)
+            if counted is not None:
+                return counted[0], time.time() - counted[1], True
+        n = _recent(times, now, window)
+        return n, (now - times[0]) if n else 0.0, False
+
+    async def check_login(self, conn: ClientConnection, name: str) -> None:
         """Refuse a password login early when its account or address failed too often."""
         cfg = self.cfg
-        now = time.monotonic()
-        for limit, book, key, what in (
-            (cfg.login_fail_account, self.fails_account, name, f"for {name}"),
-            (cfg.login_fail_address, self.fails_address, conn.address, f"from {conn.address}"),
+        for limit, book, kind, key, what in (
+            (cfg.login_fail_account, self.fails_account, "account", name, f"for {name}"),
+            (
+                cfg.login_fail_address,
+                self.fails_address,
+                "address",
+                conn.address,
+                f"from {conn.address}",
+            ),
         ):
-            times = book.get(key)
-            if limit and times and _recent(times, now, cfg.login_fail_window) >= limit:
-                wait = cfg.login_fail_window - (now - times[0])
+            if not limit:
+                continue
+            n, age, _ = await self._failures(book, kind, key, add=False)
+            if n >= limit:
+                wait = cfg.login_fail_window - age
                 raise RoostError(
                     ErrorCode.RATE_LIMITED,
                     f"too many failed logins {what}; try again in {format_duration(wait)}",
                 )
 
-    def login_failed(self, conn: ClientConnection, name: str) -> None:
+    async def login_failed(self, conn: ClientConnection, name: str) -> None:
         """Count a failed login; lock the account or ban the address past the limits."""
         cfg = self.cfg
         self.server.counters.login_failures += 1
@@ -235,19 +312,17 @@ class Protection:
             conn.peer,
             extra=logs.fields("login_failed", name, conn.address, "wrong password or unknown user"),
         )
-        now = time.monotonic()
         window = format_duration(cfg.login_fail_window)
-        by_account = self.fails_account.setdefault(name, deque())
-        by_account.append(now)
-        n = _recent(by_account, now, cfg.login_fail_window)
+        n, _, _ = await self._failures(self.fails_account, "account", name, add=True)
         if cfg.login_fail_account and n == cfg.login_fail_account:
             why = f"{n} failed logins in {window}"
             self._spawn(record(self.server, AUTO, "lock", name, why, f"for up to {window}"))
-        by_address = self.fails_address.setdefault(conn.address, deque())
-        by_address.append(now)
-        n = _recent(by_address, now, cfg.login_fail_window)
-        if cfg.login_fail_address and n >= cfg.login_fail_address and conn.address:
-            by_address.clear()
+        n, _, shared = await self._failures(self.fails_address, "address", conn.address, add=True)
+        limit = cfg.login_fail_address
+        # The cluster's count gives each failure its own number: the node that
+        # counts the limit bans, once. This node's count starts over after a ban.
+        if limit and conn.address and (n == limit if shared else n >= limit):
+            self.fails_address[conn.address].clear()
             why = f"{n} failed logins in {window}"
             duration = cfg.auto_block_duration
             self._spawn(moderation.ban(self.server, AUTO, conn.address, duration, why))
@@ -282,19 +357,50 @@ class Protection:
         if not _recent(off.strikes, now, cfg.abuse_window):
             off.level = 0  # behaved for a whole window: start over
         off.strikes.append(now)
-        n = len(off.strikes)
+        if self.shared:
+            self._spawn(self._count_shared(key, off, cause, conn))
+        else:
+            self._count(key, off, len(off.strikes), False, cause, conn)
+
+    async def _count_shared(
+        self, key: tuple[str, str], off: Offender, cause: str, conn: ClientConnection
+    ) -> None:
+        counted = await self.server.bus.count_recent(
+            f"strike:{key[0]}:{key[1]}", self.cfg.abuse_window
+        )
+        if counted is None:  # Redis is away: this node's own count
+            self._count(key, off, len(off.strikes), False, cause, conn)
+        else:
+            self._count(key, off, counted[0], True, cause, conn)
+
+    def _count(
+        self,
+        key: tuple[str, str],
+        off: Offender,
+        n: int,
+        shared: bool,
+        cause: str,
+        conn: ClientConnection,
+    ) -> None:
+        """The ``n``-th strike of ``key``: take the step it reaches, if not taken yet.
+
+        With the cluster's count each strike has its own number, so a step is
+        taken where its threshold is reached exactly, by one node; with this
+        node's count, the highest step reached that was not taken yet.
+        """
+        cfg = self.cfg
         step = 0
         for level, threshold in (
             (BLOCK, cfg.abuse_block),
             (MUTE, cfg.abuse_mute),
             (WARN, cfg.abuse_warn),
         ):
-            if threshold and n >= threshold:
+            if threshold and (n == threshold if shared else n >= threshold):
                 step = level
                 break
-        if step <= off.level:
+        if step <= off.level and not (shared and step):
             return
-        off.level = step
+        off.level = max(off.level, step)
         reason = f"{cause} ({n} strikes in {format_duration(cfg.abuse_window)})"
         off.step = self._spawn(self._escalate(key, step, reason, conn))
 
