@@ -240,6 +240,8 @@ async def test_rate_limits_failed_logins_and_strikes_count_across_nodes(cluster:
         abuse_block=0,
         abuse_interval=0,
         login_fail_account=4,
+        search_rate=0.01,
+        search_burst=2,
     )
     boss = await staff(a, "boss")
     name = unique("flood")
@@ -260,6 +262,13 @@ async def test_rate_limits_failed_logins_and_strikes_count_across_nodes(cluster:
             entries = await audit_until(boss, 2)
             auto = sorted(e.action for e in entries if e.actor == "(auto)" and e.target == name)
             assert auto == ["mute", "warn"], entries
+            # Searches too: two through node a use up the account's burst on node b.
+            for _ in range(2):
+                await on_a.search_page("burst")
+            await asyncio.sleep(0.5)
+            with pytest.raises(RoostError) as err:
+                await on_b.search_page("burst")
+            assert err.value.code == "rate_limited" and "searches" in err.value.message
 
         guessed = unique("guessed")
         async with logged_in(a, guessed, reconnect=False):

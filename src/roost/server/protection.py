@@ -213,7 +213,7 @@ class Protection:
         size = len(msg.text.encode())
         if mine.allow(size, now) and theirs.allow(size, now):
             if self.shared:
-                self._note_spent(conn.user, size)
+                self.note_spent(conn.user, 1, size)
             return
         self.strike(conn, "flood: messages over the rate limit")
         raise RoostError(ErrorCode.RATE_LIMITED, "slow down: you are sending too fast")
@@ -229,30 +229,35 @@ class Protection:
             self.per_account[user] = theirs
         return theirs
 
-    def _note_spent(self, user: str, size: int) -> None:
+    def note_spent(self, user: str, messages: int = 0, size: int = 0, searches: int = 0) -> None:
+        """In a cluster: ``user`` sent or searched through this node (told to the others)."""
         if not self.spent:
             asyncio.get_running_loop().call_later(SPENT_EVERY, self._send_spent)
-        counts = self.spent.setdefault(user, [0, 0])
-        counts[0] += 1
+        counts = self.spent.setdefault(user, [0, 0, 0])
+        counts[0] += messages
         counts[1] += size
+        counts[2] += searches
 
     def _send_spent(self) -> None:
         from roost.server.changes import SPENT, announce
 
         spent, self.spent = self.spent, {}
-        for user, (messages, size) in spent.items():
-            announce(self.server, SPENT, user, f"{messages} {size}")
+        for user, (messages, size, searches) in spent.items():
+            announce(self.server, SPENT, user, f"{messages} {size} {searches}")
 
     def spent_elsewhere(self, user: str, detail: str) -> None:
-        """Another node let ``user`` send ``detail`` ("messages bytes"): charge it here too."""
-        if not self.rate_on:
-            return
+        """Another node let ``user`` send or search ``detail`` ("messages bytes
+        searches"): charge it here too."""
         try:
-            messages, size = (int(x) for x in detail.split())
+            messages, size, searches = (int(x) for x in detail.split())
         except ValueError:
             log.warning("ignored a malformed spent change %r for %s", detail, user)
             return
         now = time.monotonic()
+        if searches:
+            self.server.search_limits.spend(self.server, user, searches, now)
+        if not self.rate_on or not (messages or size):
+            return
         # Made if need be: an account that flooded elsewhere gets no fresh burst here.
         theirs = self._account_limiter(user, now)
         if theirs.messages is not None:

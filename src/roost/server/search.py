@@ -32,15 +32,31 @@ class SearchLimits:
         # user -> ((rate, burst) the bucket was made for, the bucket)
         self._buckets: dict[str, tuple[tuple[float, int], TokenBucket | None]] = {}
 
-    def allow(self, server: Server, user: str, now: float) -> bool:
-        """Take one search from ``user``'s bucket; False if it is empty."""
+    def _bucket(self, server: Server, user: str, now: float) -> TokenBucket | None:
         want = (server.config.search_rate, server.config.search_burst)
         made, bucket = self._buckets.get(user, (None, None))
         if made != want:
             # New, or the limits were reloaded: keep what the old bucket held.
             bucket = _rebucket(bucket, want[0], want[1], now)
             self._buckets[user] = (want, bucket)
-        return bucket is None or bucket.take(1, now)
+        return bucket
+
+    def allow(self, server: Server, user: str, now: float) -> bool:
+        """Take one search from ``user``'s bucket; False if it is empty."""
+        bucket = self._bucket(server, user, now)
+        if bucket is None:
+            return True
+        if not bucket.take(1, now):
+            return False
+        if server.protection.shared:
+            server.protection.note_spent(user, searches=1)
+        return True
+
+    def spend(self, server: Server, user: str, searches: int, now: float) -> None:
+        """``user`` searched ``searches`` times through another node of the cluster."""
+        bucket = self._bucket(server, user, now)
+        if bucket is not None:
+            bucket.spend(searches, now)
 
 
 async def search(server: Server, conn: ClientConnection, msg: Search) -> BulkReply:
