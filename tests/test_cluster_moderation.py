@@ -137,6 +137,29 @@ async def test_presence_is_online_until_the_last_session_on_any_node_ends(cluste
         await watcher.close()
 
 
+async def test_who_and_the_room_list_count_members_online_on_other_nodes(cluster: Any) -> None:
+    a, b = cluster(2)
+    room = unique("spread")
+    async with logged_in(a) as asker, logged_in(b) as there:
+        await asker.join(room)
+        await there.join(room)
+
+        async def shown() -> tuple[bool, int]:
+            members = {m.user: m.online for m in await asker.who(room)}
+            counts = {r.name: r.online for r in await asker.rooms()}
+            return members.get(there.user, False), counts.get(room, 0)
+
+        # node b's users reach node a's view with its next heartbeat (1 s)
+        assert await _until(lambda: _is(shown, (True, 2)), "online on node b") == (True, 2)
+        await there.close()
+        assert await _until(lambda: _is(shown, (False, 1)), "gone from node b") == (False, 1)
+
+
+async def _is(read: Any, want: Any) -> Any:
+    got = await read()
+    return got if got == want else None
+
+
 async def test_users_of_a_dead_node_go_offline_within_seconds(cluster: Any) -> None:
     a, b = cluster(2)
     name = unique("gone")

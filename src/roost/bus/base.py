@@ -83,6 +83,12 @@ class Bus(abc.ABC):
         """True if another process has a session of ``user``."""
         return False
 
+    def online_on_others(self) -> set[str]:
+        """Users with a session on another process, as last read (kept fresh by
+        the heartbeat; empty with one process). For lists that show who is
+        online (``who``, the room list); exact questions use online_elsewhere."""
+        return set()
+
     def offline(self, user: str, then: Callable[[], None]) -> None:
         """Call ``then`` if no other process has a session of ``user`` (at once with one)."""
         then()

@@ -76,6 +76,7 @@ class RedisBus(Bus):
         self._nodes = f"{prefix}:nodes"
         self._users = f"{prefix}:node:"
         self._recent = f"{prefix}:recent:"
+        self._others: set[str] = set()  # users online on the other live nodes
         self._event_ids = itertools.count()
 
     def _client(self) -> aioredis.Redis:
@@ -177,6 +178,9 @@ class RedisBus(Bus):
             return False  # Redis away: as far as this node can tell
         return any(found)
 
+    def online_on_others(self) -> set[str]:
+        return self._others
+
     def offline(self, user: str, then: Callable[[], None]) -> None:
         async def check() -> None:
             if not await self.online_elsewhere(user) and user not in self._here:
@@ -193,6 +197,7 @@ class RedisBus(Bus):
             except (RedisError, OSError) as exc:
                 log.debug("heartbeat failed: %s", exc)
                 self._rewrite = True  # Redis may have lost our set: write it whole again
+                self._others = set()  # as far as this node can tell
             await asyncio.sleep(HEARTBEAT)
 
     async def _heartbeat(self) -> None:
@@ -209,6 +214,12 @@ class RedisBus(Bus):
             pipe.expire(users_key, int(NODE_TTL * 6))
             await pipe.execute()
         self._rewrite = False
+        nodes = await self._live_nodes()
+        if nodes:
+            raw_users = await self._pub.sunion([self._users + n for n in nodes])
+            self._others = {u.decode() if isinstance(u, bytes) else str(u) for u in raw_users}
+        else:
+            self._others = set()
         # A node whose heartbeat lapsed died: one node (whoever removes it
         # first) says its users went offline.
         dead = await self._pub.zrangebyscore(self._nodes, "-inf", now - NODE_TTL)

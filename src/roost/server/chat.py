@@ -439,9 +439,10 @@ def who(server: Server, conn: ClientConnection, msg: Who) -> list[MemberInfo]:
     out = []
     away = server.activity.away
     now = time.time()
+    here, elsewhere = server.state.online, server.bus.online_on_others()
     for user in sorted(room.members):
         acc = server.accounts.get(user)
-        online = user in server.state.online
+        online = user in here or user in elsewhere
         reason = away.get(user) if online else None
         out.append(
             MemberInfo(

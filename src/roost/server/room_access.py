@@ -96,10 +96,11 @@ def person(room: Room, user: str) -> RoomUser:
 
 def info(server: Server, room: Room, account: Account) -> RoomInfo:
     """A room as ``account`` sees it in the rooms list."""
+    here, elsewhere = server.state.online, server.bus.online_on_others()
     return RoomInfo(
         name=room.name,
         members=len(room.members),
-        online=sum(1 for m in room.members if m in server.state.online),
+        online=sum(1 for m in room.members if m in here or m in elsewhere),
         joined=account.name in room.members,
         quiet=server.is_quiet(room),
         topic=room.topic,

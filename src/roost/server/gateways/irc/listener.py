@@ -285,7 +285,8 @@ class IrcGateway:
             return None
         state = self.server.state
         rooms = tuple(sorted(state.rooms_of.get(name, ())))
-        return UserView(account.name, account.role, name in state.online, rooms)
+        online = name in state.online or name in self.server.bus.online_on_others()
+        return UserView(account.name, account.role, online, rooms)
 
     def room(self, name: str) -> RoomView | None:
         room = self.server.state.rooms.get(name)
