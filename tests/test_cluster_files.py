@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cluster_helpers import Balancer
 from files_helpers import MiB, make_file, sha256
-from helpers import logged_in, next_event, unique
+from helpers import client_for, logged_in, next_event, unique
 from roost.client import Message, RoostError
+from roost.protocol.messages import FileResult, Put, Upload, UploadDone, UploadResult
+from test_files_resume import cut_once_at
 
 
 async def test_uploaded_through_one_node_downloaded_through_another(
@@ -43,3 +48,69 @@ async def test_the_quota_counts_what_was_stored_through_every_node(
         with pytest.raises(RoostError) as err:
             await on_b.upload(tmp_path / "3.bin", "general")
         assert err.value.code == "quota_exceeded"
+
+
+async def test_an_upload_cut_on_one_node_resumes_on_another(cluster: Any, tmp_path: Path) -> None:
+    """The reconnect lands on the other node, which takes the upload over from its offset."""
+    shared = tmp_path / "blobs"
+    nodes = cluster(2, blob_dir=str(shared), max_file_size=64 * MiB, user_quota=256 * MiB)
+    data = make_file(tmp_path / "big.bin", 12 * MiB + 5)
+    seen: list[int] = []
+    async with Balancer(nodes) as lb:
+        alice = client_for(lb, unique("up"), max_backoff=0.2)
+        await alice.start()
+        try:
+            sent = await alice.upload(
+                tmp_path / "big.bin", "general", progress=cut_once_at(alice, 2 * MiB, seen)
+            )
+        finally:
+            await alice.close()
+    assert sent.file.sha256 == sha256(data) and sent.file.size == len(data)
+    cut = seen.index(-1)
+    resumed_from = seen[cut + 1]
+    assert 0 < resumed_from < len(data), "went on from the first node's offset"
+    assert seen[-1] == len(data)
+    # No ticket or part file is left behind, on either side.
+    assert sorted(p.name for p in (shared / "uploads").iterdir()) == []
+    async with logged_in(nodes[0]) as bob:
+        saved = await bob.download(sent.file.id, tmp_path / "copy.bin")
+    assert saved.read_bytes() == data
+
+
+async def test_a_stopped_node_leaves_its_uploads_and_the_sweep_ends_forgotten_ones(
+    cluster: Any, tmp_path: Path
+) -> None:
+    shared = tmp_path / "blobs"
+    a, b = cluster(2, blob_dir=str(shared), upload_timeout=1.5)
+    name = unique("up")
+    body = b"0123456789" * 1000
+    async with logged_in(a, name, reconnect=False) as alice:
+        started = await alice._call(
+            Upload(id=0, to="general", name="half.bin", size=len(body)), UploadResult
+        )
+        await alice._call(Put(id=0, upload=started.upload, offset=0, data=body[:4000]))
+        forgotten = await alice._call(
+            Upload(id=0, to="general", name="never.bin", size=10), UploadResult
+        )
+    a.stop()  # SIGTERM: its uploads are handed over, not deleted
+    async with logged_in(b, name, register=False, reconnect=False) as again:
+        resumed = await again._call(
+            Upload(id=0, to="general", name="half.bin", size=len(body), resume=started.upload),
+            UploadResult,
+        )
+        assert (resumed.upload, resumed.offset) == (started.upload, 4000)
+        assert resumed.prefix_sha256 == hashlib.sha256(body[:4000]).hexdigest()
+        await again._call(Put(id=0, upload=started.upload, offset=4000, data=body[4000:]))
+        done = await again._call(
+            UploadDone(id=0, upload=started.upload, sha256=hashlib.sha256(body).hexdigest()),
+            FileResult,
+        )
+        assert done.file.size == len(body)
+        # The one nobody resumes is swept by node b once upload_timeout has passed.
+        uploads = shared / "uploads"
+        assert (uploads / f"{forgotten.upload}.json").exists()
+        for _ in range(100):
+            if not any(uploads.iterdir()):
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(p.name for p in uploads.iterdir()) == []

@@ -56,6 +56,7 @@ from roost.protocol.messages import (
 )
 from roost.protocol.names import dm_parties
 from roost.protocol.sizes import compare_sizes, human_size
+from roost.server import upload_handover as handover
 from roost.server.chat import conversation_key, file_info, post_message, require_login
 from roost.server.connection import BulkReply
 from roost.server.outbox import BULK
@@ -79,6 +80,9 @@ _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_
 
 # Seconds a blob or upload in a shared blob folder is safe from deletion (BlobStore.grace).
 SHARED_GRACE = 600.0
+# Seconds a resume waits for the ticket of an upload whose part file exists
+# (the node it comes from is handing it over: roost.server.upload_handover).
+TICKET_WAIT = 2.0
 
 
 def new_id() -> str:
@@ -105,6 +109,10 @@ class PartialUpload:
     touched: float = field(default_factory=time.monotonic)
     finishing: bool = False
     held: ClientConnection | None = None  # connection paused while the disk catches up
+    # Shared blob folder: its ticket is being written (task) or is out (handed),
+    # for any node to claim (roost.server.upload_handover).
+    handing: asyncio.Task[None] | None = None
+    handed: bool = False
 
     def release(self) -> None:
         """The writer has room again: let the paused connection read."""
@@ -221,6 +229,11 @@ class FileService:
         # A shared blob folder: what another node may be using is kept a while.
         grace = SHARED_GRACE if cfg.blob_dir else 0.0
         self.blobs = BlobStore(Path(cfg.blob_dir) if cfg.blob_dir else cfg.data_dir, grace)
+        # With a shared folder, interrupted uploads are handed over through it.
+        self.shared = bool(cfg.blob_dir)
+        if self.shared:
+            self.blobs.temp_grace = max(grace, cfg.upload_timeout)
+        self.node = secrets.token_hex(8)
         self.uploads: dict[str, PartialUpload] = {}
         self.transfers: Counter[str] = Counter()  # user -> transfers moving data now
         self.reserved: Counter[str] = Counter()  # user -> bytes of unfinished uploads
@@ -251,8 +264,18 @@ class FileService:
             # Uploads with all their bytes are stored before the store closes.
             await asyncio.wait(self.completing, timeout=30)
         for up in list(self.uploads.values()):
-            if not up.finishing:
-                self.drop(up)
+            if up.finishing:
+                continue
+            if self.shared:
+                # Left for another node: the client resumes there.
+                if up.handing is not None:
+                    await asyncio.shield(up.handing)
+                elif not up.handed:
+                    await self._hand_over(up)
+                if up.handed:
+                    self._let_go(up)
+                    continue
+            self.drop(up)
 
     def on_disconnect(self, conn: ClientConnection) -> None:
         """Keep the connection's uploads for a resume; its downloads end with it."""
@@ -287,6 +310,134 @@ class FileService:
             self._release(up.owner)
         up.release()
         up.touched = time.monotonic()
+        if self.shared and not up.finishing and up.handing is None and not up.handed:
+            up.handing = asyncio.ensure_future(self._hand_over(up))
+
+    # --- hand-over through a shared blob folder (roost.server.upload_handover) ------
+
+    async def _hand_over(self, up: PartialUpload) -> None:
+        """Publish ``up``'s ticket: what is on disk, synced, for any node to resume."""
+        try:
+            await up.writer.flush()
+            ticket = handover.Ticket(
+                up.id, up.owner, up.key, up.name, up.size, up.media_type, up.text, up.received
+            )
+
+            def publish() -> None:
+                os.fsync(up.fd)
+                handover.write_ticket(self.blobs.temp_dir, ticket)
+
+            await asyncio.to_thread(publish)
+            up.handed = True
+        except OSError as exc:
+            log.warning("could not hand over upload %s: %s", up.id, exc)
+        finally:
+            up.handing = None
+
+    async def _take_back(self, up: PartialUpload) -> bool:
+        """Resume a local upload: claim its ticket first. False if another node has it."""
+        if up.handing is not None:
+            await asyncio.shield(up.handing)
+        if not up.handed:
+            return True
+        up.handed = False  # first, so that the sweep does not take the claim for another's
+        got = await asyncio.to_thread(handover.claim, self.blobs.temp_dir, up.id, self.node)
+        if got is None:
+            self._let_go(up)
+            return False
+        return True
+
+    def _let_go(self, up: PartialUpload) -> None:
+        """Forget an upload another node holds (or may take): its file stays."""
+        if up.id not in self.uploads:
+            return
+        self.forget(up)
+        fd = up.fd
+        up.writer.abandon(lambda: os.close(fd))
+
+    async def adopt(self, user: str, msg: Upload, key: str, name: str) -> PartialUpload | None:
+        """Take over an upload another node (or an earlier run) handed over."""
+        folder = self.blobs.temp_dir
+
+        def find() -> handover.Ticket | None:
+            if msg.resume:
+                # The node the client left may still be writing the ticket (the
+                # client came back faster than that node saw it go): wait a moment.
+                deadline = time.monotonic() + TICKET_WAIT
+                while True:
+                    got = handover.claim(folder, msg.resume, self.node)
+                    part = handover.part_path(folder, msg.resume)
+                    if got is not None or time.monotonic() > deadline or not part.exists():
+                        return got
+                    time.sleep(0.05)
+            # Without an id (the client restarted): the newest of this file's.
+            mine = sorted(
+                (age, t)
+                for age, t in handover.tickets(folder)
+                if (t.owner, t.key, t.name, t.size) == (user, key, name, msg.size)
+            )
+            for _, t in mine:
+                got = handover.claim(folder, t.id, self.node)
+                if got is not None:
+                    return got
+            return None
+
+        ticket = await asyncio.to_thread(find)
+        if ticket is None:
+            return None
+        if (ticket.owner, ticket.size) != (user, msg.size) or ticket.id in self.uploads:
+            # Not this user's upload (or this node has it already): put the ticket back.
+            await asyncio.to_thread(handover.write_ticket, folder, ticket)
+            return None
+        try:
+            fd, hasher = await asyncio.to_thread(handover.reopen, folder, ticket)
+        except OSError as exc:
+            log.warning("could not take over upload %s: %s", ticket.id, exc)
+            await asyncio.to_thread(handover.discard, folder, ticket.id)
+            return None
+        writer = HashingWriter(fd, hasher, sync_every=SYNC_EVERY)
+        up = PartialUpload(
+            id=ticket.id,
+            owner=user,
+            key=ticket.key,
+            name=ticket.name,
+            size=ticket.size,
+            media_type=ticket.media_type,
+            text=ticket.text,
+            fd=fd,
+            path=handover.part_path(folder, ticket.id),
+            writer=writer,
+            received=ticket.received,
+        )
+        writer.on_room = up.release
+        self.uploads[up.id] = up
+        self.reserved[user] += up.size
+        log.info("took over upload %s of %s at %d bytes", up.id, user, up.received)
+        return up
+
+    async def _sweep_tickets(self) -> None:
+        """Handed-over uploads: forget those another node took; delete those nobody
+        resumed within upload_timeout (and part files without a ticket as old)."""
+        folder = self.blobs.temp_dir
+        timeout = self.config.upload_timeout
+        out = await asyncio.to_thread(handover.tickets, folder)
+        published = {t.id for _, t in out}
+        for up in list(self.uploads.values()):
+            if up.handed and up.id not in published:
+                self._let_go(up)  # claimed by another node
+        for age, t in out:
+            if age <= timeout:
+                continue
+            if await asyncio.to_thread(handover.claim, folder, t.id, self.node) is None:
+                continue  # another node swept or resumed it first
+            held = self.uploads.get(t.id)
+            if held is not None:
+                held.handed = False  # the ticket is claimed: drop deletes the file only
+                self.drop(held)
+            else:
+                await asyncio.to_thread(handover.discard, folder, t.id)
+            log.info("dropping interrupted upload %s of %s", t.id, t.owner)
+        await asyncio.to_thread(self.blobs.sweep_parts, {*self.uploads, *published})
 
     def _release(self, user: str) -> None:
         self.transfers[user] -= 1
@@ -361,6 +512,9 @@ class FileService:
         """Forget an upload that will not complete and delete its data."""
         if up.id not in self.uploads:
             return
+        if up.handed:  # its ticket goes too (a claim by another node now finds nothing)
+            with contextlib.suppress(OSError):
+                handover.ticket_path(self.blobs.temp_dir, up.id).unlink()
         self.forget(up)
         fd, path, blobs = up.fd, up.path, self.blobs
         up.writer.abandon(lambda: blobs.discard(fd, path))
@@ -389,9 +543,11 @@ class FileService:
             log.info("expired %d files, deleted %d blobs", len(gone), len(unused))
         limit = time.monotonic() - self.config.upload_timeout
         for up in list(self.uploads.values()):
-            if up.conn is None and not up.finishing and up.touched < limit:
+            if up.conn is None and not up.finishing and up.touched < limit and not up.handed:
                 log.info("dropping interrupted upload %s of %s", up.id, up.owner)
                 self.drop(up)
+        if self.shared:
+            await self._sweep_tickets()
 
     # --- downloads ---------------------------------------------------------------------
 
@@ -449,6 +605,10 @@ async def upload(server: Server, conn: ClientConnection, msg: Upload) -> UploadR
         check(server, conn, Send(id=msg.id, to=msg.to, text=msg.text or name))
 
     up = svc.find_resumable(account.name, msg, key, name)
+    if up is not None and svc.shared and not await svc._take_back(up):
+        up = None
+    if up is None and svc.shared:
+        up = await svc.adopt(account.name, msg, key, name)
     if up is not None:
         if up.conn is None:
             svc._check_transfers(account.name)

@@ -36,12 +36,16 @@ class BlobStore:
         self.blob_dir = self.root / "blobs"
         self.temp_dir = self.root / "uploads"
         self.grace = grace
+        # Uploads: a shared folder keeps interrupted ones for other processes to
+        # resume (roost.server.upload_handover), up to upload_timeout.
+        self.temp_grace = grace
 
-    def _stale(self, path: Path) -> bool:
-        if self.grace <= 0:
+    def _stale(self, path: Path, grace: float | None = None) -> bool:
+        grace = self.grace if grace is None else grace
+        if grace <= 0:
             return True
         try:
-            return path.stat().st_mtime < time.time() - self.grace
+            return path.stat().st_mtime < time.time() - grace
         except OSError:
             return False
 
@@ -50,9 +54,17 @@ class BlobStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.temp_dir.iterdir():
-            if self._stale(leftover):
+            if self._stale(leftover, self.temp_grace):
                 with contextlib.suppress(OSError):
                     leftover.unlink()
+
+    def sweep_parts(self, keep: set[str]) -> None:
+        """Delete upload files of no upload in ``keep`` untouched for ``temp_grace``
+        (a process that died mid-upload leaves one)."""
+        for part in self.temp_dir.glob("*.part"):
+            if part.stem not in keep and self._stale(part, self.temp_grace):
+                with contextlib.suppress(OSError):
+                    part.unlink()
 
     def path(self, sha256: str) -> Path:
         return self.blob_dir / sha256[:2] / sha256
