@@ -61,6 +61,11 @@ async def test_edits_reactions_replies_and_deletions_fold_into_the_message(
             assert (reply.reply_to, reply.text) == (first.seq, "sure thing")
             await wait_until(pilot, lambda: reply.seq in lines(screen))
             assert "\u21aa " + bob.user + ": hello world" in lines(screen)[reply.seq]
+            # an edit of the quoted message shows in the quote too
+            await bob.edit(room, first.seq, "hello, world")
+            await wait_until(
+                pilot, lambda: "\u21aa " + bob.user + ": hello, world" in lines(screen)[reply.seq]
+            )
             # one's own: /edit last is the reply, not bob's message
             await type_line(pilot, "/edit last sure, thing")
             await wait_until(pilot, lambda: "sure, thing (edited)" in lines(screen)[reply.seq])

@@ -65,6 +65,11 @@ async def test_edits_reactions_replies_and_deletions_in_the_page(server, browser
         assert (reply.text, reply.reply_to) == ("sure thing", first.seq)
         await page.until(lambda: "sure thing" in item_text(page, reply.seq), what="the reply")
         assert f"\u21aa {bob.user}: hello world" in item_text(page, reply.seq)
+        await bob.edit("general", first.seq, "hello, world")
+        await page.until(
+            lambda: f"\u21aa {bob.user}: hello, world" in item_text(page, reply.seq),
+            what="the quote follows the edit",
+        )
         await enter(page, "/edit last sure, thing")
         await page.until(
             lambda: "sure, thing (edited)" in item_text(page, reply.seq), what="own edit"

@@ -111,7 +111,14 @@ class MessageView(VerticalScroll):
         return message_text(m, self.me, self.time_format, self.book.get(m.room, m.seq), quote)
 
     def refresh_message(self, seq: int) -> bool:
-        """Draw message ``seq`` again (edited, removed, reacted to); False if not shown."""
+        """Draw message ``seq`` again (edited, removed, reacted to); False if not shown.
+
+        The replies on screen that quote it are drawn again too (an edit changes
+        their quote).
+        """
+        for reply in self._lines.values():
+            if reply.message.reply_to == seq:
+                reply.update(self._drawn(reply.message))
         line = self._lines.get(seq)
         if line is None:
             return False

@@ -339,9 +339,13 @@ function addMessage(m, live) {
   renderNav();
 }
 
+// Draw message ``m`` again, and the replies that quote it (an edit changes their quote).
 function redraw(m) {
-  const old = $("log").querySelector(`li.msg[data-seq="${m.seq}"]`);
-  if (old) old.replaceWith(messageItem(m));
+  const c = conv(m.room);
+  for (const item of [m, ...[...c.msgs.values()].filter((r) => r.reply_to === m.seq)]) {
+    const old = $("log").querySelector(`li.msg[data-seq="${item.seq}"]`);
+    if (old) old.replaceWith(messageItem(item));
+  }
 }
 
 function dropConv(key, why) {
