@@ -162,7 +162,8 @@ class RedisBus(Bus):
         now = time.time()
         raw = await self._pub.zrangebyscore(self._nodes, now - NODE_TTL, "+inf")
         mine = self.node.hex()
-        return [n.decode() if isinstance(n, bytes) else str(n) for n in raw if n != mine]
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in raw]
+        return [n for n in names if n != mine]
 
     async def online_elsewhere(self, user: str) -> bool:
         try:

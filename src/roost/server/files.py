@@ -230,7 +230,7 @@ class FileService:
         grace = SHARED_GRACE if cfg.blob_dir else 0.0
         self.blobs = BlobStore(Path(cfg.blob_dir) if cfg.blob_dir else cfg.data_dir, grace)
         # With a shared folder, interrupted uploads are handed over through it.
-        self.shared = bool(cfg.blob_dir)
+        self.shared = bool(cfg.blob_dir) and server.bus.shares_counters
         if self.shared:
             self.blobs.temp_grace = max(grace, cfg.upload_timeout)
         self.node = secrets.token_hex(8)
@@ -372,9 +372,12 @@ class FileService:
                     time.sleep(0.05)
             # Without an id (the client restarted): the newest of this file's.
             mine = sorted(
-                (age, t)
-                for age, t in handover.tickets(folder)
-                if (t.owner, t.key, t.name, t.size) == (user, key, name, msg.size)
+                (
+                    (age, t)
+                    for age, t in handover.tickets(folder)
+                    if (t.owner, t.key, t.name, t.size) == (user, key, name, msg.size)
+                ),
+                key=lambda pair: pair[0],
             )
             for _, t in mine:
                 got = handover.claim(folder, t.id, self.node)

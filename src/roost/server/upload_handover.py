@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from typing import Any
 import msgspec
 
 READ_CHUNK = 1024 * 1024
+# An upload id as roost.server.files.new_id makes them: nothing else names a file here.
+UPLOAD_ID = re.compile(r"[a-z2-7]{12}")
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ def write_ticket(folder: Path, ticket: Ticket) -> None:
 
 def claim(folder: Path, upload_id: str, node: str) -> Ticket | None:
     """Take the ticket of ``upload_id``; None if there is none (or another node won)."""
+    if not UPLOAD_ID.fullmatch(upload_id):
+        return None  # a client's resume value: never a path of its own
     path = ticket_path(folder, upload_id)
     mine = path.with_suffix(f".json-{node}")
     try:

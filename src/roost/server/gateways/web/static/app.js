@@ -445,7 +445,11 @@ function notify(m) {
   if (!(urgent || isDm(m.room) || mentionsMe(m.text, state.me))) return;
   if (!("Notification" in window) || Notification.permission !== "granted") return;
   const where = isDm(m.room) ? "" : ` in ${convTitle(m.room)}`;
-  new Notification(`${urgent ? "URGENT " : ""}${m.sender}${where}`, { body: m.text, tag: m.room });
+  try {
+    new Notification(`${urgent ? "URGENT " : ""}${m.sender}${where}`, { body: m.text, tag: m.room });
+  } catch {
+    // Some browsers (Chrome on Android) refuse the constructor: no notification, events go on.
+  }
 }
 
 function showMe() {
@@ -518,7 +522,7 @@ function openConv(key) {
   state.current = key;
   const c = conv(key);
   $("conv-title").textContent = convTitle(key);
-  markRead(c);
+  if (!document.hidden) markRead(c); // a hidden tab has not shown it to anyone
   renderNav();
   renderLog();
   renderTyping();
