@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import threading
 from collections import deque
@@ -21,6 +22,24 @@ from concurrent.futures import Executor
 from typing import Any
 
 BACKLOG_HIGH = 2 * 1024 * 1024
+HASH_BLOCK = 1024 * 1024  # bytes read at a time when hashing what a file holds
+
+
+def sha256_prefix(f: Any, length: int) -> Any:
+    """SHA-256 state after the first ``length`` bytes of the open binary file ``f``
+    (read from its start); None if it holds fewer."""
+    hasher = hashlib.sha256()
+    f.seek(0)
+    left = length
+    while left > 0:
+        block = f.read(min(HASH_BLOCK, left))
+        if not block:
+            return None
+        hasher.update(block)
+        left -= len(block)
+    return hasher
+
+
 # A job is started once this much is pending (or on flush): a job costs a
 # thread hand-off and a loop wake-up, too much to pay per 64 KiB chunk.
 BATCH = 512 * 1024

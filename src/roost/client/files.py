@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from roost.client.connection import ConnectionLost
 from roost.client.events import FileSaved
-from roost.fileio import HashingWriter
+from roost.fileio import HASH_BLOCK, HashingWriter, sha256_prefix
 from roost.protocol.codec import frame_with_room
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.filenames import numbered, safe_filename
@@ -71,7 +71,6 @@ class TransferCancelled(RoostError):
 UPLOAD_WINDOW = 1024 * 1024
 # Reconnect-and-resume attempts in a row that make no progress before giving up.
 MAX_ATTEMPTS = 5
-_HASH_BLOCK = 1024 * 1024
 _EMPTY = memoryview(b"")
 
 
@@ -148,15 +147,9 @@ async def upload(
 
 def _hash_prefix(f: FileIO, length: int) -> Any:
     """SHA-256 state after the first ``length`` bytes of ``f``."""
-    hasher = hashlib.sha256()
-    f.seek(0)
-    left = length
-    while left > 0:
-        block = f.read(min(_HASH_BLOCK, left))
-        if not block:
-            raise RoostError(ErrorCode.BAD_REQUEST, "the file shrank while it was being sent")
-        hasher.update(block)
-        left -= len(block)
+    hasher = sha256_prefix(f, length)
+    if hasher is None:
+        raise RoostError(ErrorCode.BAD_REQUEST, "the file shrank while it was being sent")
     return hasher
 
 
@@ -370,7 +363,7 @@ class _Sink:
                 hasher = hashlib.sha256()
                 pos = 0
                 while pos < have:  # plain reads: no os.pread on Windows
-                    block = os.read(fd, min(_HASH_BLOCK, have - pos))
+                    block = os.read(fd, min(HASH_BLOCK, have - pos))
                     if not block:
                         break
                     hasher.update(block)

@@ -412,9 +412,7 @@ class FileService:
             writer=writer,
             received=ticket.received,
         )
-        writer.on_room = up.release
-        self.uploads[up.id] = up
-        self.reserved[user] += up.size
+        self.track(up)
         log.info("took over upload %s of %s at %d bytes", up.id, user, up.received)
         return up
 
@@ -485,6 +483,12 @@ class FileService:
             and (up.key, up.name, up.size) == (key, name, msg.size)
         ]
         return max(candidates, key=lambda up: up.touched, default=None)
+
+    def track(self, up: PartialUpload) -> None:
+        """Start tracking an upload: its slot and its reserved bytes (undone by forget)."""
+        up.writer.on_room = up.release
+        self.uploads[up.id] = up
+        self.reserved[up.owner] += up.size
 
     def forget(self, up: PartialUpload) -> None:
         """Stop tracking an upload (its slot and reserved bytes are freed)."""
@@ -655,9 +659,7 @@ async def upload(server: Server, conn: ClientConnection, msg: Upload) -> UploadR
         path=path,
         writer=writer,
     )
-    writer.on_room = up.release
-    svc.uploads[upload_id] = up
-    svc.reserved[account.name] += msg.size
+    svc.track(up)
     svc._attach(up, conn)
     return UploadResult(upload=upload_id, offset=0)
 

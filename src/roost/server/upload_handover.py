@@ -18,7 +18,6 @@ Runs on worker threads (file I/O); the callers are in roost.server.files.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import time
@@ -28,7 +27,8 @@ from typing import Any
 
 import msgspec
 
-READ_CHUNK = 1024 * 1024
+from roost.fileio import sha256_prefix
+
 # An upload id as roost.server.files.new_id makes them: nothing else names a file here.
 UPLOAD_ID = re.compile(r"[a-z2-7]{12}")
 
@@ -103,15 +103,10 @@ def reopen(folder: Path, ticket: Ticket) -> tuple[int, Any]:
     a file shorter than that is refused (OSError).
     """
     path = part_path(folder, ticket.id)
-    hasher = hashlib.sha256()
     with path.open("rb") as f:
-        left = ticket.received
-        while left:
-            chunk = f.read(min(READ_CHUNK, left))
-            if not chunk:
-                raise OSError(f"{path.name} holds fewer than {ticket.received} bytes")
-            hasher.update(chunk)
-            left -= len(chunk)
+        hasher = sha256_prefix(f, ticket.received)
+    if hasher is None:
+        raise OSError(f"{path.name} holds fewer than {ticket.received} bytes")
     fd = os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
     try:
         os.ftruncate(fd, ticket.received)

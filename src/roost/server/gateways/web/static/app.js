@@ -54,9 +54,7 @@ function target(key) {
 }
 
 function convTitle(key) {
-  if (!isDm(key)) return "#" + key;
-  const other = key.slice(1).split("+").find((u) => u !== state.me);
-  return "@" + (other || state.me);
+  return isDm(key) ? target(key) : "#" + key;
 }
 
 function conv(key) {
