@@ -35,7 +35,8 @@ class Irssi:
     def __init__(self, home: Path, port: int, nick: str) -> None:
         self.home = home
         self.logs = home / "logs"
-        self.socket = f"roost-irc-{os.getpid()}-{nick}"
+        self.starts = 0
+        self.socket = ""
         self.port = port
         self.nick = nick
         home.mkdir(parents=True, exist_ok=True)
@@ -52,6 +53,10 @@ class Irssi:
 
     def start(self) -> None:
         # irssi registers the account with this password (PASS; registration is open).
+        # A fresh tmux server for each start: after /quit the old one may still be
+        # exiting, and a client that reaches it gets "server exited unexpectedly".
+        self.starts += 1
+        self.socket = f"roost-irc-{os.getpid()}-{self.nick}-{self.starts}"
         cmd = f"irssi --home={self.home} -c 127.0.0.1 -p {self.port} -w {IRSSI_PASSWORD} -n {self.nick}"
         self.tmux("new-session", "-d", "-s", "irc", "-x", "200", "-y", "50", cmd)
 
