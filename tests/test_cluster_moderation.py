@@ -308,3 +308,37 @@ async def test_rate_limits_failed_logins_and_strikes_count_across_nodes(cluster:
             assert err.value.code == "rate_limited" and f"for {guessed}" in err.value.message
     finally:
         await boss.close()
+
+
+async def test_a_sliding_count_that_lands_on_the_threshold_again_warns_once(
+    cluster: Any,
+) -> None:
+    """Strikes 0.6 s apart in a 1 s window: the cluster's count stays at 2 (one
+    leaves as one comes), and each landing on the threshold is not a new warning."""
+    a, b = cluster(
+        2,
+        msg_rate=0,
+        account_msg_rate=0.001,  # one message, then every send is refused
+        account_msg_burst=1,
+        abuse_window=1.0,
+        abuse_warn=2,
+        abuse_mute=0,
+        abuse_block=0,
+        abuse_interval=0,
+    )
+    boss = await staff(a, "boss")
+    name = unique("slider")
+    try:
+        async with (
+            logged_in(a, name, reconnect=False) as on_a,
+            logged_in(b, name, register=False, reconnect=False) as on_b,
+        ):
+            await _refused(on_a, "first")
+            await asyncio.sleep(0.3)  # node b learns what was spent
+            for i in range(5):
+                assert await _refused((on_a, on_b)[i % 2], f"strike {i}")
+                await asyncio.sleep(0.6)
+            warned = [e for e in await boss.audit() if e.actor == "(auto)" and e.target == name]
+            assert [e.action for e in warned] == ["warn"], warned
+    finally:
+        await boss.close()

@@ -115,6 +115,17 @@ class Bus(abc.ABC):
         """
         return None
 
+    async def take_once(self, key: str, ttl: float) -> bool | None:
+        """Claim ``key`` across every process until ``ttl`` seconds pass without a call.
+
+        True for the one caller that claims it first, False for every caller
+        after it; each call, won or not, keeps the claim for ``ttl`` more
+        seconds, so there is one winner per spell of calls less than ``ttl``
+        apart. None when there is nothing shared (one process, or the backend
+        is away): the caller then decides on its own.
+        """
+        return None
+
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect to the bus backend, if any."""
 

@@ -76,6 +76,7 @@ class RedisBus(Bus):
         self._nodes = f"{prefix}:nodes"
         self._users = f"{prefix}:node:"
         self._recent = f"{prefix}:recent:"
+        self._once = f"{prefix}:once:"
         self._others: set[str] = set()  # users online on the other live nodes
         self._event_ids = itertools.count()
 
@@ -243,8 +244,8 @@ class RedisBus(Bus):
         """One sorted set per key (scores: wall times), trimmed to the window and
         counted in one transaction: every process sees the same count, and two
         events counted at once get different counts."""
-        if self._pub is None:
-            return None
+        if self._pub is None or not self.connected:
+            return None  # away: not a wait of CONNECT_TIMEOUT on each count
         name = self._recent + key
         now = time.time()
         try:
@@ -261,6 +262,21 @@ class RedisBus(Bus):
             return None
         oldest = result[-1]
         return int(result[-2]), float(oldest[0][1]) if oldest else now
+
+    async def take_once(self, key: str, ttl: float) -> bool | None:
+        """SET NX, then the expiry pushed out (in one transaction)."""
+        if self._pub is None or not self.connected:
+            return None
+        name, ms = self._once + key, int(ttl * 1000)
+        try:
+            async with self._pub.pipeline(transaction=True) as pipe:
+                pipe.set(name, self.node.hex(), nx=True, px=ms)
+                pipe.pexpire(name, ms)
+                result = await asyncio.wait_for(pipe.execute(), CONNECT_TIMEOUT)
+        except (TimeoutError, RedisError, OSError) as exc:
+            log.warning("cannot claim %s in Redis (%s); deciding on this node", key, exc)
+            return None
+        return bool(result[0])
 
     def announce(self, change: Change) -> None:
         self._changes.append((change.topic, change.key, change.detail))

@@ -284,6 +284,22 @@ class Protection:
         n = _recent(times, now, window)
         return n, (now - times[0]) if n else 0.0, False
 
+    async def _first(self, name: str, n: int, threshold: int, shared: bool, window: float) -> bool:
+        """Whether this node takes the step that ``n`` events reach at ``threshold``.
+
+        With this node's own count: when ``n`` is the threshold exactly (each
+        event has its own number). With the cluster's count, which slides and
+        may land on the threshold again while the abuse goes on: the first
+        node to see it reached, once while the events keep coming less than
+        ``window`` apart (Bus.take_once), as a single node steps up once until
+        the source behaves for a window; if Redis cannot say, the node whose
+        event was counted at the threshold.
+        """
+        if n < threshold:
+            return False
+        taken = await self.server.bus.take_once(f"step:{name}", window) if shared else None
+        return n == threshold if taken is None else taken
+
     async def check_login(self, conn: ClientConnection, name: str) -> None:
         """Refuse a password login early when its account or address failed too often."""
         cfg = self.cfg
@@ -318,15 +334,19 @@ class Protection:
             extra=logs.fields("login_failed", name, conn.address, "wrong password or unknown user"),
         )
         window = format_duration(cfg.login_fail_window)
-        n, _, _ = await self._failures(self.fails_account, "account", name, add=True)
-        if cfg.login_fail_account and n == cfg.login_fail_account:
+        n, _, shared = await self._failures(self.fails_account, "account", name, add=True)
+        limit = cfg.login_fail_account
+        if limit and await self._first(f"lock:{name}", n, limit, shared, cfg.login_fail_window):
             why = f"{n} failed logins in {window}"
             self._spawn(record(self.server, AUTO, "lock", name, why, f"for up to {window}"))
         n, _, shared = await self._failures(self.fails_address, "address", conn.address, add=True)
         limit = cfg.login_fail_address
-        # The cluster's count gives each failure its own number: the node that
-        # counts the limit bans, once. This node's count starts over after a ban.
-        if limit and conn.address and (n == limit if shared else n >= limit):
+        # This node's count starts over after a ban.
+        if (
+            limit
+            and conn.address
+            and await self._first(f"ban:{conn.address}", n, limit, shared, cfg.login_fail_window)
+        ):
             self.fails_address[conn.address].clear()
             why = f"{n} failed logins in {window}"
             duration = cfg.auto_block_duration
@@ -365,48 +385,57 @@ class Protection:
         if self.shared:
             self._spawn(self._count_shared(key, off, cause, conn))
         else:
-            self._count(key, off, len(off.strikes), False, cause, conn)
+            self._count(key, off, len(off.strikes), cause, conn)
 
     async def _count_shared(
         self, key: tuple[str, str], off: Offender, cause: str, conn: ClientConnection
     ) -> None:
+        kind, target = key
         counted = await self.server.bus.count_recent(
-            f"strike:{key[0]}:{key[1]}", self.cfg.abuse_window
+            f"strike:{kind}:{target}", self.cfg.abuse_window
         )
         if counted is None:  # Redis is away: this node's own count
-            self._count(key, off, len(off.strikes), False, cause, conn)
-        else:
-            self._count(key, off, counted[0], True, cause, conn)
+            self._count(key, off, len(off.strikes), cause, conn)
+            return
+        n = counted[0]
+        step, threshold = self._step_of(n)
+        if step and await self._first(
+            f"{kind}:{target}:{step}", n, threshold, True, self.cfg.abuse_window
+        ):
+            self._take(key, off, step, n, cause, conn)
 
-    def _count(
-        self,
-        key: tuple[str, str],
-        off: Offender,
-        n: int,
-        shared: bool,
-        cause: str,
-        conn: ClientConnection,
-    ) -> None:
-        """The ``n``-th strike of ``key``: take the step it reaches, if not taken yet.
-
-        With the cluster's count each strike has its own number, so a step is
-        taken where its threshold is reached exactly, by one node; with this
-        node's count, the highest step reached that was not taken yet.
-        """
+    def _step_of(self, n: int) -> tuple[int, int]:
+        """The highest step ``n`` strikes reach, with its threshold; (0, 0) for none."""
         cfg = self.cfg
-        step = 0
         for level, threshold in (
             (BLOCK, cfg.abuse_block),
             (MUTE, cfg.abuse_mute),
             (WARN, cfg.abuse_warn),
         ):
-            if threshold and (n == threshold if shared else n >= threshold):
-                step = level
-                break
-        if step <= off.level and not (shared and step):
-            return
+            if threshold and n >= threshold:
+                return level, threshold
+        return 0, 0
+
+    def _count(
+        self, key: tuple[str, str], off: Offender, n: int, cause: str, conn: ClientConnection
+    ) -> None:
+        """The ``n``-th strike of ``key`` on this node: the highest step it reaches,
+        if not taken yet."""
+        step, _ = self._step_of(n)
+        if step > off.level:
+            self._take(key, off, step, n, cause, conn)
+
+    def _take(
+        self,
+        key: tuple[str, str],
+        off: Offender,
+        step: int,
+        n: int,
+        cause: str,
+        conn: ClientConnection,
+    ) -> None:
         off.level = max(off.level, step)
-        reason = f"{cause} ({n} strikes in {format_duration(cfg.abuse_window)})"
+        reason = f"{cause} ({n} strikes in {format_duration(self.cfg.abuse_window)})"
         off.step = self._spawn(self._escalate(key, step, reason, conn))
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
