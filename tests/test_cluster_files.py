@@ -114,3 +114,41 @@ async def test_a_stopped_node_leaves_its_uploads_and_the_sweep_ends_forgotten_on
                 break
             await asyncio.sleep(0.1)
         assert sorted(p.name for p in uploads.iterdir()) == []
+
+
+async def test_a_node_dropping_an_upload_it_handed_over_leaves_the_new_holders_file(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """Node a still lists the upload it handed over when node b takes it; a's
+    limit on interrupted uploads then drops it, and must not delete b's file."""
+    shared = tmp_path / "blobs"
+    a, b = cluster(2, blob_dir=str(shared), max_transfers=1, upload_timeout=600)
+    name = unique("up")
+    body = b"abcdefghij" * 1000
+    async with logged_in(a, name, reconnect=False) as first:
+        started = await first._call(
+            Upload(id=0, to="general", name="moved.bin", size=len(body)), UploadResult
+        )
+        await first._call(Put(id=0, upload=started.upload, offset=0, data=body[:4000]))
+    ticket = shared / "uploads" / f"{started.upload}.json"
+    for _ in range(50):
+        if ticket.exists():
+            break
+        await asyncio.sleep(0.05)
+    async with logged_in(b, name, register=False, reconnect=False) as on_b:
+        resumed = await on_b._call(
+            Upload(id=0, to="general", name="moved.bin", size=len(body), resume=started.upload),
+            UploadResult,
+        )
+        assert resumed.offset == 4000
+        async with logged_in(a, name, register=False, reconnect=False) as on_a:
+            # One interrupted upload at most per user (max_transfers): a drops its own.
+            await on_a._call(Upload(id=0, to="general", name="other.bin", size=10), UploadResult)
+        await on_b._call(Put(id=0, upload=started.upload, offset=4000, data=body[4000:]))
+        done = await on_b._call(
+            UploadDone(id=0, upload=started.upload, sha256=hashlib.sha256(body).hexdigest()),
+            FileResult,
+        )
+        assert done.file.size == len(body)
+        saved = await on_b.download(done.file.id, tmp_path / "copy.bin")
+        assert saved.read_bytes() == body

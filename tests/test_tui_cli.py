@@ -84,6 +84,16 @@ class Terminal:
         if self.proc.poll() is None:
             self.proc.kill()
         code = self.proc.wait(5)
+        # What the child wrote just before it exited is still in the pty: read it
+        # (the last words, such as why the session ended, come there).
+        while select.select([self.master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                break  # EIO: the child's side is closed and nothing is left
+            if not chunk:
+                break
+            self.seen += chunk
         os.close(self.master)
         return code
 

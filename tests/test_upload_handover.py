@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,17 @@ def test_reopen_rebuilds_the_hash_and_cuts_unacknowledged_bytes(tmp_path: Path) 
     finally:
         os.close(fd)
     assert (tmp_path / "abcdefgh2345.part").read_bytes() == b"abcdefghij"
+
+
+def test_a_reopened_part_file_is_young_again(tmp_path: Path) -> None:
+    # Other nodes sweep part files without a ticket by their age: a claimed
+    # ticket is gone, so the file must not look as old as its last write.
+    part = tmp_path / "abcdefgh2345.part"
+    part.write_bytes(b"abcdefgh")
+    os.utime(part, (1_000_000, 1_000_000))
+    fd, _ = handover.reopen(tmp_path, _ticket(8))
+    os.close(fd)
+    assert time.time() - part.stat().st_mtime < 60
 
 
 def test_a_part_file_shorter_than_its_ticket_is_refused(tmp_path: Path) -> None:

@@ -29,9 +29,11 @@ import re
 import secrets
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from roost.bus.base import Envelope
 from roost.fileio import HashingWriter
@@ -83,6 +85,8 @@ SHARED_GRACE = 600.0
 # Seconds a resume waits for the ticket of an upload whose part file exists
 # (the node it comes from is handing it over: roost.server.upload_handover).
 TICKET_WAIT = 2.0
+
+T = TypeVar("T")
 
 
 def new_id() -> str:
@@ -241,6 +245,11 @@ class FileService:
         self.pumps: dict[ClientConnection, DownloadPump] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self.completing: set[asyncio.Future[FileResult]] = set()  # uploads being stored
+        # Claims whose request was cancelled, finishing on their own (see _unlost).
+        self._claiming: set[asyncio.Future[Any]] = set()
+        # Rehashing a taken-over part file reads all of it: not on the default
+        # pool, which password checks and upload writes share.
+        self._rehash = ThreadPoolExecutor(1, thread_name_prefix="roost-rehash")
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -263,6 +272,8 @@ class FileService:
         if self.completing:
             # Uploads with all their bytes are stored before the store closes.
             await asyncio.wait(self.completing, timeout=30)
+        if self._claiming:
+            await asyncio.wait(self._claiming, timeout=30)
         for up in list(self.uploads.values()):
             if up.finishing:
                 continue
@@ -276,6 +287,7 @@ class FileService:
                     self._let_go(up)
                     continue
             self.drop(up)
+        self._rehash.shutdown(wait=False)
 
     def on_disconnect(self, conn: ClientConnection) -> None:
         """Keep the connection's uploads for a resume; its downloads end with it."""
@@ -310,7 +322,8 @@ class FileService:
             self._release(up.owner)
         up.release()
         up.touched = time.monotonic()
-        if self.shared and not up.finishing and up.handing is None and not up.handed:
+        tracked = up.id in self.uploads  # not when forget() detaches it
+        if tracked and self.shared and not up.finishing and up.handing is None and not up.handed:
             up.handing = asyncio.ensure_future(self._hand_over(up))
 
     # --- hand-over through a shared blob folder (roost.server.upload_handover) ------
@@ -319,6 +332,8 @@ class FileService:
         """Publish ``up``'s ticket: what is on disk, synced, for any node to resume."""
         try:
             await up.writer.flush()
+            if up.id not in self.uploads:
+                return  # dropped meanwhile: nothing to hand over
             ticket = handover.Ticket(
                 up.id, up.owner, up.key, up.name, up.size, up.media_type, up.text, up.received
             )
@@ -334,18 +349,43 @@ class FileService:
         finally:
             up.handing = None
 
+    async def _unlost(self, work: Coroutine[Any, Any, T], left: Callable[[T], None]) -> T:
+        """Run ``work`` (a claim) to its end even if the request is cancelled.
+
+        A client that disconnects while its resume claims a ticket cancels the
+        request; the claim goes on, and ``left`` gets what it took (to hand it
+        over again), so that nothing claimed is lost with the request.
+        """
+        task = asyncio.ensure_future(work)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self._claiming.add(task)
+
+            def done(t: asyncio.Future[T]) -> None:
+                self._claiming.discard(t)
+                if not t.cancelled() and t.exception() is None:
+                    left(t.result())
+
+            task.add_done_callback(done)
+            raise
+
     async def _take_back(self, up: PartialUpload) -> bool:
         """Resume a local upload: claim its ticket first. False if another node has it."""
-        if up.handing is not None:
-            await asyncio.shield(up.handing)
-        if not up.handed:
+
+        async def claim() -> bool:
+            if up.handing is not None:
+                await asyncio.shield(up.handing)
+            if not up.handed:
+                return True
+            up.handed = False  # first, so that the sweep does not take the claim for another's
+            got = await asyncio.to_thread(handover.claim, self.blobs.temp_dir, up.id, self.node)
+            if got is None:
+                self._let_go(up)
+                return False
             return True
-        up.handed = False  # first, so that the sweep does not take the claim for another's
-        got = await asyncio.to_thread(handover.claim, self.blobs.temp_dir, up.id, self.node)
-        if got is None:
-            self._let_go(up)
-            return False
-        return True
+
+        return await self._unlost(claim(), lambda mine: self._detach(up) if mine else None)
 
     def _let_go(self, up: PartialUpload) -> None:
         """Forget an upload another node holds (or may take): its file stays."""
@@ -357,35 +397,13 @@ class FileService:
 
     async def adopt(self, user: str, msg: Upload, key: str, name: str) -> PartialUpload | None:
         """Take over an upload another node (or an earlier run) handed over."""
+        return await self._unlost(
+            self._adopt(user, msg, key, name), lambda up: self._detach(up) if up else None
+        )
+
+    async def _adopt(self, user: str, msg: Upload, key: str, name: str) -> PartialUpload | None:
         folder = self.blobs.temp_dir
-
-        def find() -> handover.Ticket | None:
-            if msg.resume:
-                # The node the client left may still be writing the ticket (the
-                # client came back faster than that node saw it go): wait a moment.
-                deadline = time.monotonic() + TICKET_WAIT
-                while True:
-                    got = handover.claim(folder, msg.resume, self.node)
-                    part = handover.part_path(folder, msg.resume)
-                    if got is not None or time.monotonic() > deadline or not part.exists():
-                        return got
-                    time.sleep(0.05)
-            # Without an id (the client restarted): the newest of this file's.
-            mine = sorted(
-                (
-                    (age, t)
-                    for age, t in handover.tickets(folder)
-                    if (t.owner, t.key, t.name, t.size) == (user, key, name, msg.size)
-                ),
-                key=lambda pair: pair[0],
-            )
-            for _, t in mine:
-                got = handover.claim(folder, t.id, self.node)
-                if got is not None:
-                    return got
-            return None
-
-        ticket = await asyncio.to_thread(find)
+        ticket = await self._find_ticket(user, msg, key, name)
         if ticket is None:
             return None
         if (ticket.owner, ticket.size) != (user, msg.size) or ticket.id in self.uploads:
@@ -393,7 +411,9 @@ class FileService:
             await asyncio.to_thread(handover.write_ticket, folder, ticket)
             return None
         try:
-            fd, hasher = await asyncio.to_thread(handover.reopen, folder, ticket)
+            fd, hasher = await asyncio.get_running_loop().run_in_executor(
+                self._rehash, handover.reopen, folder, ticket
+            )
         except OSError as exc:
             log.warning("could not take over upload %s: %s", ticket.id, exc)
             await asyncio.to_thread(handover.discard, folder, ticket.id)
@@ -415,6 +435,43 @@ class FileService:
         self.track(up)
         log.info("took over upload %s of %s at %d bytes", up.id, user, up.received)
         return up
+
+    async def _find_ticket(
+        self, user: str, msg: Upload, key: str, name: str
+    ) -> handover.Ticket | None:
+        """Claim the ticket a resume names (or, without an id, the newest of this file's)."""
+        folder = self.blobs.temp_dir
+        if msg.resume:
+            # The node the client left may still be writing the ticket (the client
+            # came back faster than that node saw it go): wait a moment.
+            deadline = time.monotonic() + TICKET_WAIT
+
+            def attempt() -> tuple[handover.Ticket | None, bool]:
+                got = handover.claim(folder, msg.resume, self.node)
+                return got, handover.part_path(folder, msg.resume).exists()
+
+            while True:
+                got, part = await asyncio.to_thread(attempt)
+                if got is not None or time.monotonic() > deadline or not part:
+                    return got
+                await asyncio.sleep(0.05)
+
+        def newest() -> handover.Ticket | None:
+            mine = sorted(
+                (
+                    (age, t)
+                    for age, t in handover.tickets(folder)
+                    if (t.owner, t.key, t.name, t.size) == (user, key, name, msg.size)
+                ),
+                key=lambda pair: pair[0],
+            )
+            for _, t in mine:
+                got = handover.claim(folder, t.id, self.node)
+                if got is not None:
+                    return got
+            return None
+
+        return await asyncio.to_thread(newest)
 
     async def _sweep_tickets(self) -> None:
         """Handed-over uploads: forget those another node took; delete those nobody
@@ -519,9 +576,13 @@ class FileService:
         """Forget an upload that will not complete and delete its data."""
         if up.id not in self.uploads:
             return
-        if up.handed:  # its ticket goes too (a claim by another node now finds nothing)
-            with contextlib.suppress(OSError):
-                handover.ticket_path(self.blobs.temp_dir, up.id).unlink()
+        if up.handed:
+            # Its ticket first: if another node claimed it already, the file is that
+            # node's now and only this node's hold on it goes.
+            up.handed = False
+            if handover.claim(self.blobs.temp_dir, up.id, self.node) is None:
+                self._let_go(up)
+                return
         self.forget(up)
         fd, path, blobs = up.fd, up.path, self.blobs
         up.writer.abandon(lambda: blobs.discard(fd, path))
@@ -612,13 +673,20 @@ async def upload(server: Server, conn: ClientConnection, msg: Upload) -> UploadR
         check(server, conn, Send(id=msg.id, to=msg.to, text=msg.text or name))
 
     up = svc.find_resumable(account.name, msg, key, name)
+    if svc.shared and (up is None or up.conn is None):
+        # Before a claim: a ticket is not taken to be refused.
+        svc._check_transfers(account.name)
     if up is not None and svc.shared and not await svc._take_back(up):
         up = None
     if up is None and svc.shared:
         up = await svc.adopt(account.name, msg, key, name)
     if up is not None:
         if up.conn is None:
-            svc._check_transfers(account.name)
+            try:
+                svc._check_transfers(account.name)
+            except RoostError:
+                svc._detach(up)  # a slot went while it was claimed: handed over again
+                raise
         svc._attach(up, conn)
         try:
             await up.writer.flush()  # the offset is what is on disk

@@ -111,6 +111,8 @@ def reopen(folder: Path, ticket: Ticket) -> tuple[int, Any]:
     try:
         os.ftruncate(fd, ticket.received)
         os.lseek(fd, ticket.received, os.SEEK_SET)
+        # Touched now: other nodes sweep part files without a ticket by their age.
+        os.utime(fd)
     except OSError:
         os.close(fd)
         raise
