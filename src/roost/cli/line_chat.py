@@ -28,6 +28,7 @@ from roost.client import (
     Presence,
     RoomChanged,
     RoomDeleted,
+    RoomRenamed,
     RoostError,
 )
 from roost.client.activity import ReadSync, notification, wants_notice
@@ -397,6 +398,13 @@ class LineChat(ModerationCommands):
             return None
         if isinstance(ev, Joined):
             return f"* {visible(ev.user)} joined #{visible(ev.room)}"
+        if isinstance(ev, RoomRenamed):
+            self.book.rename(ev.room, ev.new)
+            if ev.room in self.seen:
+                self.seen[ev.new] = self.seen.pop(ev.room)
+            if self.room == ev.room:
+                self.room = ev.new
+            return "* " + visible(room_event_text(ev))
         if isinstance(ev, Left | RoomChanged | Invited | RoomDeleted):
             return "* " + visible(room_event_text(ev))
         if isinstance(ev, Notice):

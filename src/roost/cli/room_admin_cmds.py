@@ -202,3 +202,18 @@ async def delete(
     if not yes:
         click.confirm(f"delete #{name.lstrip('#')} and all its messages for good?", abort=True)
     show(await _run(server, user, register, lambda c: c.delete_room(name, reason)), as_json)
+
+
+@room.command("rename")
+@click.argument("name", metavar="ROOM")
+@click.argument("new", metavar="NEW")
+@reason_option
+@json_option
+@client_options
+@run_async
+async def rename(
+    name: str, new: str, reason: str, as_json: bool, server: str, user: str | None, register: bool
+) -> None:
+    """Give ROOM the name NEW (server admins): history, seqs, members and settings
+    go with it; the old name is not given out again."""
+    show(await _run(server, user, register, lambda c: c.rename_room(name, new, reason)), as_json)

@@ -65,6 +65,7 @@ from roost.protocol.messages import (
     Resume,
     RoomDeleted,
     RoomInfo,
+    RoomRenamed,
     Send,
     SendResult,
     ServerHello,
@@ -405,6 +406,11 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
 
     def _sync_cursors(self, session: LoginResult, first: bool) -> None:
         """After a login, queue gap fills for everything missed while away."""
+        for old, new in session.renamed.items():
+            # Renamed while this client was away: told as if it had been here.
+            if old in self.cursors:
+                self._rename(old, new)
+                self._push_event(RoomRenamed(room=old, new=new, by=""))
         for key, last in session.conversations.items():
             if key not in self.cursors:
                 if first and not self._explicit_cursors:
@@ -525,6 +531,14 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             if upto is not None:  # the drop is refetched in its place, before this one
                 self._queue(Gap(room=msg.room, after=0, upto=upto))
         self._queue(msg)
+
+    def _rename(self, old: str, new: str) -> None:
+        """Resume state of room ``old`` is ``new``'s now (same seqs)."""
+        if old in self.cursors:
+            self.cursors[new] = max(self.cursors.pop(old), self.cursors.get(new, 0))
+        ahead = self._ahead.pop(old, None)
+        if ahead:
+            self._ahead.setdefault(new, set()).update(ahead)
 
     def _queue(self, ev: Any) -> None:
         if self._held is not None:
@@ -775,6 +789,10 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
                         self._auto.offer(m)
                     yield m
             else:
+                if isinstance(ev, RoomRenamed):
+                    # Here, not on arrival: the messages queued before it are
+                    # counted under the old name first, then move with it.
+                    self._rename(ev.room, ev.new)
                 yield ev
 
     def _seen(self, room: str, seq: int) -> bool:

@@ -11,6 +11,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
+
 from roost.protocol.messages import Delete, Edit, Message, React, SendResult, Unreact
 
 T = TypeVar("T")
@@ -161,6 +163,25 @@ class MessageBook:
             shown.reactions[m.text].discard(m.sender)
             if not shown.reactions[m.text]:
                 del shown.reactions[m.text]
+
+    def rename(self, old: str, new: str) -> None:
+        """Room ``old`` is ``new`` now (same seqs): its messages are found under ``new``."""
+
+        def moved(key: tuple[str, int]) -> tuple[str, int]:
+            return (new, key[1]) if key[0] == old else key
+
+        def renamed(m: Message) -> Message:
+            return msgspec.structs.replace(m, room=new) if m.room == old else m
+
+        by_key: OrderedDict[tuple[str, int], Shown] = OrderedDict()
+        for key, shown in self._by_key.items():
+            shown.message = renamed(shown.message)
+            by_key[moved(key)] = shown
+        self._by_key = by_key
+        self._waiting = OrderedDict(
+            (moved(k), [renamed(m) for m in v]) for k, v in self._waiting.items()
+        )
+        self._seen = {moved(k) for k in self._seen}
 
     def get(self, room: str, seq: int) -> Shown | None:
         return self._by_key.get((room, seq))

@@ -17,7 +17,7 @@ from roost.client.moderation import result_text
 from roost.protocol.display import visible
 from roost.protocol.durations import split_duration
 from roost.protocol.errors import ErrorCode, RoostError
-from roost.protocol.messages import Invited, Left, RoomChanged, RoomDeleted
+from roost.protocol.messages import Invited, Left, RoomChanged, RoomDeleted, RoomRenamed
 
 if TYPE_CHECKING:
     from roost.client.connection import Client
@@ -80,7 +80,11 @@ async def _delete_room(c: Client, book: MessageBook, room: str, w: list[str]) ->
     return [result_text(await c.delete_room(w[0], " ".join(w[1:])))]
 
 
-def room_event_text(ev: RoomChanged | Invited | RoomDeleted | Left) -> str:
+async def _rename_room(c: Client, book: MessageBook, room: str, w: list[str]) -> Lines:
+    return [result_text(await c.rename_room(_in_a_room(room), w[0], " ".join(w[1:])))]
+
+
+def room_event_text(ev: RoomChanged | Invited | RoomDeleted | RoomRenamed | Left) -> str:
     """The line a chat client shows for a room event (raw: make it visible() to print)."""
     if isinstance(ev, RoomChanged):
         topic = f"topic: {ev.topic}" if ev.topic else "no topic"
@@ -91,6 +95,9 @@ def room_event_text(ev: RoomChanged | Invited | RoomDeleted | Left) -> str:
     why = f": {ev.reason}" if ev.reason else ""
     if isinstance(ev, RoomDeleted):
         return f"#{ev.room} was deleted by {ev.by}{why}"
+    if isinstance(ev, RoomRenamed):
+        by = f" by {ev.by}" if ev.by else ""
+        return f"#{ev.room} is now #{ev.new} (renamed{by}{why})"
     if ev.by:
         return f"{ev.user} was put out of #{ev.room} by {ev.by}{why}"
     return f"{ev.user} left #{ev.room}"
@@ -114,6 +121,13 @@ ROOM_COMMANDS = (
         _mute,
     ),
     EditCommand("roomunmute", "/roomunmute NAME", 1, "let NAME post here again", _unmute),
+    EditCommand(
+        "renameroom",
+        "/renameroom NEW [REASON]",
+        1,
+        "give this room the name NEW, history and all (admins)",
+        _rename_room,
+    ),
     EditCommand(
         "deleteroom",
         "/deleteroom ROOM [REASON]",

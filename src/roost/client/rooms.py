@@ -14,6 +14,7 @@ from roost.protocol.messages import (
     DeleteRoom,
     Invite,
     ModResult,
+    RenameRoom,
     RoomInfo,
     RoomKick,
     RoomMute,
@@ -69,6 +70,13 @@ class RoomsMixin:
 
     async def room_unmute(self, room: str, user: str) -> ModResult:
         result: ModResult = await self._call(RoomUnmute(id=0, room=room, user=user), ModResult)
+        return result
+
+    async def rename_room(self, room: str, new: str, reason: str = "") -> ModResult:
+        """Give ``room`` the name ``new`` (server admins), history and seqs with it;
+        its members get ``RoomRenamed``. The old name is not given out again."""
+        msg = RenameRoom(id=0, room=room, new=new, reason=reason)
+        result: ModResult = await self._call(msg, ModResult)
         return result
 
     async def delete_room(self, room: str, reason: str = "") -> ModResult:

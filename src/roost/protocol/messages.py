@@ -218,6 +218,16 @@ class DeleteRoom(Wire, tag="delete_room"):
     reason: str = ""
 
 
+class RenameRoom(Wire, tag="rename_room"):
+    """Give ``room`` the name ``new`` (admins): history, seqs and settings go with it;
+    the old name is not given out again."""
+
+    id: int
+    room: str
+    new: str
+    reason: str = ""
+
+
 class History(Wire, tag="history"):
     id: int
     room: str  # room name, "@user", or a conversation key from an event
@@ -640,6 +650,16 @@ class RoomDeleted(Wire, tag="room_deleted"):
     reason: str = ""
 
 
+class RoomRenamed(Wire, tag="room_renamed"):
+    """To the members of a room an admin renamed: ``room`` is called ``new`` now,
+    with the same history and seqs (a client moves its state of ``room`` there)."""
+
+    room: str
+    new: str
+    by: str
+    reason: str = ""
+
+
 class Gap(Wire, tag="gap"):
     """Live delivery skipped messages after..upto of a room; fetch them from history."""
 
@@ -687,6 +707,9 @@ class LoginResult(msgspec.Struct):
     read: dict[str, int] = {}
     # mentions of the user after the read marker, per conversation that has any
     mentions: dict[str, int] = {}
+    # old name -> name now, of each room of the user's that was renamed (a client
+    # that was away during a rename moves its state, then catches up)
+    renamed: dict[str, str] = {}
     # "pending": the account waits for admission (no token, no rooms yet); an
     # ``admitted`` event with the full session follows when a moderator admits it.
     status: str = "active"
@@ -885,6 +908,7 @@ ClientMessage = (
     | RoomMute
     | RoomUnmute
     | DeleteRoom
+    | RenameRoom
     | History
     | Search
     | Ping
@@ -939,6 +963,7 @@ ServerMessage = (
     | RoomChanged
     | Invited
     | RoomDeleted
+    | RoomRenamed
     | Gap
     | Notice
     | Bye

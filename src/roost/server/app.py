@@ -98,7 +98,9 @@ class Server:
         self.connections: set[ClientConnection] = set()
         self._seen_saves: set[asyncio.Future[None]] = set()  # last-seen writes under way
         self.reader_pace = ReaderPace(self.connections)
-        self.ordering = Ordering(self.store, self._deliver_message, self._active_keys)
+        self.ordering = Ordering(
+            self.store, self._deliver_message, self._active_keys, self._known_key
+        )
         self.changes = Changes(self)
         self.activity = Activity(self)  # away, typing, mentions (roost.server.activity)
         self.port = config.port
@@ -190,6 +192,7 @@ class Server:
             self.state.rooms[rec.name] = room
             for user in rec.members:
                 self.state.add_member(room, user)
+        self.state.renamed = await self.store.room_renames()
         for name in self.config.default_rooms:
             if name not in self.state.rooms:
                 await self.store.create_room(name, "", time.time())
@@ -497,6 +500,9 @@ class Server:
         """The bus may have lost envelopes and changes: catch up from the store."""
         self.ordering.catch_up()
         self.changes.missed()
+
+    def _known_key(self, key: str) -> bool:
+        return key.startswith("@") or key in self.state.rooms
 
     def _active_keys(self) -> list[str]:
         """Conversations this node has readers in (checked for missed messages)."""

@@ -53,6 +53,7 @@ _VERBS = {
     "room_private": "made private",
     "room_public": "made public",
     "delete_room": "deleted",
+    "rename_room": "renamed",
 }
 
 # Actions on one's own account: the target is the actor.

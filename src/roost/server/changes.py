@@ -132,6 +132,16 @@ async def _room(server: Server, name: str, known: RoomRecord | None = None) -> N
     if rec is None:
         return
     room = state.rooms.get(name)
+    if rec.renamed_to:
+        # Renamed on another node (its members were told from there): the room,
+        # its sessions and this node's watermark take the new name.
+        if room is not None and not room.renaming:
+            state.rename(room, rec.renamed_to)
+            server.ordering.rename(name, rec.renamed_to)
+        elif name not in state.renamed:
+            state.renamed[name] = rec.renamed_to
+        await _room(server, rec.renamed_to)
+        return
     if rec.deleted:
         # Deleted on another node (its members were told from there).
         if room is not None:

@@ -195,6 +195,7 @@ async def start_session(
         conversations=await server.store.conversations_of(account.name, rooms),
         read=await server.store.read_markers(account.name),
         mentions=await server.store.mention_counts(account.name),
+        renamed=server.state.renamed_for(rooms),
     )
 
 
@@ -320,7 +321,17 @@ def post_message(
     (docs/protocol.md 5.3).
     With ack_after_store (the default) the message is published and ``then``
     called in the loop turn its row is committed; without, both at once.
+    Raises if the room is gone, or being renamed, since ``key`` was looked up
+    (an upload that finishes later, a reply that waited for the store).
     """
+    if not key.startswith("@"):
+        room = server.state.rooms.get(key)
+        if room is None:
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{key} was renamed or deleted meanwhile")
+        if room.renaming:
+            raise RoostError(
+                ErrorCode.UNAVAILABLE, f"#{key} is being renamed; send again in a moment"
+            )
 
     def publish(rec: StoredMessage) -> None:
         frame = encode(wire_message(rec))

@@ -45,10 +45,12 @@ class Ordering:
         store: Store,
         deliver: Callable[[Envelope], None],
         active: Callable[[], Iterable[str]],
+        known: Callable[[str], bool] = lambda key: True,
     ) -> None:
         self._store = store
         self._deliver = deliver
         self._active = active
+        self._known = known
         self.delivered: dict[str, int] = {}
         self._held: dict[str, dict[int, Envelope]] = {}
         self._filling: set[str] = set()
@@ -84,6 +86,11 @@ class Ordering:
             return
         if env.seq <= done:
             return  # delivered already (from the store, or the bus said it twice)
+        if not self._known(room):
+            # A room this node has not heard of (made, or renamed, on another
+            # node a moment ago): nobody here reads it, so there is nothing to fill.
+            self.delivered[room] = env.seq
+            return
         held = self._held.setdefault(room, {})
         held[env.seq] = env
         self._fill_later(room, HOLE_WAIT)
@@ -144,6 +151,13 @@ class Ordering:
             self._filling.discard(room)
         if self._held.get(room):
             self._fill_later(room, CHECK_INTERVAL)
+
+    def rename(self, old: str, new: str) -> None:
+        """Room ``old`` is ``new`` now (same seqs): what this node's readers saw
+        of it is what they saw of ``new``; the check fetches what follows."""
+        self.delivered[new] = self.delivered.pop(old, 0)
+        self._held.pop(old, None)  # the store has them under the new name
+        self.catch_up()
 
     def catch_up(self) -> None:
         """Check every active conversation now (say, the bus reconnected)."""

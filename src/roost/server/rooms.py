@@ -11,6 +11,7 @@ ROOM), so the other nodes re-read the room (roost.server.changes).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +27,13 @@ from roost.protocol.messages import (
     Left,
     ModResult,
     Notice,
+    RenameRoom,
     RoomChanged,
     RoomDeleted,
     RoomInfo,
     RoomKick,
     RoomMute,
+    RoomRenamed,
     RoomUnmute,
     SetRoom,
     SetRoomRole,
@@ -294,6 +297,42 @@ async def delete_room(server: Server, conn: ClientConnection, msg: DeleteRoom) -
     return ModResult("delete_room", f"#{room.name}", reason, room=room.name)
 
 
+async def rename_room(server: Server, conn: ClientConnection, msg: RenameRoom) -> ModResult:
+    account = require_staff(conn, "rename rooms", admin=True)
+    room = _room_of(server, account, msg.room)
+    old = room.name
+    if old in server.config.default_rooms:
+        raise RoostError(ErrorCode.BAD_REQUEST, f"#{old} is a default room (config default_rooms)")
+    new = check_room(msg.new)
+    reason = check_reason(msg.reason)
+    if new == old:
+        raise RoostError(ErrorCode.BAD_REQUEST, f"#{old} has that name already")
+    if room.renaming:
+        raise RoostError(ErrorCode.BAD_REQUEST, f"#{old} is being renamed already")
+    if new in server.state.rooms or await server.store.get_room(new) is not None:
+        # Old names of renamed or deleted rooms stay taken too: a client that
+        # remembers their seqs must never meet a new room under that name.
+        raise RoostError(ErrorCode.NAME_TAKEN, f"the name #{new} is taken")
+    room.renaming = True  # nothing new is posted (post_message) until it is done
+    try:
+        # What was posted before is stored, answered and fanned out under the old
+        # name first: nothing of the room is in flight when its key changes.
+        await server.store.flushed()
+        await asyncio.sleep(0)
+        await server.store.rename_room(old, new)
+    finally:
+        room.renaming = False
+    # No await from here on: the node's state and ordering move at once.
+    server.state.rename(room, new)
+    server.ordering.rename(old, new)
+    announce(server, ROOM, old)
+    event = RoomRenamed(room=old, new=new, by=account.name, reason=reason)
+    for user in sorted(room.members):
+        _to_user(server, user, event, CONTROL)
+    await record(server, account.name, "rename_room", f"#{old}", reason, f"to #{new}")
+    return ModResult("rename_room", f"#{old}", reason, room=new)
+
+
 def check_room_mute(server: Server, conn: ClientConnection, msg: object) -> None:
     """Send check: a user muted in a room cannot post there (messages, edits, files)."""
     target = getattr(msg, "to", None) or getattr(msg, "room", "")
@@ -316,4 +355,5 @@ HANDLERS: dict[type, Any] = {
     RoomMute: room_mute,
     RoomUnmute: room_unmute,
     DeleteRoom: delete_room,
+    RenameRoom: rename_room,
 }

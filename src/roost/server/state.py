@@ -23,6 +23,8 @@ class Room:
     private: bool = False
     # Room roles, invitations and room mutes, by user (roost.server.rooms).
     people: dict[str, RoomUser] = field(default_factory=dict)
+    # Being renamed (roost.server.rooms.rename_room): nothing is posted meanwhile.
+    renaming: bool = False
 
     def take(self, rec: RoomRecord) -> None:
         """Take the settings the store holds (members are kept in step by ServerState)."""
@@ -36,6 +38,28 @@ class ServerState:
     rooms: dict[str, Room] = field(default_factory=dict)
     online: dict[str, set[ClientConnection]] = field(default_factory=dict)
     rooms_of: dict[str, set[str]] = field(default_factory=dict)
+    # old room name -> the room's name now, for every renamed room
+    renamed: dict[str, str] = field(default_factory=dict)
+
+    def rename(self, room: Room, new: str) -> None:
+        """Give ``room`` (members and sessions with it) the name ``new``."""
+        old = room.name
+        if self.rooms.get(old) is room:
+            del self.rooms[old]
+        room.name = new
+        self.rooms[new] = room
+        for user in room.members:
+            names = self.rooms_of.setdefault(user, set())
+            names.discard(old)
+            names.add(new)
+        for earlier, now in self.renamed.items():
+            if now == old:
+                self.renamed[earlier] = new
+        self.renamed[old] = new
+
+    def renamed_for(self, rooms: set[str]) -> dict[str, str]:
+        """The old names of ``rooms`` (a login's ``renamed``)."""
+        return {old: now for old, now in self.renamed.items() if now in rooms}
 
     def add_member(self, room: Room, user: str) -> None:
         room.members.add(user)

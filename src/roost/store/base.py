@@ -113,6 +113,7 @@ class RoomRecord:
     topic_ts: float = 0.0
     private: bool = False
     deleted: bool = False  # deleted by an admin: the name stays taken, nothing else is kept
+    renamed_to: str = ""  # renamed by an admin (``deleted`` too): the room's name now
     people: dict[str, RoomUser] = field(default_factory=dict)
 
 
@@ -277,6 +278,22 @@ class Store(abc.ABC):
     async def delete_room(self, name: str) -> None:
         """Delete a room: members, room roles, invitations, messages, read markers,
         mentions and search entries go; the name stays taken (``deleted``)."""
+
+    @abc.abstractmethod
+    async def rename_room(self, old: str, new: str) -> None:
+        """Move everything of room ``old`` to the name ``new``, in one transaction:
+        settings, members, room people, messages (same seqs), read markers,
+        mentions, search entries, files. ``old`` stays taken, as a deleted room
+        whose ``renamed_to`` is ``new``; a message stored under ``old`` after this
+        fails with ``no_such_room``. Raises ``name_taken`` if ``new`` is taken."""
+
+    @abc.abstractmethod
+    async def flushed(self) -> None:
+        """Wait until every message appended before the call is stored and answered."""
+
+    @abc.abstractmethod
+    async def room_renames(self) -> dict[str, str]:
+        """Every renamed room's old name with the name it has now (chains followed)."""
 
     @abc.abstractmethod
     async def add_member(self, room: str, user: str) -> None: ...

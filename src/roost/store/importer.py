@@ -26,6 +26,7 @@ LATER_COLUMNS: dict[str, str] = {
     "topic_ts": "0",
     "private": "0",
     "deleted": "0",
+    "renamed_to": "''",
 }
 # SQLite keeps these flags as 0/1; PostgreSQL wants booleans.
 FLAGS = {"expired", "private", "deleted"}
@@ -34,7 +35,17 @@ FLAGS = {"expired", "private", "deleted"}
 TABLES: dict[str, list[str]] = {
     "accounts": ["name", "password_hash", "role", "priority", "status", "created"],
     "tokens": ["token_hash", "user", "expires"],
-    "rooms": ["name", "creator", "created", "topic", "topic_by", "topic_ts", "private", "deleted"],
+    "rooms": [
+        "name",
+        "creator",
+        "created",
+        "topic",
+        "topic_by",
+        "topic_ts",
+        "private",
+        "deleted",
+        "renamed_to",
+    ],
     "members": ["room", "user"],
     "room_users": ["room", "user", "role", "invited_by", "mute_expires", "mute_reason", "mute_by"],
     "files": [

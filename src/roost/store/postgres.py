@@ -179,8 +179,20 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (room, "user")
     );
     """,
+    # 7: renamed rooms (docs/rooms.md). The counter row of a renamed or deleted
+    # room is a tombstone (DEAD_ROOM): a node that has not heard of the change
+    # yet and stores a message under the old name fails on the check (its
+    # "last + n" is neither a count nor the tombstone), instead of starting a
+    # ghost room of that name at seq 1.
+    """
+    ALTER TABLE rooms ADD COLUMN renamed_to TEXT NOT NULL DEFAULT '';
+    ALTER TABLE seqs ADD CONSTRAINT seqs_live CHECK (last >= 0 OR last = -4611686018427387904);
+    INSERT INTO seqs (room, last) SELECT name, -4611686018427387904 FROM rooms WHERE deleted
+    ON CONFLICT (room) DO UPDATE SET last = EXCLUDED.last;
+    """,
 ]
-ROOM_COLUMNS = "name, creator, created, topic, topic_by, topic_ts, private, deleted"
+DEAD_ROOM = -(1 << 62)  # a renamed or deleted room's counter (migration 7)
+ROOM_COLUMNS = "name, creator, created, topic, topic_by, topic_ts, private, deleted, renamed_to"
 ROOM_USER_COLUMNS = 'room, "user", role, invited_by, mute_expires, mute_reason, mute_by'
 
 
@@ -195,6 +207,7 @@ def _room_record(r: asyncpg.Record) -> RoomRecord:
         r["topic_ts"],
         r["private"],
         r["deleted"],
+        r["renamed_to"],
     )
 
 
@@ -279,6 +292,7 @@ class PostgresStore(Store):
         self.pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._pending: list[_Pending] = []
+        self._writing = False  # a batch is being committed
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
@@ -400,6 +414,11 @@ class PostgresStore(Store):
                     counts[table] = len(rows[table])
                 await conn.execute(
                     "INSERT INTO seqs (room, last) SELECT room, max(seq) FROM messages GROUP BY room"
+                )
+                await conn.execute(
+                    "INSERT INTO seqs (room, last) SELECT name, $1 FROM rooms WHERE deleted"
+                    " ON CONFLICT (room) DO UPDATE SET last = EXCLUDED.last",
+                    DEAD_ROOM,
                 )
                 await conn.execute(
                     "SELECT setval(pg_get_serial_sequence('audit', 'id'),"
@@ -673,6 +692,7 @@ class PostgresStore(Store):
     async def delete_room(self, name: str) -> None:
         async def op(conn: asyncpg.Connection) -> None:
             async with conn.transaction():
+                await _kill_counter(conn, name)
                 for table in ("members", "room_users", "messages", "read_markers", "mentions"):
                     await conn.execute(f"DELETE FROM {table} WHERE room = $1", name)
                 await conn.execute(
@@ -682,6 +702,46 @@ class PostgresStore(Store):
                 )
 
         await self._run(op)
+
+    async def rename_room(self, old: str, new: str) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                # The counter row first: messages of other nodes wait for it, then
+                # fail on the tombstone (a message committed before is moved below).
+                last = await _kill_counter(conn, old)
+                try:
+                    await conn.execute(
+                        "INSERT INTO rooms (name, creator, created, topic, topic_by, topic_ts,"
+                        " private) SELECT $2, creator, created, topic, topic_by, topic_ts,"
+                        " private FROM rooms WHERE name = $1",
+                        old,
+                        new,
+                    )
+                    await conn.execute("INSERT INTO seqs (room, last) VALUES ($1, $2)", new, last)
+                except asyncpg.UniqueViolationError as exc:
+                    raise RoostError(ErrorCode.NAME_TAKEN, f"the name {new!r} is taken") from exc
+                for table in ("members", "room_users", "messages", "read_markers", "mentions"):
+                    await conn.execute(f"UPDATE {table} SET room = $2 WHERE room = $1", old, new)
+                await conn.execute("UPDATE files SET room = $2 WHERE room = $1", old, new)
+                await conn.execute(
+                    "UPDATE rooms SET deleted = true, renamed_to = $2, topic = '', topic_by = '',"
+                    " private = false WHERE name = $1",
+                    old,
+                    new,
+                )
+                await conn.execute(
+                    "UPDATE rooms SET renamed_to = $2 WHERE renamed_to = $1", old, new
+                )
+
+        await self._run(op)
+
+    async def flushed(self) -> None:
+        while self._pending or self._writing:
+            await asyncio.sleep(0.002)
+
+    async def room_renames(self) -> dict[str, str]:
+        rows = await self._fetch("SELECT name, renamed_to FROM rooms WHERE renamed_to <> ''")
+        return {r["name"]: r["renamed_to"] for r in rows}
 
     async def add_member(self, room: str, user: str) -> None:
         await self._execute(
@@ -721,7 +781,11 @@ class PostgresStore(Store):
             while self._pending:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
-                await self._commit_batch(batch)
+                self._writing = True
+                try:
+                    await self._commit_batch(batch)
+                finally:
+                    self._writing = False
             if self._closing:
                 return
 
@@ -762,22 +826,22 @@ class PostgresStore(Store):
 
     async def last_seq(self, room: str) -> int:
         value = await self._fetchval("SELECT last FROM seqs WHERE room = $1", room)
-        return int(value or 0)
+        return max(0, int(value or 0))  # a tombstone (DEAD_ROOM) holds nothing
 
     async def last_seqs(self, rooms: Iterable[str]) -> dict[str, int]:
         rows = await self._fetch(
-            "SELECT room, last FROM seqs WHERE room = ANY($1::text[])", list(rooms)
+            "SELECT room, last FROM seqs WHERE room = ANY($1::text[]) AND last >= 0", list(rooms)
         )
         return {r["room"]: int(r["last"]) for r in rows}
 
     async def all_last_seqs(self) -> dict[str, int]:
-        rows = await self._fetch("SELECT room, last FROM seqs")
+        rows = await self._fetch("SELECT room, last FROM seqs WHERE last >= 0")
         return {r["room"]: int(r["last"]) for r in rows}
 
     async def conversations_of(self, user: str, rooms: set[str]) -> dict[str, int]:
         rows = await self._fetch(
-            "SELECT room, last FROM seqs WHERE room = ANY($1::text[])"
-            " OR (left(room, 1) = '@' AND $2 = ANY(string_to_array(substr(room, 2), '+')))",
+            "SELECT room, last FROM seqs WHERE last >= 0 AND (room = ANY($1::text[])"
+            " OR (left(room, 1) = '@' AND $2 = ANY(string_to_array(substr(room, 2), '+'))))",
             list(rooms),
             user,
         )
@@ -1038,6 +1102,18 @@ def _search_cursor(cursor: str) -> tuple[float, str, int]:
         raise RoostError(ErrorCode.BAD_QUERY, "that search cursor is not one of ours") from None
 
 
+async def _kill_counter(conn: asyncpg.Connection, room: str) -> int:
+    """Make ``room``'s counter row a tombstone (locked until the commit); its last seq."""
+    last = await conn.fetchval("SELECT last FROM seqs WHERE room = $1 FOR UPDATE", room)
+    await conn.execute(
+        "INSERT INTO seqs (room, last) VALUES ($1, $2)"
+        " ON CONFLICT (room) DO UPDATE SET last = EXCLUDED.last",
+        room,
+        DEAD_ROOM,
+    )
+    return max(0, int(last or 0))
+
+
 def _bad_data(exc: RoostError) -> bool:
     """The batch failed on its data (a constraint), not on the database being away."""
     cause = exc.__cause__
@@ -1050,7 +1126,11 @@ def _as_store_error(exc: BaseException) -> RoostError:
         asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting, cancelled
         asyncpg.exceptions.PostgresConnectionError,
     )
-    if isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, away):
+    if isinstance(exc, asyncpg.CheckViolationError) and exc.constraint_name == "seqs_live":
+        err = RoostError(
+            ErrorCode.NO_SUCH_ROOM, "the room was renamed or deleted; nothing was stored"
+        )
+    elif isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, away):
         err = RoostError(ErrorCode.STORAGE, f"storage error: {exc}")
     else:  # the connection broke, was refused or timed out
         err = RoostError(

@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS rooms (
     topic_by TEXT NOT NULL DEFAULT '',
     topic_ts REAL NOT NULL DEFAULT 0,
     private INTEGER NOT NULL DEFAULT 0,
-    deleted INTEGER NOT NULL DEFAULT 0
+    deleted INTEGER NOT NULL DEFAULT 0,
+    renamed_to TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS members (
     room TEXT NOT NULL,
@@ -193,15 +194,36 @@ MIGRATIONS = [
     ("rooms", "topic_ts", "REAL NOT NULL DEFAULT 0"),
     ("rooms", "private", "INTEGER NOT NULL DEFAULT 0"),
     ("rooms", "deleted", "INTEGER NOT NULL DEFAULT 0"),
+    ("rooms", "renamed_to", "TEXT NOT NULL DEFAULT ''"),
 ]
-ROOM_COLUMNS = "name, creator, created, topic, topic_by, topic_ts, private, deleted"
+ROOM_COLUMNS = "name, creator, created, topic, topic_by, topic_ts, private, deleted, renamed_to"
 ROOM_USER_COLUMNS = "room, user, role, invited_by, mute_expires, mute_reason, mute_by"
+# Everything keyed by a room's name, moved by a rename.
+RENAMED_TABLES = (
+    "members",
+    "room_users",
+    "messages",
+    "read_markers",
+    "mentions",
+    "files",
+    "message_search",
+    "search_indexed",
+)
 
 
 def _room_record(row: tuple[Any, ...]) -> RoomRecord:
-    name, creator, created, topic, topic_by, topic_ts, private, deleted = row
+    name, creator, created, topic, topic_by, topic_ts, private, deleted, renamed_to = row
     return RoomRecord(
-        name, created, creator, set(), topic, topic_by, topic_ts, bool(private), bool(deleted)
+        name,
+        created,
+        creator,
+        set(),
+        topic,
+        topic_by,
+        topic_ts,
+        bool(private),
+        bool(deleted),
+        renamed_to,
     )
 
 
@@ -559,6 +581,8 @@ class SQLiteStore(Store):
             # Not indexed after all: from where it was, at the next batch.
             log.warning("search indexing failed: %s", None if fut.cancelled() else fut.exception())
             for room, after, _ in ranges:
+                if room not in self._seq:
+                    continue  # renamed meanwhile: indexed again under its new name
                 self._indexed[room] = min(self._indexed.get(room, 0), after)
                 self._unindexed.add(room)
             return
@@ -865,6 +889,50 @@ class SQLiteStore(Store):
             )
 
         await self._submit(op)
+
+    async def rename_room(self, old: str, new: str) -> None:
+        # Moved here, before any later append: the database thread runs the
+        # rename after every message queued before it, and the ones after it
+        # are numbered from the moved counter.
+        if old in self._seq:
+            self._seq[new] = self._seq.pop(old)
+        if old in self._indexed:
+            self._indexed[new] = self._indexed.pop(old)
+        if old in self._unindexed:
+            self._unindexed.discard(old)
+            self._unindexed.add(new)
+
+        def op(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO rooms (name, creator, created, topic, topic_by, topic_ts, private)"
+                    " SELECT ?, creator, created, topic, topic_by, topic_ts, private FROM rooms"
+                    " WHERE name = ?",
+                    (new, old),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise RoostError(ErrorCode.NAME_TAKEN, f"the name {new!r} is taken") from exc
+            for table in RENAMED_TABLES:
+                conn.execute(f"UPDATE {table} SET room = ? WHERE room = ?", (new, old))
+            conn.execute(
+                "UPDATE rooms SET deleted = 1, renamed_to = ?, topic = '', topic_by = '',"
+                " private = 0 WHERE name = ?",
+                (new, old),
+            )
+            conn.execute("UPDATE rooms SET renamed_to = ? WHERE renamed_to = ?", (new, old))
+
+        await self._submit(op)
+
+    async def flushed(self) -> None:
+        # One queue, run in order: a no-op returns after every earlier write.
+        await self._submit(lambda conn: None)
+
+    async def room_renames(self) -> dict[str, str]:
+        def op(conn: sqlite3.Connection) -> dict[str, str]:
+            rows = conn.execute("SELECT name, renamed_to FROM rooms WHERE renamed_to != ''")
+            return dict(rows.fetchall())
+
+        return await self._submit(op)
 
     async def add_member(self, room: str, user: str) -> None:
         def op(conn: sqlite3.Connection) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import msgspec
+
 from roost.protocol.display import visible
 from roost.protocol.mentions import mentions_me
 from roost.protocol.messages import URGENT, MemberInfo, Message
@@ -155,6 +157,25 @@ class ChatModel:
         self.current = key
         conv.mark_read()
         return conv
+
+    def rename(self, old: str, new: str) -> None:
+        """Room ``old`` is called ``new`` now, with the same history and seqs."""
+        conv = self.conversations.pop(old, None)
+        if conv is not None:
+            conv.key = new
+            conv.messages = {
+                seq: msgspec.structs.replace(m, room=new) for seq, m in conv.messages.items()
+            }
+            there = self.conversations.get(new)
+            if there is not None:  # messages under the new name came first
+                conv.add(there.messages.values())
+            self.conversations[new] = conv
+        if old in self.members:
+            self.members[new] = self.members.pop(old)
+        self.rooms.discard(old)
+        self.rooms.add(new)
+        if self.current == old:
+            self.current = new
 
     def forget(self, key: str) -> None:
         self.conversations.pop(key, None)
