@@ -6,7 +6,7 @@ from __future__ import annotations
 from helpers import logged_in, next_event, unique
 from irc_helpers import IrcLines, irc_server
 from modhelpers import staff
-from roost.client import Invited, Left, RoomChanged
+from roost.client import Invited, Left, Message, RoomChanged
 
 
 async def test_topic_invite_modes_and_room_kicks(server_factory) -> None:
@@ -102,5 +102,36 @@ async def test_a_member_may_not_set_the_topic_and_a_deleted_room_kicks(server_fa
         got = await irc.until(r" KICK ")
         assert got.endswith(f"KICK #{room} {nick} :room deleted: cleanup")
         await irc.close()
+    finally:
+        await root.close()
+
+
+async def test_a_renamed_room_is_a_rename_or_a_part_and_join(server_factory) -> None:
+    srv = irc_server(server_factory)
+    old, new = unique("before"), unique("after")
+    root = await staff(srv, "root", "admin")
+    try:
+        await root.join(old)
+        renaming = await IrcLines.open(srv)
+        await renaming.register(unique("irc"), caps="draft/channel-rename")
+        plain = await IrcLines.open(srv)
+        await plain.register(unique("irc"))
+        for irc in (renaming, plain):
+            irc.send(f"JOIN #{old}")
+            await irc.until(rf"JOIN #{old}")
+        await root.rename_room(old, new, "tidy")
+        got = await renaming.until(r" RENAME ")
+        assert got.endswith(f"RENAME #{old} #{new} :tidy") and got.startswith(":root!")
+        got = await plain.until(r" PART ")
+        assert got.endswith(f"PART #{old} :renamed to #{new}: tidy")
+        await plain.until(rf"JOIN #{new}")
+        await root.send(new, "under the new name")
+        for irc in (renaming, plain):
+            got = await irc.until(r"PRIVMSG")
+            assert f"PRIVMSG #{new} :under the new name" in got
+        renaming.send(f"PRIVMSG #{new} :from irc")
+        assert (await next_event(root, Message, text="from irc")).room == new
+        for irc in (renaming, plain):
+            await irc.close()
     finally:
         await root.close()

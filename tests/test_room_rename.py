@@ -119,3 +119,42 @@ async def test_a_rename_survives_a_restart_and_the_next_rename(server: Any) -> N
 
 async def _history(client: Any, room: str) -> list[Message]:
     return [m async for m in client.history(room)]
+
+
+async def test_a_rename_on_one_node_moves_the_room_on_the_other(cluster: Any) -> None:
+    a, b = cluster(2)
+    old, new = unique("lab"), unique("studio")
+    boss = await staff(a, "boss")
+    try:
+        async with logged_in(a) as carol, logged_in(b) as alice:
+            await carol.join(old)
+            await alice.join(old)
+            await carol.send(old, "before the rename")
+            await next_event(alice, Message, text="before the rename")
+            await boss.rename_room(old, new)
+            ev = await next_event(alice, RoomRenamed, room=old)  # alice is on the other node
+            assert ev.new == new
+            await next_event(carol, RoomRenamed, room=old)
+            sent = await alice.send(new, "from node b")
+            assert (sent.room, sent.seq) == (new, 2)
+            got = await next_event(carol, Message, text="from node b")
+            assert (got.room, got.seq) == (new, 2)
+            await carol.send(new, "from node a")
+            got = await next_event(alice, Message, text="from node a")
+            assert (got.room, got.seq) == (new, 3)
+            with pytest.raises(RoostError) as err:
+                await alice.send(old, "to the old name on node b")
+            assert err.value.code == "no_such_room"
+        # Node b knows the rename too: a login there is told of it.
+        async with logged_in(b, unique("late")) as late:
+            await late.join(new)
+        away = client_for(b, alice.user or "", register=False, cursors={old: 1})
+        await away.start()
+        try:
+            assert away.session is not None and away.session.renamed.get(old) == new
+            got = await next_event(away, Message, room=new)
+            assert got.seq == 2  # what it missed, under the new name, from where it was
+        finally:
+            await away.close()
+    finally:
+        await boss.close()

@@ -267,6 +267,8 @@ class SQLiteStore(Store):
         self._stop_checkpoints = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._seq: dict[str, int] = {}
+        # Names of renamed and deleted rooms: nothing is stored under them again.
+        self._dead: set[str] = set()
         self._conn: sqlite3.Connection | None = None
         self._outgoing: Work = []
         # Batches handed to the database thread whose results the loop has not
@@ -519,6 +521,13 @@ class SQLiteStore(Store):
             return {room: seq for room, seq in rows}
 
         self._seq = await self._submit(load_seq)
+        self._dead = set(
+            await self._submit(
+                lambda conn: [
+                    r[0] for r in conn.execute("SELECT name FROM rooms WHERE deleted = 1")
+                ]
+            )
+        )
 
         def load_indexed(conn: sqlite3.Connection) -> dict[str, int]:
             return {room: seq for room, seq in conn.execute("SELECT room, seq FROM search_indexed")}
@@ -878,6 +887,8 @@ class SQLiteStore(Store):
         await self._submit(op)
 
     async def delete_room(self, name: str) -> None:
+        self._dead.add(name)
+
         def op(conn: sqlite3.Connection) -> None:
             for table in ("members", "room_users", "messages", "read_markers", "mentions"):
                 conn.execute(f"DELETE FROM {table} WHERE room = ?", (name,))
@@ -893,14 +904,10 @@ class SQLiteStore(Store):
     async def rename_room(self, old: str, new: str) -> None:
         # Moved here, before any later append: the database thread runs the
         # rename after every message queued before it, and the ones after it
-        # are numbered from the moved counter.
-        if old in self._seq:
-            self._seq[new] = self._seq.pop(old)
-        if old in self._indexed:
-            self._indexed[new] = self._indexed.pop(old)
-        if old in self._unindexed:
-            self._unindexed.discard(old)
-            self._unindexed.add(new)
+        # are numbered from the moved counter. (The server posts to neither
+        # name while it waits, so a failed rename moves them back as they were.)
+        self._move_counters(old, new)
+        self._dead.add(old)
 
         def op(conn: sqlite3.Connection) -> None:
             try:
@@ -921,7 +928,21 @@ class SQLiteStore(Store):
             )
             conn.execute("UPDATE rooms SET renamed_to = ? WHERE renamed_to = ?", (new, old))
 
-        await self._submit(op)
+        try:
+            await self._submit(op)
+        except BaseException:
+            self._move_counters(new, old)
+            self._dead.discard(old)
+            raise
+
+    def _move_counters(self, old: str, new: str) -> None:
+        if old in self._seq:
+            self._seq[new] = self._seq.pop(old)
+        if old in self._indexed:
+            self._indexed[new] = self._indexed.pop(old)
+        if old in self._unindexed:
+            self._unindexed.discard(old)
+            self._unindexed.add(new)
 
     async def flushed(self) -> None:
         # One queue, run in order: a no-op returns after every earlier write.
@@ -961,6 +982,8 @@ class SQLiteStore(Store):
         ref: int = 0,
         reply_to: int = 0,
     ) -> StoredMessage:
+        if room in self._dead:
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was renamed or deleted")
         seq = self._seq.get(room, 0) + 1
         self._seq[room] = seq
         self._unindexed.add(room)

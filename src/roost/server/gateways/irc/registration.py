@@ -30,6 +30,7 @@ CAPS: dict[str, str] = {
     "away-notify": "",
     "cap-notify": "",
     "draft/message-redaction": "",
+    "draft/channel-rename": "",
 }
 MAX_TARGETS = 10  # targets of one JOIN/PART/PRIVMSG, as ISUPPORT TARGMAX says
 

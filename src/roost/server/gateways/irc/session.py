@@ -48,6 +48,7 @@ from roost.protocol.messages import (
     RoomDeleted,
     RoomInfo,
     RoomKick,
+    RoomRenamed,
     Send,
     SendResult,
     ServerHello,
@@ -588,6 +589,26 @@ class IrcSession:
             out.append(line("MODE", ("#" + ev.room, "+i" if ev.private else "-i"), src))
         return out
 
+    def _renamed(self, ev: RoomRenamed) -> None:
+        """draft/channel-rename's RENAME; for clients without it, PART then JOIN."""
+        if ev.room not in self.channels:
+            return
+        if ev.room in self.last:
+            self.last[ev.new] = self.last.pop(ev.room)
+        if ev.room in self.settings:
+            self.settings[ev.new] = self.settings.pop(ev.room)
+        self.channels.discard(ev.room)
+        why = f"renamed to #{ev.new}" + (f": {ev.reason}" if ev.reason else "")
+        if "draft/channel-rename" in self.caps:
+            self.channels.add(ev.new)
+            args = ("#" + ev.room, "#" + ev.new, ev.reason or why)
+            src = mask_source(ev.by, self.cfg.server)
+            self.out.append(line("RENAME", args, src, trailing=True))
+            return
+        src = mask_source(self.me, self.cfg.server)
+        self.out.append(line("PART", ("#" + ev.room, why), src, trailing=True))
+        self._show_join(ev.new)
+
     def _put_out(self, room: str, by: str, reason: str) -> list[bytes]:
         """KICK of this client from a channel it shows (a room kick, a deleted room)."""
         if room not in self.channels:
@@ -800,6 +821,8 @@ class IrcSession:
         elif isinstance(ev, RoomDeleted):
             why = f"room deleted: {ev.reason}" if ev.reason else "room deleted"
             self.out.extend(self._put_out(ev.room, ev.by, why))
+        elif isinstance(ev, RoomRenamed):
+            self._renamed(ev)
         elif isinstance(ev, KeepAlive):
             self.out.append(line("PING", (self.cfg.server,)))
         elif isinstance(ev, Bye):

@@ -1,0 +1,59 @@
+"""Renaming a room in the Store, held by both backends alike."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from roost.protocol.errors import RoostError
+from roost.store.base import RoomUser, Store
+from store_helpers import BACKENDS, open_store
+from test_store_search import put
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else ""
+    opened = await open_store(request.param, tmp_path, dsn)
+    yield opened
+    await opened.close()
+
+
+async def test_everything_of_a_room_moves_and_the_old_name_takes_nothing(store: Store) -> None:
+    now = time.time()
+    assert await store.create_room("old", "ann", now)
+    await store.add_member("old", "ann")
+    await store.save_room_user("old", "bob", RoomUser(role="moderator"))
+    for i in range(3):
+        await put(store, "old", "ann", f"heron number {i}", now + i)
+    await store.set_read("ann", "old", 2)
+    await store.add_mentions("old", 3, ["bob"])
+    await store.create_room("taken", "ann", now)
+    with pytest.raises(RoostError) as err:
+        await store.rename_room("old", "taken")
+    assert err.value.code == "name_taken"
+
+    await store.rename_room("old", "new")
+    rec = await store.get_room("new")
+    assert rec is not None and rec.members == {"ann"} and rec.people["bob"].role == "moderator"
+    gone = await store.get_room("old")
+    assert gone is not None and gone.deleted and gone.renamed_to == "new"
+    assert [m.seq for m in await store.history("new", 0, 0, 10)] == [1, 2, 3]
+    assert await store.history("old", 0, 0, 10) == []
+    assert await store.last_seq("new") == 3 and await store.last_seq("old") == 0
+    assert (await store.read_markers("ann")).get("new") == 2
+    assert (await store.mention_counts("bob")).get("new") == 1
+    assert not await store.create_room("old", "eve", now)  # the old name stays taken
+    assert (await put(store, "new", "ann", "heron number 3", now + 4)).seq == 4
+    with pytest.raises(RoostError) as err:
+        # A node that has not heard of the rename yet: refused, never a room at seq 1.
+        await put(store, "old", "ann", "a late heron", now + 5)
+    assert err.value.code == "no_such_room"
+    assert await store.history("old", 0, 0, 10) == []
+
+    await store.rename_room("new", "newer")
+    assert await store.room_renames() == {"old": "newer", "new": "newer"}
+    assert [m.seq for m in await store.history("newer", 0, 0, 10)] == [1, 2, 3, 4]
