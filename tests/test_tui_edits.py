@@ -9,7 +9,7 @@ from rich.console import Console
 
 from helpers import logged_in, message_of, next_event, unique
 from modhelpers import add_account, staff
-from roost.client import RoomChanged
+from roost.client import Message, RoomChanged
 from roost.tui.screens.chat import ChatScreen
 from roost.tui.widgets.messages import MessageLine
 from test_tui import SIZE, chat_app, chat_screen, infos, type_line
@@ -163,5 +163,32 @@ async def test_a_deleted_room_leaves_the_list(server, tmp_path) -> None:
             await wait_until(pilot, lambda: room not in screen.session.model.conversations)
             await wait_until(pilot, lambda: shown(screen, f"#{room} was deleted by root: cleanup"))
             assert screen.current != room
+    finally:
+        await root.close()
+
+
+async def test_a_renamed_room_moves_in_the_list_with_its_messages(server, tmp_path) -> None:
+    old, new = unique("draft"), unique("final")
+    me = unique("ann")
+    root = await staff(server, "root", "admin")
+    try:
+        await root.join(old)
+        await root.send(old, "written before the rename")
+        app = chat_app(server, tmp_path, me, room=old)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await chat_screen(pilot)
+            await wait_until(pilot, lambda: screen.current == old)
+            model = screen.session.model
+            await wait_until(pilot, lambda: model.conversations[old].messages)
+            await type_line(pilot, f"/renameroom {new}")
+            await wait_until(pilot, lambda: shown(screen, "only admins"))
+            await root.rename_room(old, new, "done")
+            await wait_until(pilot, lambda: screen.current == new)
+            assert old not in model.conversations
+            assert [m.room for m in model.conversations[new].messages.values()] == [new]
+            await wait_until(pilot, lambda: shown(screen, f"#{old} is now #{new} (renamed by root"))
+            await type_line(pilot, "said under the new name")
+            got = await next_event(root, Message, text="said under the new name")
+            assert (got.room, got.seq) == (new, 2)
     finally:
         await root.close()

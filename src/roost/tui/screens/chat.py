@@ -351,7 +351,10 @@ class ChatScreen(Screen[None]):
         self.query_one(ConversationList).show_model(self.session.model)
         for key in [k for k in self.views if k not in self.session.model.conversations]:
             self.views.pop(key).remove()
-        if self.current is None and self._started:
+        if self.current is not None and self.current not in self.views and self._started:
+            # The conversation on screen was renamed: its view, under the new name.
+            self.switch_to(self.current)
+        elif self.current is None and self._started:
             # The conversation on screen was left: show another one.
             ordered = self.session.model.ordered()
             if ordered:
