@@ -7,12 +7,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from roost.store.base import Store
+from store_helpers import BACKENDS, open_store
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 PASSWORD = "correct horse"
@@ -252,3 +255,12 @@ def browsers() -> Iterator[Any]:
     yield make
     for b in made:
         b.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """An open Store of each backend in turn (for the behaviour both must share)."""
+    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else ""
+    opened = await open_store(request.param, tmp_path, dsn)
+    yield opened
+    await opened.close()

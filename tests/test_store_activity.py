@@ -3,21 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from roost.store.base import Store, StoredMessage
-from store_helpers import BACKENDS, open_store
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else ""
-    opened = await open_store(request.param, tmp_path, dsn)
-    yield opened
-    await opened.close()
 
 
 async def put(store: Store, room: str, text: str, ts: float) -> StoredMessage:

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.store.base import Account, AuditRecord, FileRecord, RoomUser, Sanction, Store
-from store_helpers import BACKENDS, append, open_store
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else ""
-    opened = await open_store(request.param, tmp_path, dsn)
-    yield opened
-    await opened.close()
+from store_helpers import append
 
 
 def _file(fid: str, owner: str = "ann", size: int = 10, expires: float = 1e12) -> FileRecord:

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from roost.protocol.errors import RoostError
 from roost.store.base import RoomUser, Store
-from store_helpers import BACKENDS, open_store
 from test_store_search import put
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else ""
-    opened = await open_store(request.param, tmp_path, dsn)
-    yield opened
-    await opened.close()
 
 
 async def test_everything_of_a_room_moves_and_the_old_name_takes_nothing(store: Store) -> None:

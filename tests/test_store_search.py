@@ -13,15 +13,6 @@ from roost.protocol.errors import ErrorCode, RoostError
 from roost.store.base import SearchQuery, Store, StoredMessage
 from roost.store.search import parse_query
 from roost.store.sqlite import SQLiteStore
-from store_helpers import BACKENDS, open_store
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    dsn = request.getfixturevalue("pg_dsn") if request.param == "postgres" else ""
-    opened = await open_store(request.param, tmp_path, dsn)
-    yield opened
-    await opened.close()
 
 
 async def put(store: Store, room: str, sender: str, text: str, ts: float) -> StoredMessage:
