@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from helpers import client_for, logged_in, next_event, unique
 from modhelpers import staff
 from roost.client import Message, RoomRenamed, RoostError
+from roost.protocol.messages import FileResult, Put, Upload, UploadDone, UploadResult
 
 
 async def test_a_renamed_room_keeps_its_history_seqs_markers_and_members(any_server: Any) -> None:
@@ -156,5 +158,28 @@ async def test_a_rename_on_one_node_moves_the_room_on_the_other(cluster: Any) ->
             assert got.seq == 2  # what it missed, under the new name, from where it was
         finally:
             await away.close()
+    finally:
+        await boss.close()
+
+
+async def test_an_upload_under_way_is_offered_in_the_renamed_room(server: Any) -> None:
+    old, new = unique("drafts"), unique("papers")
+    boss = await staff(server, "boss")
+    body = b"pelican" * 100
+    try:
+        await boss.join(old)
+        started = await boss._call(
+            Upload(id=0, to=old, name="notes.txt", size=len(body)), UploadResult
+        )
+        await boss._call(Put(id=0, upload=started.upload, offset=0, data=body[:300]))
+        await boss.rename_room(old, new)
+        await boss._call(Put(id=0, upload=started.upload, offset=300, data=body[300:]))
+        done = await boss._call(
+            UploadDone(id=0, upload=started.upload, sha256=hashlib.sha256(body).hexdigest()),
+            FileResult,
+        )
+        assert done.room == new
+        offer = [m async for m in boss.history(new)][-1]
+        assert offer.file is not None and offer.file.id == done.file.id
     finally:
         await boss.close()

@@ -138,6 +138,7 @@ async def _room(server: Server, name: str, known: RoomRecord | None = None) -> N
         if room is not None and not room.renaming:
             state.rename(room, rec.renamed_to)
             server.ordering.rename(name, rec.renamed_to)
+            server.files.room_renamed(name, rec.renamed_to)
         elif name not in state.renamed:
             state.renamed[name] = rec.renamed_to
         await _room(server, rec.renamed_to)

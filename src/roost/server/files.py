@@ -556,6 +556,12 @@ class FileService:
         if self.reserved[up.owner] <= 0:
             del self.reserved[up.owner]
 
+    def room_renamed(self, old: str, new: str) -> None:
+        """Uploads in progress to room ``old`` are offered in ``new`` when they finish."""
+        for up in self.uploads.values():
+            if up.key == old:
+                up.key = new
+
     def limit_detached(self, user: str) -> None:
         """Keep at most max_transfers interrupted uploads per user: drop the oldest.
 

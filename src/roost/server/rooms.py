@@ -325,6 +325,7 @@ async def rename_room(server: Server, conn: ClientConnection, msg: RenameRoom) -
     # No await from here on: the node's state and ordering move at once.
     server.state.rename(room, new)
     server.ordering.rename(old, new)
+    server.files.room_renamed(old, new)
     announce(server, ROOM, old)
     event = RoomRenamed(room=old, new=new, by=account.name, reason=reason)
     for user in sorted(room.members):
