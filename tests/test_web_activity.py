@@ -4,15 +4,17 @@ clients, against a real server."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from browser_helpers import Browser
-from helpers import PASSWORD, client_for, logged_in, next_event, unique
-from roost.client import Left, RoomChanged
+from helpers import PASSWORD, client_for, logged_in, message_of, next_event, unique
+from modhelpers import staff
+from roost.client import Left, Message, RoomChanged
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.mentions import mentions_me, mentions_of
 from roost.protocol.messages import Presence, ReadMarker, TypingEvent
-from test_web_browser import enter
+from test_web_browser import enter, open_conv, shows
 from test_web_edits import says
 from web_helpers import web_url
 
@@ -30,6 +32,21 @@ window.Notification = class {
 def badges(b: Browser, key: str) -> list[str]:
     """The badges on conversation ``key``'s button: ['2', '@1'], or []."""
     return [x.text for x in b.find_all(f'button.conv[data-key="{key}"] .badge')]
+
+
+async def server_counts(client: Any, key: str) -> tuple[int, int]:
+    """(unread, mentions) of conversation ``key`` as the server counts them for ``client``."""
+    counts = {c.room: c for c in await client.unread()}
+    return counts[key].unread, counts[key].mentions
+
+
+async def until_counts(client: Any, key: str, want: tuple[int, int]) -> None:
+    """Wait for the server's counts (mentions are stored just after their message)."""
+    for _ in range(100):
+        if await server_counts(client, key) == want:
+            return
+        await asyncio.sleep(0.05)
+    assert await server_counts(client, key) == want
 
 
 async def join_in_page(b: Browser, room: str) -> None:
@@ -63,17 +80,25 @@ async def test_mentions_unread_and_notifications_follow_the_server(server, brows
             await page.until(lambda: not badges(page, "general"), what="the badges gone")
             assert not page.driver.title.startswith("(")
 
+            # The live @N counts as the server does (@name only): the bare name, or the
+            # name inside a word, is highlighted at most, never counted.
+            later = await bob.send("general", f"{me}: one more (not mal{me})")
+            await page.until(lambda: badges(page, "general") == ["1"], what="1 unread, no @")
+            assert await server_counts(other_device, "general") == (1, 0)
+            again = await bob.send("general", f"and @{me}.")
+            await page.until(lambda: badges(page, "general") == ["2", "@1"], what="2 unread, @1")
+            await until_counts(other_device, "general", (2, 1))
+
             # Read in the page: the server holds the marker, the other device hears of it.
-            later = await bob.send("general", f"{me}: one more")
-            await page.until(lambda: badges(page, "general") == ["1", "@1"], what="1 unread again")
             await page.click('button.conv[data-key="general"]')
             # (its own marker came back to it too: the page's is the one with the later seq)
-            ev = await next_event(other_device, ReadMarker, room="general", seq=later.seq)
+            ev = await next_event(other_device, ReadMarker, room="general", seq=again.seq)
             assert (ev.unread, ev.mentions) == (0, 0)
             mention_items = page.find_all("#log li.msg.mention")
             assert [li.get_attribute("data-seq") for li in mention_items] == [
                 str(hey.seq),
                 str(later.seq),
+                str(again.seq),
             ]
 
             # A fresh browser (a new device) shows the server's counts, not its own
@@ -112,6 +137,26 @@ async def test_typing_away_and_idle_in_the_page(server, browsers: Any) -> None:
         await page.until(lambda: page.text("#typing") == "", timeout=10, what="typing ends")
         page.find("#text").clear()
 
+        # A stranger typing to me (no conversation yet) makes no empty entry in the list;
+        # once there is a conversation, its typing shows.
+        async with logged_in(server) as carol:
+            assert await carol.typing(f"@{me}")
+            await bob.send(room, "after carol typed")  # drawn after her typing event came
+            await shows(page, "after carol typed")
+            dm = "@" + "+".join(sorted((me, carol.user)))
+            assert not page.find_all(f'button.conv[data-key="{dm}"]')
+            await carol.send(f"@{me}", "hello there")
+            await page.click(f'button.conv[data-key="{dm}"]')
+            await shows(page, "hello there")
+            for _ in range(50):  # (one relayed per typing_interval)
+                if await carol.typing(f"@{me}"):
+                    break
+                await asyncio.sleep(0.2)
+            await page.until(
+                lambda: page.text("#typing") == f"{carol.user} is typing\u2026", what="her typing"
+            )
+            await open_conv(page, room, f"#{room}")
+
         await enter(page, "/away lunch")
         ev = await next_event(bob, Presence, user=me)
         assert (ev.away, ev.reason) == (True, "lunch")
@@ -138,6 +183,54 @@ async def test_typing_away_and_idle_in_the_page(server, browsers: Any) -> None:
         page.find("#text").send_keys("x")
         ev = await next_event(bob, Presence, user=me, away=False)
         assert ev.online
+
+
+async def test_idle_away_of_one_tab_ends_with_activity_in_any(server, browsers: Any) -> None:
+    """Idle-away (reason "idle") belongs to the account: a key press or click in any tab
+    brings the user back; an away set on purpose stays."""
+    url = web_url(server)
+    me = unique("web")
+    a, b = browsers(), browsers()  # two tabs (their own storage: only a goes idle)
+    await a.login(url, me, PASSWORD)
+    await a.wait_chat()
+    await b.login(url, me, PASSWORD, register=False)
+    await b.wait_chat()
+    async with logged_in(server) as bob:  # in #general with me, as everyone
+        await bob.follow("general")
+        a.driver.execute_script("localStorage.setItem('roost.idle_away', '1')")
+        a.open(url)
+        await a.wait_chat()
+        await next_event(bob, Presence, timeout=10, user=me, away=True, reason="idle")
+        await b.until(lambda: "away: idle" in b.text("#me"), what="b hears of the idle-away")
+        b.find("#text").send_keys("x")  # activity in the tab that did not go idle
+        ev = await next_event(bob, Presence, user=me, away=False)
+        assert ev.online
+        await a.until(lambda: "away" not in a.text("#me"), what="back in a")
+        await b.until(lambda: "away" not in b.text("#me"), what="back in b")
+
+        # A tab opened while idle-away learns it from the members list, and ends it too.
+        a.find("#text").send_keys("y")  # (a's idle timer runs again)
+        await next_event(bob, Presence, timeout=10, user=me, away=True, reason="idle")
+        c = browsers()
+        await c.login(url, me, PASSWORD, register=False)
+        await c.wait_chat()
+        await c.until(lambda: "away: idle" in c.text("#me"), what="c knows of the idle-away")
+        c.find("#text").send_keys("z")
+        await next_event(bob, Presence, user=me, away=False)
+
+        # Away on purpose is not ended by a key press in another tab.
+        a.driver.execute_script("localStorage.setItem('roost.idle_away', '0')")
+        b.find("#text").clear()
+        await enter(b, "/away lunch")
+        await next_event(bob, Presence, user=me, away=True, reason="lunch")
+        await a.until(lambda: "away: lunch" in a.text("#me"), what="a hears of lunch")
+        a.find("#text").clear()
+        await enter(a, "still at lunch")  # key presses, then the message they send
+        await message_of(bob, "text", me)
+        assert {m.user: (m.away, m.reason) for m in await bob.who("general")}[me] == (
+            True,
+            "lunch",
+        )
 
 
 async def test_room_commands_in_the_page(server, browsers: Any) -> None:
@@ -228,3 +321,30 @@ async def test_the_page_finds_the_same_mentions_as_the_server(server, browsers: 
     )
     want = [[sorted(mentions_of(t)), mentions_me(t, "bob")] for t in texts]
     assert got == want, [(t, g, w) for t, g, w in zip(texts, got, want, strict=True) if g != w]
+
+
+async def test_a_renamed_room_moves_in_the_page(server, browsers: Any) -> None:
+    url = web_url(server)
+    me, old, new = unique("web"), unique("before"), unique("after")
+    page = browsers()
+    await page.login(url, me, PASSWORD)
+    await page.wait_chat()
+    root = await staff(server, "root", "admin")
+    try:
+        await root.join(old)
+        await root.send(old, "said before the rename")
+        await join_in_page(page, old)
+        await shows(page, "said before the rename")
+        await enter(page, f"/renameroom {new}")
+        await says(page, "only admins")
+        page.find("#text").clear()
+        await root.rename_room(old, new, "tidy")
+        await page.until(lambda: page.text("#conv-title") == f"#{new}", what=f"#{new} on screen")
+        await says(page, f"#{old} is now #{new} (renamed by root: tidy)")
+        await shows(page, "said before the rename")  # the messages moved with the room
+        assert not page.find_all(f'button.conv[data-key="{old}"]')
+        await enter(page, "said under the new name")
+        got = await next_event(root, Message, text="said under the new name")
+        assert (got.room, got.seq) == (new, 2)
+    finally:
+        await root.close()

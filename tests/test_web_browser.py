@@ -214,7 +214,9 @@ async def test_a_moderator_blocks_the_browser_user_who_sees_why(server, browsers
     m.find("#mod-duration").send_keys("2h")
     m.find("#mod-reason").send_keys("spamming the room")
     m.find("#mod-submit").click()
-    await m.until(lambda: "done" in m.text("#mod-result"), what="the block applied")
+    await m.until(
+        lambda: m.text("#mod-result").startswith(f"block: {user} until"), what="the block applied"
+    )
     await u.until(lambda: "spamming the room" in u.text("#banner"), what="the reason shown")
     assert "blocked" in u.text("#banner")
     await u.until(lambda: u.visible("#login-form"), what="back at the login form")

@@ -2,15 +2,16 @@
 // textContent (never innerHTML), so a message cannot carry markup.
 
 import { isText, label, quote, take } from "./book.js";
-import { parseDuration, runCommand } from "./commands.js";
+import { parseDuration, resultText, runCommand } from "./commands.js";
 import { download, upload } from "./files.js";
-import { mentionsMe } from "./mentions.js";
+import { mentionsMe, mentionsOf } from "./mentions.js";
 import { FINAL_BYES, RequestError, Session } from "./protocol.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50; // messages per scroll-back page
 const UNREAD_BACK = 1000; // at most this many messages before the newest are fetched to show what is unread
 const IDLE_AWAY = 600; // seconds without a key press or click before one is shown away ("idle")
+const IDLE_REASON = "idle"; // the away reason of idle-away, in every tab and client (docs/protocol.md 7.8)
 const LEVELS = ["urgent", "high", "normal", "low"];
 const wsUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
 
@@ -28,7 +29,7 @@ const state = {
   title: "Roost",
   limits: {}, // the hello's limits (docs/protocol.md 2)
   away: null, // one's own away reason while away (any session of the account), else null
-  autoAway: false, // away because idle: the next key press or click brings one back
+  autoAway: false, // away because idle (set by any session): the next key press or click brings one back
   idleTimer: null,
 };
 
@@ -186,6 +187,8 @@ async function startSession(result) {
   active();
   $("open-mod").hidden = !(result.role === "moderator" || result.role === "admin");
   for (const room of result.rooms) conv(room);
+  // Rooms renamed while this page was away: moved first, then compared (docs/protocol.md 4).
+  for (const [old, now] of Object.entries(result.renamed || {})) if (state.convs.has(old)) renameConv(old, now, "");
   for (const [key, last] of Object.entries(result.conversations || {})) conv(key).serverLast = last;
   // Read markers and mentions are the server's, the same on every device (docs/protocol.md 7.6).
   const read = result.read || {};
@@ -251,11 +254,7 @@ function onEvent(msg) {
       membersSoon();
       break;
     case "presence":
-      if (msg.user === state.me) {
-        state.away = msg.away ? msg.reason || "" : null;
-        if (!msg.away) state.autoAway = false;
-        showMe();
-      }
+      if (msg.user === state.me) ownAway(msg.away, msg.reason);
       membersSoon();
       break;
     case "read": {
@@ -269,9 +268,10 @@ function onEvent(msg) {
       break;
     }
     case "typing":
-      if (msg.user !== state.me) {
+      // Only in a conversation the page has: a stranger typing to one makes no empty entry.
+      if (msg.user !== state.me && state.convs.has(msg.room)) {
         const wait = (state.limits.typing_interval ?? 3) * 1000 + 1000;
-        conv(msg.room).typing.set(msg.user, Date.now() + wait);
+        state.convs.get(msg.room).typing.set(msg.user, Date.now() + wait);
         renderTyping();
         setTimeout(renderTyping, wait + 50);
       }
@@ -301,6 +301,9 @@ function onEvent(msg) {
     case "room_deleted":
       dropConv(msg.room, `#${msg.room} was deleted by ${msg.by}${msg.reason ? ": " + msg.reason : ""}`);
       break;
+    case "room_renamed":
+      renameConv(msg.room, msg.new, `#${msg.room} is now #${msg.new} (renamed by ${msg.by}${msg.reason ? ": " + msg.reason : ""})`);
+      break;
     default:
       break;
   }
@@ -326,7 +329,9 @@ function addMessage(m, live) {
   const seen = m.room === state.current && !document.hidden;
   if (m.room === state.current) appendMessage(m);
   if (seen || m.sender === state.me) markRead(c);
-  else if (m.seq > (c.read ?? 0) && mentionsMe(m.text, state.me)) c.mentions += 1;
+  // Counted as the server counts (@name only, docs/protocol.md 7.7), so the live @N is the
+  // server's; the highlight (mentionsMe) also takes the bare name.
+  else if (m.seq > (c.read ?? 0) && mentionsOf(m.text).has(state.me.toLowerCase())) c.mentions += 1;
   if (m.sender !== state.me) {
     if (!seen) notify(m);
     // Screen readers hear new messages here, not the whole log when it is redrawn.
@@ -351,6 +356,20 @@ function dropConv(key, why) {
   if (state.current === key) openConv("general");
   else renderNav();
   systemLine(why, state.current);
+}
+
+// Room ``old`` is ``now`` (same seqs, docs/protocol.md 6): its messages, marks and view move.
+function renameConv(old, now, why) {
+  const c = state.convs.get(old);
+  if (c) {
+    state.convs.delete(old);
+    c.key = now;
+    for (const [seq, m] of c.msgs) c.msgs.set(seq, { ...m, room: now });
+    state.convs.set(now, c);
+  }
+  if (state.current === old) openConv(now);
+  else renderNav();
+  if (why) systemLine(why, state.current);
 }
 
 function systemLine(text, key) {
@@ -450,6 +469,15 @@ function notify(m) {
   }
 }
 
+// One's own away state, from a presence event or the members list (any session of the
+// account may have set it). Away with reason "idle" is idle-away, whichever tab or client
+// set it: the next key press or click here brings one back; another reason is left alone.
+function ownAway(away, reason) {
+  state.away = away ? reason || "" : null;
+  state.autoAway = away === true && state.away === IDLE_REASON;
+  showMe();
+}
+
 function showMe() {
   const role = state.role !== "member" ? ` (${state.role})` : "";
   const away = state.away === null ? "" : ` — away${state.away ? ": " + state.away : ""}`;
@@ -511,7 +539,7 @@ function active() {
 function goIdle() {
   if (!state.loggedIn || !state.session || state.away !== null) return;
   state.autoAway = true;
-  state.session.request("away", { away: true, reason: "idle" }).catch(() => {
+  state.session.request("away", { away: true, reason: IDLE_REASON }).catch(() => {
     state.autoAway = false;
   });
 }
@@ -658,6 +686,10 @@ async function loadMembers() {
     if (m.online !== null) {
       const away = m.online && m.away ? `away${m.reason ? ": " + m.reason : ""}` : "";
       li.append(" ", el("span", away || (m.online ? "online" : "offline"), away ? "presence away" : "presence"));
+    }
+    // A tab opened while away hears of no change: the list tells it (idle-away included).
+    if (m.user === state.me && m.online && (m.away ? m.reason || "" : null) !== state.away) {
+      ownAway(Boolean(m.away), m.reason);
     }
     if (m.role && m.role !== "member") li.append(" ", el("span", m.role, "role"));
     if (m.room_role) li.append(" ", el("span", `room ${m.room_role}`, "role"));
@@ -829,7 +861,7 @@ async function moderate(action, fields) {
   const out = $("mod-result");
   try {
     const res = await state.session.request(action, fields);
-    out.textContent = `${res.action} ${res.target}: done`;
+    out.textContent = resultText(res); // worded as the slash commands and the terminal clients do
   } catch (err) {
     out.textContent = `${action} failed: ${err.message}`;
   }

@@ -18,12 +18,14 @@ const USAGE = {
   roomkick: "/roomkick NAME [REASON]",
   roommute: "/roommute NAME [DURATION] [REASON]",
   roomunmute: "/roomunmute NAME",
+  renameroom: "/renameroom NEW [REASON]",
   deleteroom: "/deleteroom ROOM [REASON]",
   away: "/away [REASON]",
   back: "/back",
 };
 
 const ROLES = { op: "moderator", deop: "member", owner: "owner" };
+const LEVELS = ["urgent", "high", "normal", "low"]; // roost.protocol.messages.PRIORITY_NAMES
 
 /** What a moderation result says, as the terminal clients word it (roost.client.moderation). */
 export function resultText(res) {
@@ -31,6 +33,9 @@ export function resultText(res) {
   if (res.room) text += ` in #${res.room}`;
   if (["block", "mute", "ban", "room_mute"].includes(res.action)) {
     text += res.expires ? ` until ${new Date(res.expires * 1000).toLocaleString()}` : " until lifted";
+  }
+  if (res.priority !== undefined && res.priority !== null && ["priority", "admit"].includes(res.action)) {
+    text += ` at ${LEVELS[res.priority] ?? res.priority} priority`;
   }
   if (res.role) text += ` as ${res.role}`;
   if (res.sessions) text += ` (${res.sessions} connection(s) ended)`;
@@ -143,6 +148,8 @@ export async function runCommand(session, c, to, me, line) {
     }
     case "roomunmute":
       return resultText(await session.request("room_unmute", { room: inARoom(room), user: rest[0] }));
+    case "renameroom":
+      return resultText(await session.request("rename_room", { room: inARoom(room), new: rest[0], reason: text }));
     case "deleteroom":
       // The room is named again on purpose: deleting is for good.
       return resultText(await session.request("delete_room", { room: rest[0], reason: text }));
