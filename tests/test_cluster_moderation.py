@@ -207,6 +207,12 @@ async def test_room_settings_and_room_moderation_cross_nodes(cluster: Any) -> No
             return {r.name: r.topic for r in await guest.rooms()}[room] == "across nodes"
 
         await _until(topic_there, "the topic")
+
+        async def member_on_a() -> bool:
+            # The join went through node b: node a learns it from the bus a moment later.
+            return guest.user in {m.user for m in await owner.who(room)}
+
+        await _until(member_on_a, "the join on node a")
         # A room mute issued on node a holds on node b.
         await owner.room_mute(room, guest.user or "", 600, "wait")
 
