@@ -139,8 +139,8 @@ async def _room(server: Server, name: str, known: RoomRecord | None = None) -> N
             state.rename(room, rec.renamed_to)
             server.ordering.rename(name, rec.renamed_to)
             server.files.room_renamed(name, rec.renamed_to)
-        elif name not in state.renamed:
-            state.renamed[name] = rec.renamed_to
+        else:
+            state.note_renamed(name, rec.renamed_to)
         await _room(server, rec.renamed_to)
         return
     if rec.deleted:

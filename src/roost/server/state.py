@@ -52,6 +52,10 @@ class ServerState:
             names = self.rooms_of.setdefault(user, set())
             names.discard(old)
             names.add(new)
+        self.note_renamed(old, new)
+
+    def note_renamed(self, old: str, new: str) -> None:
+        """Remember that room ``old`` is ``new`` now (earlier names of it too)."""
         for earlier, now in self.renamed.items():
             if now == old:
                 self.renamed[earlier] = new

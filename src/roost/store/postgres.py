@@ -194,6 +194,9 @@ MIGRATIONS: list[str] = [
 DEAD_ROOM = -(1 << 62)  # a renamed or deleted room's counter (migration 7)
 ROOM_COLUMNS = "name, creator, created, topic, topic_by, topic_ts, private, deleted, renamed_to"
 ROOM_USER_COLUMNS = 'room, "user", role, invited_by, mute_expires, mute_reason, mute_by'
+# Everything keyed by a room's name that a delete removes and a rename moves
+# (files stay on a delete, until they expire).
+ROOM_TABLES = ("members", "room_users", "messages", "read_markers", "mentions")
 
 
 def _room_record(r: asyncpg.Record) -> RoomRecord:
@@ -693,7 +696,7 @@ class PostgresStore(Store):
         async def op(conn: asyncpg.Connection) -> None:
             async with conn.transaction():
                 await _kill_counter(conn, name)
-                for table in ("members", "room_users", "messages", "read_markers", "mentions"):
+                for table in ROOM_TABLES:
                     await conn.execute(f"DELETE FROM {table} WHERE room = $1", name)
                 await conn.execute(
                     "UPDATE rooms SET deleted = true, topic = '', topic_by = '', private = false"
@@ -720,9 +723,8 @@ class PostgresStore(Store):
                     await conn.execute("INSERT INTO seqs (room, last) VALUES ($1, $2)", new, last)
                 except asyncpg.UniqueViolationError as exc:
                     raise RoostError(ErrorCode.NAME_TAKEN, f"the name {new!r} is taken") from exc
-                for table in ("members", "room_users", "messages", "read_markers", "mentions"):
+                for table in (*ROOM_TABLES, "files"):
                     await conn.execute(f"UPDATE {table} SET room = $2 WHERE room = $1", old, new)
-                await conn.execute("UPDATE files SET room = $2 WHERE room = $1", old, new)
                 await conn.execute(
                     "UPDATE rooms SET deleted = true, renamed_to = $2, topic = '', topic_by = '',"
                     " private = false WHERE name = $1",
