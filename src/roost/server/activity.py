@@ -74,6 +74,11 @@ class Activity:
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
+    async def settled(self) -> None:
+        """Wait until the mentions of every message stored so far are stored too."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:

@@ -34,6 +34,7 @@ ROOM = "room"  # key: room name (the room, its members)
 SANCTIONS = "sanctions"  # key: kind (blocks, mutes, bans are re-read together)
 KICK = "kick"  # key: user name, detail: what the user is told
 SPENT = "spent"  # key: user name, detail: "messages bytes" sent through the announcing node
+READ_TRIES = 5  # re-reads of a room while requests here keep changing it
 
 
 def announce(server: Server, topic: str, key: str, detail: str = "") -> None:
@@ -127,7 +128,7 @@ async def _account(server: Server, name: str, known: Account | None = None) -> N
 
 
 async def _room(server: Server, name: str, known: RoomRecord | None = None) -> None:
-    rec = known or await server.store.get_room(name)
+    rec = known or await _read_room(server, name)
     state = server.state
     if rec is None:
         return
@@ -135,7 +136,7 @@ async def _room(server: Server, name: str, known: RoomRecord | None = None) -> N
     if rec.renamed_to:
         # Renamed on another node (its members were told from there): the room,
         # its sessions and this node's watermark take the new name.
-        if room is not None and not room.renaming:
+        if room is not None and name not in state.renaming:
             state.rename(room, rec.renamed_to)
             server.ordering.rename(name, rec.renamed_to)
             server.files.room_renamed(name, rec.renamed_to)
@@ -158,6 +159,22 @@ async def _room(server: Server, name: str, known: RoomRecord | None = None) -> N
         state.add_member(room, user)
     for user in room.members - rec.members:
         state.remove_member(room, user)
+
+
+async def _read_room(server: Server, name: str) -> RoomRecord | None:
+    """The store's record of room ``name``, read while no request of this node
+    touches the room: a join here whose row was not committed when the read
+    began must not be undone by applying that read (the member would be
+    dropped from the room on this node, and miss its messages)."""
+    state = server.state
+    rec = None
+    for _ in range(READ_TRIES):
+        await state.settled(name)
+        started = state.room_gen.get(name, 0)
+        rec = await server.store.get_room(name)
+        if state.room_gen.get(name, 0) == started:
+            break
+    return rec
 
 
 async def _sanctions(server: Server) -> None:

@@ -328,7 +328,7 @@ def post_message(
         room = server.state.rooms.get(key)
         if room is None:
             raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{key} was renamed or deleted meanwhile")
-        if room.renaming:
+        if key in server.state.renaming:
             raise RoostError(
                 ErrorCode.UNAVAILABLE, f"#{key} is being renamed; send again in a moment"
             )

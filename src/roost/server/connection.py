@@ -15,6 +15,7 @@ from roost.protocol.codec import BadFrame, encode, server_decoder, to_builtins
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.messages import Bye, ClientHello, Error, Ok, Wire
 from roost.server.outbox import BULK, CONTROL, WRITE_HIGH, WRITE_LOW, Outbox
+from roost.server.state import room_named
 
 if TYPE_CHECKING:
     from roost.server.app import Server
@@ -207,6 +208,14 @@ class ClientConnection(asyncio.Protocol):
         if handler is None:
             self.send_error(request_id, RoostError(ErrorCode.BAD_REQUEST, "unexpected message"))
             return
+        state = self.server.state
+        if state.renaming and room_named(msg) in state.renaming:
+            name = room_named(msg)
+            self.send_error(
+                request_id,
+                RoostError(ErrorCode.UNAVAILABLE, f"#{name} is being renamed; try again shortly"),
+            )
+            return
         try:
             result = handler(self.server, self, msg)
         except RoostError as exc:
@@ -216,6 +225,10 @@ class ClientConnection(asyncio.Protocol):
             return
         if isinstance(result, Awaitable):
             fut = asyncio.ensure_future(result)
+            room = room_named(msg)
+            if room is not None:
+                # A rename of the room waits until this request is done with it.
+                state.track(room, fut)
             # Requests take effect in the order sent: the handler's body starts in a
             # later loop turn and may await the store, so the requests after it wait
             # until it is done (a join before a send to the room, a leave before the

@@ -194,6 +194,12 @@ class Outbox:
             gap[1] = max(gap[1], env.seq)
             gap[2] = min(gap[2], env.klass)
 
+    def rekey(self, old: str, new: str) -> None:
+        """A renamed room's pending gap takes its new name."""
+        gap = self.gaps.pop(old, None)
+        if gap is not None:
+            self.gaps[new] = gap
+
     def take_gaps(self) -> dict[str, tuple[int, int]]:
         """The dropped seq ranges per conversation (first, last), forgotten here."""
         gaps, self.gaps = self.gaps, {}

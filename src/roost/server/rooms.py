@@ -307,30 +307,56 @@ async def rename_room(server: Server, conn: ClientConnection, msg: RenameRoom) -
     reason = check_reason(msg.reason)
     if new == old:
         raise RoostError(ErrorCode.BAD_REQUEST, f"#{old} has that name already")
-    if room.renaming:
+    state = server.state
+    if old in state.renaming:
         raise RoostError(ErrorCode.BAD_REQUEST, f"#{old} is being renamed already")
-    if new in server.state.rooms or await server.store.get_room(new) is not None:
-        # Old names of renamed or deleted rooms stay taken too: a client that
-        # remembers their seqs must never meet a new room under that name.
+    if new in state.renaming or new in state.rooms:
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name #{new} is taken")
-    room.renaming = True  # nothing new is posted (post_message) until it is done
+    # From here until the rename is done, requests naming either name are refused
+    # (roost.server.connection) and sends too (post_message): nothing is written
+    # under the old name after the store moved the room, nor under the new one before.
+    state.renaming.update((old, new))
+    work = asyncio.ensure_future(
+        _rename(server, room, new, account.name, reason, asyncio.current_task())
+    )
+    # Run to its end even if this request is cancelled (the admin went away): a
+    # rename stopped half-way would leave the store and the node's state apart.
+    work.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return await asyncio.shield(work)
+
+
+async def _rename(
+    server: Server, room: Room, new: str, by: str, reason: str, request: object
+) -> ModResult:
+    state = server.state
+    old = room.name
     try:
+        # Requests on either name that started before are done first.
+        await state.settled(old, request)
+        await state.settled(new, request)
+        if state.rooms.get(old) is not room:
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{old} was deleted meanwhile")
+        if new in state.rooms or await server.store.get_room(new) is not None:
+            # Old names of renamed or deleted rooms stay taken too: a client that
+            # remembers their seqs must never meet a new room under that name.
+            raise RoostError(ErrorCode.NAME_TAKEN, f"the name #{new} is taken")
         # What was posted before is stored, answered and fanned out under the old
-        # name first: nothing of the room is in flight when its key changes.
+        # name first (mentions too): nothing of the room is in flight when its key changes.
         await server.store.flushed()
         await asyncio.sleep(0)
+        await server.activity.settled()
         await server.store.rename_room(old, new)
+        # No await from here on: the node's state and ordering move at once.
+        state.rename(room, new)
+        server.ordering.rename(old, new)
+        server.files.room_renamed(old, new)
     finally:
-        room.renaming = False
-    # No await from here on: the node's state and ordering move at once.
-    server.state.rename(room, new)
-    server.ordering.rename(old, new)
-    server.files.room_renamed(old, new)
+        state.renaming.difference_update((old, new))
     announce(server, ROOM, old)
-    event = RoomRenamed(room=old, new=new, by=account.name, reason=reason)
+    event = RoomRenamed(room=old, new=new, by=by, reason=reason)
     for user in sorted(room.members):
         _to_user(server, user, event, CONTROL)
-    await record(server, account.name, "rename_room", f"#{old}", reason, f"to #{new}")
+    await record(server, by, "rename_room", f"#{old}", reason, f"to #{new}")
     return ModResult("rename_room", f"#{old}", reason, room=new)
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from roost.store.base import RoomRecord, RoomUser
 
@@ -23,8 +24,6 @@ class Room:
     private: bool = False
     # Room roles, invitations and room mutes, by user (roost.server.rooms).
     people: dict[str, RoomUser] = field(default_factory=dict)
-    # Being renamed (roost.server.rooms.rename_room): nothing is posted meanwhile.
-    renaming: bool = False
 
     def take(self, rec: RoomRecord) -> None:
         """Take the settings the store holds (members are kept in step by ServerState)."""
@@ -40,6 +39,33 @@ class ServerState:
     rooms_of: dict[str, set[str]] = field(default_factory=dict)
     # old room name -> the room's name now, for every renamed room
     renamed: dict[str, str] = field(default_factory=dict)
+    # The old and new names of renames under way (roost.server.rooms.rename_room):
+    # requests naming either are refused with `unavailable` until it is done.
+    renaming: set[str] = field(default_factory=set)
+    # Requests being handled that name a room, by room: a rename waits for them.
+    room_work: dict[str, set[asyncio.Future[Any]]] = field(default_factory=dict)
+    # Requests started per room, ever: a re-read of the room compares it before and after.
+    room_gen: dict[str, int] = field(default_factory=dict)
+
+    def track(self, name: str, fut: asyncio.Future[Any]) -> None:
+        """Count ``fut`` (a request's handler) as work on room ``name`` until it ends."""
+        self.room_gen[name] = self.room_gen.get(name, 0) + 1
+        work = self.room_work.setdefault(name, set())
+        work.add(fut)
+
+        def done(f: asyncio.Future[Any]) -> None:
+            work.discard(f)
+            if not work and self.room_work.get(name) is work:
+                del self.room_work[name]
+
+        fut.add_done_callback(done)
+
+    async def settled(self, name: str, besides: object = None) -> None:
+        """Wait until every request on room ``name`` started before the call has
+        ended (but ``besides``, the caller's own)."""
+        others = [f for f in self.room_work.get(name, ()) if f is not besides]
+        if others:
+            await asyncio.wait(others)
 
     def rename(self, room: Room, new: str) -> None:
         """Give ``room`` (members and sessions with it) the name ``new``."""
@@ -52,6 +78,11 @@ class ServerState:
             names = self.rooms_of.setdefault(user, set())
             names.discard(old)
             names.add(new)
+        for conn in room.sessions:
+            # Messages dropped for a slow reader are refetched under the name
+            # they have now (the client hears of the rename before the gap).
+            if conn.outbox is not None:
+                conn.outbox.rekey(old, new)
         self.note_renamed(old, new)
 
     def note_renamed(self, old: str, new: str) -> None:
@@ -112,3 +143,11 @@ class ServerState:
                 out |= room.sessions
         out |= self.online.get(user, set())
         return out
+
+
+def room_named(msg: object) -> str | None:
+    """The room a request names (its ``room`` or ``to``), normalised; None for none or a DM."""
+    name = getattr(msg, "room", None) or getattr(msg, "to", None)
+    if not isinstance(name, str) or not name or name.startswith("@"):
+        return None
+    return name.strip().lower().removeprefix("#")

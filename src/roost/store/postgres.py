@@ -295,7 +295,9 @@ class PostgresStore(Store):
         self.pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._pending: list[_Pending] = []
-        self._writing = False  # a batch is being committed
+        # Messages appended, and answered (stored or failed): flushed() waits on them.
+        self._appended = 0
+        self._answered = 0
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
@@ -676,11 +678,12 @@ class PostgresStore(Store):
     async def save_room_user(self, room: str, user: str, entry: RoomUser) -> None:
         if entry.is_empty():
             await self._execute(
-                'DELETE FROM room_users WHERE room = $1 AND "user" = $2', room, user
+                f'DELETE FROM room_users WHERE room = {_now("$1")} AND "user" = $2', room, user
             )
             return
         await self._execute(
-            f"INSERT INTO room_users ({ROOM_USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            f"INSERT INTO room_users ({ROOM_USER_COLUMNS})"
+            f" VALUES ({_now('$1')}, $2, $3, $4, $5, $6, $7)"
             ' ON CONFLICT (room, "user") DO UPDATE SET role = $3, invited_by = $4,'
             " mute_expires = $5, mute_reason = $6, mute_by = $7",
             room,
@@ -695,6 +698,7 @@ class PostgresStore(Store):
     async def delete_room(self, name: str) -> None:
         async def op(conn: asyncpg.Connection) -> None:
             async with conn.transaction():
+                await _lock_live_room(conn, name)
                 await _kill_counter(conn, name)
                 for table in ROOM_TABLES:
                     await conn.execute(f"DELETE FROM {table} WHERE room = $1", name)
@@ -709,7 +713,10 @@ class PostgresStore(Store):
     async def rename_room(self, old: str, new: str) -> None:
         async def op(conn: asyncpg.Connection) -> None:
             async with conn.transaction():
-                # The counter row first: messages of other nodes wait for it, then
+                # The room's row first: writes of other nodes under its name wait
+                # for it (_NOW), then take the new name.
+                await _lock_live_room(conn, old)
+                # The counter row next: messages of other nodes wait for it, then
                 # fail on the tombstone (a message committed before is moved below).
                 last = await _kill_counter(conn, old)
                 try:
@@ -738,7 +745,9 @@ class PostgresStore(Store):
         await self._run(op)
 
     async def flushed(self) -> None:
-        while self._pending or self._writing:
+        # Counted, not "until the writer is idle": under steady traffic it never is.
+        target = self._appended
+        while self._answered < target:
             await asyncio.sleep(0.002)
 
     async def room_renames(self) -> dict[str, str]:
@@ -747,13 +756,15 @@ class PostgresStore(Store):
 
     async def add_member(self, room: str, user: str) -> None:
         await self._execute(
-            'INSERT INTO members (room, "user") VALUES ($1, $2) ON CONFLICT DO NOTHING',
+            f'INSERT INTO members (room, "user") VALUES ({_now("$1")}, $2) ON CONFLICT DO NOTHING',
             room,
             user,
         )
 
     async def remove_member(self, room: str, user: str) -> None:
-        await self._execute('DELETE FROM members WHERE room = $1 AND "user" = $2', room, user)
+        await self._execute(
+            f'DELETE FROM members WHERE room = {_now("$1")} AND "user" = $2', room, user
+        )
 
     # --- messages ------------------------------------------------------------------
 
@@ -773,6 +784,7 @@ class PostgresStore(Store):
         # The seq comes with the commit (another node may take the next one first).
         rec = StoredMessage(room, 0, sender, text, ts, priority, file, kind, ref, reply_to)
         self._pending.append(_Pending(rec, on_stored, file))
+        self._appended += 1
         self._wake.set()
         return rec
 
@@ -783,11 +795,10 @@ class PostgresStore(Store):
             while self._pending:
                 batch = self._pending[:MAX_BATCH]
                 del self._pending[:MAX_BATCH]
-                self._writing = True
                 try:
                     await self._commit_batch(batch)
                 finally:
-                    self._writing = False
+                    self._answered += len(batch)
             if self._closing:
                 return
 
@@ -902,7 +913,7 @@ class PostgresStore(Store):
 
     async def set_read(self, user: str, room: str, seq: int) -> int:
         value = await self._fetchval(
-            'INSERT INTO read_markers ("user", room, seq) VALUES ($1, $2, $3)'
+            f'INSERT INTO read_markers ("user", room, seq) VALUES ($1, {_now("$2")}, $3)'
             ' ON CONFLICT ("user", room) DO UPDATE'
             " SET seq = GREATEST(read_markers.seq, excluded.seq) RETURNING seq",
             user,
@@ -921,7 +932,7 @@ class PostgresStore(Store):
         async def op(conn: asyncpg.Connection) -> None:
             await conn.execute(
                 'INSERT INTO mentions ("user", room, seq)'
-                " SELECT u, $2, $3 FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING",
+                f" SELECT u, {_now('$2')}, $3 FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING",
                 names,
                 room,
                 seq,
@@ -1102,6 +1113,24 @@ def _search_cursor(cursor: str) -> tuple[float, str, int]:
         return (float(ts), str(room), int(seq))
     except (ValueError, TypeError):
         raise RoostError(ErrorCode.BAD_QUERY, "that search cursor is not one of ours") from None
+
+
+async def _lock_live_room(conn: asyncpg.Connection, room: str) -> None:
+    """Lock ``room``'s row until the commit; ``no_such_room`` if it is gone (another
+    node renamed or deleted it first)."""
+    deleted = await conn.fetchval("SELECT deleted FROM rooms WHERE name = $1 FOR UPDATE", room)
+    if deleted is None or deleted:
+        raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was renamed or deleted")
+
+
+def _now(param: str) -> str:
+    """SQL for the name the conversation ``param`` has now: a renamed room's new
+    name, else ``param`` itself (a direct-message key too). A write under a name
+    that a rename has locked (_lock_live_room) waits for it, then takes its outcome."""
+    return (
+        "COALESCE((SELECT CASE WHEN renamed_to <> '' THEN renamed_to ELSE name END"
+        f" FROM rooms WHERE name = {param} FOR KEY SHARE), {param})"
+    )
 
 
 async def _kill_counter(conn: asyncpg.Connection, room: str) -> int:

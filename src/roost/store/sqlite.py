@@ -897,6 +897,10 @@ class SQLiteStore(Store):
         await self._submit(op)
 
     async def rename_room(self, old: str, new: str) -> None:
+        if old in self._dead:
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{old} was renamed or deleted")
+        if new in self._seq or new in self._dead:
+            raise RoostError(ErrorCode.NAME_TAKEN, f"the name {new!r} is taken")
         # Moved here, before any later append: the database thread runs the
         # rename after every message queued before it, and the ones after it
         # are numbered from the moved counter. (The server posts to neither
@@ -905,6 +909,9 @@ class SQLiteStore(Store):
         self._dead.add(old)
 
         def op(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT deleted FROM rooms WHERE name = ?", (old,)).fetchone()
+            if row is None or row[0]:
+                raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{old} was renamed or deleted")
             try:
                 conn.execute(
                     "INSERT INTO rooms (name, creator, created, topic, topic_by, topic_ts, private)"
@@ -923,12 +930,16 @@ class SQLiteStore(Store):
             )
             conn.execute("UPDATE rooms SET renamed_to = ? WHERE renamed_to = ?", (new, old))
 
-        try:
-            await self._submit(op)
-        except BaseException:
-            self._move_counters(new, old)
-            self._dead.discard(old)
-            raise
+        def undo(done: asyncio.Future[None]) -> None:
+            # Only when the transaction itself failed: a caller that stopped
+            # waiting does not stop the database thread from committing it.
+            if not done.cancelled() and done.exception() is not None:
+                self._move_counters(new, old)
+                self._dead.discard(old)
+
+        fut = self._submit(op)
+        fut.add_done_callback(undo)
+        await asyncio.shield(fut)
 
     def _move_counters(self, old: str, new: str) -> None:
         if old in self._seq:
