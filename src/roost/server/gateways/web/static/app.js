@@ -31,6 +31,9 @@ const state = {
   away: null, // one's own away reason while away (any session of the account), else null
   autoAway: false, // away because idle (set by any session): the next key press or click brings one back
   idleTimer: null,
+  mentions: [], // the mentions view's messages, oldest first (docs/protocol.md 7.7)
+  mentionsMore: false, // its oldest page was full: older ones may be there
+  mentionsAsk: 0, // the latest mentions request: an earlier reply is dropped
 };
 
 function el(tag, text, cls) {
@@ -203,7 +206,10 @@ async function startSession(result) {
   // Catch up every conversation: what was missed since the cursor, or the newest page.
   await Promise.all([...state.convs.values()].map((c) => catchUp(c)));
   if (!state.convs.has(state.current)) state.current = result.rooms[0] || "general";
-  openConv(state.current);
+  if (mentionsShown()) {
+    renderNav();
+    loadMentions(false); // a reconnect keeps the view and brings it up to date
+  } else openConv(state.current);
 }
 
 async function catchUp(c) {
@@ -326,16 +332,21 @@ function addMessage(m, live) {
   }
   if (!live) return;
   if (c.typing.delete(m.sender) && m.room === state.current) renderTyping();
-  const seen = m.room === state.current && !document.hidden;
+  const seen = onScreen(m.room) && !document.hidden;
   if (m.room === state.current) appendMessage(m);
   if (seen || m.sender === state.me) markRead(c);
   // Counted as the server counts (@name only, docs/protocol.md 7.7), so the live @N is the
   // server's; the highlight (mentionsMe) also takes the bare name.
   else if (m.seq > (c.read ?? 0) && mentionsOf(m.text).has(state.me.toLowerCase())) c.mentions += 1;
+  if (m.sender !== state.me && mentionsShown() && mentionsOf(m.text).has(state.me.toLowerCase())) {
+    // The view shows a new mention as it comes (unless its reply, just in, has it).
+    if (!state.mentions.some((x) => x.room === m.room && x.seq === m.seq)) state.mentions.push(m);
+    renderMentions();
+  }
   if (m.sender !== state.me) {
     if (!seen) notify(m);
     // Screen readers hear new messages here, not the whole log when it is redrawn.
-    const where = m.room === state.current ? "" : ` in ${convTitle(m.room)}`;
+    const where = onScreen(m.room) ? "" : ` in ${convTitle(m.room)}`;
     const urgent = m.priority === 0 ? "urgent, " : "";
     $("announce").textContent = `${urgent}${m.sender}${where}: ${m.text}`;
   }
@@ -353,7 +364,11 @@ function redraw(m) {
 
 function dropConv(key, why) {
   state.convs.delete(key);
-  if (state.current === key) openConv("general");
+  if (mentionsShown()) {
+    state.mentions = state.mentions.filter((m) => m.room !== key);
+    renderMentions();
+  }
+  if (state.current === key) replaceCurrent("general");
   else renderNav();
   systemLine(why, state.current);
 }
@@ -367,9 +382,21 @@ function renameConv(old, now, why) {
     for (const [seq, m] of c.msgs) c.msgs.set(seq, { ...m, room: now });
     state.convs.set(now, c);
   }
-  if (state.current === old) openConv(now);
+  if (mentionsShown()) {
+    state.mentions = state.mentions.map((m) => (m.room === old ? { ...m, room: now } : m));
+    renderMentions();
+  }
+  if (state.current === old) replaceCurrent(now);
   else renderNav();
   if (why) systemLine(why, state.current);
+}
+
+// Conversation ``key`` takes the place of the current one (gone, or renamed); behind
+// the mentions view it is drawn when the view is left.
+function replaceCurrent(key) {
+  if (!mentionsShown()) return openConv(key);
+  state.current = key;
+  renderNav();
 }
 
 function systemLine(text, key) {
@@ -427,11 +454,13 @@ function renderNav() {
       badge.setAttribute("aria-label", `${c.mentions} mentioning you`);
       button.append(" ", badge);
     }
-    if (key === state.current) button.setAttribute("aria-current", "true");
+    if (onScreen(key)) button.setAttribute("aria-current", "true");
     button.addEventListener("click", () => openConv(key));
     li.append(button);
     (isDm(key) ? dms : rooms).append(li);
   }
+  if (mentionsShown()) $("open-mentions").setAttribute("aria-current", "true");
+  else $("open-mentions").removeAttribute("aria-current");
   const total = unreadTotal();
   document.title = total ? `(${total}) ${state.title}` : state.title;
 }
@@ -545,8 +574,11 @@ function goIdle() {
 }
 
 function openConv(key) {
-  state.current = key;
   const c = conv(key);
+  // A mark from the mentions view stays while its conversation stays on screen.
+  if (key !== state.current || mentionsShown()) c.jumped = null;
+  state.current = key;
+  showMentionsView(false);
   $("conv-title").textContent = convTitle(key);
   if (!document.hidden) markRead(c); // a hidden tab has not shown it to anyone
   renderNav();
@@ -559,11 +591,16 @@ function openConv(key) {
 function renderLog() {
   const c = conv(state.current);
   const log = $("log");
+  const refocus = document.activeElement?.classList.contains("jumped");
   log.replaceChildren();
   const seqs = [...c.msgs.keys()].sort((a, b) => a - b);
   for (const seq of seqs) if (isText(c.msgs.get(seq))) log.append(messageItem(c.msgs.get(seq)));
   $("older").hidden = !seqs.length || seqs[0] <= 1;
-  scrollDown();
+  // The message opened from the mentions view keeps the reader's place (and focus).
+  const jumped = c.jumped && log.querySelector(`li.msg[data-seq="${c.jumped}"]`);
+  if (!jumped) return scrollDown();
+  jumped.scrollIntoView({ block: "center" });
+  if (refocus) jumped.focus();
 }
 
 function appendMessage(m) {
@@ -585,14 +622,16 @@ function messageItem(m) {
   const li = el("li", null, "msg");
   li.dataset.seq = String(m.seq);
   if (m.sender !== state.me && !m.removed && mentionsMe(m.text, state.me)) li.classList.add("mention");
+  if (conv(m.room).jumped === m.seq) {
+    li.classList.add("jumped"); // opened from the mentions view
+    li.tabIndex = -1;
+  }
   if (m.priority === 0) {
     li.classList.add("urgent");
     li.append(el("span", "URGENT", "urgent-mark"));
   }
   const who = el("span", m.sender, "sender");
-  const when = el("time", new Date(m.ts * 1000).toLocaleTimeString(), "when");
-  when.dateTime = new Date(m.ts * 1000).toISOString();
-  li.append(who, " ", el("span", `#${m.seq}`, "seq"), " ", when);
+  li.append(who, " ", el("span", `#${m.seq}`, "seq"), " ", stamp(m.ts, false));
   if (m.reply_to) li.append(el("div", quote(conv(m.room), m.reply_to), "quote"));
   const text = el("div", label(m), m.removed ? "text removed" : "text");
   if (m.edited && !m.removed) text.append(" ", el("span", "(edited)", "edited"));
@@ -600,6 +639,14 @@ function messageItem(m) {
   if (m.file && !m.removed) li.append(fileOffer(m.file));
   if (m.reactions && m.reactions.size && !m.removed) li.append(reactionChips(m));
   return li;
+}
+
+// When a message was sent, as a <time>: the time of day, or with ``day`` the date too.
+function stamp(ts, day) {
+  const at = new Date(ts * 1000);
+  const when = el("time", day ? at.toLocaleString() : at.toLocaleTimeString(), "when");
+  when.dateTime = at.toISOString();
+  return when;
 }
 
 // One button per emoji with its count; pressing it adds or takes back one's own.
@@ -637,21 +684,118 @@ function formatSize(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+// Fetch the messages of ``c`` with after < seq < before, oldest first, a reply at a
+// time (one holds at most history_page, and fewer near the frame limit).
+async function fetchBetween(c, after, before) {
+  while (after < before - 1) {
+    const res = await state.session.request("history", { room: c.key, after, before, limit: before - after - 1 });
+    if (!res.messages.length) break;
+    for (const m of res.messages) {
+      addMessage(m, false);
+      after = Math.max(after, m.seq);
+    }
+  }
+}
+
 async function loadOlder() {
   const c = conv(state.current);
   const oldest = Math.min(...c.msgs.keys());
   if (!Number.isFinite(oldest) || oldest <= 1) return;
-  const res = await state.session.request("history", {
-    room: c.key,
-    after: Math.max(0, oldest - PAGE - 1),
-    before: oldest,
-    limit: PAGE,
-  });
-  for (const m of res.messages) addMessage(m, false);
+  await fetchBetween(c, Math.max(0, oldest - PAGE - 1), oldest);
   const log = $("log");
   const height = log.scrollHeight;
   renderLog();
   log.scrollTop = log.scrollHeight - height; // keep the reader's place
+}
+
+// --- the mentions view ----------------------------------------------------------
+
+function mentionsShown() {
+  return !$("mentions-view").hidden;
+}
+
+// Conversation ``key`` is the one on screen (not behind the mentions view).
+function onScreen(key) {
+  return key === state.current && !mentionsShown();
+}
+
+function showMentionsView(shown) {
+  $("mentions-view").hidden = !shown;
+  $("conversation").hidden = shown;
+}
+
+function openMentions() {
+  showMentionsView(true);
+  state.mentions = [];
+  state.mentionsMore = false;
+  renderMentions();
+  $("mentions-note").textContent = "Loading…";
+  renderNav();
+  closePanels();
+  loadMentions(false);
+  $("mention-list").focus();
+}
+
+// The newest page of mentions, or with ``older`` the page before those shown (by ts).
+async function loadMentions(older) {
+  const ask = ++state.mentionsAsk;
+  const limit = Math.min(PAGE, state.limits.history_page || PAGE);
+  const before = older && state.mentions.length ? state.mentions[0].ts : 0;
+  let found;
+  try {
+    found = await state.session.request("mentions", { limit, before });
+  } catch (err) {
+    if (ask === state.mentionsAsk) $("mentions-note").textContent = `cannot list mentions: ${err.message}`;
+    return;
+  }
+  if (ask !== state.mentionsAsk) return; // asked again since
+  state.mentions = older ? [...found, ...state.mentions] : found;
+  state.mentionsMore = found.length >= limit;
+  const list = $("mention-list");
+  const height = list.scrollHeight;
+  renderMentions();
+  if (older) list.scrollTop = list.scrollHeight - height; // keep the reader's place
+}
+
+function renderMentions() {
+  const list = $("mention-list");
+  list.replaceChildren();
+  for (const m of state.mentions) {
+    const li = el("li", null, "mentioned");
+    li.dataset.room = m.room;
+    li.dataset.seq = String(m.seq);
+    const open = el("button", null, "mention-entry");
+    open.append(el("span", convTitle(m.room), "where"), " ", el("span", m.sender, "sender"), " ", stamp(m.ts, true));
+    open.append(el("div", label(m), "text"));
+    open.addEventListener("click", () => openAt(m.room, m.seq));
+    li.append(open);
+    list.append(li);
+  }
+  $("older-mentions").hidden = !state.mentionsMore;
+  $("mentions-note").textContent = state.mentions.length ? "" : "No one has mentioned you yet.";
+  list.scrollTop = list.scrollHeight; // the newest last, as in a conversation
+}
+
+// Open conversation ``key`` at message ``seq``, marked: fetched back to it first when
+// the page does not hold it (at most UNREAD_BACK before the oldest held).
+async function openAt(key, seq) {
+  const c = conv(key);
+  openConv(key);
+  const oldest = c.msgs.size ? Math.min(...c.msgs.keys()) : c.serverLast + 1;
+  if (!c.msgs.has(seq) && seq < oldest && oldest - seq <= UNREAD_BACK) {
+    try {
+      await fetchBetween(c, seq - 1, oldest);
+    } catch (err) {
+      systemLine(`cannot fetch #${seq}: ${err.message}`, key);
+      return;
+    }
+  }
+  if (!onScreen(key)) return; // the reader went elsewhere meanwhile
+  c.jumped = seq;
+  renderLog(); // at the message, marked
+  const item = $("log").querySelector(`li.msg[data-seq="${seq}"]`);
+  if (item) item.focus();
+  else systemLine(`#${seq} is further back: Load older messages to reach it`, key);
 }
 
 // Presence comes in bursts (a team arriving in the morning): one "who" per burst.
@@ -739,7 +883,7 @@ async function sendText() {
   if (text.startsWith("/") && !text.startsWith("//")) {
     box.value = "";
     try {
-      const said = await runCommand(state.session, conv(key), to, state.me, text.trim());
+      const said = await runCommand(state.session, conv(key), to, state.me, text.trim(), { mentions: openMentions });
       if (said) systemLine(said, key);
     } catch (err) {
       box.value = text; // to correct it
@@ -906,6 +1050,7 @@ function wire() {
       // the server closes the connection after its reply
     }
     state.convs.clear();
+    showMentionsView(false);
     showLogin();
   });
   $("composer").addEventListener("submit", (ev) => {
@@ -920,6 +1065,8 @@ function wire() {
   });
   $("text").addEventListener("input", noteTyping);
   $("older").addEventListener("click", loadOlder);
+  $("open-mentions").addEventListener("click", openMentions);
+  $("older-mentions").addEventListener("click", () => loadMentions(true));
   $("join-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const room = $("join-room").value.trim().replace(/^#/, "");
@@ -992,7 +1139,7 @@ function wire() {
     });
   }
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && state.convs.has(state.current)) openConv(state.current);
+    if (!document.hidden && state.convs.has(state.current) && !mentionsShown()) openConv(state.current);
   });
 }
 

@@ -22,6 +22,7 @@ const USAGE = {
   deleteroom: "/deleteroom ROOM [REASON]",
   away: "/away [REASON]",
   back: "/back",
+  mentions: "/mentions",
 };
 
 const ROLES = { op: "moderator", deop: "member", owner: "owner" };
@@ -84,9 +85,10 @@ export const HELP =
 
 /**
  * Run one command line in conversation ``c`` (``to``: where a message to it goes);
- * resolves with the line to show ("" for none), rejects with the reason.
+ * resolves with the line to show ("" for none), rejects with the reason. ``views``
+ * opens the page's own views (``mentions``).
  */
-export async function runCommand(session, c, to, me, line) {
+export async function runCommand(session, c, to, me, line, views = {}) {
   const [word, ...rest] = line.slice(1).split(/\s+/);
   const name = word.toLowerCase();
   const usage = USAGE[name];
@@ -161,6 +163,9 @@ export async function runCommand(session, c, to, me, line) {
     case "back":
       await session.request("away", { away: false });
       return "you are back";
+    case "mentions":
+      views.mentions();
+      return "";
     default:
       throw new Error(`unknown command /${word}`);
   }
