@@ -86,6 +86,8 @@ TLS_PROBE_AFTER = 0.5
 # Messages of one conversation passed on ahead of earlier, less important ones
 # still on their way; past this many the earlier ones are fetched from history.
 MAX_AHEAD = 1_000
+# Tries of a gap fill's history read that meets a rename under way (50 ms more each time).
+RENAME_RETRIES = 5
 # Default download window: file data the server may have sent and this client not
 # yet consumed. Bounds what a chat message can wait behind in the socket buffers
 # (about 2 ms of decoding on loopback) while keeping a download's pace
@@ -190,6 +192,9 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         self._events: deque[Any] = deque()
         self._event_ready = asyncio.Event()
         self._dropped: dict[str, int] = {}  # room -> highest seq dropped locally
+        # Renamed rooms as this client heard of them (old name -> name now), on
+        # arrival; the cursors move later, when the notice is consumed.
+        self._renames: dict[str, str] = {}
         # Per conversation, seqs above the cursor already yielded (messages that
         # overtook less important earlier ones).
         self._ahead: dict[str, set[int]] = {}
@@ -407,6 +412,7 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
     def _sync_cursors(self, session: LoginResult, first: bool) -> None:
         """After a login, queue gap fills for everything missed while away."""
         for old, new in session.renamed.items():
+            self._note_renamed(old, new)
             # Renamed while this client was away: told as if it had been here.
             if old in self.cursors:
                 self._rename(old, new)
@@ -506,6 +512,15 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             if self._writer is not None:
                 self._writer.write(encode(Pong(ts=msg.ts)))
             return
+        if isinstance(msg, RoomRenamed):
+            self._note_renamed(msg.room, msg.new)
+        elif self._renames:
+            room = getattr(msg, "room", None)
+            now = self._renames.get(room) if isinstance(room, str) else None
+            if now is not None:
+                # Queued for this client under the old name, and overtaken by the
+                # more important notice (docs/protocol.md 6): it is the new room's.
+                msg = msgspec.structs.replace(msg, room=now)
         if isinstance(msg, Bye):
             self.bye = msg
         elif isinstance(msg, RoomDeleted) or (
@@ -532,6 +547,12 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
                 self._queue(Gap(room=msg.room, after=0, upto=upto))
         self._queue(msg)
 
+    def _note_renamed(self, old: str, new: str) -> None:
+        for earlier, now in self._renames.items():
+            if now == old:
+                self._renames[earlier] = new
+        self._renames[old] = new
+
     def _rename(self, old: str, new: str) -> None:
         """Resume state of room ``old`` is ``new``'s now (same seqs)."""
         if old in self.cursors:
@@ -539,6 +560,9 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         ahead = self._ahead.pop(old, None)
         if ahead:
             self._ahead.setdefault(new, set()).update(ahead)
+        dropped = self._dropped.pop(old, None)
+        if dropped is not None:
+            self._dropped[new] = max(dropped, self._dropped.get(new, 0))
 
     def _queue(self, ev: Any) -> None:
         if self._held is not None:
@@ -854,19 +878,41 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         page = self.limits.history_page if self.limits else 100
         while pos < upto:
             try:
-                res = await self.history_page(room, pos, upto + 1, page)
+                res = await self._history_now(room, pos, upto + 1, page)
             except ConnectionLost:
                 return  # the reconnect queues a fresh gap fill
+            except RoostError as exc:
+                if exc.code not in (ErrorCode.NO_SUCH_ROOM, ErrorCode.UNAVAILABLE):
+                    raise
+                log.warning("could not fill the gap of %s: %s", room, exc)
+                return  # deleted meanwhile: nothing more to read there
             for m in res.messages:
                 if not self._seen(room, m.seq):
                     self._mark(room, m.seq)
-                    yield m
+                    yield m if m.room == room else msgspec.structs.replace(m, room=room)
             if not res.messages:
                 break
             pos = res.messages[-1].seq
         if start <= cur:
             # History holds all of cur..upto: a seq missing there was never stored.
             self._advance(room, upto)
+
+    async def _history_now(self, room: str, after: int, before: int, limit: int) -> HistoryResult:
+        """A history page of ``room`` under the name it has now (a gap queued
+        before its rename notice was consumed still counts under the old one);
+        a rename under way, or one this client has not heard of yet, is waited for."""
+        for attempt in range(RENAME_RETRIES):
+            name = self._renames.get(room, room)
+            try:
+                return await self.history_page(name, after, before, limit)
+            except RoostError as exc:
+                if exc.code not in (ErrorCode.NO_SUCH_ROOM, ErrorCode.UNAVAILABLE):
+                    raise
+                if attempt == RENAME_RETRIES - 1:
+                    raise
+            # The rename notice may be on its way: look the name up again.
+            await asyncio.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
 
 
 class _Closed:

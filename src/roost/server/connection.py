@@ -209,7 +209,11 @@ class ClientConnection(asyncio.Protocol):
             self.send_error(request_id, RoostError(ErrorCode.BAD_REQUEST, "unexpected message"))
             return
         state = self.server.state
-        if state.renaming and room_named(msg) in state.renaming:
+        if (
+            state.renaming
+            and type(msg) not in self.server.concurrent  # reads and streams may go on
+            and room_named(msg) in state.renaming
+        ):
             name = room_named(msg)
             self.send_error(
                 request_id,

@@ -309,7 +309,9 @@ async def rename_room(server: Server, conn: ClientConnection, msg: RenameRoom) -
         raise RoostError(ErrorCode.BAD_REQUEST, f"#{old} has that name already")
     state = server.state
     if old in state.renaming:
-        raise RoostError(ErrorCode.BAD_REQUEST, f"#{old} is being renamed already")
+        # Two renames of one room dispatched in the same loop turn (later ones the
+        # connection refuses): each would wait for the other's request to end.
+        raise RoostError(ErrorCode.UNAVAILABLE, f"#{old} is being renamed; try again shortly")
     if new in state.renaming or new in state.rooms:
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name #{new} is taken")
     # From here until the rename is done, requests naming either name are refused
