@@ -21,6 +21,7 @@ const state = {
   role: "member",
   current: "general",
   convs: new Map(), // key -> conversation
+  renamed: new Map(), // old room name -> its name now (docs/protocol.md 6)
   priority: 2, // the account's level
   retry: 0,
   final: false, // the server said not to come back (blocked, kicked...)
@@ -191,7 +192,10 @@ async function startSession(result) {
   $("open-mod").hidden = !(result.role === "moderator" || result.role === "admin");
   for (const room of result.rooms) conv(room);
   // Rooms renamed while this page was away: moved first, then compared (docs/protocol.md 4).
-  for (const [old, now] of Object.entries(result.renamed || {})) if (state.convs.has(old)) renameConv(old, now, "");
+  for (const [old, now] of Object.entries(result.renamed || {})) {
+    if (state.convs.has(old)) renameConv(old, now, "");
+    else state.renamed.set(old, now);
+  }
   for (const [key, last] of Object.entries(result.conversations || {})) conv(key).serverLast = last;
   // Read markers and mentions are the server's, the same on every device (docs/protocol.md 7.6).
   const read = result.read || {};
@@ -238,6 +242,10 @@ async function catchUp(c) {
 // --- events ------------------------------------------------------------------
 
 function onEvent(msg) {
+  // A frame queued under a room's old name may come after the rename's notice,
+  // which overtakes it (docs/protocol.md 6): it belongs to the room's new name.
+  const now = msg.t !== "room_renamed" && msg.room && state.renamed.get(msg.room);
+  if (now) msg = { ...msg, room: now };
   switch (msg.t) {
     case "msg":
       addMessage(msg, true);
@@ -375,6 +383,8 @@ function dropConv(key, why) {
 
 // Room ``old`` is ``now`` (same seqs, docs/protocol.md 6): its messages, marks and view move.
 function renameConv(old, now, why) {
+  for (const [earlier, name] of state.renamed) if (name === old) state.renamed.set(earlier, now);
+  state.renamed.set(old, now);
   const c = state.convs.get(old);
   if (c) {
     state.convs.delete(old);
