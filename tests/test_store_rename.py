@@ -46,3 +46,39 @@ async def test_everything_of_a_room_moves_and_the_old_name_takes_nothing(store: 
     await store.rename_room("new", "newer")
     assert await store.room_renames() == {"old": "newer", "new": "newer"}
     assert [m.seq for m in await store.history("newer", 0, 0, 10)] == [1, 2, 3, 4]
+
+
+async def test_room_writes_under_an_old_name_land_under_the_new_one(store: Store) -> None:
+    # A caller (on PostgreSQL: another node) that looked the room up before the rename.
+    now = time.time()
+    assert await store.create_room("before", "ann", now)
+    await store.add_member("before", "ann")
+    await store.add_member("before", "eve")
+    for i in range(3):
+        await put(store, "before", "ann", f"wren {i}", now + i)
+    await store.rename_room("before", "after")
+    await store.add_member("before", "cat")
+    await store.remove_member("before", "eve")
+    await store.save_room_user("before", "dan", RoomUser(role="moderator"))
+    assert await store.set_read("cat", "before", 2) == 2
+    await store.add_mentions("before", 3, ["cat"])
+    rec = await store.get_room("after")
+    assert rec is not None and rec.members == {"ann", "cat"}
+    assert rec.people["dan"].role == "moderator"
+    assert (await store.read_markers("cat")) == {"after": 2}
+    assert (await store.mention_counts("cat")) == {"after": 1}
+    gone = await store.get_room("before")
+    assert gone is not None and not gone.members and not gone.people
+    # A rename of a name that is gone, or to a name in use, changes nothing.
+    with pytest.raises(RoostError) as err:
+        await store.rename_room("before", "elsewhere")
+    assert err.value.code == "no_such_room"
+    assert await store.get_room("elsewhere") is None
+    await store.create_room("busy", "ann", now)
+    with pytest.raises(RoostError) as err:
+        await store.rename_room("after", "busy")
+    assert err.value.code == "name_taken"
+    assert [m.text for m in await store.history("after", 0, 0, 10)] == [
+        f"wren {i}" for i in range(3)
+    ]
+    assert (await put(store, "after", "ann", "wren 3", now + 4)).seq == 4

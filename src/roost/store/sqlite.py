@@ -262,6 +262,9 @@ class SQLiteStore(Store):
         self._seq: dict[str, int] = {}
         # Names of renamed and deleted rooms: nothing is stored under them again.
         self._dead: set[str] = set()
+        # Renamed rooms' old names -> their names now: a write keyed by an old
+        # name (a caller that looked the room up before) lands under the new one.
+        self._moved: dict[str, str] = {}
         self._conn: sqlite3.Connection | None = None
         self._outgoing: Work = []
         # Batches handed to the database thread whose results the loop has not
@@ -519,6 +522,12 @@ class SQLiteStore(Store):
                 lambda conn: [
                     r[0] for r in conn.execute("SELECT name FROM rooms WHERE deleted = 1")
                 ]
+            )
+        )
+
+        self._moved = await self._submit(
+            lambda conn: dict(
+                conn.execute("SELECT name, renamed_to FROM rooms WHERE renamed_to != ''")
             )
         )
 
@@ -861,6 +870,7 @@ class SQLiteStore(Store):
         await self._submit(op)
 
     async def save_room_user(self, room: str, user: str, entry: RoomUser) -> None:
+        room = self._moved.get(room, room)
         def op(conn: sqlite3.Connection) -> None:
             if entry.is_empty():
                 conn.execute("DELETE FROM room_users WHERE room = ? AND user = ?", (room, user))
@@ -907,6 +917,11 @@ class SQLiteStore(Store):
         # name while it waits, so a failed rename moves them back as they were.)
         self._move_counters(old, new)
         self._dead.add(old)
+        moved = dict(self._moved)
+        for earlier, now in moved.items():
+            if now == old:
+                self._moved[earlier] = new
+        self._moved[old] = new
 
         def op(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT deleted FROM rooms WHERE name = ?", (old,)).fetchone()
@@ -936,6 +951,7 @@ class SQLiteStore(Store):
             if not done.cancelled() and done.exception() is not None:
                 self._move_counters(new, old)
                 self._dead.discard(old)
+                self._moved = moved
 
         fut = self._submit(op)
         fut.add_done_callback(undo)
@@ -962,12 +978,14 @@ class SQLiteStore(Store):
         return await self._submit(op)
 
     async def add_member(self, room: str, user: str) -> None:
+        room = self._moved.get(room, room)
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT OR IGNORE INTO members (room, user) VALUES (?, ?)", (room, user))
 
         await self._submit(op)
 
     async def remove_member(self, room: str, user: str) -> None:
+        room = self._moved.get(room, room)
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM members WHERE room = ? AND user = ?", (room, user))
 
@@ -1077,6 +1095,7 @@ class SQLiteStore(Store):
     # --- read markers and mentions -------------------------------------------------
 
     async def set_read(self, user: str, room: str, seq: int) -> int:
+        room = self._moved.get(room, room)
         def op(conn: sqlite3.Connection) -> int:
             conn.execute(
                 "INSERT INTO read_markers (user, room, seq) VALUES (?, ?, ?)"
@@ -1098,6 +1117,7 @@ class SQLiteStore(Store):
         return await self._submit(op)
 
     async def add_mentions(self, room: str, seq: int, users: Iterable[str]) -> None:
+        room = self._moved.get(room, room)
         rows = [(u, room, seq) for u in users]
 
         def op(conn: sqlite3.Connection) -> None:
