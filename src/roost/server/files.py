@@ -422,7 +422,8 @@ class FileService:
         up = PartialUpload(
             id=ticket.id,
             owner=user,
-            key=ticket.key,
+            # The room may have been renamed since the ticket was written.
+            key=self.server.state.renamed.get(ticket.key, ticket.key),
             name=ticket.name,
             size=ticket.size,
             media_type=ticket.media_type,
@@ -831,6 +832,9 @@ async def _complete(
             await asyncio.to_thread(commit)
         finally:
             svc.forget(up)
+        # A rename of the room under way: offered under its new name once it is
+        # done (FileService.room_renamed), rather than refused with the bytes stored.
+        await server.state.not_renaming(up.key)
         now = time.time()
         record = FileRecord(
             id=new_id(),

@@ -67,6 +67,11 @@ class ServerState:
         if others:
             await asyncio.wait(others)
 
+    async def not_renaming(self, name: str) -> None:
+        """Wait until no rename of room ``name`` (from or to it) is under way."""
+        while name in self.renaming:
+            await asyncio.sleep(0.01)
+
     def rename(self, room: Room, new: str) -> None:
         """Give ``room`` (members and sessions with it) the name ``new``."""
         old = room.name
