@@ -7,6 +7,8 @@ import contextlib
 import time
 from typing import Any
 
+import pytest
+
 from helpers import client_for, logged_in, next_event, unique
 from modhelpers import Recorder, staff
 from roost.client import Bye, Message, RoostError
@@ -129,5 +131,42 @@ async def test_a_block_issued_while_redis_is_down_reaches_the_other_node_after(
         bye = await seen.wait(lambda e: isinstance(e, Bye), 10)
         assert bye.code == "blocked"
         await victim.close()
+    finally:
+        await boss.close()
+
+
+async def test_a_rename_made_while_redis_is_down_reaches_the_other_node_after(
+    cluster: Any, engines: Any
+) -> None:
+    a, b = cluster(2)
+    boss = await staff(a, "boss")
+    old, new = unique("before"), unique("after")
+    try:
+        async with logged_in(b, reconnect=False) as carol:
+            await carol.join(old)
+            await carol.send(old, "kept")
+            for _ in range(50):  # node a hears of the room through the bus
+                if old in {r.name for r in await boss.rooms()}:
+                    break
+                await asyncio.sleep(0.05)
+            engines.redis.stop()
+            try:
+                await boss.rename_room(old, new)
+            finally:
+                engines.redis.start()
+            # Node b re-reads the shared state once the bus is back: the room is
+            # under the new name only, and a send under the old one is refused.
+            deadline = time.monotonic() + 15
+            while True:
+                names = {r.name for r in await carol.rooms()}
+                if new in names and old not in names:
+                    break
+                assert time.monotonic() < deadline, names
+                await asyncio.sleep(0.2)
+            sent = await carol.send(new, "after the outage")
+            assert sent.seq == 2
+            with pytest.raises(RoostError) as err:
+                await carol.send(old, "to the old name")
+            assert err.value.code == "no_such_room"
     finally:
         await boss.close()

@@ -77,6 +77,11 @@ class Changes:
         server = self.server
         try:
             await _sanctions(server)
+            # Rooms renamed while the bus was away first (load_rooms lists only
+            # live rooms: this node would hold the room under both names).
+            for old in await server.store.room_renames():
+                if old in server.state.rooms:
+                    await _room(server, old)
             for rec in await server.store.load_rooms():
                 await _room(server, rec.name, rec)
             for account in await server.store.list_accounts():
