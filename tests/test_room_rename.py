@@ -183,3 +183,37 @@ async def test_an_upload_under_way_is_offered_in_the_renamed_room(server: Any) -
         assert offer.file is not None and offer.file.id == done.file.id
     finally:
         await boss.close()
+
+
+async def test_bad_new_names_are_refused_and_change_nothing(server: Any) -> None:
+    old = unique("named")
+    boss = await staff(server, "boss")
+    try:
+        await boss.join(old)
+        await boss.send(old, "still here")
+        cases = {
+            "": "invalid_name",
+            "x" * 33: "invalid_name",
+            "../etc/passwd": "invalid_name",
+            "two words": "invalid_name",
+            "-dash": "invalid_name",
+            "caf\u00e9": "invalid_name",
+            old.upper(): "bad_request",  # the same name, in other letters
+            f"#{old}": "bad_request",
+            "general": "name_taken",
+        }
+        for new, code in cases.items():
+            with pytest.raises(RoostError) as err:
+                await boss.rename_room(old, new)
+            assert err.value.code == code, (new, err.value)
+        with pytest.raises(RoostError) as err:
+            await boss.rename_room(unique("nothere"), unique("x"))
+        assert err.value.code == "no_such_room"
+        assert (await boss.send(old, "and still")).seq == 2
+        # A leading # is the room-name notation, not part of the name.
+        moved = unique("moved")
+        res = await boss.rename_room(f"#{old}", f"#{moved.upper()}")
+        assert res.room == moved
+        assert [m.text for m in await _history(boss, moved)] == ["still here", "and still"]
+    finally:
+        await boss.close()
