@@ -88,3 +88,28 @@ async def test_mentions_in_login_result_and_cli(server) -> None:
     assert out.returncode == 0, out.stderr
     rows = {r["room"]: r for r in map(json.loads, out.stdout.splitlines())}
     assert rows["general"]["mentions"] == 1
+
+
+async def test_a_page_of_mentions_skips_rooms_left_and_is_full(server) -> None:
+    me, other = unique("pm"), unique("po")
+    kept, left = unique("kept"), unique("left")
+    reader = client_for(server, me, reconnect=False)
+    talker = client_for(server, other, reconnect=False)
+    await reader.start()
+    await talker.start()
+    try:
+        for room in (kept, left):
+            await reader.join(room)
+            await talker.join(room)
+        for i in range(4):
+            await talker.send(kept, f"@{me} kept {i}")
+        for i in range(12):  # newer than those of the kept room, in a room left after
+            await talker.send(left, f"@{me} left {i}")
+        await reader.leave(left)
+        page = await reader.mentions(limit=3)
+        assert [m.text for m in page] == [f"@{me} kept {i}" for i in (1, 2, 3)]
+        older = await reader.mentions(limit=3, before=page[0].ts)
+        assert [m.text for m in older] == [f"@{me} kept 0"]
+    finally:
+        await reader.close()
+        await talker.close()

@@ -39,6 +39,8 @@ log = logging.getLogger("roost.server")
 
 OWN = "="  # bus key prefix: events for one user's own sessions ("=" + name)
 TYPING_KEEP = 10_000  # remembered (user, conversation) typing times before pruning
+# Store reads of one mentions page at most, skipping rooms the user has left.
+MENTION_READS = 10
 
 
 def mentioned(text: str) -> set[str]:
@@ -167,9 +169,18 @@ async def handle_mentions(server: Server, conn: ClientConnection, msg: Mentions)
 
     account = require_login(conn)
     limit = max(1, min(msg.limit, server.config.history_page))
-    rows = await server.store.mentions(account.name, limit, max(0.0, msg.before))
-    # Only what the user may still read: a room left since is not shown.
-    return [wire_message(r) for r in rows if server.activity.can_read(account.name, r.room)]
+    before = max(0.0, msg.before)
+    shown: list[Message] = []
+    # Only what the user may still read: a room left since is not shown. Its
+    # mentions are skipped, not counted: a page is short only at the end.
+    for _ in range(MENTION_READS):
+        rows = await server.store.mentions(account.name, limit, before)
+        readable = [r for r in rows if server.activity.can_read(account.name, r.room)]
+        shown[:0] = [wire_message(r) for r in readable[-(limit - len(shown)) :]]
+        if len(shown) >= limit or len(rows) < limit:
+            break
+        before = rows[0].ts
+    return shown
 
 
 def handle_away(server: Server, conn: ClientConnection, msg: SetAway) -> dict[str, Any]:
