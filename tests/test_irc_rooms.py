@@ -3,6 +3,8 @@ real server with native SDK clients beside the IRC connection (docs/irc.md)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from helpers import logged_in, next_event, unique
 from irc_helpers import IrcLines, irc_server
 from modhelpers import staff
@@ -133,5 +135,32 @@ async def test_a_renamed_room_is_a_rename_or_a_part_and_join(server_factory) -> 
         assert (await next_event(root, Message, text="from irc")).room == new
         for irc in (renaming, plain):
             await irc.close()
+    finally:
+        await root.close()
+
+
+async def test_playback_after_a_rename_shows_only_what_was_missed(server_factory) -> None:
+    srv = irc_server(server_factory, irc_playback=5)
+    old, new = unique("seen"), unique("renamed")
+    root = await staff(srv, "root", "admin")
+    nick = unique("irc")
+    try:
+        await root.join(old)
+        irc = await IrcLines.open(srv)
+        await irc.register(nick)
+        irc.send(f"JOIN #{old}")
+        await irc.until(rf"JOIN #{old}")
+        await root.send(old, "seen before")
+        await irc.until(r"PRIVMSG .*seen before")
+        await irc.close()
+        await asyncio.sleep(0.2)
+        await root.rename_room(old, new)
+        await root.send(new, "missed after")
+        irc = await IrcLines.open(srv)
+        await irc.register(nick)
+        got = await irc.until(rf"PRIVMSG #{new} :")
+        # What it saw under the old name is not played back again.
+        assert got.endswith("missed after"), got
+        await irc.close()
     finally:
         await root.close()

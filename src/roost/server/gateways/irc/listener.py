@@ -305,7 +305,15 @@ class IrcGateway:
         return "" if reason is None else reason or "away"
 
     def mark(self, account: str) -> dict[str, int]:
-        return self._marks.get(account, {})
+        marks = self._marks.get(account, {})
+        renamed = self.server.state.renamed
+        if any(key in renamed for key in marks):
+            # Rooms renamed since: their marks (same seqs) are the new names'.
+            for old in [key for key in marks if key in renamed]:
+                seq = marks.pop(old)
+                now = renamed[old]
+                marks[now] = max(seq, marks.get(now, 0))
+        return marks
 
     def remember(self, account: str, last: dict[str, int]) -> None:
         """An IRC session of ``account`` ended having seen ``last``."""
