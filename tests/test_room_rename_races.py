@@ -246,3 +246,20 @@ async def test_a_slow_reader_gets_every_message_once_across_a_rename(server_fact
             assert slow.cursors.get(new) == 650 and old not in slow.cursors
     finally:
         await boss.close()
+
+
+async def test_a_read_marker_due_under_the_old_name_lands_under_the_new(server: Any) -> None:
+    old, new = unique("marked"), unique("moved")
+    boss = await staff(server, "boss")
+    try:
+        async with logged_in(server) as carol:
+            await carol.join(old)
+            for i in range(3):
+                await carol.send(old, f"m{i}")
+            await boss.rename_room(old, new)
+            await next_event(carol, RoomRenamed, room=old)
+            # The terminal client's ReadSync may still hold a marker for the old name.
+            info = await carol.mark_read(old, 2)
+            assert (info.room, info.read) == (new, 2)
+    finally:
+        await boss.close()

@@ -98,10 +98,14 @@ class ActivityMixin:
     if TYPE_CHECKING:
         # Provided by Client, which this class is mixed into.
         async def _call(self, msg: Any, result_type: type[T] | None = None) -> Any: ...
+        def room_now(self, room: str) -> str: ...
 
     async def mark_read(self, room: str, seq: int) -> UnreadInfo:
-        """Mark ``room`` read up to ``seq``; the user's other sessions get a ``read`` event."""
-        result: UnreadInfo = await self._call(MarkRead(id=0, room=room, seq=seq), UnreadInfo)
+        """Mark ``room`` read up to ``seq``; the user's other sessions get a ``read`` event.
+
+        A renamed room's old name counts as its new one (a marker due from before)."""
+        msg = MarkRead(id=0, room=self.room_now(room), seq=seq)
+        result: UnreadInfo = await self._call(msg, UnreadInfo)
         return result
 
     async def unread(self) -> list[UnreadInfo]:

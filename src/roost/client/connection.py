@@ -547,6 +547,10 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
                 self._queue(Gap(room=msg.room, after=0, upto=upto))
         self._queue(msg)
 
+    def room_now(self, room: str) -> str:
+        """The name room ``room`` has now, as far as this client has heard (renames)."""
+        return self._renames.get(room, room)
+
     def _note_renamed(self, old: str, new: str) -> None:
         for earlier, now in self._renames.items():
             if now == old:
@@ -902,9 +906,8 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         before its rename notice was consumed still counts under the old one);
         a rename under way, or one this client has not heard of yet, is waited for."""
         for attempt in range(RENAME_RETRIES):
-            name = self._renames.get(room, room)
             try:
-                return await self.history_page(name, after, before, limit)
+                return await self.history_page(self.room_now(room), after, before, limit)
             except RoostError as exc:
                 if exc.code not in (ErrorCode.NO_SUCH_ROOM, ErrorCode.UNAVAILABLE):
                     raise

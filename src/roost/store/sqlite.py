@@ -871,6 +871,7 @@ class SQLiteStore(Store):
 
     async def save_room_user(self, room: str, user: str, entry: RoomUser) -> None:
         room = self._moved.get(room, room)
+
         def op(conn: sqlite3.Connection) -> None:
             if entry.is_empty():
                 conn.execute("DELETE FROM room_users WHERE room = ? AND user = ?", (room, user))
@@ -979,6 +980,7 @@ class SQLiteStore(Store):
 
     async def add_member(self, room: str, user: str) -> None:
         room = self._moved.get(room, room)
+
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT OR IGNORE INTO members (room, user) VALUES (?, ?)", (room, user))
 
@@ -986,6 +988,7 @@ class SQLiteStore(Store):
 
     async def remove_member(self, room: str, user: str) -> None:
         room = self._moved.get(room, room)
+
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM members WHERE room = ? AND user = ?", (room, user))
 
@@ -1096,6 +1099,7 @@ class SQLiteStore(Store):
 
     async def set_read(self, user: str, room: str, seq: int) -> int:
         room = self._moved.get(room, room)
+
         def op(conn: sqlite3.Connection) -> int:
             conn.execute(
                 "INSERT INTO read_markers (user, room, seq) VALUES (?, ?, ?)"
