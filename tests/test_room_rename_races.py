@@ -263,3 +263,19 @@ async def test_a_read_marker_due_under_the_old_name_lands_under_the_new(server: 
             assert (info.room, info.read) == (new, 2)
     finally:
         await boss.close()
+
+
+async def test_an_invitee_hears_of_the_rename_and_joins_under_the_new_name(server: Any) -> None:
+    old, new = unique("secret"), unique("hidden")
+    boss = await staff(server, "boss")
+    try:
+        async with logged_in(server) as owner, logged_in(server) as dave:
+            await owner.join(old, private=True)
+            await owner.invite(old, dave.user)
+            await boss.rename_room(old, new)
+            ev = await next_event(dave, RoomRenamed, room=old)
+            assert ev.new == new
+            joined = await dave.join(new, create=False)
+            assert joined.private and joined.room == new
+    finally:
+        await boss.close()

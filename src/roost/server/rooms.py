@@ -356,7 +356,9 @@ async def _rename(
         state.renaming.difference_update((old, new))
     announce(server, ROOM, old)
     event = RoomRenamed(room=old, new=new, by=by, reason=reason)
-    for user in sorted(room.members):
+    # Those invited but not in yet too: their invitation names the old room.
+    invited = {user for user, entry in room.people.items() if entry.invited_by}
+    for user in sorted(room.members | invited):
         _to_user(server, user, event, CONTROL)
     await record(server, by, "rename_room", f"#{old}", reason, f"to #{new}")
     return ModResult("rename_room", f"#{old}", reason, room=new)
