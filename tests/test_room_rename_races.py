@@ -197,6 +197,9 @@ async def test_a_room_renamed_on_two_nodes_at_once_is_renamed_once(cluster: Any)
             assert isinstance(errs[0], RoostError) and errs[0].code == "no_such_room"
             now = left if not isinstance(outcomes[0], BaseException) else right
             gone = right if now == left else left
+            # Told with the name that won (node a hears of a rename on node b through the bus).
+            ev = await next_event(carol, RoomRenamed, room=old)
+            assert ev.new == now
             texts = [m.text async for m in carol.history(now, after=0)]
             assert texts == ["one", "two"]
             with pytest.raises(RoostError) as err:
