@@ -13,6 +13,12 @@ all its backends'), and the nodes' together (``nodes_cpu``): what tells which
 part would saturate first.
 
     python bench/cluster.py [--peers] [--rate 2000] [--duration 4]
+        [--only one,sqlite] [--latency-only] [--repeat N]
+
+``--only`` runs some setups (``two``, ``one``, ``sqlite``; the ratios need
+``two``/``one`` with ``sqlite``), ``--latency-only`` skips the unpaced runs,
+``--repeat N`` runs the chosen latency setups N times, interleaved (one, sqlite,
+one, sqlite...), on the same engines.
 """
 
 from __future__ import annotations
@@ -84,6 +90,14 @@ class _CpuMeter:
     def stop(self) -> dict[str, float]:
         span = max(1e-9, time.monotonic() - self.t0)
         return {k: round((_tree_cpu(p) - self.cpu0[k]) / span, 2) for k, p in self.pids.items()}
+
+
+# name: (result key, nodes, on PostgreSQL + Redis)
+SETUPS: dict[str, tuple[str, int, bool]] = {
+    "two": ("two_nodes_pg_redis", 2, True),
+    "one": ("one_node_pg_redis", 1, True),
+    "sqlite": ("one_node_sqlite", 1, False),
+}
 
 
 def _run(
@@ -170,30 +184,53 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--window", type=int, default=128)
     parser.add_argument("--stamp-every", type=int, default=10)
+    parser.add_argument("--only", default="two,one,sqlite", help="setups: two,one,sqlite")
+    parser.add_argument("--latency-only", action="store_true", help="no unpaced runs")
+    parser.add_argument("--repeat", type=int, default=1, help="latency runs of each setup")
     args = parser.parse_args()
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SETUPS)
+    if unknown:
+        parser.error(f"unknown setups {sorted(unknown)}: choose from {', '.join(SETUPS)}")
     raise_fd_limit()
     results: dict[str, Any] = {"bench": "cluster", "load_before": load_average()}
     engines = start_engines()
     try:
-        for paced, kind in ((True, "latency"), (False, "throughput")):
-            results[kind] = {
-                "two_nodes_pg_redis": _brief(_run("two", args, engines, 2, paced)),
-                "one_node_pg_redis": _brief(_run("one", args, engines, 1, paced)),
-                "one_node_sqlite": _brief(_run("sqlite", args, None, 1, paced)),
-            }
+        kinds = (
+            ((True, "latency"),)
+            if args.latency_only
+            else ((True, "latency"), (False, "throughput"))
+        )
+        for paced, kind in kinds:
+            results[kind] = {}
+            for _round in range(args.repeat if paced else 1):
+                for name in only:
+                    key, nodes, pg = SETUPS[name]
+                    result = _brief(_run(name, args, engines if pg else None, nodes, paced))
+                    result["load"] = load_average()
+                    if args.repeat > 1 and paced:
+                        results[kind].setdefault(key, []).append(result)
+                    else:
+                        results[kind][key] = result
     finally:
         engines.stop()
-    lat = results["latency"]
-    base = lat["one_node_sqlite"]["latency_ms"]["p99"]
-    results["p99_two_nodes_over_sqlite"] = round(
-        lat["two_nodes_pg_redis"]["latency_ms"]["p99"] / base, 2
-    )
-    thr = results["throughput"]
-    results["pg_throughput_over_sqlite"] = round(
-        thr["one_node_pg_redis"]["deliveries_per_s"]
-        / max(1, thr["one_node_sqlite"]["deliveries_per_s"]),
-        2,
-    )
+    if args.repeat == 1:
+        lat, thr = results["latency"], results.get("throughput", {})
+        if "one_node_sqlite" in lat:
+            base = lat["one_node_sqlite"]["latency_ms"]["p99"]
+            for key, name in (
+                ("two_nodes_pg_redis", "two_nodes"),
+                ("one_node_pg_redis", "one_node"),
+            ):
+                if key in lat:
+                    ratio = round(lat[key]["latency_ms"]["p99"] / base, 2)
+                    results[f"p99_{name}_over_sqlite"] = ratio
+        if "one_node_pg_redis" in thr and "one_node_sqlite" in thr:
+            results["pg_throughput_over_sqlite"] = round(
+                thr["one_node_pg_redis"]["deliveries_per_s"]
+                / max(1, thr["one_node_sqlite"]["deliveries_per_s"]),
+                2,
+            )
     if args.peers:
         ensure_peers()
         results["ngircd_latency"] = _brief(_ngircd(args))

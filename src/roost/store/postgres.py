@@ -270,6 +270,7 @@ LIMIT $9
 """
 
 MAX_BATCH = 2048  # messages per commit
+_DB_ERRORS = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 CONNECT_TIMEOUT = 5.0  # seconds to reach the database before an operation fails
 COMMAND_TIMEOUT = 10.0  # seconds a statement may take before it fails
 
@@ -300,6 +301,9 @@ class PostgresStore(Store):
         self._answered = 0
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        # The group commit's own connection, held from the pool between batches
+        # (see _run_writer).
+        self._writer_conn: asyncpg.pool.PoolConnectionProxy | None = None
         self._closing = False
 
     # --- lifecycle -------------------------------------------------------------
@@ -379,6 +383,9 @@ class PostgresStore(Store):
                 " run `roost db migrate` first",
             )
         self._closing = False
+        # The writer's connection, warmed now rather than by the first message.
+        with contextlib.suppress(RoostError):
+            await self._run_writer(_warm)
         self._writer = asyncio.create_task(self._write_loop())
 
     async def close(self) -> None:
@@ -387,6 +394,7 @@ class PostgresStore(Store):
             self._wake.set()
             await self._writer
             self._writer = None
+        await self._release_writer()
         if self._pool is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._pool.close(), 5)
@@ -447,8 +455,47 @@ class PostgresStore(Store):
                 return await fn(conn)
         except RoostError:
             raise
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except _DB_ERRORS as exc:
             raise _as_store_error(exc) from exc
+
+    async def _run_writer(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Like _run, for the group commit: on a connection it keeps between batches.
+
+        Through _run, each batch took whichever pooled connection was on top
+        (the pool is a stack: one that a concurrent read released last), and
+        the first batch on each connection paid for preparing INSERT_BATCH
+        and introspecting its types (13 to 14 ms in which nothing committed:
+        the one-node maximum, docs/benchmarks.md). Kept, and warmed when taken, the statement is
+        prepared once; the pool's max_queries does not recycle it either.
+        One batch at a time as before, so the seq order is unchanged.
+        """
+        if self._pool is None:
+            raise RoostError(ErrorCode.STORAGE, "the store is not open")
+        conn = self._writer_conn
+        try:
+            if conn is None:
+                conn = await self._pool.acquire(timeout=CONNECT_TIMEOUT)
+                self._writer_conn = conn
+                if fn is not _warm:
+                    await _warm(conn)
+            return await fn(conn)
+        except BaseException as exc:
+            # Refused data leaves the connection as it was; anything else (it
+            # broke, timed out, was cancelled) and the next batch takes another.
+            if not isinstance(exc, asyncpg.PostgresError) or conn is None or conn.is_closed():
+                await self._release_writer(terminate=not isinstance(exc, asyncpg.PostgresError))
+            if isinstance(exc, RoostError) or not isinstance(exc, _DB_ERRORS):
+                raise
+            raise _as_store_error(exc) from exc
+
+    async def _release_writer(self, terminate: bool = False) -> None:
+        conn, self._writer_conn = self._writer_conn, None
+        if conn is None or self._pool is None:
+            return
+        with contextlib.suppress(Exception):
+            if terminate:
+                conn.terminate()  # its state is unknown: the pool replaces it
+            await self._pool.release(conn, timeout=CONNECT_TIMEOUT)
 
     async def _execute(self, sql: str, *args: Any) -> str:
         async def op(conn: asyncpg.Connection) -> str:
@@ -804,7 +851,7 @@ class PostgresStore(Store):
 
     async def _commit_batch(self, batch: list[_Pending]) -> None:
         try:
-            await self._run(lambda conn: _insert(conn, batch))
+            await self._run_writer(lambda conn: _insert(conn, batch))
             errors: list[BaseException | None] = [None] * len(batch)
         except Exception as failure:
             # Never lets the writer die: every message is answered.
@@ -814,7 +861,7 @@ class PostgresStore(Store):
                 errors = []
                 for item in batch:
                     try:
-                        await self._run(lambda conn, item=item: _insert(conn, [item]))  # type: ignore[misc]
+                        await self._run_writer(lambda conn, item=item: _insert(conn, [item]))  # type: ignore[misc]
                         errors.append(None)
                     except Exception as one:
                         errors.append(one if isinstance(one, RoostError) else _as_store_error(one))
@@ -1076,6 +1123,11 @@ async def _insert(conn: asyncpg.Connection, batch: list[_Pending]) -> None:
         seqs.sort(reverse=True)
     for rec in recs:
         rec.seq = by_room[rec.room].pop()
+
+
+async def _warm(conn: asyncpg.Connection) -> None:
+    """INSERT_BATCH of no rows: prepares it (and loads its types) on ``conn``."""
+    await conn.fetch(INSERT_BATCH, [], [], [], [], [], [], [], [], [])
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
