@@ -175,9 +175,12 @@ async def _read_room(server: Server, name: str) -> RoomRecord | None:
     rec = None
     for _ in range(READ_TRIES):
         await state.settled(name)
-        started = state.room_gen.get(name, 0)
-        rec = await server.store.get_room(name)
-        if state.room_gen.get(name, 0) == started:
+        state.rereads[name] = False
+        try:
+            rec = await server.store.get_room(name)
+        finally:
+            touched = state.rereads.pop(name, False)
+        if not touched:
             break
     return rec
 

@@ -44,12 +44,14 @@ class ServerState:
     renaming: set[str] = field(default_factory=set)
     # Requests being handled that name a room, by room: a rename waits for them.
     room_work: dict[str, set[asyncio.Future[Any]]] = field(default_factory=dict)
-    # Requests started per room, ever: a re-read of the room compares it before and after.
-    room_gen: dict[str, int] = field(default_factory=dict)
+    # Rooms being re-read from the store (roost.server.changes), each with whether
+    # a request on it started meanwhile (only while the read runs: bounded).
+    rereads: dict[str, bool] = field(default_factory=dict)
 
     def track(self, name: str, fut: asyncio.Future[Any]) -> None:
         """Count ``fut`` (a request's handler) as work on room ``name`` until it ends."""
-        self.room_gen[name] = self.room_gen.get(name, 0) + 1
+        if name in self.rereads:
+            self.rereads[name] = True
         work = self.room_work.setdefault(name, set())
         work.add(fut)
 
