@@ -161,6 +161,9 @@ async def handle_unread(server: Server, conn: ClientConnection, msg: Unread) -> 
     from roost.server.chat import require_login
 
     account = require_login(conn)
+    # The mentions of messages already acknowledged are stored first (their
+    # writes run after the message's commit, roost.server.activity.note_message).
+    await server.activity.settled()
     return await unread_of(server, account.name)
 
 
@@ -170,6 +173,7 @@ async def handle_mentions(server: Server, conn: ClientConnection, msg: Mentions)
     account = require_login(conn)
     limit = max(1, min(msg.limit, server.config.history_page))
     before = max(0.0, msg.before)
+    await server.activity.settled()  # as in handle_unread
     shown: list[Message] = []
     # Only what the user may still read: a room left since is not shown. Its
     # mentions are skipped, not counted: a page is short only at the end.
