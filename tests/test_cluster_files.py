@@ -81,7 +81,9 @@ async def test_a_stopped_node_leaves_its_uploads_and_the_sweep_ends_forgotten_on
     cluster: Any, tmp_path: Path
 ) -> None:
     shared = tmp_path / "blobs"
-    a, b = cluster(2, blob_dir=str(shared), upload_timeout=1.5)
+    # Long enough for node b's login and resume under a loaded CI machine, which
+    # must come before its sweep ends the handed-over upload (1.5 s was not).
+    a, b = cluster(2, blob_dir=str(shared), upload_timeout=4.0)
     name = unique("up")
     body = b"0123456789" * 1000
     async with logged_in(a, name, reconnect=False) as alice:
@@ -109,7 +111,7 @@ async def test_a_stopped_node_leaves_its_uploads_and_the_sweep_ends_forgotten_on
         # The one nobody resumes is swept by node b once upload_timeout has passed.
         uploads = shared / "uploads"
         assert (uploads / f"{forgotten.upload}.json").exists()
-        for _ in range(100):
+        for _ in range(200):
             if not any(uploads.iterdir()):
                 break
             await asyncio.sleep(0.1)
