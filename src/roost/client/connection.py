@@ -71,6 +71,7 @@ from roost.protocol.messages import (
     ServerHello,
     Who,
 )
+from roost.protocol.names import note_rename
 
 if TYPE_CHECKING:
     from roost.client.files import AutoAccept, Progress
@@ -88,6 +89,8 @@ TLS_PROBE_AFTER = 0.5
 MAX_AHEAD = 1_000
 # Tries of a gap fill's history read that meets a rename under way (50 ms more each time).
 RENAME_RETRIES = 5
+# What a read of a room answers while it is renamed, or once it is gone.
+RENAME_ERRORS = (ErrorCode.NO_SUCH_ROOM, ErrorCode.UNAVAILABLE)
 # Default download window: file data the server may have sent and this client not
 # yet consumed. Bounds what a chat message can wait behind in the socket buffers
 # (about 2 ms of decoding on loopback) while keeping a download's pace
@@ -412,7 +415,7 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
     def _sync_cursors(self, session: LoginResult, first: bool) -> None:
         """After a login, queue gap fills for everything missed while away."""
         for old, new in session.renamed.items():
-            self._note_renamed(old, new)
+            note_rename(self._renames, old, new)
             # Renamed while this client was away: told as if it had been here.
             if old in self.cursors:
                 self._rename(old, new)
@@ -513,7 +516,7 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
                 self._writer.write(encode(Pong(ts=msg.ts)))
             return
         if isinstance(msg, RoomRenamed):
-            self._note_renamed(msg.room, msg.new)
+            note_rename(self._renames, msg.room, msg.new)
         elif self._renames:
             room = getattr(msg, "room", None)
             now = self._renames.get(room) if isinstance(room, str) else None
@@ -550,12 +553,6 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
     def room_now(self, room: str) -> str:
         """The name room ``room`` has now, as far as this client has heard (renames)."""
         return self._renames.get(room, room)
-
-    def _note_renamed(self, old: str, new: str) -> None:
-        for earlier, now in self._renames.items():
-            if now == old:
-                self._renames[earlier] = new
-        self._renames[old] = new
 
     def _rename(self, old: str, new: str) -> None:
         """Resume state of room ``old`` is ``new``'s now (same seqs)."""
@@ -886,7 +883,7 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             except ConnectionLost:
                 return  # the reconnect queues a fresh gap fill
             except RoostError as exc:
-                if exc.code not in (ErrorCode.NO_SUCH_ROOM, ErrorCode.UNAVAILABLE):
+                if exc.code not in RENAME_ERRORS:
                     raise
                 log.warning("could not fill the gap of %s: %s", room, exc)
                 return  # deleted meanwhile: nothing more to read there
@@ -905,17 +902,15 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         """A history page of ``room`` under the name it has now (a gap queued
         before its rename notice was consumed still counts under the old one);
         a rename under way, or one this client has not heard of yet, is waited for."""
-        for attempt in range(RENAME_RETRIES):
+        for attempt in range(RENAME_RETRIES - 1):
             try:
                 return await self.history_page(self.room_now(room), after, before, limit)
             except RoostError as exc:
-                if exc.code not in (ErrorCode.NO_SUCH_ROOM, ErrorCode.UNAVAILABLE):
-                    raise
-                if attempt == RENAME_RETRIES - 1:
+                if exc.code not in RENAME_ERRORS:
                     raise
             # The rename notice may be on its way: look the name up again.
             await asyncio.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
+        return await self.history_page(self.room_now(room), after, before, limit)
 
 
 class _Closed:

@@ -42,6 +42,15 @@ def check_room(name: str) -> str:
     return norm
 
 
+def note_rename(renames: dict[str, str], old: str, new: str) -> None:
+    """Record in ``renames`` (old name -> name now) that room ``old`` is ``new``,
+    moving the earlier names of ``old`` along (chains stay one step)."""
+    for earlier, now in renames.items():
+        if now == old:
+            renames[earlier] = new
+    renames[old] = new
+
+
 def dm_key(a: str, b: str) -> str:
     """The conversation key of a direct conversation: ``@`` + the two names sorted."""
     x, y = sorted((a, b))

@@ -142,9 +142,7 @@ async def _room(server: Server, name: str, known: RoomRecord | None = None) -> N
         # Renamed on another node (its members were told from there): the room,
         # its sessions and this node's watermark take the new name.
         if room is not None and name not in state.renaming:
-            state.rename(room, rec.renamed_to)
-            server.ordering.rename(name, rec.renamed_to)
-            server.files.room_renamed(name, rec.renamed_to)
+            move_room(server, room, rec.renamed_to)
         else:
             state.note_renamed(name, rec.renamed_to)
         await _room(server, rec.renamed_to)
@@ -164,6 +162,15 @@ async def _room(server: Server, name: str, known: RoomRecord | None = None) -> N
         state.add_member(room, user)
     for user in room.members - rec.members:
         state.remove_member(room, user)
+
+
+def move_room(server: Server, room: Room, new: str) -> None:
+    """Give ``room`` the name ``new`` on this node, all in one loop turn: its
+    state and sessions, the delivery watermark and the uploads under way to it."""
+    old = room.name
+    server.state.rename(room, new)
+    server.ordering.rename(old, new)
+    server.files.room_renamed(old, new)
 
 
 async def _read_room(server: Server, name: str) -> RoomRecord | None:

@@ -57,7 +57,7 @@ from roost.server.room_access import (
     room_role,
 )
 from roost.server.sanctions import banned_text, blocked_error
-from roost.server.state import Room
+from roost.server.state import Room, being_renamed
 from roost.store.base import Account, FileRecord, StoredMessage
 
 if TYPE_CHECKING:
@@ -329,9 +329,7 @@ def post_message(
         if room is None:
             raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{key} was renamed or deleted meanwhile")
         if key in server.state.renaming:
-            raise RoostError(
-                ErrorCode.UNAVAILABLE, f"#{key} is being renamed; send again in a moment"
-            )
+            raise being_renamed(key)
 
     def publish(rec: StoredMessage) -> None:
         frame = encode(wire_message(rec))

@@ -15,7 +15,7 @@ from roost.protocol.codec import BadFrame, encode, server_decoder, to_builtins
 from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.messages import Bye, ClientHello, Error, Ok, Wire
 from roost.server.outbox import BULK, CONTROL, WRITE_HIGH, WRITE_LOW, Outbox
-from roost.server.state import room_named
+from roost.server.state import being_renamed, room_named
 
 if TYPE_CHECKING:
     from roost.server.app import Server
@@ -212,13 +212,9 @@ class ClientConnection(asyncio.Protocol):
         if (
             state.renaming
             and type(msg) not in self.server.concurrent  # reads and streams may go on
-            and room_named(msg) in state.renaming
+            and (name := room_named(msg)) in state.renaming
         ):
-            name = room_named(msg)
-            self.send_error(
-                request_id,
-                RoostError(ErrorCode.UNAVAILABLE, f"#{name} is being renamed; try again shortly"),
-            )
+            self.send_error(request_id, being_renamed(str(name)))
             return
         try:
             result = handler(self.server, self, msg)

@@ -42,7 +42,7 @@ from roost.protocol.messages import (
 from roost.protocol.names import check_room, check_user
 from roost.server.activity import OWN
 from roost.server.audit import record
-from roost.server.changes import ROOM, announce
+from roost.server.changes import ROOM, announce, move_room
 from roost.server.chat import require_login
 from roost.server.moderation import check_duration, check_reason, require_staff, span
 from roost.server.outbox import CONTROL
@@ -60,7 +60,7 @@ from roost.server.room_access import (
     room_rank,
     save_person,
 )
-from roost.server.state import Room
+from roost.server.state import Room, being_renamed
 from roost.store.base import Account
 
 if TYPE_CHECKING:
@@ -311,7 +311,7 @@ async def rename_room(server: Server, conn: ClientConnection, msg: RenameRoom) -
     if old in state.renaming:
         # Two renames of one room dispatched in the same loop turn (later ones the
         # connection refuses): each would wait for the other's request to end.
-        raise RoostError(ErrorCode.UNAVAILABLE, f"#{old} is being renamed; try again shortly")
+        raise being_renamed(old)
     if new in state.renaming or new in state.rooms:
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name #{new} is taken")
     # From here until the rename is done, requests naming either name are refused
@@ -348,10 +348,7 @@ async def _rename(
         await asyncio.sleep(0)
         await server.activity.settled()
         await server.store.rename_room(old, new)
-        # No await from here on: the node's state and ordering move at once.
-        state.rename(room, new)
-        server.ordering.rename(old, new)
-        server.files.room_renamed(old, new)
+        move_room(server, room, new)  # no await from the store's commit to here
     finally:
         state.renaming.difference_update((old, new))
     announce(server, ROOM, old)

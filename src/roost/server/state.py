@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from roost.protocol.errors import ErrorCode, RoostError
+from roost.protocol.names import note_rename
 from roost.store.base import RoomRecord, RoomUser
 
 if TYPE_CHECKING:
@@ -94,10 +96,7 @@ class ServerState:
 
     def note_renamed(self, old: str, new: str) -> None:
         """Remember that room ``old`` is ``new`` now (earlier names of it too)."""
-        for earlier, now in self.renamed.items():
-            if now == old:
-                self.renamed[earlier] = new
-        self.renamed[old] = new
+        note_rename(self.renamed, old, new)
 
     def renamed_for(self, rooms: set[str]) -> dict[str, str]:
         """The old names of ``rooms`` (a login's ``renamed``)."""
@@ -150,6 +149,11 @@ class ServerState:
                 out |= room.sessions
         out |= self.online.get(user, set())
         return out
+
+
+def being_renamed(name: str) -> RoostError:
+    """What a request on room ``name`` gets while a rename of it runs."""
+    return RoostError(ErrorCode.UNAVAILABLE, f"#{name} is being renamed; try again shortly")
 
 
 def room_named(msg: object) -> str | None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from roost.protocol.errors import ErrorCode, RoostError
+from roost.protocol.names import note_rename
 from roost.store.base import (
     Account,
     AuditRecord,
@@ -919,10 +920,7 @@ class SQLiteStore(Store):
         self._move_counters(old, new)
         self._dead.add(old)
         moved = dict(self._moved)
-        for earlier, now in moved.items():
-            if now == old:
-                self._moved[earlier] = new
-        self._moved[old] = new
+        note_rename(self._moved, old, new)
 
         def op(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT deleted FROM rooms WHERE name = ?", (old,)).fetchone()

@@ -307,12 +307,10 @@ class IrcGateway:
     def mark(self, account: str) -> dict[str, int]:
         marks = self._marks.get(account, {})
         renamed = self.server.state.renamed
-        if any(key in renamed for key in marks):
-            # Rooms renamed since: their marks (same seqs) are the new names'.
-            for old in [key for key in marks if key in renamed]:
-                seq = marks.pop(old)
-                now = renamed[old]
-                marks[now] = max(seq, marks.get(now, 0))
+        # Rooms renamed since: their marks (same seqs) are the new names'.
+        for old in [key for key in marks if key in renamed]:
+            seq = marks.pop(old)
+            marks[renamed[old]] = max(seq, marks.get(renamed[old], 0))
         return marks
 
     def remember(self, account: str, last: dict[str, int]) -> None:
