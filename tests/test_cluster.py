@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
+
 from cluster_helpers import Balancer
 from helpers import client_for, logged_in, next_event, unique
+from modhelpers import staff
 from roost.client import Message
 
 
@@ -100,3 +103,49 @@ async def test_resume_on_another_node_after_kill_9_loses_and_doubles_nothing(
             assert [m.text for m in rest] == [f"n{i}" for i in range(30)]
         finally:
             await reader.close()
+
+
+async def _waiting_on(conn: asyncpg.Connection, table: str, count: int) -> None:
+    """Until ``count`` statements of other sessions wait for a lock on ``table``."""
+    for _ in range(500):
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = $1::regclass", table
+        )
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never {count} statements waiting on {table}")
+
+
+async def test_a_join_made_while_its_node_re_reads_the_room_is_kept(cluster: Any) -> None:
+    """Node b re-reads #general for a change made on node a; a newcomer who
+    registers on b meanwhile (a default-room join) must stay a member on b,
+    though b's read began before the join's row was stored."""
+    a, b = cluster(2)
+    boss = await staff(a)
+    lock = await asyncpg.connect(a.config["store"])
+    try:
+        async with logged_in(a) as sender:
+            tx = lock.transaction()
+            await tx.start()
+            # Every statement on the members table waits: b's re-read, then b's join.
+            await lock.execute("LOCK TABLE members IN ACCESS EXCLUSIVE MODE")
+            await boss.set_topic("general", "re-read me")
+            await _waiting_on(lock, "members", 1)
+            newcomer = client_for(b, unique("new"))
+            joining = asyncio.ensure_future(newcomer.start())
+            await _waiting_on(lock, "members", 2)
+            await tx.rollback()
+            await asyncio.wait_for(joining, 10)
+            try:
+                await asyncio.sleep(0.3)  # b applies its re-read
+                sent = await sender.send("general", "after the re-read")
+                ev = await next_event(newcomer, Message, text="after the re-read")
+                assert ev.seq == sent.seq
+                rooms = {r.name: r for r in await newcomer.rooms()}
+                assert rooms["general"].joined
+            finally:
+                await newcomer.close()
+    finally:
+        await lock.close()
+        await boss.close()

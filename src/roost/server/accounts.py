@@ -206,7 +206,7 @@ async def close_account(
     if status == DELETED:
         for room in sorted(server.state.rooms_of.get(target.name, ())):
             server.state.remove_member(server.state.rooms[room], target.name)
-            await server.store.remove_member(room, target.name)
+            await server.state.tracked(room, server.store.remove_member(room, target.name))
     # The other nodes re-read the account and end its sessions there (changes._account).
     announce(server, ACCOUNT, target.name)
     code = str(ErrorCode.DISABLED) if status == DISABLED else DELETED

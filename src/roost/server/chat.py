@@ -150,7 +150,7 @@ async def join_default_rooms(server: Server, name: str) -> None:
         room = server.state.rooms.get(room_name)
         if room is not None:
             server.state.add_member(room, name)
-            await server.store.add_member(room_name, name)
+            await server.state.tracked(room_name, server.store.add_member(room_name, name))
             announce(server, ROOM, room_name)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.names import note_rename
@@ -12,6 +13,8 @@ from roost.store.base import RoomRecord, RoomUser
 
 if TYPE_CHECKING:
     from roost.server.connection import ClientConnection
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True, eq=False)
@@ -63,6 +66,16 @@ class ServerState:
                 del self.room_work[name]
 
         fut.add_done_callback(done)
+
+    def tracked(self, name: str, write: Awaitable[T]) -> asyncio.Future[T]:
+        """Run ``write``, a store write of room ``name`` that no request naming
+        the room makes (a default-room join at registration, the memberships of
+        a deleted account), as work on the room (``track``): a re-read of the
+        room begun before it is stored is read again rather than applied,
+        which would undo the change on this node (roost.server.changes)."""
+        fut = asyncio.ensure_future(write)
+        self.track(name, fut)
+        return fut
 
     async def settled(self, name: str, besides: object = None) -> None:
         """Wait until every request on room ``name`` started before the call has
