@@ -16,7 +16,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from common import (
+    HOST,
     IRC_MSG,
+    PASSWORD,
     ROOST_ERR,
     ROOST_GAP,
     ROOST_MSG,
@@ -36,6 +38,7 @@ from common import (
     sample_timeline,
     stamped_text,
 )
+from roost.client import Client, Message
 from roost.protocol.codec import encode
 from roost.protocol.messages import Send
 
@@ -63,7 +66,8 @@ class RoomLoad:
     irc_port: int = 0  # roost: the receivers connect to this IRC gateway port instead
     # roost: several nodes of one cluster; receiver and sender i connect to ports[i % n]
     ports: tuple[int, ...] = ()
-    # "ws": receivers come through the web gateway's WebSocket on web_port (bench/web.py)
+    # "ws": receivers come through the web gateway's WebSocket on web_port (bench/web.py);
+    # "sdk": each receiver is a roost.client.Client reading events() (bench/sdk_receive.py)
     receivers_over: str = "tcp"
     web_port: int = 0
 
@@ -78,6 +82,8 @@ async def _connect_receivers(load: RoomLoad, first: int, count: int) -> list[Cou
         stamps = bool(load.stamp_every) and i % load.stamp_every == 0
         # At a paced rate the receivers that do not measure read in batches.
         lazy = load.rate > 0 and not stamps
+        if load.system == "roost" and load.receivers_over == "sdk":
+            return await sdk_counter(load.port_for(i), f"{load.prefix}r{i}")
         if load.system == "roost" and load.receivers_over == "ws":
             from wsclient import ws_counter
 
@@ -140,9 +146,40 @@ async def receiver_worker(pipe: Connection, load: RoomLoad, first: int, count: i
             )
             lazy.cancel()
             for c in counters:
-                if c.transport is not None:
+                if isinstance(c, SdkCounter):
+                    await c.close()
+                elif c.transport is not None:
                     c.transport.close()
             return
+
+
+class SdkCounter(Counter):
+    """A receiver that is the real SDK: a ``Client`` whose ``events()`` is read to
+    the end, counting the room's messages (what an application sees, in order,
+    gaps filled from history), not bytes on the wire."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(ROOST_MSG)
+        self.client = client
+        self.task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for ev in self.client.events():
+                if type(ev) is Message and ev.room == ROOST_ROOM:
+                    self.count += 1
+        finally:
+            self.closed = True
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await self.client.close()
+
+
+async def sdk_counter(port: int, user: str) -> SdkCounter:
+    client = Client(HOST, port, user, PASSWORD, register=True)
+    await client.start()
+    return SdkCounter(client)
 
 
 class PipelineSender(Counter):
@@ -290,7 +327,8 @@ def run_room_load(
     ``on_sent`` as they have all finished (before the deliveries drain).
     With ``server_pid``, the server's CPU use while the senders run is reported.
     """
-    cpu0 = cpu1 = clients0 = clients1 = 0.0
+    cpu0 = cpu1 = clients0 = clients1 = receivers0 = receivers1 = 0.0
+    sent_done = drained = 0.0
     workers = Workers()
     try:
         per = -(-load.receivers // load.receiver_procs)
@@ -299,6 +337,7 @@ def run_room_load(
             recv_pipes.append(
                 workers.start(receiver_worker, load, first, min(per, load.receivers - first))
             )
+        n_recv_procs = len(workers.procs)
         send_pipe = workers.start(sender_worker, load, 0, load.senders)
         workers.gather(timeout=120)
         time.sleep(settle)  # presence and join notices of the setup die down
@@ -306,7 +345,9 @@ def run_room_load(
         workers.gather(recv_pipes)
         workers.send("go", [send_pipe])
         pids = [p.pid for p in workers.procs if p.pid is not None]
+        recv_pids = [p.pid for p in workers.procs[:n_recv_procs] if p.pid is not None]
         clients0 = sum(cpu_seconds(pid) for pid in pids)
+        receivers0 = sum(cpu_seconds(pid) for pid in recv_pids)
         if server_pid is not None:
             cpu0 = cpu_seconds(server_pid)
         if on_go is not None:
@@ -317,9 +358,13 @@ def run_room_load(
         if server_pid is not None:
             cpu1 = cpu_seconds(server_pid)
         clients1 = sum(cpu_seconds(pid) for pid in pids)
-        # Wait until deliveries stop growing (bounded).
+        receivers1 = sum(cpu_seconds(pid) for pid in recv_pids)
+        # Wait until deliveries stop growing (bounded): how long the receivers
+        # take to catch up once the senders are done tells whether they kept up.
         last = -1
-        deadline = time.monotonic() + 15
+        sent_done = time.monotonic()
+        drained = sent_done
+        deadline = sent_done + 15
         while time.monotonic() < deadline:
             time.sleep(0.25)
             workers.send("poll", recv_pipes)
@@ -327,6 +372,7 @@ def run_room_load(
             if now == last:
                 break
             last = now
+            drained = time.monotonic()
         workers.send("stop", recv_pipes)
         recv = workers.gather(recv_pipes)
     finally:
@@ -355,6 +401,10 @@ def run_room_load(
     }
     span = max(1e-9, (sent["t1"] - sent["t0"]) / 1e9)
     out["clients_cpu"] = round((clients1 - clients0) / span, 2)
+    out["receivers_cpu"] = round((receivers1 - receivers0) / span, 2)
+    # Seconds the deliveries kept growing after the last send was acknowledged
+    # (within the 0.25 s polling step; 0 means caught up at the first look).
+    out["catch_up_s"] = round(drained - sent_done, 2)
     if server_pid is not None:
         out["server_cpu"] = round((cpu1 - cpu0) / span, 2)
         # Server CPU time per delivery: less sensitive to a busy machine than rates.

@@ -8,9 +8,12 @@ more than ``max_frame + HEADER_SIZE`` bytes of one frame.
 
 from __future__ import annotations
 
+import struct
+
 from roost.protocol.errors import ErrorCode, ProtocolError
 
 HEADER_SIZE = 4
+_read_header = struct.Struct(">I").unpack_from
 DEFAULT_MAX_FRAME = 256 * 1024
 # No frame may announce more than this even if both sides agree; keeps the
 # header check meaningful and prevents 4 GiB allocations.
@@ -79,15 +82,20 @@ class FrameDecoder:
 
     def _feed_fresh(self, view: memoryview) -> list[bytes]:
         out: list[bytes] = []
+        append = out.append
         pos = 0
         end = len(view)
+        limit = self.max_frame
+        # The loop a client runs once per received frame (a million a second
+        # at full fan-out): struct reads the header in place, no slice object.
         while end - pos >= HEADER_SIZE:
-            need = int.from_bytes(view[pos : pos + HEADER_SIZE], "big")
-            self._check(need)
+            (need,) = _read_header(view, pos)
+            if need > limit:
+                self._check(need)
             if end - pos - HEADER_SIZE < need:
                 break
             pos += HEADER_SIZE
-            out.append(bytes(view[pos : pos + need]))
+            append(bytes(view[pos : pos + need]))
             pos += need
         if pos < end:
             rest = view[pos:]
