@@ -82,6 +82,11 @@ T = TypeVar("T")
 # Events held for a consumer that is not reading; past this, live messages are
 # dropped and refetched from history, so client memory stays bounded.
 MAX_QUEUED_EVENTS = 10_000
+# Queued events past which the reader lets a waiting events() consumer run
+# before it decodes more: one read can bring more messages than the queue
+# holds (a client that fell behind reads megabytes at once), and dropping
+# them to refetch from history costs more than reading them in turns.
+YIELD_EVENTS = MAX_QUEUED_EVENTS // 4
 # A plain client whose server sends no hello for this long asks whether it speaks TLS.
 TLS_PROBE_AFTER = 0.5
 # Messages of one conversation passed on ahead of earlier, less important ones
@@ -194,6 +199,7 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._events: deque[Any] = deque()
         self._event_ready = asyncio.Event()
+        self._event_waiters = 0  # events() consumers waiting for the next event
         self._dropped: dict[str, int] = {}  # room -> highest seq dropped locally
         # Renamed rooms as this client heard of them (old name -> name now), on
         # arrival; the cursors move later, when the notice is consumed.
@@ -471,6 +477,8 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
                     break
                 for msg in decoder.feed(data):
                     self._on_message(msg)
+                    if len(self._events) >= YIELD_EVENTS and self._event_waiters:
+                        await asyncio.sleep(0)
         except RoostError as exc:
             reason = exc.message
         except (OSError, ConnectionError) as exc:
@@ -812,7 +820,11 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
                     self._push_event(Gap(room=room, after=self.cursors.get(room, 0), upto=upto))
                     break
                 self._event_ready.clear()
-                await self._event_ready.wait()
+                self._event_waiters += 1
+                try:
+                    await self._event_ready.wait()
+                finally:
+                    self._event_waiters -= 1
             ev = self._events.popleft()
             if type(ev) is Message:
                 # The next message of a conversation in order (most of them):
