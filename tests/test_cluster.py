@@ -11,6 +11,7 @@ from cluster_helpers import Balancer
 from helpers import client_for, logged_in, next_event, unique
 from modhelpers import staff
 from roost.client import Message
+from roost.protocol.messages import Presence
 
 
 async def _collect(client: Any, room: str, count: int, timeout: float = 20.0) -> list[Message]:
@@ -149,3 +150,42 @@ async def test_a_join_made_while_its_node_re_reads_the_room_is_kept(cluster: Any
     finally:
         await lock.close()
         await boss.close()
+
+
+async def _who_once_online(client: Any, room: str, user: str) -> Any:
+    """``who`` of the room once it shows ``user`` online (a node learns of the
+    sessions on another from that node's next heartbeat: within a second)."""
+    for _ in range(40):
+        members = {m.user: m for m in await client.who(room)}
+        if members[user].online:
+            return members[user]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{user} never shown online")
+
+
+async def test_away_set_on_one_node_shows_in_who_on_another(cluster: Any) -> None:
+    """Away is a state of the online user, kept in memory: every node learns it
+    through the bus, and forgets it when the user's last session ends."""
+    a, b = cluster(2)
+    user, room = unique("aw"), unique("room")
+    on_a = client_for(a, user, reconnect=False)
+    await on_a.start()
+    async with logged_in(b) as watcher:
+        await on_a.join(room)
+        await watcher.join(room)
+        await on_a.set_away("lunch")
+        ev = await next_event(watcher, Presence, user=user, away=True)
+        assert ev.reason == "lunch"
+        seen = await _who_once_online(watcher, room, user)
+        assert seen.away and seen.reason == "lunch"
+        await on_a.back()
+        await next_event(watcher, Presence, user=user, away=False)
+        assert not (await _who_once_online(watcher, room, user)).away
+        await on_a.set_away("gone home")
+        await next_event(watcher, Presence, user=user, away=True)
+        await on_a.close()
+        await next_event(watcher, Presence, user=user, online=False)
+        # Back later through the watcher's node: online, and not away any more.
+        async with logged_in(b, user, register=False):
+            await next_event(watcher, Presence, user=user, online=True)
+            assert not (await _who_once_online(watcher, room, user)).away

@@ -95,7 +95,23 @@ class Activity:
 
     def went_offline(self, user: str) -> None:
         """A user with no session left is no longer away (away is a state of the online)."""
-        self.away.pop(user, None)
+        if self.away.pop(user, None) is not None:
+            self.announce_away(user)
+
+    def announce_away(self, user: str) -> None:
+        """Tell the other nodes of a cluster the user's away state (not stored: it
+        lives as long as the user's sessions, in every node's memory)."""
+        from roost.server.changes import AWAY, announce
+
+        reason = self.away.get(user)
+        announce(self.server, AWAY, user, "-" if reason is None else "+" + reason)
+
+    def away_elsewhere(self, user: str, detail: str) -> None:
+        """Another node's user went away (detail "+reason") or came back ("-")."""
+        if detail.startswith("+"):
+            self.away[user] = detail[1:]
+        else:
+            self.away.pop(user, None)
 
     def presence(self, user: str, online: bool) -> Presence:
         reason = self.away.get(user)
@@ -205,6 +221,10 @@ def handle_away(server: Server, conn: ClientConnection, msg: SetAway) -> dict[st
         activity.away.pop(account.name, None)
     now = activity.away.get(account.name)
     if now != was:  # announced once per change, like online/offline
+        # The other nodes first: the bus applies a change before the events
+        # of its batch, so a reader there who sees the presence event finds
+        # the same state in `who`.
+        activity.announce_away(account.name)
         server.publish_presence(account.name, True)
     return {"away": msg.away, "reason": now or ""}
 

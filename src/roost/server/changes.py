@@ -34,6 +34,7 @@ ROOM = "room"  # key: room name (the room, its members)
 SANCTIONS = "sanctions"  # key: kind (blocks, mutes, bans are re-read together)
 KICK = "kick"  # key: user name, detail: what the user is told
 SPENT = "spent"  # key: user name, detail: "messages bytes" sent through the announcing node
+AWAY = "away"  # key: user name, detail: "+" and the reason (away), or "-" (back, or offline)
 READ_TRIES = 5  # re-reads of a room while requests here keep changing it
 
 
@@ -59,6 +60,9 @@ class Changes:
             return
         if change.topic == SPENT:
             self.server.protection.spent_elsewhere(change.key, change.detail)
+            return
+        if change.topic == AWAY:
+            self.server.activity.away_elsewhere(change.key, change.detail)
             return
         try:
             await apply(self.server, change)
