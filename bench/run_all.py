@@ -33,6 +33,8 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("durability", []),
     # Issue 13's client mix from a generator written from docs/protocol.md alone.
     ("outside", []),
+    # One SDK process with 100 sessions against 100 byte counters in one process.
+    ("sdk_receive", []),
 ]
 
 Getter = Callable[[dict[str, Any]], float | None]
@@ -158,6 +160,16 @@ ROWS: list[tuple[str, str, Getter, str, Getter, str, str, str]] = [
         _get("roost", "fanout", "deliveries_per_s"),
         "InspIRCd",
         _get("inspircd", "fanout", "deliveries_per_s"),
+        "/s",
+        "ratio >= 1",
+        "higher",
+    ),
+    (
+        "SDK: deliveries/s one SDK process takes at 1 M/s offered",
+        "sdk_receive",
+        _get("sdk_paced", "deliveries_per_s"),
+        "byte counters",
+        _get("tcp_paced", "deliveries_per_s"),
         "/s",
         "ratio >= 1",
         "higher",
