@@ -62,7 +62,7 @@ from roost.server.room_access import (
     save_person,
 )
 from roost.server.state import Room, being_renamed
-from roost.store.base import Account
+from roost.store.base import Account, RoomUser
 
 if TYPE_CHECKING:
     from roost.server.app import Server
@@ -285,14 +285,18 @@ async def delete_room(server: Server, conn: ClientConnection, msg: DeleteRoom) -
             ErrorCode.BAD_REQUEST, f"#{room.name} is a default room (config default_rooms)"
         )
     reason = check_reason(msg.reason)
-    members = sorted(room.members)
-    for user in members:
+    # Read before the delete: the store drops a deleted room's members and invitations.
+    members, invited = await _told_of_change(server, room, room.name, "before its deletion")
+    if server.state.rooms.get(room.name) is not room:  # another delete here, meanwhile
+        raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room.name} was deleted meanwhile")
+    for user in sorted(room.members):
         server.state.remove_member(room, user)
     server.state.rooms.pop(room.name, None)
     await server.store.delete_room(room.name)
     announce(server, ROOM, room.name)
     event = RoomDeleted(room=room.name, by=account.name, reason=reason)
-    for user in members:
+    # Those invited but not in yet too: their invitation goes with the room.
+    for user in sorted(members | invited):
         _to_user(server, user, event, CONTROL)
     await record(
         server, account.name, "delete_room", f"#{room.name}", reason, f"{len(members)} members"
@@ -354,35 +358,43 @@ async def _rename(
         move_room(server, room, new)  # no await from the store's commit to here
     finally:
         state.renaming.difference_update((old, new))
-    told = await _told_of_rename(server, room, new)
+    members, invited = await _told_of_change(server, room, new, "after its rename")
     announce(server, ROOM, old)
     event = RoomRenamed(room=old, new=new, by=by, reason=reason)
-    for user in sorted(told):
+    # Those invited but not in yet too: their invitation names the old room.
+    for user in sorted(members | invited):
         _to_user(server, user, event, CONTROL)
     await record(server, by, "rename_room", f"#{old}", reason, f"to #{new}")
     return ModResult("rename_room", f"#{old}", reason, room=new)
 
 
-async def _told_of_rename(server: Server, room: Room, new: str) -> set[str]:
-    """Who gets the notice of ``room``'s rename to ``new``: its members
-    and those invited but not in yet (their invitation names the old room), as
-    this node knows them and as the store holds them. In a cluster a join or an
-    invitation made on another node reaches this node's memory only when its
-    re-read of the room is applied (roost.server.changes), and a re-read that a
-    request on the room overtook, this rename's own included, is read again
-    after it: its member would not be told (seen: one cross-node rename test
-    in four lost the notice on the other node)."""
-    told = set(room.members)
-    told.update(user for user, entry in room.people.items() if entry.invited_by)
+async def _told_of_change(
+    server: Server, room: Room, name: str, when: str
+) -> tuple[set[str], set[str]]:
+    """Who must be told of a change to ``room`` (its rename, its deletion): its
+    members, and those invited but not in yet, as the store holds them under
+    ``name`` and as this node knows them (its memory taken after the read). In a
+    cluster a join or an invitation made on another node reaches this node's
+    memory only when its re-read of the room is applied (roost.server.changes),
+    and a re-read that a request on the room overtook, this change's own
+    included, is read again after it: its member would not be told (seen: one
+    cross-node rename test in four lost the notice on the other node). ``when``
+    says, for the warning, when the store was read; if it cannot be read, the
+    notice goes to those this node knows of."""
+    people: list[dict[str, RoomUser]] = []
+    members: set[str] = set()
     try:
-        rec = await server.store.get_room(new)
-    except Exception as exc:  # the rename is stored: tell whom this node knows of
-        log.warning("could not read #%s after its rename: %s", new, exc)
-        return told
-    if rec is not None:
-        told |= rec.members
-        told.update(user for user, entry in rec.people.items() if entry.invited_by)
-    return told
+        rec = await server.store.get_room(name)
+    except Exception as exc:
+        log.warning("could not read #%s %s: %s", name, when, exc)
+    else:
+        if rec is not None:
+            members |= rec.members
+            people.append(rec.people)
+    members |= room.members
+    people.append(room.people)
+    invited = {user for held in people for user, entry in held.items() if entry.invited_by}
+    return members, invited
 
 
 def check_room_mute(server: Server, conn: ClientConnection, msg: object) -> None:
