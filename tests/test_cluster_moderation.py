@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+import asyncpg
 import pytest
 
 from helpers import client_for, logged_in, next_event, unique
@@ -346,5 +347,46 @@ async def test_a_sliding_count_that_lands_on_the_threshold_again_warns_once(
                 await asyncio.sleep(0.6)
             warned = [e for e in await boss.audit() if e.actor == "(auto)" and e.target == name]
             assert [e.action for e in warned] == ["warn"], warned
+    finally:
+        await boss.close()
+
+
+async def test_room_moderation_of_a_member_this_node_has_not_heard_of_yet(
+    cluster: Any, pg_dsn: str
+) -> None:
+    """A join made on another node reaches a node's memory a few ms later (the
+    bus's change and a re-read), or after an outage of Redis: a moderator there
+    who acts on that member meanwhile is not told `not_a_member`, the store is
+    asked first. The join is written behind node a's back, so a never hears of it."""
+    a, b = cluster(2)
+    room, alice = unique("den"), unique("alice")
+    boss = await staff(a, unique("boss"))
+    try:
+        async with logged_in(a) as carol:
+            await carol.join(room)
+            async with logged_in(b, alice):
+                pass
+            db = await asyncpg.connect(pg_dsn)
+            try:
+                await db.execute('INSERT INTO members (room, "user") VALUES ($1, $2)', room, alice)
+            finally:
+                await db.close()
+            b.restart()  # node b reads the join at its start; node a does not know it
+            async with logged_in(b, alice, register=False) as on_b:
+                assert on_b.session is not None and room in on_b.session.rooms
+                res = await boss.room_mute(room, alice, 60, "hush")
+                assert res.target == alice
+                with pytest.raises(RoostError) as err:
+                    await on_b.send(room, "still talking")
+                assert err.value.code == "muted"
+                await boss.set_room_role(room, alice, "moderator")
+                await boss.room_kick(room, alice, "out")
+                ev = await next_event(on_b, Left, room=room, user=alice)
+                assert ev.by == boss.user
+            # Someone who is in no such room, in memory or in the store, is still refused.
+            async with logged_in(b) as eve:
+                with pytest.raises(RoostError) as err:
+                    await boss.room_mute(room, eve.user, 60)
+                assert err.value.code == "not_a_member"
     finally:
         await boss.close()

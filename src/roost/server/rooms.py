@@ -102,6 +102,29 @@ async def _target(server: Server, room: Room, actor: Account, name: str, what: s
     return account
 
 
+async def _require_member(server: Server, room: Room, user: str, invited_too: bool = False) -> None:
+    """Refuse an action on ``user`` (not_a_member) unless a member of ``room``
+    or, with ``invited_too``, invited to it. A join made on another node a
+    moment ago reaches this node's memory with the bus's change and a re-read
+    (a few ms, or after an outage of Redis): the store, which holds the truth,
+    is asked before refusing."""
+
+    def known() -> bool:
+        return user in room.members or (
+            invited_too and bool(room.people.get(user, NOBODY).invited_by)
+        )
+
+    if known():
+        return
+    rec = await server.store.get_room(room.name)
+    if rec is not None and not rec.deleted and not rec.renamed_to and user in rec.members:
+        if user not in room.members:
+            server.state.add_member(room, user)
+        return
+    if not known():
+        raise RoostError(ErrorCode.NOT_A_MEMBER, f"{user} is not in #{room.name}")
+
+
 def _to_room(server: Server, room: Room, event: Wire) -> None:
     server.bus.publish(Envelope(room.name, 0, NORMAL, encode(event)))
 
@@ -192,8 +215,7 @@ async def set_room_role(server: Server, conn: ClientConnection, msg: SetRoomRole
     if msg.role not in ROOM_ROLES:
         raise RoostError(ErrorCode.BAD_REQUEST, "a room role is owner, moderator or member")
     target = await _target(server, room, account, msg.user, "change the room role of")
-    if target.name not in room.members:
-        raise RoostError(ErrorCode.NOT_A_MEMBER, f"{target.name} is not in #{room.name}")
+    await _require_member(server, room, target.name)
     entry = person(room, target.name)
     entry.role = "" if msg.role == MEMBER else msg.role
     await save_person(server, room, target.name, entry)
@@ -213,9 +235,7 @@ async def room_kick(server: Server, conn: ClientConnection, msg: RoomKick) -> Mo
     _require_rank(room, account, 2, "put people out")
     target = await _target(server, room, account, msg.user, "put out")
     reason = check_reason(msg.reason)
-    invited = bool(room.people.get(target.name, NOBODY).invited_by)
-    if target.name not in room.members and not invited:
-        raise RoostError(ErrorCode.NOT_A_MEMBER, f"{target.name} is not in #{room.name}")
+    await _require_member(server, room, target.name, invited_too=True)
     quiet = server.is_quiet(room)
     if target.name in room.members:
         server.state.remove_member(room, target.name)
@@ -237,8 +257,7 @@ async def room_mute(server: Server, conn: ClientConnection, msg: RoomMute) -> Mo
     room = _room_of(server, account, msg.room)
     _require_rank(room, account, 2, "mute people")
     target = await _target(server, room, account, msg.user, "mute")
-    if target.name not in room.members:
-        raise RoostError(ErrorCode.NOT_A_MEMBER, f"{target.name} is not in #{room.name}")
+    await _require_member(server, room, target.name)
     duration, reason = check_duration(msg.duration), check_reason(msg.reason)
     entry = person(room, target.name)
     entry.mute_expires = time.time() + duration if duration > 0 else 0.0
