@@ -277,3 +277,14 @@ async def test_events_about_a_message_are_stored_with_kind_ref_and_reply_to(stor
         ("react", 1, 0),
         ("react", 2, 0),
     ]
+
+
+async def test_a_deleted_room_takes_no_members(store: Store) -> None:
+    assert await store.create_room("gone", "ann", 1.0)
+    await store.add_member("gone", "ann")
+    await store.delete_room("gone")
+    with pytest.raises(RoostError) as err:
+        await store.add_member("gone", "bob")
+    assert err.value.code == "no_such_room"
+    rec = await store.get_room("gone")
+    assert rec is not None and rec.deleted and rec.members == set()

@@ -67,3 +67,40 @@ async def test_three_nodes_writing_one_room_get_distinct_gapless_seqs(pg_dsn: st
     finally:
         for node in nodes:
             await node.close()
+
+
+async def test_a_join_waiting_on_a_delete_of_its_room_adds_no_member(pg_dsn: str) -> None:
+    """A join on one node whose member row waits for another node's delete of
+    the room (holding the room's row) takes the delete's outcome: no_such_room,
+    and no member row outlives the room."""
+    store = PostgresStore(pg_dsn)
+    await store.migrate()
+    await store.open()
+    other = await asyncpg.connect(pg_dsn)
+    try:
+        assert await store.create_room("doomed", "ann", 1.0)
+        tx = other.transaction()
+        await tx.start()
+        # What PostgresStore.delete_room does on the other node, held open.
+        await other.execute("SELECT 1 FROM rooms WHERE name = 'doomed' FOR UPDATE")
+        join = asyncio.ensure_future(store.add_member("doomed", "bob"))
+        for _ in range(200):
+            waiting = await other.fetchval(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                " WHERE NOT l.granted AND c.relname = 'rooms'"
+            )
+            if waiting or join.done():
+                break
+            await asyncio.sleep(0.01)
+        assert not join.done()  # it waits for the delete
+        await other.execute("DELETE FROM members WHERE room = 'doomed'")
+        await other.execute("UPDATE rooms SET deleted = true WHERE name = 'doomed'")
+        await tx.commit()
+        with pytest.raises(RoostError) as err:
+            await join
+        assert err.value.code == ErrorCode.NO_SUCH_ROOM
+        rows = await other.fetchval("SELECT count(*) FROM members WHERE room = 'doomed'")
+        assert rows == 0
+    finally:
+        await other.close()
+        await store.close()

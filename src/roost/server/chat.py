@@ -376,7 +376,12 @@ async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:
         if not created:
             check_may_join(room, account)
         server.state.add_member(room, account.name)
-        await server.store.add_member(name, account.name)
+        try:
+            await server.store.add_member(name, account.name)
+        except RoostError:
+            # Deleted meanwhile (on another node, say), or the store is away.
+            server.state.remove_member(room, account.name)
+            raise
         if created:
             await made_by(server, room, account.name)
         await joined_by_invitation(server, room, account.name)

@@ -296,7 +296,12 @@ class Store(abc.ABC):
         """Every renamed room's old name with the name it has now (chains followed)."""
 
     @abc.abstractmethod
-    async def add_member(self, room: str, user: str) -> None: ...
+    async def add_member(self, room: str, user: str) -> None:
+        """Make ``user`` a member of ``room`` (under its current name, if renamed).
+
+        Raises RoostError(no_such_room) if the room was deleted, also by a
+        delete committed while this waited for it: no member row outlives it.
+        """
 
     @abc.abstractmethod
     async def remove_member(self, room: str, user: str) -> None: ...

@@ -802,11 +802,25 @@ class PostgresStore(Store):
         return {r["name"]: r["renamed_to"] for r in rows}
 
     async def add_member(self, room: str, user: str) -> None:
-        await self._execute(
-            f'INSERT INTO members (room, "user") VALUES ({_now("$1")}, $2) ON CONFLICT DO NOTHING',
-            room,
-            user,
-        )
+        async def op(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                # The room's row first, locked: a delete or rename that holds it is
+                # waited for, and its outcome read (a read-committed statement that
+                # waited on a row lock sees the row as committed). One statement with
+                # _now() would check a delete against its own older snapshot.
+                row = await conn.fetchrow(
+                    "SELECT deleted, renamed_to FROM rooms WHERE name = $1 FOR KEY SHARE", room
+                )
+                if row is not None and row["deleted"] and not row["renamed_to"]:
+                    raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was deleted")
+                now = row["renamed_to"] if row is not None and row["renamed_to"] else room
+                await conn.execute(
+                    'INSERT INTO members (room, "user") VALUES ($1, $2) ON CONFLICT DO NOTHING',
+                    now,
+                    user,
+                )
+
+        await self._run(op)
 
     async def remove_member(self, room: str, user: str) -> None:
         await self._execute(

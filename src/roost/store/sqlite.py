@@ -978,6 +978,8 @@ class SQLiteStore(Store):
 
     async def add_member(self, room: str, user: str) -> None:
         room = self._moved.get(room, room)
+        if room in self._dead:  # deleted (a renamed room's old name is in _moved)
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was deleted")
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT OR IGNORE INTO members (room, user) VALUES (?, ?)", (room, user))
