@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 from typing import Any
 
+import asyncpg
+
 from conftest import RunningServer
 
 
@@ -66,3 +68,24 @@ async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
     finally:
         with contextlib.suppress(Exception):
             dst.close()
+
+
+async def behind_their_back(
+    dsn: str, room: str, members: tuple[str, ...] = (), invited: dict[str, str] | None = None
+) -> None:
+    """Write memberships of ``room`` (and invitations, invitee -> inviter) straight
+    into PostgreSQL: no node hears of them until it reads the room again (a
+    restart, or the bus's change of another write)."""
+    db = await asyncpg.connect(dsn)
+    try:
+        for user in members:
+            await db.execute('INSERT INTO members (room, "user") VALUES ($1, $2)', room, user)
+        for user, by in (invited or {}).items():
+            await db.execute(
+                'INSERT INTO room_users (room, "user", invited_by) VALUES ($1, $2, $3)',
+                room,
+                user,
+                by,
+            )
+    finally:
+        await db.close()

@@ -6,9 +6,9 @@ import asyncio
 import time
 from typing import Any
 
-import asyncpg
 import pytest
 
+from cluster_helpers import behind_their_back
 from helpers import client_for, logged_in, next_event, unique
 from modhelpers import Recorder, audit_until, staff
 from roost.client import Bye, Invited, Left, Presence, RoomChanged, RoostError
@@ -366,11 +366,7 @@ async def test_room_moderation_of_a_member_this_node_has_not_heard_of_yet(
             await carol.join(room)
             async with logged_in(b, alice):
                 pass
-            db = await asyncpg.connect(pg_dsn)
-            try:
-                await db.execute('INSERT INTO members (room, "user") VALUES ($1, $2)', room, alice)
-            finally:
-                await db.close()
+            await behind_their_back(pg_dsn, room, (alice,))
             b.restart()  # node b reads the join at its start; node a does not know it
             async with logged_in(b, alice, register=False) as on_b:
                 assert on_b.session is not None and room in on_b.session.rooms

@@ -7,9 +7,9 @@ import contextlib
 import time
 from typing import Any
 
-import asyncpg
 import pytest
 
+from cluster_helpers import behind_their_back
 from helpers import logged_in, next_event, pause_reading, resume_reading, unique
 from modhelpers import staff
 from roost.client import Message, RoomRenamed, RoostError
@@ -232,17 +232,7 @@ async def test_members_this_node_has_not_heard_of_yet_are_told_of_the_rename(
                     pass
             # A join and an invitation that node a has not heard of: written to the
             # store behind its back, then node b reads them at its start.
-            db = await asyncpg.connect(pg_dsn)
-            try:
-                await db.execute('INSERT INTO members (room, "user") VALUES ($1, $2)', old, alice)
-                await db.execute(
-                    'INSERT INTO room_users (room, "user", invited_by) VALUES ($1, $2, $3)',
-                    old,
-                    dave,
-                    carol.user,
-                )
-            finally:
-                await db.close()
+            await behind_their_back(pg_dsn, old, (alice,), {dave: carol.user})
             b.restart()
             async with (
                 logged_in(b, alice, register=False) as on_b,
