@@ -13,7 +13,14 @@ from cluster_helpers import Balancer
 from files_helpers import MiB, make_file, sha256
 from helpers import client_for, logged_in, next_event, unique
 from roost.client import Message, RoostError
-from roost.protocol.messages import FileResult, Put, Upload, UploadDone, UploadResult
+from roost.protocol.messages import (
+    FileResult,
+    Put,
+    Upload,
+    UploadCancel,
+    UploadDone,
+    UploadResult,
+)
 from test_files_resume import cut_once_at
 
 
@@ -154,3 +161,111 @@ async def test_a_node_dropping_an_upload_it_handed_over_leaves_the_new_holders_f
         assert done.file.size == len(body)
         saved = await on_b.download(done.file.id, tmp_path / "copy.bin")
         assert saved.read_bytes() == body
+
+
+def _live_tickets(shared: Path, upload_id: str = "*") -> list[str]:
+    return sorted(p.name for p in (shared / "uploads").glob(f"{upload_id}.*.live"))
+
+
+async def test_an_upload_whose_node_was_killed_resumes_on_another(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """kill -9: the node writes no ticket. Its live ticket names it; once the bus
+    counts it dead, the other node takes the upload over from the part file."""
+    shared = tmp_path / "blobs"
+    nodes = cluster(2, blob_dir=str(shared), max_file_size=64 * MiB, user_quota=256 * MiB)
+    data = make_file(tmp_path / "big.bin", 12 * MiB + 5)
+    seen: list[int] = []
+    live_before: list[str] = []
+
+    def kill_once_at(done: int, total: int) -> None:
+        seen.append(done)
+        if -1 not in seen and done >= 2 * MiB:
+            live_before.extend(_live_tickets(shared))
+            seen.append(-1)
+            nodes[0].kill9()  # the balancer put the client's first connection there
+
+    async with Balancer(nodes) as lb:
+        alice = client_for(lb, unique("up"), max_backoff=0.2)
+        await alice.start()
+        try:
+            sent = await asyncio.wait_for(
+                alice.upload(tmp_path / "big.bin", "general", progress=kill_once_at), 60
+            )
+        finally:
+            await alice.close()
+    assert nodes[0].proc is None, "node a was killed"
+    assert len(live_before) == 1, "node a's live ticket was out"
+    assert sent.file.sha256 == sha256(data) and sent.file.size == len(data)
+    cut = seen.index(-1)
+    resumed_from = seen[cut + 1]
+    assert 0 < resumed_from < len(data), "went on from what the dead node wrote"
+    assert seen[-1] == len(data)
+    # The dead node's live ticket was taken, node b's own removed with the part file.
+    assert sorted(p.name for p in (shared / "uploads").iterdir()) == []
+    async with logged_in(nodes[1]) as bob:
+        saved = await bob.download(sent.file.id, tmp_path / "copy.bin")
+    assert sha256(saved.read_bytes()) == sha256(data)
+
+
+async def test_a_live_ticket_of_a_node_that_is_alive_is_not_taken(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """A resume through node b of an upload node a still holds (its client has
+    not left it) starts afresh, however long b waits and sweeps: a goes on."""
+    shared = tmp_path / "blobs"
+    a, b = cluster(2, blob_dir=str(shared), upload_timeout=1.0)
+    name = unique("up")
+    body = b"0123456789" * 1000
+    async with logged_in(a, name, reconnect=False) as alice:
+        started = await alice._call(
+            Upload(id=0, to="general", name="held.bin", size=len(body)), UploadResult
+        )
+        await alice._call(Put(id=0, upload=started.upload, offset=0, data=body[:4000]))
+        live = _live_tickets(shared, started.upload)
+        assert len(live) == 1, "node a published a live ticket for the upload"
+        async with logged_in(b, name, register=False, reconnect=False) as other:
+            by_id = await other._call(
+                Upload(id=0, to="general", name="held.bin", size=len(body), resume=started.upload),
+                UploadResult,
+            )
+            assert by_id.upload != started.upload and by_id.offset == 0
+            by_name = await other._call(
+                Upload(id=0, to="general", name="held.bin", size=len(body)), UploadResult
+            )
+            assert by_name.upload != started.upload and by_name.offset == 0
+            # Past upload_timeout: node b's sweeps ran and left node a's upload alone.
+            await asyncio.sleep(1.5)
+            assert _live_tickets(shared, started.upload) == live
+            assert (shared / "uploads" / f"{started.upload}.part").exists()
+            for up in (by_id.upload, by_name.upload):
+                await other._call(UploadCancel(id=0, upload=up))
+        await alice._call(Put(id=0, upload=started.upload, offset=4000, data=body[4000:]))
+        done = await alice._call(
+            UploadDone(id=0, upload=started.upload, sha256=hashlib.sha256(body).hexdigest()),
+            FileResult,
+        )
+        assert done.file.size == len(body)
+    assert _live_tickets(shared) == [], "removed once the upload completed"
+
+
+async def test_the_sweep_ends_an_upload_whose_node_died_holding_it(
+    cluster: Any, tmp_path: Path
+) -> None:
+    shared = tmp_path / "blobs"
+    a, _b = cluster(2, blob_dir=str(shared), upload_timeout=1.0)
+    name = unique("up")
+    async with logged_in(a, name, reconnect=False) as alice:
+        started = await alice._call(
+            Upload(id=0, to="general", name="lost.bin", size=10_000), UploadResult
+        )
+        await alice._call(Put(id=0, upload=started.upload, offset=0, data=b"x" * 4000))
+        assert len(_live_tickets(shared, started.upload)) == 1
+        a.kill9()
+    uploads = shared / "uploads"
+    # Node b sweeps it (with its part file) once a counts as dead and upload_timeout passed.
+    for _ in range(300):
+        if not any(uploads.iterdir()):
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(p.name for p in uploads.iterdir()) == []

@@ -8,6 +8,7 @@ process's connections.
 from __future__ import annotations
 
 import abc
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -57,8 +58,13 @@ class Bus(abc.ABC):
     lossy: bool = False
     # True if count_recent counts for every process (not just this one).
     shares_counters: bool = False
+    # Seconds after its last heartbeat at which a silent process counts as dead
+    # (node_alive turns False); 0 with one process.
+    node_ttl: float = 0.0
 
     def __init__(self) -> None:
+        # This process's id among the cluster's nodes (node_alive asks about these).
+        self.node_id = secrets.token_hex(8)
         self._handler: Handler | None = None
         self._resync: Callable[[], None] | None = None
         self._on_change: ChangeHandler | None = None
@@ -88,6 +94,12 @@ class Bus(abc.ABC):
         the heartbeat; empty with one process). For lists that show who is
         online (``who``, the room list); exact questions use online_elsewhere."""
         return set()
+
+    async def node_alive(self, node: str) -> bool:
+        """False only if the process whose ``node_id`` is ``node`` is known to be
+        dead (its heartbeat lapsed, or it left); True while it may be alive,
+        when this process cannot tell (Redis away), and for this process."""
+        return True
 
     def offline(self, user: str, then: Callable[[], None]) -> None:
         """Call ``then`` if no other process has a session of ``user`` (at once with one)."""

@@ -55,13 +55,16 @@ class RedisBus(Bus):
 
     lossy = True
     shares_counters = True
+    node_ttl = NODE_TTL
 
     def __init__(self, url: str, prefix: str = "roost") -> None:
         super().__init__()
         self.url = url
         self.channel = f"{prefix}:events"
         self.node = uuid.uuid4().bytes
+        self.node_id = self.node.hex()  # its name in the node set and its users' key
         self.connected = False
+        self._up_since = 0.0  # monotonic time of the last (re)subscription
         self._out: list[tuple[str, int, int, int, bytes]] = []
         self._changes: list[tuple[str, str, str]] = []
         self._wake = asyncio.Event()
@@ -182,6 +185,21 @@ class RedisBus(Bus):
 
     def online_on_others(self) -> set[str]:
         return self._others
+
+    async def node_alive(self, node: str) -> bool:
+        """Its heartbeat in the node set is older than NODE_TTL, or it is not
+        there (removed as dead, or it left) while this node has been connected
+        long enough for every live node to have written its heartbeat since
+        (Redis may have restarted empty): dead. Anything unknown: alive."""
+        if node == self.node_id or self._pub is None or not self.connected:
+            return True
+        try:
+            score = await asyncio.wait_for(self._pub.zscore(self._nodes, node), CONNECT_TIMEOUT)
+        except (TimeoutError, RedisError, OSError):
+            return True
+        if score is not None:
+            return float(score) >= time.time() - NODE_TTL
+        return time.monotonic() - self._up_since < NODE_TTL + HEARTBEAT
 
     def offline(self, user: str, then: Callable[[], None]) -> None:
         async def check() -> None:
@@ -327,6 +345,7 @@ class RedisBus(Bus):
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
+                self._up_since = time.monotonic()
                 self.connected = True
                 subscribed.set()
                 if not first:

@@ -85,6 +85,9 @@ SHARED_GRACE = 600.0
 # Seconds a resume waits for the ticket of an upload whose part file exists
 # (the node it comes from is handing it over: roost.server.upload_handover).
 TICKET_WAIT = 2.0
+# Seconds past the bus's node_ttl that a resume waits for the node holding the
+# upload's live ticket to count as dead (or to hand the upload over).
+LIVE_MARGIN = 1.5
 
 T = TypeVar("T")
 
@@ -117,6 +120,9 @@ class PartialUpload:
     # for any node to claim (roost.server.upload_handover).
     handing: asyncio.Task[None] | None = None
     handed: bool = False
+    # Its live ticket (naming this node) is out: another node may take the
+    # upload over once this node is dead (upload_handover.claim_live).
+    live: bool = False
 
     def release(self) -> None:
         """The writer has room again: let the paused connection read."""
@@ -237,7 +243,9 @@ class FileService:
         self.shared = bool(cfg.blob_dir) and server.bus.shares_counters
         if self.shared:
             self.blobs.temp_grace = max(grace, cfg.upload_timeout)
-        self.node = secrets.token_hex(8)
+        # The bus's id for this node: the one its live tickets name, and the one
+        # the other nodes ask the bus about (Bus.node_alive).
+        self.node = server.bus.node_id
         self.uploads: dict[str, PartialUpload] = {}
         self.transfers: Counter[str] = Counter()  # user -> transfers moving data now
         self.reserved: Counter[str] = Counter()  # user -> bytes of unfinished uploads
@@ -338,11 +346,17 @@ class FileService:
                 up.id, up.owner, up.key, up.name, up.size, up.media_type, up.text, up.received
             )
 
-            def publish() -> None:
+            def publish() -> bool:
                 os.fsync(up.fd)
-                handover.write_ticket(self.blobs.temp_dir, ticket)
+                return handover.publish(self.blobs.temp_dir, ticket, self.node, up.live)
 
-            await asyncio.to_thread(publish)
+            if not await asyncio.to_thread(publish):
+                # Its live ticket was taken: another node held this node for dead.
+                log.warning("upload %s was taken over by another node", up.id)
+                up.live = False
+                self._let_go(up)
+                return
+            up.live = False
             up.handed = True
         except OSError as exc:
             log.warning("could not hand over upload %s: %s", up.id, exc)
@@ -383,9 +397,21 @@ class FileService:
             if got is None:
                 self._let_go(up)
                 return False
+            await self._go_live(up)
             return True
 
         return await self._unlost(claim(), lambda mine: self._detach(up) if mine else None)
+
+    async def _go_live(self, up: PartialUpload) -> None:
+        """Publish ``up``'s live ticket: this node holds it (for a resume after its death)."""
+        ticket = handover.Ticket(
+            up.id, up.owner, up.key, up.name, up.size, up.media_type, up.text, 0
+        )
+        try:
+            await asyncio.to_thread(handover.write_live, self.blobs.temp_dir, ticket, self.node)
+            up.live = True
+        except OSError as exc:
+            log.warning("could not publish the live ticket of upload %s: %s", up.id, exc)
 
     def _let_go(self, up: PartialUpload) -> None:
         """Forget an upload another node holds (or may take): its file stays."""
@@ -434,6 +460,7 @@ class FileService:
             received=ticket.received,
         )
         self.track(up)
+        await self._go_live(up)
         log.info("took over upload %s of %s at %d bytes", up.id, user, up.received)
         return up
 
@@ -444,17 +471,34 @@ class FileService:
         folder = self.blobs.temp_dir
         if msg.resume:
             # The node the client left may still be writing the ticket (the client
-            # came back faster than that node saw it go): wait a moment.
-            deadline = time.monotonic() + TICKET_WAIT
+            # came back faster than that node saw it go): wait a moment. If that
+            # node holds a live ticket for it, it may have died instead: wait
+            # until the bus can tell (its heartbeat lapses), then take it over.
+            start = time.monotonic()
+            asked = 0.0
 
-            def attempt() -> tuple[handover.Ticket | None, bool]:
+            def attempt() -> tuple[handover.Ticket | None, bool, list[handover.Live]]:
                 got = handover.claim(folder, msg.resume, self.node)
-                return got, handover.part_path(folder, msg.resume).exists()
+                part = handover.part_path(folder, msg.resume).exists()
+                live = [] if got or not part else handover.lives(folder, msg.resume)
+                return got, part, live
 
             while True:
-                got, part = await asyncio.to_thread(attempt)
-                if got is not None or time.monotonic() > deadline or not part:
+                got, part, live = await asyncio.to_thread(attempt)
+                if got is not None or not part:
                     return got
+                now = time.monotonic()
+                live = [lv for lv in live if self._may_take(lv, user, msg.size)]
+                if live and now - asked >= 0.2:
+                    asked = now
+                    got = await self._take_dead(live)
+                    if got is not None:
+                        return got
+                wait = TICKET_WAIT
+                if live:
+                    wait = max(wait, self.server.bus.node_ttl + LIVE_MARGIN)
+                if now - start > wait:
+                    return None
                 await asyncio.sleep(0.05)
 
         def newest() -> handover.Ticket | None:
@@ -472,7 +516,40 @@ class FileService:
                     return got
             return None
 
-        return await asyncio.to_thread(newest)
+        got = await asyncio.to_thread(newest)
+        if got is not None:
+            return got
+        # An upload of this file whose node died holding it (newest first).
+        live = [
+            lv
+            for lv in await asyncio.to_thread(handover.lives, folder)
+            if (lv.ticket.key, lv.ticket.name) == (key, name) and self._may_take(lv, user, msg.size)
+        ]
+        return await self._take_dead(sorted(live, key=lambda lv: lv.age))
+
+    def _may_take(self, live: handover.Live, user: str, size: int) -> bool:
+        t = live.ticket
+        return (
+            (t.owner, t.size) == (user, size)
+            and live.node != self.node
+            and t.id not in self.uploads
+        )
+
+    async def _take_dead(self, live: list[handover.Live]) -> handover.Ticket | None:
+        """Claim the first of these live tickets whose node is dead (never a living one's)."""
+        alive: dict[str, bool] = {}
+        for lv in live:
+            if lv.node not in alive:
+                alive[lv.node] = await self.server.bus.node_alive(lv.node)
+            if alive[lv.node]:
+                continue
+            got = await asyncio.to_thread(
+                handover.claim_live, self.blobs.temp_dir, lv.ticket.id, lv.node, self.node
+            )
+            if got is not None:
+                log.info("node %s died holding upload %s: taking it over", lv.node, got.id)
+                return got
+        return None
 
     async def _sweep_tickets(self) -> None:
         """Handed-over uploads: forget those another node took; delete those nobody
@@ -496,7 +573,37 @@ class FileService:
             else:
                 await asyncio.to_thread(handover.discard, folder, t.id)
             log.info("dropping interrupted upload %s of %s", t.id, t.owner)
-        await asyncio.to_thread(self.blobs.sweep_parts, {*self.uploads, *published})
+        # A dead node's live tickets are as good as unclaimed tickets; a living
+        # node's are never taken, however old (its upload may sit idle).
+        live = await asyncio.to_thread(handover.lives, folder)
+        alive: dict[str, bool] = {}
+        kept = set()
+        for lv in live:
+            kept.add(lv.ticket.id)
+            if lv.node == self.node or lv.age <= timeout:
+                continue
+            if lv.node not in alive:
+                alive[lv.node] = await self.server.bus.node_alive(lv.node)
+            if alive[lv.node]:
+                continue
+            claimed = await asyncio.to_thread(
+                handover.claim_live, folder, lv.ticket.id, lv.node, self.node
+            )
+            if claimed is None:
+                continue
+            held = self.uploads.get(lv.ticket.id)
+            if held is not None:
+                held.handed = False
+                self.drop(held)
+            else:
+                await asyncio.to_thread(handover.discard, folder, lv.ticket.id)
+            log.info(
+                "dropping upload %s of %s (its node %s died)",
+                lv.ticket.id,
+                lv.ticket.owner,
+                lv.node,
+            )
+        await asyncio.to_thread(self.blobs.sweep_parts, {*self.uploads, *published, *kept})
 
     def _release(self, user: str) -> None:
         self.transfers[user] -= 1
@@ -552,6 +659,10 @@ class FileService:
         """Stop tracking an upload (its slot and reserved bytes are freed)."""
         if self.uploads.pop(up.id, None) is None:
             return
+        if up.live:
+            # Completed or discarded here (an upload another node took has none).
+            up.live = False
+            handover.end_live(self.blobs.temp_dir, up.id, self.node)
         self._detach(up)
         self.reserved[up.owner] -= up.size
         if self.reserved[up.owner] <= 0:
@@ -734,6 +845,14 @@ async def upload(server: Server, conn: ClientConnection, msg: Upload) -> UploadR
         path=path,
         writer=writer,
     )
+    if svc.shared:
+        # Written before the reply (no await: nothing can hand it over meanwhile).
+        ticket = handover.Ticket(upload_id, up.owner, key, name, msg.size, media_type, up.text, 0)
+        try:
+            handover.write_live(svc.blobs.temp_dir, ticket, svc.node)
+            up.live = True
+        except OSError as exc:
+            log.warning("could not publish the live ticket of upload %s: %s", upload_id, exc)
     svc.track(up)
     svc._attach(up, conn)
     return UploadResult(upload=upload_id, offset=0)

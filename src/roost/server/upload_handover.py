@@ -12,6 +12,17 @@ processes) and goes on writing. A node whose upload was claimed by another
 forgets it without touching the file. A ticket that nobody claims within
 ``upload_timeout`` is swept, with its part file, by any node.
 
+A node that dies without noticing its client go (``kill -9``, a power cut)
+writes no ticket. So each node also publishes a *live ticket* for every
+upload it holds (``ID.NODE.live``, NODE being its bus id): the same fields,
+naming the node that holds the upload. ``claim`` never takes one. The holder
+replaces it with the ticket when it hands the upload over (``publish``) and
+removes it when the upload completes or is discarded (``end_live``). Another
+node takes a live ticket (``claim_live``, again by a rename that one node
+wins) only once the bus says its node is dead; the offset is then what the
+part file holds (every ``os.write`` of the dead process reached the kernel),
+and the client checks the prefix hash as for any resume.
+
 Runs on worker threads (file I/O); the callers are in roost.server.files.
 """
 
@@ -31,6 +42,8 @@ from roost.fileio import sha256_prefix
 
 # An upload id as roost.server.files.new_id makes them: nothing else names a file here.
 UPLOAD_ID = re.compile(r"[a-z2-7]{12}")
+# A node's bus id (hex), as it appears in the name of a live ticket.
+NODE_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -55,12 +68,61 @@ def part_path(folder: Path, upload_id: str) -> Path:
     return folder / f"{upload_id}.part"
 
 
+def live_path(folder: Path, upload_id: str, node: str) -> Path:
+    return folder / f"{upload_id}.{node}.live"
+
+
 def write_ticket(folder: Path, ticket: Ticket) -> None:
     """Publish ``ticket`` (written aside, then renamed: never seen half-written)."""
     final = ticket_path(folder, ticket.id)
     aside = final.with_suffix(".json-new")
     aside.write_bytes(msgspec.json.encode(asdict(ticket)))
     os.replace(aside, final)
+
+
+def write_live(folder: Path, ticket: Ticket, node: str) -> None:
+    """Publish the live ticket of an upload ``node`` holds (aside, then renamed)."""
+    final = live_path(folder, ticket.id, node)
+    aside = final.with_name(final.name + "-new")
+    aside.write_bytes(msgspec.json.encode({**asdict(ticket), "received": 0, "node": node}))
+    os.replace(aside, final)
+
+
+def publish(folder: Path, ticket: Ticket, node: str, live: bool) -> bool:
+    """Hand an upload over: its ticket replaces the live ticket ``node`` published.
+
+    False (and nothing published) if that live ticket is gone: another node
+    took the upload over, taking this node for dead (cut off from Redis).
+    """
+    if not live:
+        write_ticket(folder, ticket)
+        return True
+    final = ticket_path(folder, ticket.id)
+    aside = final.with_suffix(".json-new")
+    aside.write_bytes(msgspec.json.encode(asdict(ticket)))
+    own = live_path(folder, ticket.id, node)
+    held = own.with_name(f"{own.name}-{node}")
+    try:
+        os.rename(own, held)  # the same rename another node's claim_live makes: one wins
+    except FileNotFoundError:
+        with contextlib.suppress(OSError):
+            aside.unlink()
+        return False
+    try:
+        os.replace(aside, final)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.rename(held, own)
+        raise
+    with contextlib.suppress(OSError):
+        held.unlink()
+    return True
+
+
+def end_live(folder: Path, upload_id: str, node: str) -> None:
+    """Remove the live ticket ``node`` published (its upload completed or was discarded)."""
+    with contextlib.suppress(OSError):
+        live_path(folder, upload_id, node).unlink()
 
 
 def claim(folder: Path, upload_id: str, node: str) -> Ticket | None:
@@ -94,6 +156,68 @@ def tickets(folder: Path) -> list[tuple[float, Ticket]]:
         except (OSError, msgspec.DecodeError, TypeError):
             continue
     return out
+
+
+@dataclass(frozen=True)
+class Live:
+    """A live ticket: the upload ``ticket`` (received 0) held by ``node``."""
+
+    node: str
+    ticket: Ticket
+    age: float  # seconds since the ticket or its part file last changed
+
+
+def lives(folder: Path, upload_id: str = "*") -> list[Live]:
+    """The live tickets published (of one upload, or of all); unreadable ones are skipped."""
+    if upload_id != "*" and not UPLOAD_ID.fullmatch(upload_id):
+        return []
+    out = []
+    now = time.time()
+    for path in folder.glob(f"{upload_id}.*.live"):
+        try:
+            upload, node, _ = path.name.split(".")
+            if not (UPLOAD_ID.fullmatch(upload) and NODE_ID.fullmatch(node)):
+                continue
+            changed = path.stat().st_mtime
+            with contextlib.suppress(OSError):
+                changed = max(changed, part_path(folder, upload).stat().st_mtime)
+            raw = msgspec.json.decode(path.read_bytes())
+            raw.pop("node", None)
+            ticket = Ticket(**raw)
+        except (OSError, ValueError, msgspec.DecodeError, TypeError):
+            continue
+        if ticket.id == upload:
+            out.append(Live(node, ticket, now - changed))
+    return out
+
+
+def claim_live(folder: Path, upload_id: str, dead: str, node: str) -> Ticket | None:
+    """Take the live ticket node ``dead`` published for ``upload_id`` (its node is
+    dead: the caller asked the bus); None if there is none (or another node won).
+
+    The ticket's ``received`` is what the part file holds now.
+    """
+    if not (UPLOAD_ID.fullmatch(upload_id) and NODE_ID.fullmatch(dead)):
+        return None
+    path = live_path(folder, upload_id, dead)
+    mine = path.with_name(f"{path.name}-{node}")
+    try:
+        os.rename(path, mine)
+    except OSError:
+        return None
+    try:
+        raw: dict[str, Any] = msgspec.json.decode(mine.read_bytes())
+        raw.pop("node", None)
+        received = part_path(folder, upload_id).stat().st_size
+        ticket = Ticket(**{**raw, "received": received})
+        if ticket.id != upload_id or not 0 <= received <= ticket.size:
+            return None
+        return ticket
+    except (OSError, msgspec.DecodeError, TypeError):
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            mine.unlink()
 
 
 def reopen(folder: Path, ticket: Ticket) -> tuple[int, Any]:

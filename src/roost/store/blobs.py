@@ -54,6 +54,10 @@ class BlobStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.temp_dir.iterdir():
+            if leftover.suffix == ".live" and self.temp_grace > 0:
+                # Another node's upload in progress, however old: the file
+                # service sweeps these once their node is dead (upload_handover).
+                continue
             if self._stale(leftover, self.temp_grace):
                 with contextlib.suppress(OSError):
                     leftover.unlink()
