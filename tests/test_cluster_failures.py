@@ -14,11 +14,11 @@ from modhelpers import Recorder, staff
 from roost.client import Bye, Message, RoostError
 
 
-async def _send_until_ok(client: Any, text: str, timeout: float) -> Any:
+async def _send_until_ok(client: Any, text: str, timeout: float, room: str = "general") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return await client.send("general", text)
+            return await client.send(room, text)
         except RoostError as exc:
             assert exc.code == "unavailable", exc
             if time.monotonic() > deadline:
@@ -168,5 +168,32 @@ async def test_a_rename_made_while_redis_is_down_reaches_the_other_node_after(
             with pytest.raises(RoostError) as err:
                 await carol.send(old, "to the old name")
             assert err.value.code == "no_such_room"
+    finally:
+        await boss.close()
+
+
+async def test_a_room_delete_the_store_refuses_leaves_the_room_as_it_was(
+    cluster: Any, engines: Any
+) -> None:
+    """PostgreSQL away: a room's deletion fails with a clear error, and the room
+    stays on the node as in the store (it was dropped from the node's memory
+    only, and its members there got no_such_room once the store was back)."""
+    (node,) = cluster(1)
+    room = unique("keep")
+    boss = await staff(node, unique("boss"))
+    try:
+        async with logged_in(node, unique(), reconnect=False) as member:
+            await member.join(room)
+            first = await member.send(room, "before")
+            engines.postgres.stop()
+            try:
+                with pytest.raises(RoostError) as err:
+                    await asyncio.wait_for(boss.delete_room(room, "tidy"), 15)
+                assert err.value.code in ("unavailable", "storage")
+            finally:
+                engines.postgres.start()
+            after = await _send_until_ok(member, "after", 20, room)
+            assert after.seq == first.seq + 1
+            assert room in {r.name for r in await member.rooms() if r.joined}
     finally:
         await boss.close()

@@ -308,10 +308,18 @@ async def delete_room(server: Server, conn: ClientConnection, msg: DeleteRoom) -
     members, invited = await _told_of_change(server, room, room.name, "before its deletion")
     if server.state.rooms.get(room.name) is not room:  # another delete here, meanwhile
         raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room.name} was deleted meanwhile")
-    for user in sorted(room.members):
+    held = sorted(room.members)
+    for user in held:
         server.state.remove_member(room, user)
     server.state.rooms.pop(room.name, None)
-    await server.store.delete_room(room.name)
+    try:
+        await server.store.delete_room(room.name)
+    except RoostError:
+        # Not deleted (the store is away): the room stays as it was on this node too.
+        server.state.rooms[room.name] = room
+        for user in held:
+            server.state.add_member(room, user)
+        raise
     announce(server, ROOM, room.name)
     event = RoomDeleted(room=room.name, by=account.name, reason=reason)
     # Those invited but not in yet too: their invitation goes with the room.
