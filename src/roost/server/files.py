@@ -403,12 +403,15 @@ class FileService:
         return await self._unlost(claim(), lambda mine: self._detach(up) if mine else None)
 
     async def _go_live(self, up: PartialUpload) -> None:
+        await asyncio.to_thread(self.write_live, up)
+
+    def write_live(self, up: PartialUpload) -> None:
         """Publish ``up``'s live ticket: this node holds it (for a resume after its death)."""
         ticket = handover.Ticket(
             up.id, up.owner, up.key, up.name, up.size, up.media_type, up.text, 0
         )
         try:
-            await asyncio.to_thread(handover.write_live, self.blobs.temp_dir, ticket, self.node)
+            handover.write_live(self.blobs.temp_dir, ticket, self.node)
             up.live = True
         except OSError as exc:
             log.warning("could not publish the live ticket of upload %s: %s", up.id, exc)
@@ -846,13 +849,7 @@ async def upload(server: Server, conn: ClientConnection, msg: Upload) -> UploadR
         writer=writer,
     )
     if svc.shared:
-        # Written before the reply (no await: nothing can hand it over meanwhile).
-        ticket = handover.Ticket(upload_id, up.owner, key, name, msg.size, media_type, up.text, 0)
-        try:
-            handover.write_live(svc.blobs.temp_dir, ticket, svc.node)
-            up.live = True
-        except OSError as exc:
-            log.warning("could not publish the live ticket of upload %s: %s", upload_id, exc)
+        svc.write_live(up)  # before the reply (no await: nothing can hand it over meanwhile)
     svc.track(up)
     svc._attach(up, conn)
     return UploadResult(upload=upload_id, offset=0)

@@ -130,15 +130,24 @@ def claim(folder: Path, upload_id: str, node: str) -> Ticket | None:
     if not UPLOAD_ID.fullmatch(upload_id):
         return None  # a client's resume value: never a path of its own
     path = ticket_path(folder, upload_id)
-    mine = path.with_suffix(f".json-{node}")
+    raw = _take(path, path.with_suffix(f".json-{node}"))
+    try:
+        return Ticket(**raw) if raw is not None else None
+    except TypeError:
+        return None
+
+
+def _take(path: Path, mine: Path) -> dict[str, Any] | None:
+    """Rename the ticket at ``path`` to ``mine`` (one node wins) and read it; the
+    renamed file is removed. None if it was gone, taken, or unreadable."""
     try:
         os.rename(path, mine)
     except OSError:
         return None
     try:
-        raw: dict[str, Any] = msgspec.json.decode(mine.read_bytes())
-        return Ticket(**raw)
-    except (OSError, msgspec.DecodeError, TypeError):
+        raw = msgspec.json.decode(mine.read_bytes())
+        return raw if isinstance(raw, dict) else None
+    except (OSError, msgspec.DecodeError):
         return None
     finally:
         with contextlib.suppress(OSError):
@@ -200,24 +209,18 @@ def claim_live(folder: Path, upload_id: str, dead: str, node: str) -> Ticket | N
     if not (UPLOAD_ID.fullmatch(upload_id) and NODE_ID.fullmatch(dead)):
         return None
     path = live_path(folder, upload_id, dead)
-    mine = path.with_name(f"{path.name}-{node}")
-    try:
-        os.rename(path, mine)
-    except OSError:
+    raw = _take(path, path.with_name(f"{path.name}-{node}"))
+    if raw is None:
         return None
+    raw.pop("node", None)
     try:
-        raw: dict[str, Any] = msgspec.json.decode(mine.read_bytes())
-        raw.pop("node", None)
         received = part_path(folder, upload_id).stat().st_size
         ticket = Ticket(**{**raw, "received": received})
-        if ticket.id != upload_id or not 0 <= received <= ticket.size:
-            return None
-        return ticket
-    except (OSError, msgspec.DecodeError, TypeError):
+    except (OSError, TypeError):
         return None
-    finally:
-        with contextlib.suppress(OSError):
-            mine.unlink()
+    if ticket.id != upload_id or not 0 <= received <= ticket.size:
+        return None
+    return ticket
 
 
 def reopen(folder: Path, ticket: Ticket) -> tuple[int, Any]:
