@@ -58,7 +58,12 @@ def test_a_reader_that_keeps_up_loses_nothing_to_a_burst() -> None:
 def test_a_drop_starts_the_stall_clock_and_draining_stops_it() -> None:
     box = stalled(budget=8)
     drained: list[dict[str, tuple[int, int]]] = []
-    box.on_drain = lambda: drained.append(box.take_gaps())
+
+    class Owner:
+        def outbox_drained(self) -> None:
+            drained.append(box.take_gaps())
+
+    box.owner = Owner()
     assert box.push(env(b"hhhhhh", HIGH, "r", 1))
     assert not box.push(env(b"nnnn", NORMAL, "r", 2))
     # not over budget (6 of 8 bytes), but dropping: that counts as full

@@ -380,7 +380,7 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
                     ErrorCode.VERSION,
                     f"server speaks protocol {hello.version}, this client {PROTOCOL_VERSION}",
                 )
-            decoder.frames.max_frame = hello.limits.max_frame
+            decoder.max_frame = hello.limits.max_frame
             self.hello, self.limits = hello, hello.limits
             writer.write(encode(ClientHello(version=PROTOCOL_VERSION, client="roost-py")))
             self._reader, self._writer = reader, writer

@@ -37,16 +37,18 @@ class FrameDecoder:
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self.max_frame = max_frame
-        self._buf = bytearray()
+        # The incomplete frame's bytes (header or payload) left by the last
+        # call; None while there are none (an idle connection holds no buffer).
+        self._buf: bytearray | None = None
         # Payload length of the frame being assembled, or -1 while reading a header.
         self._need = -1
 
     @property
     def buffered(self) -> int:
         """Bytes held that do not yet form a whole frame."""
-        return len(self._buf)
+        return 0 if self._buf is None else len(self._buf)
 
-    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+    def split(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         """Add bytes; return every payload completed by them, in order.
 
         Raises ProtocolError (code frame_too_large) as soon as a header
@@ -56,7 +58,7 @@ class FrameDecoder:
         view = memoryview(data).cast("B")
         out: list[bytes] = []
         buf = self._buf
-        if buf or self._need >= 0:
+        if buf is not None:
             # Finish the header or payload left incomplete by the previous call.
             if self._need < 0:
                 take = HEADER_SIZE - len(buf)
@@ -74,7 +76,7 @@ class FrameDecoder:
             if len(buf) < self._need:
                 return out
             out.append(bytes(buf))
-            buf.clear()
+            self._buf = None
             self._need = -1
         if view:
             out.extend(self._feed_fresh(view))
@@ -101,9 +103,9 @@ class FrameDecoder:
             rest = view[pos:]
             if len(rest) >= HEADER_SIZE:
                 self._need = int.from_bytes(rest[:HEADER_SIZE], "big")
-                self._buf += rest[HEADER_SIZE:]
+                self._buf = bytearray(rest[HEADER_SIZE:])
             else:
-                self._buf += rest
+                self._buf = bytearray(rest)
         return out
 
     def _check(self, need: int) -> None:

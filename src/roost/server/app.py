@@ -25,7 +25,7 @@ from roost.server.auth import Passwords
 from roost.server.backends import check_pair, make_bus, make_store
 from roost.server.changes import Changes
 from roost.server.config import ServerConfig
-from roost.server.connection import ClientConnection
+from roost.server.connection import ClientConnection, TlsConnection
 from roost.server.files import FileService
 from roost.server.gateways.irc.listener import IrcGateway
 from roost.server.keepalive import keepalive
@@ -208,8 +208,9 @@ class Server:
         self.store.on_commit = self.metrics.commit_seconds.observe
         await self.bus.start()
         tls = self.tls_context = server_context(self.config)
+        connection = ClientConnection if tls is None else TlsConnection
         self._listener = await self._loop.create_server(
-            lambda: ClientConnection(self),
+            lambda: connection(self),
             self.config.host,
             self.config.port,
             reuse_address=True,

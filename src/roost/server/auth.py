@@ -41,6 +41,15 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def token_digest(token: str) -> str:
-    """Tokens are stored hashed: a leaked database does not leak sessions."""
-    return hashlib.sha256(token.encode()).hexdigest()
+DIGEST_SIZE = 32  # bytes of a raw token digest (SHA-256)
+
+
+def raw_token_digest(token: str) -> bytes:
+    """Tokens are stored hashed: a leaked database does not leak sessions. The
+    store keys a token by this digest's hex."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def split_digests(joined: bytes) -> list[str]:
+    """The store's digests of raw digests kept end to end in one bytes object."""
+    return [joined[i : i + DIGEST_SIZE].hex() for i in range(0, len(joined), DIGEST_SIZE)]

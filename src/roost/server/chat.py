@@ -42,7 +42,7 @@ from roost.protocol.names import check_room, check_user, dm_key, dm_parties
 from roost.server import logs
 from roost.server.account_status import check_open
 from roost.server.admission import PENDING, enter_lobby
-from roost.server.auth import new_token, token_digest
+from roost.server.auth import new_token, raw_token_digest, split_digests
 from roost.server.changes import ACCOUNT, ROOM, announce
 from roost.server.connection import LATER, BulkReply, Replier
 from roost.server.message_refs import live_message
@@ -169,9 +169,9 @@ async def start_session(
     if account.status == PENDING:
         return await enter_lobby(server, conn, account, new)
     token = new_token()
-    digest = token_digest(token)
-    await server.store.save_token(digest, account.name, time.time() + server.config.token_ttl)
-    conn.tokens.append(digest)
+    digest = raw_token_digest(token)
+    await server.store.save_token(digest.hex(), account.name, time.time() + server.config.token_ttl)
+    conn.tokens += digest
     if conn.closing:
         raise RoostError(ErrorCode.INTERNAL, "connection closed during login")
     # Again: a block (or disabling) may have landed while the token was being stored.
@@ -201,7 +201,8 @@ async def start_session(
 
 async def resume(server: Server, conn: ClientConnection, msg: Resume) -> LoginResult:
     require_no_login(conn)
-    user = await server.store.token_user(token_digest(msg.token), time.time())
+    digest = raw_token_digest(msg.token)
+    user = await server.store.token_user(digest.hex(), time.time())
     account = await server.find_account(user) if user else None
     if account is None:
         server.counters.login_failures += 1
@@ -211,7 +212,7 @@ async def resume(server: Server, conn: ClientConnection, msg: Resume) -> LoginRe
             extra=logs.fields("login_failed", address=conn.address, reason="unknown token"),
         )
         raise RoostError(ErrorCode.AUTH_FAILED, "the session token is unknown or expired")
-    conn.tokens.append(token_digest(msg.token))
+    conn.tokens += digest
     return await start_session(server, conn, account)
 
 
@@ -523,7 +524,7 @@ def logout(server: Server, conn: ClientConnection, msg: Logout) -> object:
     if not conn.pending:
         require_login(conn)
     reply = conn.reply_later(msg)
-    digests, conn.tokens = conn.tokens, []
+    digests, conn.tokens = conn.tokens, b""
     loop = asyncio.get_running_loop()
 
     async def revoke() -> None:
@@ -531,7 +532,7 @@ def logout(server: Server, conn: ClientConnection, msg: Logout) -> object:
         # its token knows no copy of it still opens a session. A store that
         # fails answers the error and the session stays (nothing half done).
         try:
-            for digest in digests:
+            for digest in split_digests(digests):
                 await server.store.revoke_token(digest)
         except Exception as exc:
             conn.tokens = digests

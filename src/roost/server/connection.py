@@ -58,8 +58,43 @@ class BulkReply:
 class ClientConnection(asyncio.Protocol):
     """Server side of one TCP connection."""
 
-    # The transport label of its metrics ("tls" once a TLS handshake is seen);
-    # gateways' connections name their own front door ("irc", "web").
+    # Slots: thousands of idle sessions each hold one of these. A dict-backed
+    # instance is about 60 bytes larger, and 1.3 KB larger from 30 attributes
+    # on (CPython gives up the compact layout); docs/benchmarks.md, idle
+    # sessions. Gateways' subclasses add a dict for their own attributes.
+    __slots__ = (
+        "account",
+        "address",
+        "backlog",
+        "behind",
+        "busy",
+        "closing",
+        "connected_at",
+        "decoder",
+        "deferred",
+        "departed",
+        "drain_hooks",
+        "heard",
+        "held",
+        "hello_done",
+        "lagging",
+        "last_seen",
+        "outbox",
+        "over",
+        "pending",
+        "ping_sent",
+        "port",
+        "read_holds",
+        "reading_paused",
+        "server",
+        "tasks",
+        "tokens",
+        "transport",
+        "user",
+    )
+
+    # The transport label of its metrics (TlsConnection: "tls"); gateways'
+    # connections name their own front door ("irc", "web").
     kind = "tcp"
 
     def __init__(self, server: Server) -> None:
@@ -67,12 +102,14 @@ class ClientConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.outbox: Outbox | None = None
         self.decoder = server_decoder(server.config.max_frame)
-        self.peer = "?"
-        self.address = ""
+        self.address = ""  # the peer's IP address ("" until connected)
+        self.port = 0  # and its port
         self.user: str | None = None
-        # Digests of the tokens this session was issued or resumed with: a
-        # logout revokes them, so the device's stored token stops working.
-        self.tokens: list[str] = []
+        # Raw digests (auth.raw_token_digest, end to end) of the tokens this
+        # session was issued or resumed with: a logout revokes them, so the
+        # device's stored token stops working. One bytes object rather than a
+        # list of hex strings: 97 bytes an idle session instead of 314.
+        self.tokens = b""
         self.account: Account | None = None
         self.hello_done = False
         self.heard = False  # any byte received yet
@@ -99,7 +136,7 @@ class ClientConnection(asyncio.Protocol):
         self.deferred = 0  # requests that reply through reply_later, not answered yet
         # Producers of bulk data (file downloads): called whenever the outbox and
         # the transport have drained, to queue their next chunks (Outbox.bulk_room).
-        self.drain_hooks: list[Callable[[], None]] = []
+        self.drain_hooks: list[Callable[[], None]] | None = None  # a list while there are some
         # The reader lets data pile up: its room messages are held and written
         # together (roost.server.reader_pace).
         self.lagging = False
@@ -124,15 +161,22 @@ class ClientConnection(asyncio.Protocol):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
             except OSError:
                 pass
-        if self.kind == "tcp" and transport.get_extra_info("sslcontext") is not None:
-            self.kind = "tls"
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.address = str(peer[0])
-            self.peer = f"{peer[0]}:{peer[1]}" if ":" not in peer[0] else f"[{peer[0]}]:{peer[1]}"
+            self.port = int(peer[1])
         self.outbox = self.new_outbox(transport)
-        self.outbox.on_drain = self._on_drain
+        self.outbox.owner = self
         self.server.on_connect(self)
+
+    @property
+    def peer(self) -> str:
+        """``address:port`` (``[address]:port`` for IPv6), for logs; ``?`` before connecting."""
+        if not self.address:
+            return "?"
+        if ":" in self.address:
+            return f"[{self.address}]:{self.port}"
+        return f"{self.address}:{self.port}"
 
     def new_outbox(self, transport: asyncio.Transport) -> Outbox:
         """The outbox of this connection (a gateway's holds its own format)."""
@@ -342,7 +386,7 @@ class ClientConnection(asyncio.Protocol):
                 self.over = self.held = True
                 self._pause_reading()
 
-    def _on_drain(self) -> None:
+    def outbox_drained(self) -> None:
         """The outbox is under half its budget after a flush."""
         box = self.outbox
         assert box is not None
@@ -354,6 +398,19 @@ class ClientConnection(asyncio.Protocol):
                 self.over = False
                 self._release()
         self._run_drain_hooks()
+
+    def add_drain_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` whenever the outbox and the transport have drained."""
+        if self.drain_hooks is None:
+            self.drain_hooks = []
+        self.drain_hooks.append(hook)
+
+    def remove_drain_hook(self, hook: Callable[[], None]) -> None:
+        """Stop calling ``hook`` (added by add_drain_hook; no error if it is gone)."""
+        if self.drain_hooks is not None and hook in self.drain_hooks:
+            self.drain_hooks.remove(hook)
+            if not self.drain_hooks:
+                self.drain_hooks = None
 
     def _run_drain_hooks(self) -> None:
         if not self.drain_hooks:
@@ -429,3 +486,10 @@ class ClientConnection(asyncio.Protocol):
     def _abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
+
+
+class TlsConnection(ClientConnection):
+    """A connection on a TLS listener (the socket is the same; metrics tell them apart)."""
+
+    __slots__ = ()
+    kind = "tls"

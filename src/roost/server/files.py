@@ -159,7 +159,7 @@ class DownloadPump:
         self.conn = conn
         self.chunk_size = chunk_size
         self.streams: deque[DownloadStream] = deque()
-        conn.drain_hooks.append(self.pump)
+        conn.add_drain_hook(self.pump)
 
     def pump(self) -> None:
         box = self.conn.outbox
@@ -760,8 +760,7 @@ class FileService:
             pump.remove(stream)
             if not pump.streams:
                 del self.pumps[conn]
-                with contextlib.suppress(ValueError):
-                    conn.drain_hooks.remove(pump.pump)
+                conn.remove_drain_hook(pump.pump)
 
 
 def service(server: Server) -> FileService:

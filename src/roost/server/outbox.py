@@ -20,7 +20,6 @@ that stands for it. More important messages still overtake.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Protocol
 
 from roost.bus.base import Envelope
@@ -64,12 +63,22 @@ class _Unused(list):  # type: ignore[type-arg]
 
 _UNUSED: list[Envelope] = _Unused()
 _IDLE: tuple[list[Envelope], ...] = (_UNUSED,) * N_CLASSES
+# The gaps of every outbox that has dropped nothing: shared and never written
+# (an empty dict of its own costs each quiet session 64 bytes).
+_NO_GAPS: dict[str, list[int]] = {}
 
 
 class Transport(Protocol):
     def write(self, data: bytes | bytearray) -> None: ...
     def get_write_buffer_size(self) -> int: ...
     def is_closing(self) -> bool: ...
+
+
+class DrainListener(Protocol):
+    """Who is told when an outbox drains (its connection)."""
+
+    def outbox_drained(self) -> None:
+        """The outbox is under half its budget after a flush."""
 
 
 class Outbox:
@@ -80,7 +89,7 @@ class Outbox:
         "fifo",
         "full_since",
         "gaps",
-        "on_drain",
+        "owner",
         "paused",
         "queued",
         "queues",
@@ -99,11 +108,13 @@ class Outbox:
         self.queued = 0  # bytes in the queues
         self.paused = False  # transport asked us to stop writing
         # room -> [first seq, last seq, most important class] dropped since the last notice
-        self.gaps: dict[str, list[int]] = {}
+        self.gaps = _NO_GAPS
         # monotonic time the outbox last overflowed (a drop, or over budget) without
         # draining to half its budget since; 0 while it keeps up
         self.full_since = 0.0
-        self.on_drain: Callable[[], None] | None = None
+        # Told after a flush that left it under half its budget. An object, not a
+        # callback: a bound method would cost each idle session 64 bytes.
+        self.owner: DrainListener | None = None
 
     def push(self, env: Envelope) -> bool:
         """Queue one envelope; False if it was dropped (and recorded as a gap)."""
@@ -188,6 +199,8 @@ class Outbox:
         first = env.first or env.seq
         gap = self.gaps.get(env.room)
         if gap is None:
+            if self.gaps is _NO_GAPS:
+                self.gaps = {}
             self.gaps[env.room] = [first, env.seq, env.klass]
         else:
             gap[0] = min(gap[0], first)
@@ -202,7 +215,7 @@ class Outbox:
 
     def take_gaps(self) -> dict[str, tuple[int, int]]:
         """The dropped seq ranges per conversation (first, last), forgotten here."""
-        gaps, self.gaps = self.gaps, {}
+        gaps, self.gaps = self.gaps, _NO_GAPS
         return {room: (gap[0], gap[1]) for room, gap in gaps.items()}
 
     @property
@@ -212,15 +225,15 @@ class Outbox:
     def flush(self) -> None:
         """Write queued frames, most important first, while the transport has room.
 
-        Then, if the outbox is under half its budget, calls ``on_drain`` (gap
+        Then, if the outbox is under half its budget, tells its ``owner`` (gap
         notices of an outbox that overflowed, producers waiting for room).
         """
         if self.queued and not self.paused:
             self._write()
         elif not self.full_since:
             return  # nothing written, nothing to report
-        if self.queued < self.budget // 2 and self.on_drain is not None:
-            self.on_drain()
+        if self.queued < self.budget // 2 and self.owner is not None:
+            self.owner.outbox_drained()
 
     def _write(self) -> None:
         transport = self.transport

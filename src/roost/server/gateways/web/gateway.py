@@ -179,7 +179,7 @@ class WebGateway:
     async def _receive(
         self, ws: web.WebSocketResponse, transport: WebSocketTransport, conn: WebConnection
     ) -> None:
-        frames = conn.decoder.frames
+        decoder = conn.decoder
         while not transport.closed:
             if transport.reading_paused is not None:
                 await transport.reading_paused
@@ -188,7 +188,7 @@ class WebGateway:
             msg = await ws.receive()
             if msg.type == WSMsgType.BINARY:
                 conn.data_received(msg.data)
-                if frames.buffered and not conn.closing:
+                if decoder.buffered and not conn.closing:
                     conn.fail(ProtocolError("a WebSocket message must hold whole frames"))
             elif msg.type == WSMsgType.TEXT:
                 conn.fail(
