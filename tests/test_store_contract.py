@@ -7,7 +7,15 @@ import asyncio
 import pytest
 
 from roost.protocol.errors import ErrorCode, RoostError
-from roost.store.base import Account, AuditRecord, FileRecord, RoomUser, Sanction, Store
+from roost.store.base import (
+    Account,
+    AuditRecord,
+    FileRecord,
+    RoomPeople,
+    RoomUser,
+    Sanction,
+    Store,
+)
 from store_helpers import append
 
 
@@ -158,7 +166,9 @@ async def test_room_settings_people_and_deletion(store: Store) -> None:
     assert got is not None and set(got.people) == {"ann", "cat"}
     _, fut = append(store, "r", "soon gone")
     await fut
-    await store.delete_room("r")
+    await store.save_room_user("r", "dan", RoomUser(invited_by="ann"))
+    # What it removed: the members and the invitees (not cat, muted but neither).
+    assert await store.delete_room("r") == RoomPeople({"ann"}, {"dan"})
     assert await store.load_rooms() == []
     gone = await store.get_room("r")
     assert gone is not None and gone.deleted and gone.members == set() and gone.people == {}
@@ -288,3 +298,22 @@ async def test_a_deleted_room_takes_no_members(store: Store) -> None:
     assert err.value.code == "no_such_room"
     rec = await store.get_room("gone")
     assert rec is not None and rec.deleted and rec.members == set()
+
+
+async def test_a_deleted_or_renamed_room_cannot_be_deleted(store: Store) -> None:
+    """A second delete (another node's, say) finds the room gone: no_such_room,
+    with nobody to tell; a name never made, or a renamed room's old name, too."""
+    for name in ("once", "old"):
+        assert await store.create_room(name, "ann", 1.0)
+        await store.add_member(name, "ann")
+    await store.rename_room("old", "new")
+    assert await store.delete_room("once") == RoomPeople({"ann"}, set())
+    for name in ("once", "old", "never"):
+        with pytest.raises(RoostError) as err:
+            await store.delete_room(name)
+        assert err.value.code == "no_such_room", name
+    # A name refused so is not taken: it can be made and joined later.
+    assert await store.create_room("never", "bob", 2.0)
+    await store.add_member("never", "bob")
+    rec = await store.get_room("new")
+    assert rec is not None and rec.members == {"ann"} and not rec.deleted

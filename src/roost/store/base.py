@@ -118,6 +118,15 @@ class RoomRecord:
 
 
 @dataclass(slots=True)
+class RoomPeople:
+    """Who a room's deletion took out of it (``Store.delete_room``): its members,
+    and those who held an invitation into it (a member may be both)."""
+
+    members: set[str] = field(default_factory=set)
+    invited: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
 class SearchTerm:
     """One term of a search: a word, or a phrase of several words in order.
 
@@ -275,9 +284,14 @@ class Store(abc.ABC):
         """Store what ``user`` is in ``room`` (an all-default entry removes it)."""
 
     @abc.abstractmethod
-    async def delete_room(self, name: str) -> None:
+    async def delete_room(self, name: str) -> RoomPeople:
         """Delete a room: members, room roles, invitations, messages, read markers,
-        mentions and search entries go; the name stays taken (``deleted``)."""
+        mentions and search entries go; the name stays taken (``deleted``).
+
+        Returns the members and invitees it removed, read in the same
+        transaction as the delete: a join that commits first is among them,
+        and a later one fails (``add_member``). These are the users to tell.
+        Raises ``no_such_room`` if the room is renamed or deleted already."""
 
     @abc.abstractmethod
     async def rename_room(self, old: str, new: str) -> None:

@@ -30,6 +30,7 @@ from roost.store.base import (
     AuditRecord,
     FileRecord,
     OnStored,
+    RoomPeople,
     RoomRecord,
     RoomUser,
     Sanction,
@@ -742,20 +743,33 @@ class PostgresStore(Store):
             entry.mute_by,
         )
 
-    async def delete_room(self, name: str) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
+    async def delete_room(self, name: str) -> RoomPeople:
+        async def op(conn: asyncpg.Connection) -> RoomPeople:
             async with conn.transaction():
+                # The room's row first: a join of any node (add_member) that holds
+                # it commits before, and is among the members deleted below; one
+                # that comes after waits for the commit, then fails on the tombstone.
                 await _lock_live_room(conn, name)
                 await _kill_counter(conn, name)
+                members = await conn.fetch(
+                    'DELETE FROM members WHERE room = $1 RETURNING "user"', name
+                )
+                people = await conn.fetch(
+                    'DELETE FROM room_users WHERE room = $1 RETURNING "user", invited_by', name
+                )
                 for table in ROOM_TABLES:
-                    await conn.execute(f"DELETE FROM {table} WHERE room = $1", name)
+                    if table not in ("members", "room_users"):
+                        await conn.execute(f"DELETE FROM {table} WHERE room = $1", name)
                 await conn.execute(
                     "UPDATE rooms SET deleted = true, topic = '', topic_by = '', private = false"
                     " WHERE name = $1",
                     name,
                 )
+            return RoomPeople(
+                {r["user"] for r in members}, {r["user"] for r in people if r["invited_by"]}
+            )
 
-        await self._run(op)
+        return await self._run(op)
 
     async def rename_room(self, old: str, new: str) -> None:
         async def op(conn: asyncpg.Connection) -> None:

@@ -34,6 +34,7 @@ from roost.store.base import (
     AuditRecord,
     FileRecord,
     OnStored,
+    RoomPeople,
     RoomRecord,
     RoomUser,
     Sanction,
@@ -893,10 +894,27 @@ class SQLiteStore(Store):
 
         await self._submit(op)
 
-    async def delete_room(self, name: str) -> None:
+    async def delete_room(self, name: str) -> RoomPeople:
+        if name in self._dead:
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{name} was renamed or deleted")
+        # Before any later append or join: the database thread runs the delete
+        # after every write queued before it, and refuses the ones after it.
         self._dead.add(name)
 
-        def op(conn: sqlite3.Connection) -> None:
+        def op(conn: sqlite3.Connection) -> RoomPeople:
+            row = conn.execute("SELECT deleted FROM rooms WHERE name = ?", (name,)).fetchone()
+            if row is None or row[0]:
+                raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{name} was renamed or deleted")
+            # Read on the one writer thread, in the delete's transaction: what it removes.
+            gone = RoomPeople(
+                {r[0] for r in conn.execute("SELECT user FROM members WHERE room = ?", (name,))},
+                {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT user FROM room_users WHERE room = ? AND invited_by <> ''", (name,)
+                    )
+                },
+            )
             for table in ROOM_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE room = ?", (name,))
             conn.execute("DELETE FROM message_search WHERE room = ?", (name,))
@@ -905,8 +923,16 @@ class SQLiteStore(Store):
                 " WHERE name = ?",
                 (name,),
             )
+            return gone
 
-        await self._submit(op)
+        def undo(done: asyncio.Future[RoomPeople]) -> None:
+            # Only when the transaction itself failed (as in rename_room).
+            if not done.cancelled() and done.exception() is not None:
+                self._dead.discard(name)
+
+        fut = self._submit(op)
+        fut.add_done_callback(undo)
+        return await asyncio.shield(fut)
 
     async def rename_room(self, old: str, new: str) -> None:
         if old in self._dead:
