@@ -1,16 +1,19 @@
 """Who hears of a room's deletion: invitees too, and in a cluster the members
-and invitees the deleting node has not heard of yet."""
+and invitees the deleting node has not heard of yet; requests on the room
+under way while it is deleted."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 
 from cluster_helpers import behind_their_back
 from helpers import logged_in, next_event, unique
 from modhelpers import staff
-from roost.client import RoomDeleted, RoostError
+from roost.client import RoomChanged, RoomDeleted, RoostError
 
 
 async def test_those_invited_into_a_deleted_room_are_told(any_server: Any) -> None:
@@ -69,4 +72,118 @@ async def test_members_this_node_has_not_heard_of_yet_are_told_of_the_deletion(
                     await on_b.send(room, "anyone here?")
                 assert err.value.code == "no_such_room"
     finally:
+        await boss.close()
+
+
+async def _until_waiting(db: asyncpg.Connection, sql: str, *args: Any) -> None:
+    """Until ``sql`` (a count over pg_locks or pg_stat_activity) is above 0.
+    (Inside a transaction pg_stat_activity is read once: its snapshot is cleared.)"""
+    for _ in range(500):
+        if await db.fetchval(sql, *args):
+            return
+        await db.execute("SELECT pg_stat_clear_snapshot()")
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never true: {sql}")
+
+
+async def test_a_topic_change_under_way_when_the_room_is_deleted_ends_first(
+    cluster: Any,
+) -> None:
+    """A topic change on the deleting node whose write is not stored yet (it
+    waits on a lock) is done before the deletion starts: the members hear of it,
+    then of the deletion, and the store keeps nothing of it. Requests that come
+    during the deletion are refused with unavailable (as during a rename), and
+    with no_such_room after it. (Before, the deletion took the room from the
+    node's memory while the change was under way: carol was answered, nobody
+    heard of the new topic, and it could be written over the deleted room.)"""
+    (node,) = cluster(1)
+    room = unique("doomed")
+    boss = await staff(node, unique("boss"))
+    db = await asyncpg.connect(node.config["store"])
+    try:
+        async with logged_in(node) as carol, logged_in(node) as dave:
+            await carol.join(room)
+            await dave.join(room)
+            await carol.send(room, "before")
+            tx = db.transaction()
+            await tx.start()
+            # Reads of rooms go on, and row locks; updates (the topic's) wait.
+            await db.execute("LOCK TABLE rooms IN SHARE MODE")
+            changing = asyncio.ensure_future(carol.set_topic(room, "last words"))
+            await _until_waiting(
+                db,
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'rooms'::regclass",
+            )
+            deleting = asyncio.ensure_future(boss.delete_room(room, "spam"))
+            # Until the node has begun the deletion: dave's sends are refused.
+            refused = None
+            for _ in range(500):
+                try:
+                    await dave.send(room, "still here?")
+                except RoostError as exc:
+                    refused = exc
+                    break
+                await asyncio.sleep(0.01)
+            assert refused is not None
+            await tx.rollback()
+            changed = await asyncio.wait_for(changing, 10)
+            assert changed.topic == "last words"
+            result = await asyncio.wait_for(deleting, 10)
+            assert result.action == "delete_room"
+            for client in (carol, dave):
+                got = await next_event(client, RoomChanged, room=room)
+                assert (got.topic, got.by) == ("last words", carol.user)
+                ev = await next_event(client, RoomDeleted, room=room)
+                assert (ev.by, ev.reason) == (boss.user, "spam")
+            row = await db.fetchrow("SELECT deleted, topic FROM rooms WHERE name = $1", room)
+            assert (row["deleted"], row["topic"]) == (True, "")
+            assert refused.code == "unavailable", refused
+            for client in (carol, dave):
+                with pytest.raises(RoostError) as err:
+                    await client.send(room, "after")
+                assert err.value.code == "no_such_room"
+    finally:
+        await db.close()
+        await boss.close()
+
+
+async def test_a_join_on_another_node_stored_while_the_delete_waits_is_told(
+    cluster: Any,
+) -> None:
+    """Node b stores a join after node a began deleting the room but before a's
+    delete took the room's row (it waits on a lock here): the user is told, for
+    who is told is who the delete took out of the store, not who a read before."""
+    a, b = cluster(2)
+    room = unique("doomed")
+    boss = await staff(a, unique("boss"))
+    db = await asyncpg.connect(a.config["store"])
+    try:
+        async with logged_in(a) as carol, logged_in(b) as eve:
+            await carol.join(room)
+            for _ in range(50):  # node b hears of the room through the bus
+                if room in {r.name for r in await eve.rooms()}:
+                    break
+                await asyncio.sleep(0.05)
+            tx = db.transaction()
+            await tx.start()
+            # A share of the room's row: joins take one too and go on; the delete waits.
+            await db.execute("SELECT 1 FROM rooms WHERE name = $1 FOR KEY SHARE", room)
+            deleting = asyncio.ensure_future(boss.delete_room(room, "spam"))
+            await _until_waiting(
+                db,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE 'SELECT deleted FROM rooms%FOR UPDATE'",
+            )
+            joined = await asyncio.wait_for(eve.join(room, create=False), 10)
+            assert joined.room == room
+            await tx.rollback()
+            result = await asyncio.wait_for(deleting, 10)
+            assert result.action == "delete_room"
+            for client in (carol, eve):
+                ev = await next_event(client, RoomDeleted, room=room)
+                assert (ev.by, ev.reason) == (boss.user, "spam")
+            rec = await db.fetchval("SELECT count(*) FROM members WHERE room = $1", room)
+            assert rec == 0
+    finally:
+        await db.close()
         await boss.close()

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from roost.bus.base import Envelope
 from roost.protocol.codec import encode
@@ -62,13 +63,15 @@ from roost.server.room_access import (
     save_person,
 )
 from roost.server.state import Room, being_renamed
-from roost.store.base import Account, RoomUser
+from roost.store.base import Account, RoomPeople, RoomUser
 
 if TYPE_CHECKING:
     from roost.server.app import Server
     from roost.server.connection import ClientConnection
 
 log = logging.getLogger("roost.server")
+
+T = TypeVar("T")
 
 
 def _room_of(server: Server, account: Account, name: str) -> Room:
@@ -299,36 +302,39 @@ async def room_unmute(server: Server, conn: ClientConnection, msg: RoomUnmute) -
 async def delete_room(server: Server, conn: ClientConnection, msg: DeleteRoom) -> ModResult:
     account = require_staff(conn, "delete rooms", admin=True)
     room = _room_of(server, account, msg.room)
-    if room.name in server.config.default_rooms:
-        raise RoostError(
-            ErrorCode.BAD_REQUEST, f"#{room.name} is a default room (config default_rooms)"
-        )
+    name = room.name
+    if name in server.config.default_rooms:
+        raise RoostError(ErrorCode.BAD_REQUEST, f"#{name} is a default room (config default_rooms)")
     reason = check_reason(msg.reason)
-    # Read before the delete: the store drops a deleted room's members and invitations.
-    members, invited = await _told_of_change(server, room, room.name, "before its deletion")
-    if server.state.rooms.get(room.name) is not room:  # another delete here, meanwhile
-        raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room.name} was deleted meanwhile")
-    held = sorted(room.members)
-    for user in held:
-        server.state.remove_member(room, user)
-    server.state.rooms.pop(room.name, None)
-    try:
-        await server.store.delete_room(room.name)
-    except RoostError:
-        # Not deleted (the store is away): the room stays as it was on this node too.
-        server.state.rooms[room.name] = room
-        for user in held:
-            server.state.add_member(room, user)
-        raise
-    announce(server, ROOM, room.name)
-    event = RoomDeleted(room=room.name, by=account.name, reason=reason)
-    # Those invited but not in yet too: their invitation goes with the room.
-    for user in sorted(members | invited):
-        _to_user(server, user, event, CONTROL)
-    await record(
-        server, account.name, "delete_room", f"#{room.name}", reason, f"{len(members)} members"
-    )
-    return ModResult("delete_room", f"#{room.name}", reason, room=room.name)
+    if name in server.state.renaming:
+        # A rename or a second delete of the room dispatched in the same loop turn.
+        raise being_renamed(name)
+    state = server.state
+
+    async def change() -> RoomPeople:
+        if state.rooms.get(name) is not room:
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{name} was deleted meanwhile")
+        # Who is told is who the store took out, read in the delete's own
+        # transaction: a join committed on another node a moment before is
+        # among them (a read before the delete would miss it).
+        gone = await server.store.delete_room(name)
+        for user in sorted(room.members):  # no await from the store's commit to here
+            state.remove_member(room, user)
+        state.rooms.pop(name, None)
+        return gone
+
+    async def then(gone: RoomPeople) -> ModResult:
+        announce(server, ROOM, name)
+        event = RoomDeleted(room=name, by=account.name, reason=reason)
+        # Those invited but not in yet too: their invitation goes with the room.
+        for user in sorted(gone.members | gone.invited):
+            _to_user(server, user, event, CONTROL)
+        await record(
+            server, account.name, "delete_room", f"#{name}", reason, f"{len(gone.members)} members"
+        )
+        return ModResult("delete_room", f"#{name}", reason, room=name)
+
+    return await _alone(server, (name,), change, then)
 
 
 async def rename_room(server: Server, conn: ClientConnection, msg: RenameRoom) -> ModResult:
@@ -343,64 +349,81 @@ async def rename_room(server: Server, conn: ClientConnection, msg: RenameRoom) -
         raise RoostError(ErrorCode.BAD_REQUEST, f"#{old} has that name already")
     state = server.state
     if old in state.renaming:
-        # Two renames of one room dispatched in the same loop turn (later ones the
-        # connection refuses): each would wait for the other's request to end.
+        # Two renames (or a rename and a delete) of one room dispatched in the same
+        # loop turn (later ones the connection refuses): each would wait for the
+        # other's request to end.
         raise being_renamed(old)
     if new in state.renaming or new in state.rooms:
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name #{new} is taken")
-    # From here until the rename is done, requests naming either name are refused
-    # (roost.server.connection) and sends too (post_message): nothing is written
-    # under the old name after the store moved the room, nor under the new one before.
-    state.renaming.update((old, new))
-    work = asyncio.ensure_future(
-        _rename(server, room, new, account.name, reason, asyncio.current_task())
-    )
-    # Run to its end even if this request is cancelled (the admin went away): a
-    # rename stopped half-way would leave the store and the node's state apart.
-    work.add_done_callback(lambda f: f.cancelled() or f.exception())
-    return await asyncio.shield(work)
 
-
-async def _rename(
-    server: Server, room: Room, new: str, by: str, reason: str, request: object
-) -> ModResult:
-    state = server.state
-    old = room.name
-    try:
-        # Requests on either name that started before are done first.
-        await state.settled(old, request)
-        await state.settled(new, request)
+    async def change() -> None:
         if state.rooms.get(old) is not room:
             raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{old} was deleted meanwhile")
         if new in state.rooms or await server.store.get_room(new) is not None:
             # Old names of renamed or deleted rooms stay taken too: a client that
             # remembers their seqs must never meet a new room under that name.
             raise RoostError(ErrorCode.NAME_TAKEN, f"the name #{new} is taken")
-        # What was posted before is stored, answered and fanned out under the old
-        # name first (mentions too): nothing of the room is in flight when its key changes.
-        await server.store.flushed()
-        await asyncio.sleep(0)
-        await server.activity.settled()
         await server.store.rename_room(old, new)
         move_room(server, room, new)  # no await from the store's commit to here
-    finally:
-        state.renaming.difference_update((old, new))
-    members, invited = await _told_of_change(server, room, new, "after its rename")
-    announce(server, ROOM, old)
-    event = RoomRenamed(room=old, new=new, by=by, reason=reason)
-    # Those invited but not in yet too: their invitation names the old room.
-    for user in sorted(members | invited):
-        _to_user(server, user, event, CONTROL)
-    await record(server, by, "rename_room", f"#{old}", reason, f"to #{new}")
-    return ModResult("rename_room", f"#{old}", reason, room=new)
+
+    async def then(_: None) -> ModResult:
+        members, invited = await _told_of_change(server, room, new, "after its rename")
+        announce(server, ROOM, old)
+        event = RoomRenamed(room=old, new=new, by=account.name, reason=reason)
+        # Those invited but not in yet too: their invitation names the old room.
+        for user in sorted(members | invited):
+            _to_user(server, user, event, CONTROL)
+        await record(server, account.name, "rename_room", f"#{old}", reason, f"to #{new}")
+        return ModResult("rename_room", f"#{old}", reason, room=new)
+
+    return await _alone(server, (old, new), change, then)
+
+
+async def _alone(
+    server: Server,
+    names: tuple[str, ...],
+    change: Callable[[], Awaitable[T]],
+    then: Callable[[T], Awaitable[ModResult]],
+) -> ModResult:
+    """Run ``change`` of a room (its rename or deletion; ``names``: its name, and
+    for a rename the new one) alone on this node, then ``then`` with its result.
+
+    Called in the loop turn in which the request checked that no rename or
+    delete holds ``names``. From then until ``change`` is done, requests naming
+    either name are refused with ``unavailable`` (roost.server.connection) and
+    sends too (post_message), so nothing is written under them meanwhile;
+    ``change`` starts once the requests on them that started before are done
+    and what was posted to the room is stored, answered and fanned out (its
+    mentions too). Runs to its end even if the request is cancelled (the admin
+    went away): a change stopped half-way would leave the store and the node's
+    state apart."""
+    state = server.state
+    request = asyncio.current_task()
+    state.renaming.update(names)
+
+    async def run() -> ModResult:
+        try:
+            for name in names:
+                await state.settled(name, request)
+            await server.store.flushed()
+            await asyncio.sleep(0)
+            await server.activity.settled()
+            done = await change()
+        finally:
+            state.renaming.difference_update(names)
+        return await then(done)
+
+    work = asyncio.ensure_future(run())
+    work.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return await asyncio.shield(work)
 
 
 async def _told_of_change(
     server: Server, room: Room, name: str, when: str
 ) -> tuple[set[str], set[str]]:
-    """Who must be told of a change to ``room`` (its rename, its deletion): its
-    members, and those invited but not in yet, as the store holds them under
-    ``name`` and as this node knows them (its memory taken after the read). In a
+    """Who must be told of the rename of ``room``: its members, and those
+    invited but not in yet, as the store holds them under ``name`` and as this
+    node knows them (its memory taken after the read). In a
     cluster a join or an invitation made on another node reaches this node's
     memory only when its re-read of the room is applied (roost.server.changes),
     and a re-read that a request on the room overtook, this change's own

@@ -44,10 +44,11 @@ class ServerState:
     rooms_of: dict[str, set[str]] = field(default_factory=dict)
     # old room name -> the room's name now, for every renamed room
     renamed: dict[str, str] = field(default_factory=dict)
-    # The old and new names of renames under way (roost.server.rooms.rename_room):
-    # requests naming either are refused with `unavailable` until it is done.
+    # The old and new names of renames under way, and the names of rooms being
+    # deleted (roost.server.rooms._alone): requests naming them are refused with
+    # `unavailable` until it is done.
     renaming: set[str] = field(default_factory=set)
-    # Requests being handled that name a room, by room: a rename waits for them.
+    # Requests being handled that name a room, by room: a rename or delete waits for them.
     room_work: dict[str, set[asyncio.Future[Any]]] = field(default_factory=dict)
     # Rooms being re-read from the store (roost.server.changes), each with whether
     # a request on it started meanwhile (only while the read runs: bounded).
@@ -165,8 +166,10 @@ class ServerState:
 
 
 def being_renamed(name: str) -> RoostError:
-    """What a request on room ``name`` gets while a rename of it runs."""
-    return RoostError(ErrorCode.UNAVAILABLE, f"#{name} is being renamed; try again shortly")
+    """What a request on room ``name`` gets while a rename or a delete of it runs."""
+    return RoostError(
+        ErrorCode.UNAVAILABLE, f"#{name} is being renamed or deleted; try again shortly"
+    )
 
 
 def room_named(msg: object) -> str | None:
