@@ -538,14 +538,17 @@ class FileService:
             and t.id not in self.uploads
         )
 
-    async def _take_dead(self, live: list[handover.Live]) -> handover.Ticket | None:
-        """Claim the first of these live tickets whose node is dead (never a living one's)."""
+    async def _of_dead_nodes(self, live: list[handover.Live]) -> list[handover.Live]:
+        """Those of ``live`` whose node the bus says is dead (one question per node)."""
         alive: dict[str, bool] = {}
         for lv in live:
             if lv.node not in alive:
                 alive[lv.node] = await self.server.bus.node_alive(lv.node)
-            if alive[lv.node]:
-                continue
+        return [lv for lv in live if not alive[lv.node]]
+
+    async def _take_dead(self, live: list[handover.Live]) -> handover.Ticket | None:
+        """Claim the first of these live tickets whose node is dead (never a living one's)."""
+        for lv in await self._of_dead_nodes(live):
             got = await asyncio.to_thread(
                 handover.claim_live, self.blobs.temp_dir, lv.ticket.id, lv.node, self.node
             )
@@ -579,16 +582,9 @@ class FileService:
         # A dead node's live tickets are as good as unclaimed tickets; a living
         # node's are never taken, however old (its upload may sit idle).
         live = await asyncio.to_thread(handover.lives, folder)
-        alive: dict[str, bool] = {}
-        kept = set()
-        for lv in live:
-            kept.add(lv.ticket.id)
-            if lv.node == self.node or lv.age <= timeout:
-                continue
-            if lv.node not in alive:
-                alive[lv.node] = await self.server.bus.node_alive(lv.node)
-            if alive[lv.node]:
-                continue
+        kept = {lv.ticket.id for lv in live}
+        old = [lv for lv in live if lv.node != self.node and lv.age > timeout]
+        for lv in await self._of_dead_nodes(old):
             claimed = await asyncio.to_thread(
                 handover.claim_live, folder, lv.ticket.id, lv.node, self.node
             )
