@@ -187,3 +187,58 @@ async def test_a_join_on_another_node_stored_while_the_delete_waits_is_told(
     finally:
         await db.close()
         await boss.close()
+
+
+async def test_an_invitation_on_another_node_while_the_delete_waits_is_refused(
+    cluster: Any,
+) -> None:
+    """Node b stores an invitation while node a's delete holds the room's row
+    (the delete waits on a lock after it took the row): the invitation waits
+    for the delete, then fails with no_such_room, and no invitation outlives the
+    room. (Before, it was written after the delete's commit: the invitee got
+    `invited` but never `room_deleted`, and a join answered no_such_room.)"""
+    a, b = cluster(2)
+    room = unique("doomed")
+    boss = await staff(a, unique("boss"))
+    db = await asyncpg.connect(a.config["store"])
+    try:
+        async with logged_in(a) as carol, logged_in(b) as eve, logged_in(b) as dave:
+            await carol.join(room)
+            await carol.send(room, "a message, so that the room has a counter row")
+            for _ in range(50):  # node b hears of the room through the bus
+                if room in {r.name for r in await eve.rooms()}:
+                    break
+                await asyncio.sleep(0.05)
+            await eve.join(room, create=False)
+            tx = db.transaction()
+            await tx.start()
+            # The counter row: the delete takes the room's row, then waits here.
+            await db.execute("SELECT 1 FROM seqs WHERE room = $1 FOR UPDATE", room)
+            deleting = asyncio.ensure_future(boss.delete_room(room, "spam"))
+            await _until_waiting(
+                db,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE 'SELECT last FROM seqs%FOR UPDATE'",
+            )
+            inviting = asyncio.ensure_future(eve.invite(room, dave.user or ""))
+            # The invitation waits for the room's row, which the delete holds.
+            await _until_waiting(
+                db,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND (query LIKE 'INSERT INTO room_users%'"
+                " OR query LIKE 'SELECT deleted, renamed_to FROM rooms%FOR KEY SHARE')",
+            )
+            await tx.rollback()
+            result = await asyncio.wait_for(deleting, 10)
+            assert result.action == "delete_room"
+            with pytest.raises(RoostError) as err:
+                await asyncio.wait_for(inviting, 10)
+            assert err.value.code == "no_such_room", err.value
+            for client in (carol, eve):
+                ev = await next_event(client, RoomDeleted, room=room)
+                assert (ev.by, ev.reason) == (boss.user, "spam")
+            rows = await db.fetchval("SELECT count(*) FROM room_users WHERE room = $1", room)
+            assert rows == 0
+    finally:
+        await db.close()
+        await boss.close()

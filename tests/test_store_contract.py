@@ -300,6 +300,38 @@ async def test_a_deleted_room_takes_no_members(store: Store) -> None:
     assert rec is not None and rec.deleted and rec.members == set()
 
 
+async def test_a_deleted_or_renamed_room_takes_no_invitations_nor_joins(store: Store) -> None:
+    """No room-user row (an invitation, a role, a mute) nor member row is written
+    under the name of a deleted or renamed room: the delete or rename took the
+    room's people and told them, and the one invited or joined after would
+    never hear of it. A removal still does no harm: nothing, or the new name."""
+    for name in ("gone", "old"):
+        assert await store.create_room(name, "ann", 1.0)
+        await store.add_member(name, "ann")
+        await store.save_room_user(name, "bob", RoomUser(invited_by="ann"))
+    assert await store.delete_room("gone") == RoomPeople({"ann"}, {"bob"})
+    assert await store.rename_room("old", "new") == RoomPeople({"ann"}, {"bob"})
+    for name, said in (("gone", "was deleted"), ("old", "was renamed to #new")):
+        for entry in (RoomUser(invited_by="ann"), RoomUser(role="moderator")):
+            with pytest.raises(RoostError) as err:
+                await store.save_room_user(name, "cat", entry)
+            assert (err.value.code, said in err.value.message) == ("no_such_room", True), name
+        with pytest.raises(RoostError) as err:
+            await store.add_member(name, "cat")
+        assert (err.value.code, said in err.value.message) == ("no_such_room", True), name
+        await store.save_room_user(name, "bob", RoomUser())  # a removal: no error
+    gone = await store.get_room("gone")
+    assert gone is not None and gone.people == {} and gone.members == set()
+    old = await store.get_room("old")
+    assert old is not None and old.people == {} and old.members == set()
+    rec = await store.get_room("new")
+    # bob's invitation, moved by the rename, went with the removal under the old name.
+    assert rec is not None and rec.members == {"ann"} and rec.people == {}
+    await store.save_room_user("new", "cat", RoomUser(invited_by="ann"))
+    rec = await store.get_room("new")
+    assert rec is not None and set(rec.people) == {"cat"}
+
+
 async def test_a_deleted_or_renamed_room_cannot_be_deleted(store: Store) -> None:
     """A second delete (another node's, say) finds the room gone: no_such_room,
     with nobody to tell; a name never made, or a renamed room's old name, too."""

@@ -380,7 +380,8 @@ async def join(server: Server, conn: ClientConnection, msg: Join) -> JoinResult:
         try:
             await server.store.add_member(name, account.name)
         except RoostError:
-            # Deleted meanwhile (on another node, say), or the store is away.
+            # Deleted or renamed meanwhile (on another node, say: the store refuses
+            # a join its delete or rename did not take), or the store is away.
             server.state.remove_member(room, account.name)
             raise
         if created:
@@ -409,6 +410,8 @@ async def _new_room(server: Server, creator: str, name: str, msg: Join) -> tuple
         rec = await server.store.get_room(name)
         if rec is None:
             raise RoostError(ErrorCode.NO_SUCH_ROOM, f"no room named {name!r}")
+        if rec.renamed_to:
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{name} was renamed to #{rec.renamed_to}")
         if rec.deleted:
             raise RoostError(ErrorCode.NO_SUCH_ROOM, f"room {name!r} was deleted by an admin")
     held = server.state.rooms.get(name)  # another join on this node got here first

@@ -119,8 +119,9 @@ class RoomRecord:
 
 @dataclass(slots=True)
 class RoomPeople:
-    """Who a room's deletion took out of it (``Store.delete_room``): its members,
-    and those who held an invitation into it (a member may be both)."""
+    """Who a room's deletion took out of it (``Store.delete_room``), or its
+    rename moved (``Store.rename_room``): its members, and those who held an
+    invitation into it (a member may be both)."""
 
     members: set[str] = field(default_factory=set)
     invited: set[str] = field(default_factory=set)
@@ -281,7 +282,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def save_room_user(self, room: str, user: str, entry: RoomUser) -> None:
-        """Store what ``user`` is in ``room`` (an all-default entry removes it)."""
+        """Store what ``user`` is in ``room`` (an all-default entry removes it).
+
+        Raises RoostError(no_such_room) if the room is deleted or renamed, also
+        by a delete or rename committed while this waited for it: no invitation
+        (or role, or mute) is written after the change took the room's people,
+        so none belongs to someone never told of it. A removal follows a rename."""
 
     @abc.abstractmethod
     async def delete_room(self, name: str) -> RoomPeople:
@@ -294,12 +300,18 @@ class Store(abc.ABC):
         Raises ``no_such_room`` if the room is renamed or deleted already."""
 
     @abc.abstractmethod
-    async def rename_room(self, old: str, new: str) -> None:
+    async def rename_room(self, old: str, new: str) -> RoomPeople:
         """Move everything of room ``old`` to the name ``new``, in one transaction:
         settings, members, room people, messages (same seqs), read markers,
         mentions, search entries, files. ``old`` stays taken, as a deleted room
-        whose ``renamed_to`` is ``new``; a message stored under ``old`` after this
-        fails with ``no_such_room``. Raises ``name_taken`` if ``new`` is taken."""
+        whose ``renamed_to`` is ``new``; a message, join or invitation stored
+        under ``old`` after this fails with ``no_such_room``. Raises
+        ``name_taken`` if ``new`` is taken, ``no_such_room`` if ``old`` is
+        renamed or deleted already.
+
+        Returns the members and invitees it moved, read in the same transaction
+        (as ``delete_room``): a join that commits first is among them, and a
+        later one fails. These are the users to tell."""
 
     @abc.abstractmethod
     async def flushed(self) -> None:
@@ -311,11 +323,13 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def add_member(self, room: str, user: str) -> None:
-        """Make ``user`` a member of ``room`` (under its current name, if renamed).
+        """Make ``user`` a member of ``room``.
 
-        Raises RoostError(no_such_room) if the room was deleted, also by a
-        delete committed while this waited for it: no member row outlives it.
-        """
+        Raises RoostError(no_such_room) if the room was deleted or renamed
+        ("renamed to #new"), also by a delete or rename committed while this
+        waited for it: no member row outlives the room, and none lands under
+        its new name for someone the rename did not tell (a node that had not
+        heard of the rename yet)."""
 
     @abc.abstractmethod
     async def remove_member(self, room: str, user: str) -> None: ...

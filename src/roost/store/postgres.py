@@ -725,23 +725,30 @@ class PostgresStore(Store):
 
     async def save_room_user(self, room: str, user: str, entry: RoomUser) -> None:
         if entry.is_empty():
+            # A removal follows a rename (as remove_member): it leaves no row behind.
             await self._execute(
                 f'DELETE FROM room_users WHERE room = {_now("$1")} AND "user" = $2', room, user
             )
             return
-        await self._execute(
-            f"INSERT INTO room_users ({ROOM_USER_COLUMNS})"
-            f" VALUES ({_now('$1')}, $2, $3, $4, $5, $6, $7)"
-            ' ON CONFLICT (room, "user") DO UPDATE SET role = $3, invited_by = $4,'
-            " mute_expires = $5, mute_reason = $6, mute_by = $7",
-            room,
-            user,
-            entry.role,
-            entry.invited_by,
-            entry.mute_expires,
-            entry.mute_reason,
-            entry.mute_by,
-        )
+
+        async def op(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                await _lock_room_for_people(conn, room)
+                await conn.execute(
+                    f"INSERT INTO room_users ({ROOM_USER_COLUMNS})"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                    ' ON CONFLICT (room, "user") DO UPDATE SET role = $3, invited_by = $4,'
+                    " mute_expires = $5, mute_reason = $6, mute_by = $7",
+                    room,
+                    user,
+                    entry.role,
+                    entry.invited_by,
+                    entry.mute_expires,
+                    entry.mute_reason,
+                    entry.mute_by,
+                )
+
+        await self._run(op)
 
     async def delete_room(self, name: str) -> RoomPeople:
         async def op(conn: asyncpg.Connection) -> RoomPeople:
@@ -771,8 +778,8 @@ class PostgresStore(Store):
 
         return await self._run(op)
 
-    async def rename_room(self, old: str, new: str) -> None:
-        async def op(conn: asyncpg.Connection) -> None:
+    async def rename_room(self, old: str, new: str) -> RoomPeople:
+        async def op(conn: asyncpg.Connection) -> RoomPeople:
             async with conn.transaction():
                 # The room's row first: writes of other nodes under its name wait
                 # for it (_NOW), then take the new name.
@@ -791,8 +798,22 @@ class PostgresStore(Store):
                     await conn.execute("INSERT INTO seqs (room, last) VALUES ($1, $2)", new, last)
                 except asyncpg.UniqueViolationError as exc:
                     raise RoostError(ErrorCode.NAME_TAKEN, f"the name {new!r} is taken") from exc
+                # Who is moved, read under the room's row lock: a join or invitation
+                # of any node that holds the row commits before and is among them;
+                # one that comes after waits for the commit, then fails (add_member).
+                members = await conn.fetch(
+                    'UPDATE members SET room = $2 WHERE room = $1 RETURNING "user"', old, new
+                )
+                people = await conn.fetch(
+                    'UPDATE room_users SET room = $2 WHERE room = $1 RETURNING "user", invited_by',
+                    old,
+                    new,
+                )
                 for table in (*ROOM_TABLES, "files"):
-                    await conn.execute(f"UPDATE {table} SET room = $2 WHERE room = $1", old, new)
+                    if table not in ("members", "room_users"):
+                        await conn.execute(
+                            f"UPDATE {table} SET room = $2 WHERE room = $1", old, new
+                        )
                 await conn.execute(
                     "UPDATE rooms SET deleted = true, renamed_to = $2, topic = '', topic_by = '',"
                     " private = false WHERE name = $1",
@@ -802,8 +823,11 @@ class PostgresStore(Store):
                 await conn.execute(
                     "UPDATE rooms SET renamed_to = $2 WHERE renamed_to = $1", old, new
                 )
+            return RoomPeople(
+                {r["user"] for r in members}, {r["user"] for r in people if r["invited_by"]}
+            )
 
-        await self._run(op)
+        return await self._run(op)
 
     async def flushed(self) -> None:
         # Counted, not "until the writer is idle": under steady traffic it never is.
@@ -818,19 +842,10 @@ class PostgresStore(Store):
     async def add_member(self, room: str, user: str) -> None:
         async def op(conn: asyncpg.Connection) -> None:
             async with conn.transaction():
-                # The room's row first, locked: a delete or rename that holds it is
-                # waited for, and its outcome read (a read-committed statement that
-                # waited on a row lock sees the row as committed). One statement with
-                # _now() would check a delete against its own older snapshot.
-                row = await conn.fetchrow(
-                    "SELECT deleted, renamed_to FROM rooms WHERE name = $1 FOR KEY SHARE", room
-                )
-                if row is not None and row["deleted"] and not row["renamed_to"]:
-                    raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was deleted")
-                now = row["renamed_to"] if row is not None and row["renamed_to"] else room
+                await _lock_room_for_people(conn, room)
                 await conn.execute(
                     'INSERT INTO members (room, "user") VALUES ($1, $2) ON CONFLICT DO NOTHING',
-                    now,
+                    room,
                     user,
                 )
 
@@ -1201,6 +1216,25 @@ async def _lock_live_room(conn: asyncpg.Connection, room: str) -> None:
     deleted = await conn.fetchval("SELECT deleted FROM rooms WHERE name = $1 FOR UPDATE", room)
     if deleted is None or deleted:
         raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was renamed or deleted")
+
+
+async def _lock_room_for_people(conn: asyncpg.Connection, room: str) -> None:
+    """Share ``room``'s row until the commit, before a member or room-user row
+    of it is written: a delete or rename that holds the row is waited for, and
+    its outcome read (a read-committed statement that waited on a row lock sees
+    the row as committed; one statement with _now() would check against its own
+    older snapshot). ``no_such_room`` if the room is deleted, or renamed: the
+    delete or rename took its people in its own transaction and told them, so a
+    row written after it would belong to someone never told (an invitation into
+    nothing, a join of a room under a name it no longer has). A name never made
+    passes."""
+    row = await conn.fetchrow(
+        "SELECT deleted, renamed_to FROM rooms WHERE name = $1 FOR KEY SHARE", room
+    )
+    if row is not None and row["deleted"]:
+        if row["renamed_to"]:
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was renamed to #{row['renamed_to']}")
+        raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was deleted")
 
 
 def _now(param: str) -> str:

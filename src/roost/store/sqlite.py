@@ -226,6 +226,19 @@ def _room_user(row: tuple[Any, ...]) -> RoomUser:
     return RoomUser(row[2], row[3], row[4], row[5], row[6])
 
 
+def _people_of(conn: sqlite3.Connection, room: str) -> RoomPeople:
+    """The members of ``room`` and those invited to it, as stored now."""
+    return RoomPeople(
+        {r[0] for r in conn.execute("SELECT user FROM members WHERE room = ?", (room,))},
+        {
+            r[0]
+            for r in conn.execute(
+                "SELECT user FROM room_users WHERE room = ? AND invited_by <> ''", (room,)
+            )
+        },
+    )
+
+
 # The messages that mention a user, newest first: with the text of their latest
 # edit, and not those deleted or removed since ("ref > 0": the partial index).
 MENTIONS_SQL = (
@@ -872,7 +885,11 @@ class SQLiteStore(Store):
         await self._submit(op)
 
     async def save_room_user(self, room: str, user: str, entry: RoomUser) -> None:
-        room = self._moved.get(room, room)
+        if entry.is_empty():
+            # A removal follows a rename (as remove_member): it leaves no row behind.
+            room = self._moved.get(room, room)
+        else:
+            self._refuse_gone(room)
 
         def op(conn: sqlite3.Connection) -> None:
             if entry.is_empty():
@@ -906,15 +923,7 @@ class SQLiteStore(Store):
             if row is None or row[0]:
                 raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{name} was renamed or deleted")
             # Read on the one writer thread, in the delete's transaction: what it removes.
-            gone = RoomPeople(
-                {r[0] for r in conn.execute("SELECT user FROM members WHERE room = ?", (name,))},
-                {
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT user FROM room_users WHERE room = ? AND invited_by <> ''", (name,)
-                    )
-                },
-            )
+            gone = _people_of(conn, name)
             for table in ROOM_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE room = ?", (name,))
             conn.execute("DELETE FROM message_search WHERE room = ?", (name,))
@@ -934,7 +943,7 @@ class SQLiteStore(Store):
         fut.add_done_callback(undo)
         return await asyncio.shield(fut)
 
-    async def rename_room(self, old: str, new: str) -> None:
+    async def rename_room(self, old: str, new: str) -> RoomPeople:
         if old in self._dead:
             raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{old} was renamed or deleted")
         if new in self._seq or new in self._dead:
@@ -948,10 +957,12 @@ class SQLiteStore(Store):
         moved = dict(self._moved)
         note_rename(self._moved, old, new)
 
-        def op(conn: sqlite3.Connection) -> None:
+        def op(conn: sqlite3.Connection) -> RoomPeople:
             row = conn.execute("SELECT deleted FROM rooms WHERE name = ?", (old,)).fetchone()
             if row is None or row[0]:
                 raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{old} was renamed or deleted")
+            # Read on the one writer thread, in the rename's transaction: whom it moves.
+            moved_people = _people_of(conn, old)
             try:
                 conn.execute(
                     "INSERT INTO rooms (name, creator, created, topic, topic_by, topic_ts, private)"
@@ -969,8 +980,9 @@ class SQLiteStore(Store):
                 (new, old),
             )
             conn.execute("UPDATE rooms SET renamed_to = ? WHERE renamed_to = ?", (new, old))
+            return moved_people
 
-        def undo(done: asyncio.Future[None]) -> None:
+        def undo(done: asyncio.Future[RoomPeople]) -> None:
             # Only when the transaction itself failed: a caller that stopped
             # waiting does not stop the database thread from committing it.
             if not done.cancelled() and done.exception() is not None:
@@ -980,7 +992,7 @@ class SQLiteStore(Store):
 
         fut = self._submit(op)
         fut.add_done_callback(undo)
-        await asyncio.shield(fut)
+        return await asyncio.shield(fut)
 
     def _move_counters(self, old: str, new: str) -> None:
         if old in self._seq:
@@ -1003,14 +1015,25 @@ class SQLiteStore(Store):
         return await self._submit(op)
 
     async def add_member(self, room: str, user: str) -> None:
-        room = self._moved.get(room, room)
-        if room in self._dead:  # deleted (a renamed room's old name is in _moved)
-            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was deleted")
+        self._refuse_gone(room)
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT OR IGNORE INTO members (room, user) VALUES (?, ?)", (room, user))
 
         await self._submit(op)
+
+    def _refuse_gone(self, room: str) -> None:
+        """Before a member or room-user row of ``room`` is queued: ``no_such_room``
+        if the room is deleted or renamed, or a delete or rename of it is queued
+        (both mark it dead before they are queued, and the database thread runs
+        them before the row). They took its people and told them; a row written
+        after would belong to someone never told. A name never made passes."""
+        if room in self._dead:
+            if room in self._moved:
+                raise RoostError(
+                    ErrorCode.NO_SUCH_ROOM, f"#{room} was renamed to #{self._moved[room]}"
+                )
+            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was deleted")
 
     async def remove_member(self, room: str, user: str) -> None:
         room = self._moved.get(room, room)
