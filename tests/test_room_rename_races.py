@@ -7,6 +7,7 @@ import contextlib
 import time
 from typing import Any
 
+import asyncpg
 import pytest
 
 from cluster_helpers import behind_their_back
@@ -15,6 +16,7 @@ from modhelpers import staff
 from roost.client import Message, RoomRenamed, RoostError
 from roost.protocol.messages import RenameRoom
 from test_priority_delivery import FAST, FILLER, send_all
+from test_room_delete_races import _until_waiting
 
 # What a request racing a rename may meet: refused while it runs, or the old name after.
 RACE_ERRORS = {"unavailable", "no_such_room"}
@@ -320,4 +322,82 @@ async def test_an_invitee_hears_of_the_rename_and_joins_under_the_new_name(serve
             joined = await dave.join(new, create=False)
             assert joined.private and joined.room == new
     finally:
+        await boss.close()
+
+
+async def test_a_join_or_invitation_on_another_node_waiting_on_the_rename_is_refused(
+    cluster: Any,
+) -> None:
+    """Node b stores a join and an invitation while node a's rename holds the
+    room's row (the rename waits on a lock after it took the row): both wait
+    for the rename, then fail with no_such_room ("renamed to"), for who is told
+    of the rename is whom it moved in its own transaction. (Before, they
+    followed the rename into the new name after it, and neither the joiner nor
+    the invitee was told of it, unless a's read after the commit came late.)"""
+    a, b = cluster(2)
+    old, new = unique("annex"), unique("wing")
+    boss = await staff(a, unique("boss"))
+    db = await asyncpg.connect(a.config["store"])
+    try:
+        async with (
+            logged_in(a) as carol,
+            logged_in(b) as eve,
+            logged_in(b) as frank,
+            logged_in(b) as dave,
+        ):
+            await carol.join(old)
+            await carol.send(old, "a message, so that the room has a counter row")
+            for _ in range(50):  # node b hears of the room through the bus
+                if old in {r.name for r in await eve.rooms()}:
+                    break
+                await asyncio.sleep(0.05)
+            await eve.join(old, create=False)
+            tx = db.transaction()
+            await tx.start()
+            # The counter row: the rename takes the room's row, then waits here.
+            await db.execute("SELECT 1 FROM seqs WHERE room = $1 FOR UPDATE", old)
+            renaming = asyncio.ensure_future(boss.rename_room(old, new))
+            await _until_waiting(
+                db,
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE 'SELECT last FROM seqs%FOR UPDATE'",
+            )
+            joining = asyncio.ensure_future(frank.join(old, create=False))
+            inviting = asyncio.ensure_future(eve.invite(old, dave.user or ""))
+            # Both wait for the room's row, which the rename holds.
+            await _until_waiting(
+                db,
+                "SELECT count(*) >= 2 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND (query LIKE 'INSERT INTO room_users%'"
+                " OR query LIKE 'SELECT deleted, renamed_to FROM rooms%FOR KEY SHARE')",
+            )
+            await tx.rollback()
+            result = await asyncio.wait_for(renaming, 10)
+            assert result.room == new
+            for request in (joining, inviting):
+                with pytest.raises(RoostError) as err:
+                    await asyncio.wait_for(request, 10)
+                assert err.value.code == "no_such_room", err.value
+                assert f"renamed to #{new}" in err.value.message, err.value
+            for client in (carol, eve):
+                ev = await next_event(client, RoomRenamed, room=old)
+                assert ev.new == new
+            members = await db.fetch('SELECT "user" FROM members WHERE room = $1', new)
+            assert {r["user"] for r in members} == {carol.user, eve.user}
+            invited = await db.fetchval(
+                "SELECT count(*) FROM room_users WHERE room = $1 AND invited_by <> ''", new
+            )
+            assert invited == 0
+            # Under the new name, once node b has heard of the rename, both work.
+            for _ in range(50):
+                if new in {r.name for r in await eve.rooms()}:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await frank.join(new, create=False)).room == new
+            assert (await eve.invite(new, dave.user or "")).target == dave.user
+            assert (await dave.join(new, create=False)).room == new
+            members = await db.fetch('SELECT "user" FROM members WHERE room = $1', new)
+            assert {r["user"] for r in members} == {carol.user, eve.user, frank.user, dave.user}
+    finally:
+        await db.close()
         await boss.close()

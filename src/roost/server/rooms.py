@@ -12,7 +12,6 @@ ROOM), so the other nodes re-read the room (roost.server.changes).
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -63,13 +62,11 @@ from roost.server.room_access import (
     save_person,
 )
 from roost.server.state import Room, being_renamed
-from roost.store.base import Account, RoomPeople, RoomUser
+from roost.store.base import Account, RoomPeople
 
 if TYPE_CHECKING:
     from roost.server.app import Server
     from roost.server.connection import ClientConnection
-
-log = logging.getLogger("roost.server")
 
 T = TypeVar("T")
 
@@ -356,22 +353,26 @@ async def rename_room(server: Server, conn: ClientConnection, msg: RenameRoom) -
     if new in state.renaming or new in state.rooms:
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name #{new} is taken")
 
-    async def change() -> None:
+    async def change() -> RoomPeople:
         if state.rooms.get(old) is not room:
             raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{old} was deleted meanwhile")
         if new in state.rooms or await server.store.get_room(new) is not None:
             # Old names of renamed or deleted rooms stay taken too: a client that
             # remembers their seqs must never meet a new room under that name.
             raise RoostError(ErrorCode.NAME_TAKEN, f"the name #{new} is taken")
-        await server.store.rename_room(old, new)
+        # Who is told is who the store moved, read in the rename's own
+        # transaction (as for a delete): a join or invitation committed on
+        # another node a moment before is among them, and one that waited for
+        # the rename fails with no_such_room ("renamed to"), so none is missed.
+        moved = await server.store.rename_room(old, new)
         move_room(server, room, new)  # no await from the store's commit to here
+        return moved
 
-    async def then(_: None) -> ModResult:
-        members, invited = await _told_of_change(server, room, new, "after its rename")
+    async def then(moved: RoomPeople) -> ModResult:
         announce(server, ROOM, old)
         event = RoomRenamed(room=old, new=new, by=account.name, reason=reason)
         # Those invited but not in yet too: their invitation names the old room.
-        for user in sorted(members | invited):
+        for user in sorted(moved.members | moved.invited):
             _to_user(server, user, event, CONTROL)
         await record(server, account.name, "rename_room", f"#{old}", reason, f"to #{new}")
         return ModResult("rename_room", f"#{old}", reason, room=new)
@@ -416,35 +417,6 @@ async def _alone(
     work = asyncio.ensure_future(run())
     work.add_done_callback(lambda f: f.cancelled() or f.exception())
     return await asyncio.shield(work)
-
-
-async def _told_of_change(
-    server: Server, room: Room, name: str, when: str
-) -> tuple[set[str], set[str]]:
-    """Who must be told of the rename of ``room``: its members, and those
-    invited but not in yet, as the store holds them under ``name`` and as this
-    node knows them (its memory taken after the read). In a
-    cluster a join or an invitation made on another node reaches this node's
-    memory only when its re-read of the room is applied (roost.server.changes),
-    and a re-read that a request on the room overtook, this change's own
-    included, is read again after it: its member would not be told (seen: one
-    cross-node rename test in four lost the notice on the other node). ``when``
-    says, for the warning, when the store was read; if it cannot be read, the
-    notice goes to those this node knows of."""
-    people: list[dict[str, RoomUser]] = []
-    members: set[str] = set()
-    try:
-        rec = await server.store.get_room(name)
-    except Exception as exc:
-        log.warning("could not read #%s %s: %s", name, when, exc)
-    else:
-        if rec is not None:
-            members |= rec.members
-            people.append(rec.people)
-    members |= room.members
-    people.append(room.people)
-    invited = {user for held in people for user, entry in held.items() if entry.invited_by}
-    return members, invited
 
 
 def check_room_mute(server: Server, conn: ClientConnection, msg: object) -> None:
