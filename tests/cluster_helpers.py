@@ -89,3 +89,23 @@ async def behind_their_back(
             )
     finally:
         await db.close()
+
+
+async def until_room_known(client: Any, room: str) -> None:
+    """Until ``client``'s node lists ``room`` (it heard of it through the bus)."""
+    for _ in range(100):
+        if room in {r.name for r in await client.rooms()}:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"#{room} never reached the node of {client.user}")
+
+
+async def until_waiting(db: asyncpg.Connection, sql: str, *args: Any) -> None:
+    """Until ``sql`` (a count over pg_locks or pg_stat_activity) is above 0.
+    (Inside a transaction pg_stat_activity is read once: its snapshot is cleared.)"""
+    for _ in range(500):
+        if await db.fetchval(sql, *args):
+            return
+        await db.execute("SELECT pg_stat_clear_snapshot()")
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never true: {sql}")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cluster_helpers import until_room_known
 from helpers import client_for, logged_in, next_event, unique
 from modhelpers import Recorder, staff
 from roost.client import Bye, Message, RoostError
@@ -145,10 +146,7 @@ async def test_a_rename_made_while_redis_is_down_reaches_the_other_node_after(
         async with logged_in(b, reconnect=False) as carol:
             await carol.join(old)
             await carol.send(old, "kept")
-            for _ in range(50):  # node a hears of the room through the bus
-                if old in {r.name for r in await boss.rooms()}:
-                    break
-                await asyncio.sleep(0.05)
+            await until_room_known(boss, old)
             engines.redis.stop()
             try:
                 await boss.rename_room(old, new)

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from cluster_helpers import behind_their_back
+from cluster_helpers import behind_their_back, until_room_known, until_waiting
 from helpers import logged_in, next_event, unique
 from modhelpers import staff
 from roost.client import RoomChanged, RoomDeleted, RoostError
@@ -75,17 +75,6 @@ async def test_members_this_node_has_not_heard_of_yet_are_told_of_the_deletion(
         await boss.close()
 
 
-async def _until_waiting(db: asyncpg.Connection, sql: str, *args: Any) -> None:
-    """Until ``sql`` (a count over pg_locks or pg_stat_activity) is above 0.
-    (Inside a transaction pg_stat_activity is read once: its snapshot is cleared.)"""
-    for _ in range(500):
-        if await db.fetchval(sql, *args):
-            return
-        await db.execute("SELECT pg_stat_clear_snapshot()")
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never true: {sql}")
-
-
 async def test_a_topic_change_under_way_when_the_room_is_deleted_ends_first(
     cluster: Any,
 ) -> None:
@@ -110,7 +99,7 @@ async def test_a_topic_change_under_way_when_the_room_is_deleted_ends_first(
             # Reads of rooms go on, and row locks; updates (the topic's) wait.
             await db.execute("LOCK TABLE rooms IN SHARE MODE")
             changing = asyncio.ensure_future(carol.set_topic(room, "last words"))
-            await _until_waiting(
+            await until_waiting(
                 db,
                 "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'rooms'::regclass",
             )
@@ -160,16 +149,13 @@ async def test_a_join_on_another_node_stored_while_the_delete_waits_is_told(
     try:
         async with logged_in(a) as carol, logged_in(b) as eve:
             await carol.join(room)
-            for _ in range(50):  # node b hears of the room through the bus
-                if room in {r.name for r in await eve.rooms()}:
-                    break
-                await asyncio.sleep(0.05)
+            await until_room_known(eve, room)
             tx = db.transaction()
             await tx.start()
             # A share of the room's row: joins take one too and go on; the delete waits.
             await db.execute("SELECT 1 FROM rooms WHERE name = $1 FOR KEY SHARE", room)
             deleting = asyncio.ensure_future(boss.delete_room(room, "spam"))
-            await _until_waiting(
+            await until_waiting(
                 db,
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                 " AND query LIKE 'SELECT deleted FROM rooms%FOR UPDATE'",
@@ -205,24 +191,21 @@ async def test_an_invitation_on_another_node_while_the_delete_waits_is_refused(
         async with logged_in(a) as carol, logged_in(b) as eve, logged_in(b) as dave:
             await carol.join(room)
             await carol.send(room, "a message, so that the room has a counter row")
-            for _ in range(50):  # node b hears of the room through the bus
-                if room in {r.name for r in await eve.rooms()}:
-                    break
-                await asyncio.sleep(0.05)
+            await until_room_known(eve, room)
             await eve.join(room, create=False)
             tx = db.transaction()
             await tx.start()
             # The counter row: the delete takes the room's row, then waits here.
             await db.execute("SELECT 1 FROM seqs WHERE room = $1 FOR UPDATE", room)
             deleting = asyncio.ensure_future(boss.delete_room(room, "spam"))
-            await _until_waiting(
+            await until_waiting(
                 db,
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                 " AND query LIKE 'SELECT last FROM seqs%FOR UPDATE'",
             )
             inviting = asyncio.ensure_future(eve.invite(room, dave.user or ""))
             # The invitation waits for the room's row, which the delete holds.
-            await _until_waiting(
+            await until_waiting(
                 db,
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                 " AND (query LIKE 'INSERT INTO room_users%'"

@@ -10,13 +10,12 @@ from typing import Any
 import asyncpg
 import pytest
 
-from cluster_helpers import behind_their_back
+from cluster_helpers import behind_their_back, until_room_known, until_waiting
 from helpers import logged_in, next_event, pause_reading, resume_reading, unique
 from modhelpers import staff
 from roost.client import Message, RoomRenamed, RoostError
 from roost.protocol.messages import RenameRoom
 from test_priority_delivery import FAST, FILLER, send_all
-from test_room_delete_races import _until_waiting
 
 # What a request racing a rename may meet: refused while it runs, or the old name after.
 RACE_ERRORS = {"unavailable", "no_such_room"}
@@ -186,10 +185,7 @@ async def test_a_room_renamed_on_two_nodes_at_once_is_renamed_once(cluster: Any)
             await carol.join(old)
             await carol.send(old, "one")
             await carol.send(old, "two")
-            for _ in range(50):  # node b hears of the room through the bus
-                if old in {r.name for r in await boss_b.rooms()}:
-                    break
-                await asyncio.sleep(0.05)
+            await until_room_known(boss_b, old)
             outcomes = await asyncio.gather(
                 boss_a.rename_room(old, left),
                 boss_b.rename_room(old, right),
@@ -347,17 +343,14 @@ async def test_a_join_or_invitation_on_another_node_waiting_on_the_rename_is_ref
         ):
             await carol.join(old)
             await carol.send(old, "a message, so that the room has a counter row")
-            for _ in range(50):  # node b hears of the room through the bus
-                if old in {r.name for r in await eve.rooms()}:
-                    break
-                await asyncio.sleep(0.05)
+            await until_room_known(eve, old)
             await eve.join(old, create=False)
             tx = db.transaction()
             await tx.start()
             # The counter row: the rename takes the room's row, then waits here.
             await db.execute("SELECT 1 FROM seqs WHERE room = $1 FOR UPDATE", old)
             renaming = asyncio.ensure_future(boss.rename_room(old, new))
-            await _until_waiting(
+            await until_waiting(
                 db,
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                 " AND query LIKE 'SELECT last FROM seqs%FOR UPDATE'",
@@ -365,7 +358,7 @@ async def test_a_join_or_invitation_on_another_node_waiting_on_the_rename_is_ref
             joining = asyncio.ensure_future(frank.join(old, create=False))
             inviting = asyncio.ensure_future(eve.invite(old, dave.user or ""))
             # Both wait for the room's row, which the rename holds.
-            await _until_waiting(
+            await until_waiting(
                 db,
                 "SELECT count(*) >= 2 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                 " AND (query LIKE 'INSERT INTO room_users%'"
