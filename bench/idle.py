@@ -3,14 +3,15 @@
 Setup: 200 accounts register once with a password (argon2) and join one of 50
 rooms (4 accounts a room). Then the server restarts, as after an upgrade, and
 5,000 connections come back with session tokens (``resume``, no password
-hashing): 25 per account, so every room has 100 sessions. Measured: the time
+hashing): 25 per account, so every room has 100 sessions
+(``--accounts-per-room 100``: one account per session, as IRC clients are). Measured: the time
 until every connection has its login reply, and the server's RSS growth per
 connection (VmRSS after minus before, over 5,000).
 
 With --peers: ngircd and InspIRCd (5,000 clients registering and joining channels of 100:
 RSS per connection and time) and mosquitto (5,000 MQTT CONNECTs: time and RSS).
 
-    python bench/idle.py [--peers] [--sessions 5000]
+    python bench/idle.py [--peers] [--sessions 5000] [--accounts-per-room 4]
 """
 
 from __future__ import annotations
@@ -125,9 +126,8 @@ async def connect_worker(
 
     async def one(i: int) -> None:
         async with sem:
-            account = i // (ROOM_SIZE // ACCOUNTS_PER_ROOM)
             data, ok, bad, then = first_bytes(
-                system, i, tokens[account] if tokens else "", i // ROOM_SIZE
+                system, i, tokens[i] if tokens else "", i // ROOM_SIZE
             )
             transport, proto = await loop.create_connection(
                 lambda: Handshake(data, ok, bad, then), HOST, port
@@ -182,12 +182,12 @@ def connect_all(
     }
 
 
-async def _register(port: int, accounts: int) -> list[str]:
+async def _register(port: int, accounts: int, per_room: int) -> list[str]:
     sem = asyncio.Semaphore(8)
 
     async def one(a: int) -> str:
         async with sem:
-            room = f"idle{a // ACCOUNTS_PER_ROOM}"
+            room = f"idle{a // per_room}"
             _, writer, result = await roost_session(port, f"idle{a}", join=[room])
             writer.close()
             return str(result["token"])
@@ -196,17 +196,22 @@ async def _register(port: int, accounts: int) -> list[str]:
 
 
 def roost_idle(args: argparse.Namespace) -> dict[str, Any]:
-    accounts = args.sessions // ROOM_SIZE * ACCOUNTS_PER_ROOM
+    per_room = args.accounts_per_room
+    accounts = args.sessions // ROOM_SIZE * per_room
     with workdir("idle") as tmp:
         config = {"default_rooms": []}
         server = RoostServer(tmp, config=config).start()
         try:
             t = time.monotonic()
-            tokens = asyncio.run(_register(server.port, accounts))
+            tokens = asyncio.run(_register(server.port, accounts, per_room))
             setup = time.monotonic() - t
             server.stop()
             server.start()  # a restart: everyone comes back with a token
-            result = connect_all("roost", server.port, server.pid, args.sessions, tokens)
+            # Session i resumes account i // (sessions per account): each room
+            # gets 100 sessions of its accounts.
+            per_account = ROOM_SIZE // per_room
+            of_session = [tokens[i // per_account] for i in range(args.sessions)]
+            result = connect_all("roost", server.port, server.pid, args.sessions, of_session)
             result["accounts"] = accounts
             result["setup_seconds"] = round(setup, 1)
             return result
@@ -236,6 +241,13 @@ def peer_idle(kind: str, args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = base_args(__doc__ or "")
     parser.add_argument("--sessions", type=int, default=5000)
+    parser.add_argument(
+        "--accounts-per-room",
+        type=int,
+        default=ACCOUNTS_PER_ROOM,
+        choices=[1, 2, 4, 5, 10, 20, 25, 50, 100],
+        help="Roost accounts per room of 100 sessions (100: one account per session, as IRC)",
+    )
     args = parser.parse_args()
     raise_fd_limit()
     results: dict[str, Any] = {"bench": "idle", "load_before": load_average()}
