@@ -309,8 +309,6 @@ async def delete_room(server: Server, conn: ClientConnection, msg: DeleteRoom) -
     state = server.state
 
     async def change() -> RoomPeople:
-        if state.rooms.get(name) is not room:
-            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{name} was deleted meanwhile")
         # Who is told is who the store took out, read in the delete's own
         # transaction: a join committed on another node a moment before is
         # among them (a read before the delete would miss it).
@@ -331,7 +329,7 @@ async def delete_room(server: Server, conn: ClientConnection, msg: DeleteRoom) -
         )
         return ModResult("delete_room", f"#{name}", reason, room=name)
 
-    return await _alone(server, (name,), change, then)
+    return await _alone(server, room, (), change, then)
 
 
 async def rename_room(server: Server, conn: ClientConnection, msg: RenameRoom) -> ModResult:
@@ -354,8 +352,6 @@ async def rename_room(server: Server, conn: ClientConnection, msg: RenameRoom) -
         raise RoostError(ErrorCode.NAME_TAKEN, f"the name #{new} is taken")
 
     async def change() -> RoomPeople:
-        if state.rooms.get(old) is not room:
-            raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{old} was deleted meanwhile")
         if new in state.rooms or await server.store.get_room(new) is not None:
             # Old names of renamed or deleted rooms stay taken too: a client that
             # remembers their seqs must never meet a new room under that name.
@@ -377,17 +373,18 @@ async def rename_room(server: Server, conn: ClientConnection, msg: RenameRoom) -
         await record(server, account.name, "rename_room", f"#{old}", reason, f"to #{new}")
         return ModResult("rename_room", f"#{old}", reason, room=new)
 
-    return await _alone(server, (old, new), change, then)
+    return await _alone(server, room, (new,), change, then)
 
 
 async def _alone(
     server: Server,
-    names: tuple[str, ...],
+    room: Room,
+    also: tuple[str, ...],
     change: Callable[[], Awaitable[T]],
     then: Callable[[T], Awaitable[ModResult]],
 ) -> ModResult:
-    """Run ``change`` of a room (its rename or deletion; ``names``: its name, and
-    for a rename the new one) alone on this node, then ``then`` with its result.
+    """Run ``change`` of ``room`` (its rename or deletion; ``also``: for a rename
+    the new name) alone on this node, then ``then`` with its result.
 
     Called in the loop turn in which the request checked that no rename or
     delete holds ``names``. From then until ``change`` is done, requests naming
@@ -400,6 +397,7 @@ async def _alone(
     state apart."""
     state = server.state
     request = asyncio.current_task()
+    names = (room.name, *also)
     state.renaming.update(names)
 
     async def run() -> ModResult:
@@ -409,6 +407,8 @@ async def _alone(
             await server.store.flushed()
             await asyncio.sleep(0)
             await server.activity.settled()
+            if state.rooms.get(names[0]) is not room:  # deleted meanwhile (by another node, say)
+                raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{names[0]} was deleted meanwhile")
             done = await change()
         finally:
             state.renaming.difference_update(names)

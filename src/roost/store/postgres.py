@@ -772,9 +772,7 @@ class PostgresStore(Store):
                     " WHERE name = $1",
                     name,
                 )
-            return RoomPeople(
-                {r["user"] for r in members}, {r["user"] for r in people if r["invited_by"]}
-            )
+            return _room_people(members, people)
 
         return await self._run(op)
 
@@ -823,9 +821,7 @@ class PostgresStore(Store):
                 await conn.execute(
                     "UPDATE rooms SET renamed_to = $2 WHERE renamed_to = $1", old, new
                 )
-            return RoomPeople(
-                {r["user"] for r in members}, {r["user"] for r in people if r["invited_by"]}
-            )
+            return _room_people(members, people)
 
         return await self._run(op)
 
@@ -1216,6 +1212,12 @@ async def _lock_live_room(conn: asyncpg.Connection, room: str) -> None:
     deleted = await conn.fetchval("SELECT deleted FROM rooms WHERE name = $1 FOR UPDATE", room)
     if deleted is None or deleted:
         raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was renamed or deleted")
+
+
+def _room_people(members: list[asyncpg.Record], people: list[asyncpg.Record]) -> RoomPeople:
+    """From the ``"user"`` rows of members and the ``"user", invited_by`` rows of
+    room users that a delete or rename returned."""
+    return RoomPeople({r["user"] for r in members}, {r["user"] for r in people if r["invited_by"]})
 
 
 async def _lock_room_for_people(conn: asyncpg.Connection, room: str) -> None:

@@ -226,6 +226,14 @@ def _room_user(row: tuple[Any, ...]) -> RoomUser:
     return RoomUser(row[2], row[3], row[4], row[5], row[6])
 
 
+def _require_live(conn: sqlite3.Connection, room: str) -> None:
+    """On the database thread: ``no_such_room`` unless ``room`` is stored and not
+    deleted (nor renamed, which marks the old name deleted)."""
+    row = conn.execute("SELECT deleted FROM rooms WHERE name = ?", (room,)).fetchone()
+    if row is None or row[0]:
+        raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{room} was renamed or deleted")
+
+
 def _people_of(conn: sqlite3.Connection, room: str) -> RoomPeople:
     """The members of ``room`` and those invited to it, as stored now."""
     return RoomPeople(
@@ -919,9 +927,7 @@ class SQLiteStore(Store):
         self._dead.add(name)
 
         def op(conn: sqlite3.Connection) -> RoomPeople:
-            row = conn.execute("SELECT deleted FROM rooms WHERE name = ?", (name,)).fetchone()
-            if row is None or row[0]:
-                raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{name} was renamed or deleted")
+            _require_live(conn, name)
             # Read on the one writer thread, in the delete's transaction: what it removes.
             gone = _people_of(conn, name)
             for table in ROOM_TABLES:
@@ -934,14 +940,7 @@ class SQLiteStore(Store):
             )
             return gone
 
-        def undo(done: asyncio.Future[RoomPeople]) -> None:
-            # Only when the transaction itself failed (as in rename_room).
-            if not done.cancelled() and done.exception() is not None:
-                self._dead.discard(name)
-
-        fut = self._submit(op)
-        fut.add_done_callback(undo)
-        return await asyncio.shield(fut)
+        return await self._run_or_undo(op, lambda: self._dead.discard(name))
 
     async def rename_room(self, old: str, new: str) -> RoomPeople:
         if old in self._dead:
@@ -958,9 +957,7 @@ class SQLiteStore(Store):
         note_rename(self._moved, old, new)
 
         def op(conn: sqlite3.Connection) -> RoomPeople:
-            row = conn.execute("SELECT deleted FROM rooms WHERE name = ?", (old,)).fetchone()
-            if row is None or row[0]:
-                raise RoostError(ErrorCode.NO_SUCH_ROOM, f"#{old} was renamed or deleted")
+            _require_live(conn, old)
             # Read on the one writer thread, in the rename's transaction: whom it moves.
             moved_people = _people_of(conn, old)
             try:
@@ -982,16 +979,27 @@ class SQLiteStore(Store):
             conn.execute("UPDATE rooms SET renamed_to = ? WHERE renamed_to = ?", (new, old))
             return moved_people
 
-        def undo(done: asyncio.Future[RoomPeople]) -> None:
-            # Only when the transaction itself failed: a caller that stopped
-            # waiting does not stop the database thread from committing it.
-            if not done.cancelled() and done.exception() is not None:
-                self._move_counters(new, old)
-                self._dead.discard(old)
-                self._moved = moved
+        def undo() -> None:
+            self._move_counters(new, old)
+            self._dead.discard(old)
+            self._moved = moved
+
+        return await self._run_or_undo(op, undo)
+
+    async def _run_or_undo(
+        self, op: Callable[[sqlite3.Connection], T], undo: Callable[[], None]
+    ) -> T:
+        """Run ``op`` on the database thread to its end, even if the caller stops
+        waiting, and call ``undo`` (put back what was marked in memory before it
+        was queued) only if its transaction failed: a caller that stopped
+        waiting does not stop the database thread from committing it."""
+
+        def done(fut: asyncio.Future[T]) -> None:
+            if not fut.cancelled() and fut.exception() is not None:
+                undo()
 
         fut = self._submit(op)
-        fut.add_done_callback(undo)
+        fut.add_done_callback(done)
         return await asyncio.shield(fut)
 
     def _move_counters(self, old: str, new: str) -> None:
