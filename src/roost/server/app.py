@@ -25,7 +25,7 @@ from roost.server.auth import Passwords
 from roost.server.backends import check_pair, make_bus, make_store
 from roost.server.changes import Changes
 from roost.server.config import ServerConfig
-from roost.server.connection import ClientConnection, TlsConnection
+from roost.server.connection import ClientConnection, TlsConnection, tune_listener
 from roost.server.files import FileService
 from roost.server.gateways.irc.listener import IrcGateway
 from roost.server.keepalive import keepalive
@@ -97,7 +97,7 @@ class Server:
         self.files = FileService(self)
         self.connections: set[ClientConnection] = set()
         self._seen_saves: set[asyncio.Future[None]] = set()  # last-seen writes under way
-        self.reader_pace = ReaderPace(self.connections)
+        self.reader_pace = ReaderPace()
         self.ordering = Ordering(
             self.store, self._deliver_message, self._active_keys, self._known_key
         )
@@ -218,6 +218,7 @@ class Server:
             ssl=tls,
             ssl_handshake_timeout=self.config.handshake_timeout if tls else None,
         )
+        tune_listener(self._listener)
         sock = self._listener.sockets[0]
         self.port = sock.getsockname()[1]
         if self.config.irc_port or self.config.irc_tls_port:
@@ -546,6 +547,7 @@ class Server:
         delivered = self.counters.delivered
         for key, envs in pending.items():
             targets = self.recipients(key)
+            pace.fanned_out(key, targets)
             # Counted per message, not per recipient: the loop below is the hot one.
             n = len(targets)
             for env in envs:

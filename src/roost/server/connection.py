@@ -36,6 +36,35 @@ SOCKET_SNDBUF = 64 * 1024  # where the platform cannot bound the unsent queue al
 TCP_NOTSENT_LOWAT: int | None = getattr(socket, "TCP_NOTSENT_LOWAT", None)
 
 
+def tune_socket(sock: socket.socket | None) -> None:
+    """Set the options every client socket has: no Nagle, a bounded unsent queue.
+
+    Set on the listening sockets (``tune_listener``), whose accepted sockets
+    inherit them (Linux and the BSDs), rather than on each connection: asking
+    uvloop for a connection's socket makes it keep a wrapper object for the
+    life of the transport, 72 bytes per idle session (docs/benchmarks.md,
+    "Idle sessions").
+    """
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if TCP_NOTSENT_LOWAT is not None:
+            # Bound the kernel's unsent queue rather than the whole send buffer
+            # (SO_SNDBUF): in-flight data still autotunes, so throughput is kept.
+            sock.setsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
+    except OSError:
+        pass
+
+
+def tune_listener(listener: asyncio.AbstractServer) -> None:
+    """``tune_socket`` on each socket ``listener`` accepts from."""
+    for sock in getattr(listener, "sockets", ()) or ():
+        tune_socket(cast(socket.socket, sock))
+
+
 class _Later:
     """What a handler returns when it replies later through ``reply_later``."""
 
@@ -149,18 +178,6 @@ class ClientConnection(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if TCP_NOTSENT_LOWAT is not None:
-                    # Bound the kernel's unsent queue rather than the whole send buffer
-                    # (SO_SNDBUF): in-flight data still autotunes, so throughput is kept.
-                    sock.setsockopt(socket.IPPROTO_TCP, TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
-                else:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SNDBUF)
-            except OSError:
-                pass
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.address = str(peer[0])

@@ -10,7 +10,8 @@ read every 20 ms (docs/benchmarks.md, "Reader pace"). So such a reader's
 room messages wait in its outbox and leave together: one write instead of
 ten.
 
-Which readers lag is read from the kernel. A probe looks at the sessions a
+Which readers lag is read from the kernel. A probe looks at the sessions
+that room messages went to since its last round (and those still lagging), a
 few hundred at a time; one whose socket holds ``LAGGING_BYTES`` or more that
 the peer has not acknowledged, with no ACK for ``QUIET_MS``, on
 ``LATE_PROBES`` looks in a row, is lagging. A prompt reader's kernel
@@ -123,10 +124,14 @@ def pace(conn: ClientConnection) -> None:
 
 
 class ReaderPace:
-    """The probe of ``connections``, and the held writes of the lagging ones."""
+    """The probe of the sessions fanned out to, and the held writes of the lagging ones."""
 
-    def __init__(self, connections: Collection[ClientConnection]) -> None:
-        self.connections = connections
+    def __init__(self) -> None:
+        # Recipients of each conversation fanned out to since the round began:
+        # a session nobody writes to cannot fall behind, so an idle one is never
+        # looked at (nor made to keep a socket object: connection.tune_socket).
+        self._fanned: dict[str, Collection[ClientConnection]] = {}
+        self._lagging: set[ClientConnection] = set()  # looked at until caught up or gone
         self._round: list[ClientConnection] = []
         self._probe_timer: asyncio.TimerHandle | None = None
         self._slots: list[set[ClientConnection]] = [set() for _ in range(HOLD_SLOTS)]
@@ -147,6 +152,10 @@ class ReaderPace:
             if timer is not None:
                 timer.cancel()
         self._probe_timer = self._hold_timer = None
+
+    def fanned_out(self, key: str, targets: Collection[ClientConnection]) -> None:
+        """Room messages of ``key`` went to ``targets`` (each a candidate for the probe)."""
+        self._fanned[key] = targets
 
     def hold(self, conn: ClientConnection) -> None:
         """``conn`` (lagging) has room messages queued in its outbox, to be written later."""
@@ -207,8 +216,17 @@ class ReaderPace:
     def probe(self) -> None:
         """Look at the next PROBE_BATCH sessions of the round (a new round when done)."""
         if not self._round:
-            self._round = [c for c in self.connections if c.user is not None]
+            looked = set(self._lagging)
+            for targets in self._fanned.values():
+                looked.update(targets)
+            self._fanned = {}
+            self._round = [c for c in looked if c.user is not None or c.lagging]
         batch = self._round[-PROBE_BATCH:]
         del self._round[-PROBE_BATCH:]
+        lagging = self._lagging
         for conn in batch:
             pace(conn)
+            if conn.lagging and not conn.closing:
+                lagging.add(conn)
+            else:
+                lagging.discard(conn)

@@ -23,7 +23,7 @@ from irctokens.line import Line
 from roost.bus.base import Envelope
 from roost.protocol.errors import ProtocolError, RoostError
 from roost.protocol.messages import Bye, Message, Wire
-from roost.server.connection import MAX_BACKLOG, ClientConnection
+from roost.server.connection import MAX_BACKLOG, ClientConnection, tune_listener
 from roost.server.gateways.irc.lines import BadLine, LineReader
 from roost.server.gateways.irc.render import Renderer
 from roost.server.gateways.irc.session import IrcSession, RoomView, SessionConfig, UserView
@@ -264,6 +264,7 @@ class IrcGateway:
                 ssl=tls,
                 ssl_handshake_timeout=cfg.handshake_timeout if tls else None,
             )
+            tune_listener(listener)
             self.listeners.append(listener)
             self.ports.append(listener.sockets[0].getsockname()[1])
             log.info("IRC%s listening on %s:%d", " (TLS)" if tls else "", cfg.host, self.ports[-1])

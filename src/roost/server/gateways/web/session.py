@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from roost.protocol.messages import Admitted, LoginResult, Resume, Wire
-from roost.server.connection import ClientConnection
+from roost.server.connection import ClientConnection, tune_socket
 from roost.server.outbox import CONTROL
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ class WebConnection(ClientConnection):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        # aiohttp accepted this socket, not one of our listeners (see tune_socket).
+        tune_socket(transport.get_extra_info("socket"))
         self.kind = "web"  # also over HTTPS: the door, not the encryption, names it
 
     def _dispatch(self, msg: Any) -> None:
