@@ -59,10 +59,10 @@ def tune_socket(sock: socket.socket | None) -> None:
         pass
 
 
-def tune_listener(listener: asyncio.AbstractServer) -> None:
+def tune_listener(listener: asyncio.Server) -> None:
     """``tune_socket`` on each socket ``listener`` accepts from."""
-    for sock in getattr(listener, "sockets", ()) or ():
-        tune_socket(cast(socket.socket, sock))
+    for sock in listener.sockets:
+        tune_socket(sock)
 
 
 class _Later:
