@@ -57,6 +57,46 @@ async def test_the_quota_counts_what_was_stored_through_every_node(
         assert err.value.code == "quota_exceeded"
 
 
+async def test_the_quota_counts_uploads_in_progress_on_every_node(
+    cluster: Any, tmp_path: Path
+) -> None:
+    """An upload under way on node a (live, then handed over) reserves its
+    size on node b too: node b refuses an offer that would go over the quota."""
+    a, b = cluster(2, blob_dir=str(tmp_path / "blobs"), user_quota=MiB)
+    name = unique("q")
+    big, small = 700 * 1024, 500 * 1024
+
+    def offer(size: int, file: str) -> Upload:
+        return Upload(id=0, to="general", name=file, size=size)
+
+    async with logged_in(b, name) as on_b:
+        async with logged_in(a, name, register=False, reconnect=False) as on_a:
+            first = await on_a._call(offer(big, "big.bin"), UploadResult)
+            await on_a._call(Put(id=0, upload=first.upload, offset=0, data=b"x" * 4000))
+            with pytest.raises(RoostError) as err:
+                await on_b._call(offer(small, "small.bin"), UploadResult)
+            assert err.value.code == "quota_exceeded"
+            assert "700.0 KiB in use" in str(err.value), str(err.value)
+            # Cancelled on node a, its bytes are free on node b at once.
+            await on_a._call(UploadCancel(id=0, upload=first.upload))
+            mine = await on_b._call(offer(small, "small.bin"), UploadResult)
+            await on_b._call(UploadCancel(id=0, upload=mine.upload))
+            second = await on_a._call(offer(big, "again.bin"), UploadResult)
+            await on_a._call(Put(id=0, upload=second.upload, offset=0, data=b"y" * 4000))
+        # Node a's client went: the upload waits for a resume, still reserved.
+        uploads = tmp_path / "blobs" / "uploads"
+        for _ in range(100):
+            if (uploads / f"{second.upload}.json").exists():
+                break
+            await asyncio.sleep(0.05)
+        with pytest.raises(RoostError) as err:
+            await on_b._call(offer(small, "small.bin"), UploadResult)
+        assert err.value.code == "quota_exceeded"
+        # What fits beside it is taken.
+        fits = await on_b._call(offer(MiB - big, "fits.bin"), UploadResult)
+        assert fits.offset == 0
+
+
 async def test_an_upload_cut_on_one_node_resumes_on_another(cluster: Any, tmp_path: Path) -> None:
     """The reconnect lands on the other node, which takes the upload over from its offset."""
     shared = tmp_path / "blobs"

@@ -667,6 +667,24 @@ class FileService:
         if self.reserved[up.owner] <= 0:
             del self.reserved[up.owner]
 
+    async def reserved_bytes(self, user: str) -> int:
+        """Bytes of ``user``'s unfinished uploads, on every node of a shared folder.
+
+        Each node publishes a live ticket for every upload it holds and a ticket
+        for every one it handed over, so the folder names them all: without
+        them an upload in progress on one node counted only there, and a user
+        could hold up to the quota in progress on each node at once.
+        """
+        here = self.reserved[user]
+        if not self.shared:
+            return here
+        folder, mine = self.blobs.temp_dir, set(self.uploads)
+        try:
+            elsewhere = await asyncio.to_thread(handover.reserved_by, folder, user, mine)
+        except OSError as exc:
+            raise storage_error(exc) from exc
+        return here + elsewhere
+
     def room_renamed(self, old: str, new: str) -> None:
         """Uploads in progress to room ``old`` are offered in ``new`` when they finish."""
         for up in self.uploads.values():
@@ -814,7 +832,7 @@ async def upload(server: Server, conn: ClientConnection, msg: Upload) -> UploadR
 
     svc._check_transfers(account.name)
     used = await svc._usage(account.name)
-    reserved = svc.reserved[account.name]
+    reserved = await svc.reserved_bytes(account.name)
     if used + reserved + msg.size > cfg.user_quota:
         size, quota = compare_sizes(msg.size, cfg.user_quota)
         raise RoostError(

@@ -200,6 +200,14 @@ def lives(folder: Path, upload_id: str = "*") -> list[Live]:
     return out
 
 
+def reserved_by(folder: Path, owner: str, skip: set[str]) -> int:
+    """Bytes of ``owner``'s unfinished uploads that the tickets in ``folder`` name,
+    each upload once, leaving out those in ``skip`` (the caller's own)."""
+    sizes = {t.id: t.size for _, t in tickets(folder) if t.owner == owner}
+    sizes |= {lv.ticket.id: lv.ticket.size for lv in lives(folder) if lv.ticket.owner == owner}
+    return sum(size for upload_id, size in sizes.items() if upload_id not in skip)
+
+
 def claim_live(folder: Path, upload_id: str, dead: str, node: str) -> Ticket | None:
     """Take the live ticket node ``dead`` published for ``upload_id`` (its node is
     dead: the caller asked the bus); None if there is none (or another node won).
