@@ -45,8 +45,8 @@ def leftover_uploads(srv: Any) -> list[str]:
 
 def cut_connection(client: Client) -> None:
     """Drop the client's TCP connection at once, as a network failure would."""
-    assert client._writer is not None
-    client._writer.transport.abort()
+    assert client._stream is not None
+    client._stream.transport.abort()
 
 
 def random_file(path: Path, size: int) -> bytes:

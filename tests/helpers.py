@@ -131,13 +131,13 @@ def pause_reading(client: Client) -> None:
     (Its receive buffer is left alone: shrinking it on a live loopback
     connection keeps the window nearly shut long after reading resumes.)
     """
-    assert client._writer is not None
-    client._writer.transport.pause_reading()
+    assert client._stream is not None
+    client._stream.transport.pause_reading()
 
 
 def resume_reading(client: Client) -> None:
-    assert client._writer is not None
-    client._writer.transport.resume_reading()
+    assert client._stream is not None
+    client._stream.transport.resume_reading()
 
 
 class StalledReader:

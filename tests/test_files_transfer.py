@@ -381,7 +381,7 @@ async def test_bounded_receive_buffer_still_downloads_and_chats(server, tmp_path
     out = tmp_path / "out"
     out.mkdir()
     async with logged_in(server) as alice, logged_in(server, recv_buffer=32 * 1024) as bob:
-        sock = bob._writer.get_extra_info("socket") if bob._writer else None
+        sock = bob._stream.get_extra_info("socket") if bob._stream else None
         assert sock is not None
         # Linux reports twice the request (bookkeeping); autotuning would start at 128 KiB.
         assert 32 * 1024 <= sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) <= 64 * 1024

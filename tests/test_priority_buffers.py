@@ -102,8 +102,8 @@ async def test_fifty_stalled_readers_cost_bounded_memory_and_lose_nothing(server
         resume_reading(c)
     tokens = {c: c.token for c in slow}
     for c in slow[25:]:
-        assert c._writer is not None
-        c._writer.transport.abort()
+        assert c._stream is not None
+        c._stream.transport.abort()
         resume_reading(c)
     results = await asyncio.gather(*(messages_upto(c, n, 60) for c in slow))
     for got in results:

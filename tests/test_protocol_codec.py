@@ -78,6 +78,20 @@ def test_oversized_frame_refused_from_header_alone() -> None:
     assert ok.split(frame_header(1000) + b"x" * 1000) == [b"x" * 1000]
 
 
+def test_what_came_whole_before_an_oversized_frame_is_handed_over_with_the_error() -> None:
+    first = Message(room="general", seq=1, sender="a", text="one", ts=1.0)
+    second = Message(room="general", seq=2, sender="a", text="two", ts=1.0)
+    data = encode(first) + encode(second) + frame_header(5000)
+    # In one read, and with the first frame cut across two reads.
+    for cut in (0, 3):
+        dec = client_decoder(max_frame=4096)
+        got = dec.feed(data[:cut]) if cut else []
+        with pytest.raises(ProtocolError) as err:
+            dec.feed(data[cut:])
+        assert err.value.code == ErrorCode.FRAME_TOO_LARGE
+        assert [*got, *err.value.before] == [first, second]
+
+
 def test_header_split_byte_by_byte() -> None:
     msg = Message(room="general", seq=7, sender="a", text="héllo", ts=1.5, priority=0)
     data = encode(msg)

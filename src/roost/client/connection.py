@@ -23,6 +23,7 @@ from roost.client.events import ConnectionState
 from roost.client.moderation import ModerationMixin
 from roost.client.rooms import RoomsMixin
 from roost.client.search import SearchMixin
+from roost.client.stream import ServerStream, open_stream
 from roost.client.tls import (
     KnownServers,
     default_known_servers,
@@ -31,7 +32,7 @@ from roost.client.tls import (
     speaks_tls,
 )
 from roost.protocol.codec import BadFrame, client_decoder, encode
-from roost.protocol.errors import ErrorCode, RoostError
+from roost.protocol.errors import ErrorCode, ProtocolError, RoostError
 from roost.protocol.frames import DEFAULT_MAX_FRAME
 from roost.protocol.messages import (
     LOW,
@@ -82,9 +83,9 @@ T = TypeVar("T")
 # Events held for a consumer that is not reading; past this, live messages are
 # dropped and refetched from history, so client memory stays bounded.
 MAX_QUEUED_EVENTS = 10_000
-# Queued events past which the reader lets a waiting events() consumer run
-# before it decodes more: one read can bring more messages than the queue
-# holds (a client that fell behind reads megabytes at once), and dropping
+# Queued events past which the reader lets events() consumers run before it
+# decodes more: the loop can hand over megabytes from one socket in a row (a
+# client that fell behind), more messages than the queue holds, and dropping
 # them to refetch from history costs more than reading them in turns.
 YIELD_EVENTS = MAX_QUEUED_EVENTS // 4
 # A plain client whose server sends no hello for this long asks whether it speaks TLS.
@@ -167,8 +168,8 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         self.reconnect = reconnect
         self.connect_timeout = connect_timeout
         self.max_backoff = max_backoff
-        # Bytes this side may hold unread (kernel receive buffer, and half of it in
-        # the stream reader); 0 leaves the kernel's autotuning. When this process
+        # Bytes this side may hold unread (the kernel's receive buffer); 0 leaves
+        # the kernel's autotuning. When this process
         # reads slower than the server sends (a download on a fast link), the
         # backlog forms in these buffers, where chat waits behind file data; with
         # a small bound it forms in the server's outbox, where urgent goes first.
@@ -209,18 +210,15 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         self._ahead: dict[str, set[int]] = {}
         # Events that arrive during a login wait here until its gap fills are queued.
         self._held: list[Any] | None = None
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._stream: ServerStream | None = None
         self._read_task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._closed = False
         self._handlers: list[Callable[[Any], None]] = []
         # Requests whose reply follows a stream of data events (downloads): id -> sink.
         self._streams: dict[int, Callable[[FileData], None]] = {}
-        # Cleared while a stream's consumer (a download's disk writer) is behind:
-        # the read loop then waits, and TCP makes the server wait too.
-        self._read_gate = asyncio.Event()
-        self._read_gate.set()
+        # Held while a stream's consumer (a download's disk writer) is behind:
+        # the connection then stops reading, and TCP makes the server wait too.
         self._read_holds = 0
         self._auto: AutoAccept | None = None
         if auto_accept is not None:
@@ -251,10 +249,10 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         self._closed = True
         if self._auto is not None:
             await self._auto.close()
-        if self._writer is not None and self._connected.is_set():
+        if self._stream is not None and self._connected.is_set():
             with contextlib.suppress(Exception):
-                self._writer.write(encode(Logout(id=next(self._ids))))
-                await asyncio.wait_for(self._writer.drain(), 1.0)
+                self._stream.write(encode(Logout(id=next(self._ids))))
+                await asyncio.wait_for(self._stream.drain(), 1.0)
         await self._teardown()
         self._push_event(ConnectionState("closed", "closed by the client"))
         self._push_event(_CLOSED)
@@ -273,11 +271,11 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._writer is not None:
-            self._writer.close()
+        if self._stream is not None:
+            self._stream.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._writer.wait_closed(), 1.0)
-        self._writer = None
+                await asyncio.wait_for(self._stream.wait_closed(), 1.0)
+        self._stream = None
         self._fail_pending(ConnectionLost())
 
     def _fail_pending(self, exc: BaseException) -> None:
@@ -286,24 +284,23 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             if not fut.done():
                 fut.set_exception(exc)
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        limit = min(1 << 20, self.recv_buffer // 2) if self.recv_buffer > 0 else 1 << 20
+    async def _connect(self) -> ServerStream:
         if not self.tls:
-            reader, writer = await asyncio.open_connection(self.host, self.port, limit=limit)
+            stream = await open_stream(self.host, self.port)
         else:
             known = None if self.insecure else self.known_servers
-            reader, writer, pinned = await open_tls(self.host, self.port, known, limit)
+            stream, pinned = await open_tls(self.host, self.port, known)
             if pinned is not None:
                 self.pinned = pinned
                 if self.on_pin is not None:
                     self.on_pin(server_key(self.host, self.port), pinned)
-        sock = writer.get_extra_info("socket")
+        sock = stream.get_extra_info("socket")
         if self.recv_buffer > 0 and sock is not None:
             with contextlib.suppress(OSError):  # a hint: the platform may round or refuse it
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.recv_buffer)
-        return reader, writer
+        return stream
 
-    async def _first_bytes(self, reader: asyncio.StreamReader) -> bytes:
+    async def _first_bytes(self, stream: ServerStream) -> bytes:
         """The first bytes of the server (its hello), within the connect timeout.
 
         A plain client facing a TLS server would hear nothing until the
@@ -311,7 +308,7 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         a second connection asks whether it speaks TLS, and if it does the
         client says so at once.
         """
-        read = asyncio.ensure_future(reader.read(65536))
+        read = asyncio.ensure_future(stream.read())
         probe: asyncio.Task[bool] | None = None
         try:
             done, _ = await asyncio.wait({read}, timeout=min(TLS_PROBE_AFTER, self.connect_timeout))
@@ -344,7 +341,7 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
 
     async def _open(self) -> None:
         """One connection attempt: TCP (and TLS), hellos, login or resume."""
-        reader, writer = await asyncio.wait_for(self._connect(), self.connect_timeout)
+        stream = await asyncio.wait_for(self._connect(), self.connect_timeout)
         try:
             decoder = client_decoder(DEFAULT_MAX_FRAME)
             hello: ServerHello | None = None
@@ -353,9 +350,9 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             while hello is None:
                 try:
                     if heard:
-                        data = await asyncio.wait_for(reader.read(65536), self.connect_timeout)
+                        data = await asyncio.wait_for(stream.read(), self.connect_timeout)
                     else:
-                        data = await self._first_bytes(reader)
+                        data = await self._first_bytes(stream)
                         heard = True
                 except TimeoutError:
                     hint = "" if self.tls else " (if it uses TLS, connect with TLS: --tls)"
@@ -382,14 +379,16 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
                 )
             decoder.max_frame = hello.limits.max_frame
             self.hello, self.limits = hello, hello.limits
-            writer.write(encode(ClientHello(version=PROTOCOL_VERSION, client="roost-py")))
-            self._reader, self._writer = reader, writer
+            stream.write(encode(ClientHello(version=PROTOCOL_VERSION, client="roost-py")))
+            self._stream = stream
             self._held = []
-            self._read_task = asyncio.create_task(self._read_loop(reader, decoder, leftovers))
+            self._read_task = asyncio.create_task(self._read_loop(stream, decoder, leftovers))
             self._connected.set()
             session = await self._login()
         except BaseException:
             self._held = None
+            if stream is not self._stream:  # refused before the session began
+                stream.close()
             await self._teardown()
             raise
         is_first = self.session is None
@@ -461,24 +460,14 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
 
     # --- reading ---------------------------------------------------------------------
 
-    async def _read_loop(
-        self, reader: asyncio.StreamReader, decoder: Any, first: list[Any]
-    ) -> None:
+    async def _read_loop(self, stream: ServerStream, decoder: Any, first: list[Any]) -> None:
         reason = "connection to the server lost"
         try:
             for msg in first:
                 self._on_message(msg)
-            while True:
-                if not self._read_gate.is_set():
-                    await self._read_gate.wait()
-                # More than the reader may buffer: it hands over all it has, without a memmove.
-                data = await reader.read(4 * 1024 * 1024)
-                if not data:
-                    break
-                for msg in decoder.feed(data):
-                    self._on_message(msg)
-                    if len(self._events) >= YIELD_EVENTS and self._event_waiters:
-                        await asyncio.sleep(0)
+            self._apply_read_holds()
+            stream.start(lambda data: self._on_data(stream, decoder, data))
+            await stream.wait_ended()
         except RoostError as exc:
             reason = exc.message
         except (OSError, ConnectionError) as exc:
@@ -501,6 +490,22 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             self._admission_ended(None, RoostError(code, reason))
             self._push_event(ConnectionState("closed", reason))
             self._push_event(_CLOSED)
+
+    def _on_data(self, stream: ServerStream, decoder: Any, data: bytes) -> None:
+        """One read from the server, decoded and dispatched (from the loop's read callback)."""
+        try:
+            msgs = decoder.feed(data)
+        except ProtocolError as exc:
+            for msg in exc.before:  # what came whole before the break is the server's word
+                self._on_message(msg)
+            raise
+        for msg in msgs:
+            self._on_message(msg)
+        if len(self._events) >= YIELD_EVENTS:
+            # The next read waits a loop turn, so that events() consumers have
+            # theirs: the loop may call this for one socket many times in a row.
+            stream.hold("events", True)
+            asyncio.get_running_loop().call_soon(stream.hold, "events", False)
 
     def _on_message(self, msg: Any) -> None:
         if type(msg) is Message and not self._renames:
@@ -527,8 +532,8 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             log.warning("undecodable frame from server: %s", msg.error)
             return
         if isinstance(msg, KeepAlive):
-            if self._writer is not None:
-                self._writer.write(encode(Pong(ts=msg.ts)))
+            if self._stream is not None:
+                self._stream.write(encode(Pong(ts=msg.ts)))
             return
         if isinstance(msg, RoomRenamed):
             note_rename(self._renames, msg.room, msg.new)
@@ -595,12 +600,15 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
     def hold_reading(self) -> None:
         """Stop reading from the server until release_reading (a stream consumer is behind)."""
         self._read_holds += 1
-        self._read_gate.clear()
+        self._apply_read_holds()
 
     def release_reading(self) -> None:
         self._read_holds = max(0, self._read_holds - 1)
-        if not self._read_holds:
-            self._read_gate.set()
+        self._apply_read_holds()
+
+    def _apply_read_holds(self) -> None:
+        if self._stream is not None:
+            self._stream.hold("consumer", self._read_holds > 0)
 
     def _push_event(self, ev: Any) -> None:
         self._events.append(ev)
@@ -622,7 +630,7 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
 
         ``stream`` receives the data events of the request (downloads).
         """
-        if self._writer is None or not self._connected.is_set():
+        if self._stream is None or not self._connected.is_set():
             if self._closed:
                 raise ConnectionLost("the client is closed")
             await asyncio.wait_for(self._connected.wait(), self.connect_timeout * 3)
@@ -648,7 +656,7 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         ``encoder`` makes the frame once the request id is set (file data is
         read straight into its frame).
         """
-        if self._writer is None or not self._connected.is_set():
+        if self._stream is None or not self._connected.is_set():
             raise ConnectionLost()
         request_id = next(self._ids)
         msg.id = request_id
@@ -658,15 +666,15 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         if stream is not None:
             self._streams[request_id] = stream
             fut.add_done_callback(lambda _: self._streams.pop(request_id, None))
-        self._writer.write(frame)
+        self._stream.write(frame)
         return fut
 
     async def _drain(self) -> None:
         """Wait while the socket's send buffer is full."""
-        if self._writer is None:
+        if self._stream is None:
             raise ConnectionLost()
         try:
-            await self._writer.drain()
+            await self._stream.drain()
         except (ConnectionError, OSError) as exc:
             raise ConnectionLost(f"connection to the server lost: {exc}") from exc
 

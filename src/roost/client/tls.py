@@ -8,15 +8,13 @@ when it matches and are refused when it changed, naming both fingerprints.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import ssl
 from pathlib import Path
 
+from roost.client.stream import ServerStream, open_stream
 from roost.protocol.errors import ErrorCode, RoostError
 from roost.protocol.tls import cert_fingerprint
-
-Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 def default_known_servers() -> Path:
@@ -81,16 +79,14 @@ def client_context() -> ssl.SSLContext:
 
 
 async def open_tls(
-    host: str, port: int, known: KnownServers | None, limit: int
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str | None]:
+    host: str, port: int, known: KnownServers | None
+) -> tuple[ServerStream, str | None]:
     """A TLS connection whose certificate matches its pin (none checked if ``known`` is None).
 
-    Returns the streams and the fingerprint pinned by this call (None if it was known).
+    Returns the stream and the fingerprint pinned by this call (None if it was known).
     """
     try:
-        reader, writer = await asyncio.open_connection(
-            host, port, ssl=client_context(), server_hostname=host, limit=limit
-        )
+        stream = await open_stream(host, port, ssl=client_context(), server_hostname=host)
     except ssl.SSLError as exc:
         raise RoostError(
             ErrorCode.TLS,
@@ -99,16 +95,16 @@ async def open_tls(
         ) from exc
     pinned = None
     if known is not None:
-        obj = writer.get_extra_info("ssl_object")
+        obj = stream.get_extra_info("ssl_object")
         der = obj.getpeercert(binary_form=True) if obj is not None else None
         try:
             if not der:
                 raise RoostError(ErrorCode.TLS, "the server presented no certificate")
             pinned = known.check(server_key(host, port), der)
         except RoostError:
-            writer.close()
+            stream.close()
             raise
-    return reader, writer, pinned
+    return stream, pinned
 
 
 async def speaks_tls(host: str, port: int, timeout: float) -> bool:
@@ -118,13 +114,11 @@ async def speaks_tls(host: str, port: int, timeout: float) -> bool:
     TLS sends its hello at once, one with TLS waits for a TLS client hello.
     """
     try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=client_context(), server_hostname=host),
-            timeout,
+        stream = await asyncio.wait_for(
+            open_stream(host, port, ssl=client_context(), server_hostname=host), timeout
         )
     except (OSError, ssl.SSLError, TimeoutError):
         return False
-    writer.close()
-    with contextlib.suppress(OSError, ssl.SSLError):
-        await writer.wait_closed()
+    stream.close()
+    await stream.wait_closed()
     return True

@@ -85,11 +85,20 @@ class StreamDecoder(FrameDecoder, Generic[T]):
 
         A frame that is whole but cannot be decoded comes out as a
         :class:`BadFrame` in its place (the stream stays usable). A broken
-        stream (oversized frame) raises ProtocolError.
+        stream (oversized frame) raises ProtocolError, whose ``before`` holds
+        the messages that came whole ahead of the break.
         """
+        try:
+            payloads = self.split(data)
+        except ProtocolError as exc:
+            exc.before = self._decode_all(exc.before)
+            raise
+        return self._decode_all(payloads)
+
+    def _decode_all(self, payloads: list[bytes]) -> list[T | BadFrame]:
         out: list[T | BadFrame] = []
         decode = self._decoder.decode
-        for payload in self.split(data):
+        for payload in payloads:
             try:
                 out.append(decode(payload))
             except (msgspec.DecodeError, UnicodeDecodeError, ValueError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -62,7 +63,13 @@ class RoostError(Exception):
 
 
 class ProtocolError(RoostError):
-    """The byte stream cannot be decoded; the connection must be closed."""
+    """The byte stream cannot be decoded; the connection must be closed.
+
+    ``before`` holds what the same input completed ahead of the broken part,
+    whole and in order (payloads from a frame splitter, messages from a
+    stream decoder), so that a reader can act on them before it closes.
+    """
 
     def __init__(self, message: str, code: ErrorCode = ErrorCode.PROTOCOL) -> None:
         super().__init__(code, message)
+        self.before: list[Any] = []

@@ -52,7 +52,8 @@ class FrameDecoder:
         """Add bytes; return every payload completed by them, in order.
 
         Raises ProtocolError (code frame_too_large) as soon as a header
-        announces an oversized frame. Each byte is copied once into the
+        announces an oversized frame; its ``before`` holds the payloads that
+        came whole ahead of that header. Each byte is copied once into the
         payload that holds it (twice when a frame spans two calls).
         """
         view = memoryview(data).cast("B")
@@ -79,7 +80,11 @@ class FrameDecoder:
             self._buf = None
             self._need = -1
         if view:
-            out.extend(self._feed_fresh(view))
+            try:
+                out.extend(self._feed_fresh(view))
+            except ProtocolError as exc:
+                exc.before[:0] = out
+                raise
         return out
 
     def _feed_fresh(self, view: memoryview) -> list[bytes]:
@@ -93,7 +98,11 @@ class FrameDecoder:
         while end - pos >= HEADER_SIZE:
             (need,) = _read_header(view, pos)
             if need > limit:
-                self._check(need)
+                try:
+                    self._check(need)
+                except ProtocolError as exc:
+                    exc.before = out
+                    raise
             if end - pos - HEADER_SIZE < need:
                 break
             pos += HEADER_SIZE
