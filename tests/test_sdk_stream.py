@@ -24,6 +24,8 @@ from roost.protocol.messages import (
     LoginResult,
     Message,
     Ok,
+    Ping,
+    RoomRenamed,
     ServerHello,
 )
 
@@ -31,9 +33,14 @@ LIMIT = 4096  # the hostile server's max_frame, announced in its hello
 
 
 @asynccontextmanager
-async def hostile(after_login: Callable[[str], bytes], hang_up: bool = False) -> AsyncIterator[Any]:
+async def hostile(
+    after_login: Callable[[str], bytes],
+    hang_up: bool = False,
+    on_ping: bytes = b"",
+) -> AsyncIterator[Any]:
     """A server that answers hello and login, then writes ``after_login(user)``
-    in the same write as the login's reply (and closes, with ``hang_up``)."""
+    in the same write as the login's reply (and closes, with ``hang_up``); a
+    ping is answered with ``on_ping`` and the ping's reply, in one write."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         hello = ServerHello(version=PROTOCOL_VERSION, server="hostile", limits=Limits(LIMIT))
@@ -48,6 +55,8 @@ async def hostile(after_login: Callable[[str], bytes], hang_up: bool = False) ->
                         await writer.drain()
                         if hang_up:
                             return
+                    elif isinstance(msg, Ping):
+                        writer.write(on_ping + encode(Ok(id=msg.id)))
         except (TimeoutError, ConnectionError):
             pass
         finally:
@@ -61,8 +70,8 @@ async def hostile(after_login: Callable[[str], bytes], hang_up: bool = False) ->
         await listener.wait_closed()
 
 
-def _message(seq: int) -> bytes:
-    return encode(Message(room="general", seq=seq, sender="someone", text=f"m{seq}", ts=1.0))
+def _message(seq: int, room: str = "general") -> bytes:
+    return encode(Message(room=room, seq=seq, sender="someone", text=f"m{seq}", ts=1.0))
 
 
 async def test_a_frame_over_the_announced_limit_ends_the_connection_after_what_came_before() -> (
@@ -93,5 +102,28 @@ async def test_a_server_that_closes_mid_frame_ends_the_connection() -> None:
             ev = await next_event(client, ConnectionState | Message)
             assert isinstance(ev, ConnectionState)
             assert (ev.state, ev.detail) == ("closed", "connection to the server lost")
+        finally:
+            await client.close()
+
+
+async def test_a_rename_in_the_middle_of_a_read_applies_to_the_messages_after_it() -> None:
+    # One read, once the session is up (the answer to a ping): a message, the
+    # rename notice, then a message queued under the old name before the
+    # rename (the notice overtook it, docs/protocol.md 6).
+    notice = encode(RoomRenamed(room="general", new="lounge", by="mod"))
+    batch = _message(1) + notice + _message(2)
+    async with hostile(lambda _user: b"", on_ping=batch) as srv:
+        client = client_for(srv, unique(), reconnect=False, cursors={"general": 0})
+        try:
+            await asyncio.wait_for(client.start(), 5)
+            await asyncio.wait_for(client.ping(), 5)
+            got = [await next_event(client, Message | RoomRenamed) for _ in range(3)]
+            assert [(type(e).__name__, e.room) for e in got] == [
+                ("Message", "general"),
+                ("RoomRenamed", "general"),
+                ("Message", "lounge"),
+            ]
+            assert got[2].seq == 2 and client.cursors.get("lounge") == 2
+            assert "general" not in client.cursors
         finally:
             await client.close()

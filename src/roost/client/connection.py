@@ -499,9 +499,28 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             for msg in exc.before:  # what came whole before the break is the server's word
                 self._on_message(msg)
             raise
-        for msg in msgs:
-            self._on_message(msg)
-        if len(self._events) >= YIELD_EVENTS:
+        events = self._events
+        if (
+            self._held is None
+            and not self._handlers
+            and not self._renames
+            and not self._dropped
+            and len(events) + len(msgs) <= MAX_QUEUED_EVENTS
+        ):
+            # The common case (chat messages, nothing held or dropped): what
+            # _on_message would do with each, and the consumers woken once.
+            for i, msg in enumerate(msgs):
+                if type(msg) is not Message:
+                    for rest in msgs[i:]:  # anything else may change the state above
+                        self._on_message(rest)
+                    break
+                events.append(msg)
+            if events:
+                self._event_ready.set()
+        else:
+            for msg in msgs:
+                self._on_message(msg)
+        if len(events) >= YIELD_EVENTS:
             # The next read waits a loop turn, so that events() consumers have
             # theirs: the loop may call this for one socket many times in a row.
             stream.hold("events", True)

@@ -53,18 +53,21 @@ class FrameDecoder:
 
         Raises ProtocolError (code frame_too_large) as soon as a header
         announces an oversized frame; its ``before`` holds the payloads that
-        came whole ahead of that header. Each byte is copied once into the
-        payload that holds it (twice when a frame spans two calls).
+        came whole ahead of that header. Each byte of ``bytes`` input is
+        copied once into the payload that holds it (twice when a frame spans
+        two calls); other buffers are copied into ``bytes`` first.
         """
-        view = memoryview(data).cast("B")
+        if type(data) is not bytes:
+            data = bytes(data)
         out: list[bytes] = []
+        pos = 0
         buf = self._buf
         if buf is not None:
             # Finish the header or payload left incomplete by the previous call.
+            view = memoryview(data)
             if self._need < 0:
-                take = HEADER_SIZE - len(buf)
-                buf += view[:take]
-                view = view[take:]
+                pos = HEADER_SIZE - len(buf)
+                buf += view[:pos]
                 if len(buf) < HEADER_SIZE:
                     return out
                 need = int.from_bytes(buf, "big")
@@ -72,49 +75,49 @@ class FrameDecoder:
                 self._need = need
                 buf.clear()
             take = self._need - len(buf)
-            buf += view[:take]
-            view = view[take:]
+            buf += view[pos : pos + take]
+            pos += take
             if len(buf) < self._need:
                 return out
             out.append(bytes(buf))
             self._buf = None
             self._need = -1
-        if view:
+        if pos < len(data):
             try:
-                out.extend(self._feed_fresh(view))
+                out.extend(self._feed_fresh(data, pos))
             except ProtocolError as exc:
                 exc.before[:0] = out
                 raise
         return out
 
-    def _feed_fresh(self, view: memoryview) -> list[bytes]:
+    def _feed_fresh(self, data: bytes, pos: int) -> list[bytes]:
         out: list[bytes] = []
         append = out.append
-        pos = 0
-        end = len(view)
+        end = len(data)
         limit = self.max_frame
         # The loop a client runs once per received frame (a million a second
-        # at full fan-out): struct reads the header in place, no slice object.
+        # at full fan-out): struct reads the header in place, and a slice of
+        # the bytes is the payload (one copy, no memoryview object).
         while end - pos >= HEADER_SIZE:
-            (need,) = _read_header(view, pos)
+            (need,) = _read_header(data, pos)
             if need > limit:
                 try:
                     self._check(need)
                 except ProtocolError as exc:
                     exc.before = out
                     raise
-            if end - pos - HEADER_SIZE < need:
+            start = pos + HEADER_SIZE
+            stop = start + need
+            if stop > end:
                 break
-            pos += HEADER_SIZE
-            append(bytes(view[pos : pos + need]))
-            pos += need
+            append(data[start:stop])
+            pos = stop
         if pos < end:
-            rest = view[pos:]
-            if len(rest) >= HEADER_SIZE:
-                self._need = int.from_bytes(rest[:HEADER_SIZE], "big")
-                self._buf = bytearray(rest[HEADER_SIZE:])
+            if end - pos >= HEADER_SIZE:
+                (self._need,) = _read_header(data, pos)
+                self._buf = bytearray(memoryview(data)[pos + HEADER_SIZE :])
             else:
-                self._buf = bytearray(rest)
+                self._buf = bytearray(memoryview(data)[pos:])
         return out
 
     def _check(self, need: int) -> None:
