@@ -132,12 +132,12 @@ def pause_reading(client: Client) -> None:
     connection keeps the window nearly shut long after reading resumes.)
     """
     assert client._stream is not None
-    client._stream.transport.pause_reading()
+    client._stream.hold("test", True)
 
 
 def resume_reading(client: Client) -> None:
     assert client._stream is not None
-    client._stream.transport.resume_reading()
+    client._stream.hold("test", False)
 
 
 class StalledReader:

@@ -9,6 +9,7 @@ misbehaves.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -127,3 +128,40 @@ async def test_a_rename_in_the_middle_of_a_read_applies_to_the_messages_after_it
             assert "general" not in client.cursors
         finally:
             await client.close()
+
+
+async def test_the_servers_eof_ends_the_connection_while_writes_are_still_queued() -> None:
+    # The server says EOF and reads nothing more, while the client has more to
+    # write than the kernel buffers hold: the client must not wait for the
+    # writes to drain before it sees the connection end.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
+    loop = asyncio.get_running_loop()
+    srv = type("Srv", (), {"host": "127.0.0.1", "port": listener.getsockname()[1]})
+    client = client_for(srv, unique(), reconnect=False, cursors={"general": 0})
+    starting = asyncio.ensure_future(client.start())
+    peer, _ = await loop.sock_accept(listener)
+    try:
+        peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        hello = ServerHello(version=PROTOCOL_VERSION, server="hostile", limits=Limits(LIMIT))
+        await loop.sock_sendall(peer, encode(hello))
+        decoder = server_decoder(LIMIT)
+        login = None
+        while login is None:
+            data = await asyncio.wait_for(loop.sock_recv(peer, 65536), 5)
+            login = next((m for m in decoder.feed(data) if isinstance(m, Login)), None)
+        result = LoginResult(login.user, "user", 1, "token", ["general"])
+        await loop.sock_sendall(peer, encode(Ok(id=login.id, result=result)))
+        await asyncio.wait_for(starting, 5)
+        assert client._stream is not None
+        client._stream.write(b"\0" * (8 << 20))  # stays queued: the peer reads no more
+        await asyncio.sleep(0.1)
+        peer.shutdown(socket.SHUT_WR)
+        closed = await next_event(client, ConnectionState, state="closed")
+        assert closed.detail == "connection to the server lost"
+    finally:
+        peer.close()
+        listener.close()
+        await client.close()

@@ -472,6 +472,9 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             reason = exc.message
         except (OSError, ConnectionError) as exc:
             reason = str(exc)
+        except Exception as exc:  # an event handler that failed, a bug: still reconnect
+            log.exception("reading from the server failed")
+            reason = f"the client failed while reading: {exc!r}"
         finally:
             self._connected.clear()
         if self.bye is not None:
@@ -520,9 +523,10 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
         else:
             for msg in msgs:
                 self._on_message(msg)
-        if len(events) >= YIELD_EVENTS:
-            # The next read waits a loop turn, so that events() consumers have
-            # theirs: the loop may call this for one socket many times in a row.
+        if len(events) >= YIELD_EVENTS and self._event_waiters:
+            # The next read waits a loop turn, so that the waiting events()
+            # consumers have theirs: the loop may call this for one socket many
+            # times in a row.
             stream.hold("events", True)
             asyncio.get_running_loop().call_soon(stream.hold, "events", False)
 

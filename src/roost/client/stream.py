@@ -27,7 +27,12 @@ class ServerStream(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._eof = False
         self._error: BaseException | None = None
-        self._lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        # Done once the server will send nothing more (its EOF, or the connection
+        # gone); _lost only once the transport is closed, which waits for our
+        # unsent writes after an EOF.
+        self._ended: asyncio.Future[None] = loop.create_future()
+        self._lost: asyncio.Future[None] = loop.create_future()
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._holds: set[str] = set()
@@ -52,6 +57,8 @@ class ServerStream(asyncio.Protocol):
     def eof_received(self) -> bool:
         self._eof = True
         self._wake()
+        if not self._ended.done():
+            self._ended.set_result(None)
         return False  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -59,12 +66,13 @@ class ServerStream(asyncio.Protocol):
         if exc is not None and self._error is None:
             self._error = exc
         self._wake()
-        if not self._lost.done():
-            self._lost.set_result(None)
+        for done in (self._ended, self._lost):
+            if not done.done():
+                done.set_result(None)
         waiters, self._drain_waiters = self._drain_waiters, []
         for fut in waiters:
             if not fut.done():
-                fut.set_exception(ConnectionResetError("connection lost"))
+                fut.set_exception(exc or ConnectionResetError("connection lost"))
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -106,8 +114,9 @@ class ServerStream(asyncio.Protocol):
             self.data_received(early)
 
     async def wait_ended(self) -> None:
-        """Wait until the connection has ended; raises its error (or the sink's), if any."""
-        await asyncio.shield(self._lost)
+        """Wait until the server has ended the connection (or it was lost); raises its
+        error (or the sink's), if any."""
+        await asyncio.shield(self._ended)
         if self._error is not None:
             raise self._error
 
@@ -139,7 +148,11 @@ class ServerStream(asyncio.Protocol):
             return
         fut = asyncio.get_running_loop().create_future()
         self._drain_waiters.append(fut)
-        await fut
+        try:
+            await fut
+        finally:
+            if fut in self._drain_waiters:  # cancelled, or timed out
+                self._drain_waiters.remove(fut)
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self.transport.get_extra_info(name, default)
