@@ -25,7 +25,6 @@ class ServerStream(asyncio.Protocol):
         self._early = bytearray()  # bytes before a sink is set (the handshake)
         self._sink: Callable[[bytes], None] | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._eof = False
         self._error: BaseException | None = None
         loop = asyncio.get_running_loop()
         # Done once the server will send nothing more (its EOF, or the connection
@@ -55,20 +54,18 @@ class ServerStream(asyncio.Protocol):
             self._fail(exc)
 
     def eof_received(self) -> bool:
-        self._eof = True
-        self._wake()
         if not self._ended.done():
             self._ended.set_result(None)
+        self._wake()
         return False  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._eof = True
         if exc is not None and self._error is None:
             self._error = exc
-        self._wake()
         for done in (self._ended, self._lost):
             if not done.done():
                 done.set_result(None)
+        self._wake()
         waiters, self._drain_waiters = self._drain_waiters, []
         for fut in waiters:
             if not fut.done():
@@ -94,7 +91,7 @@ class ServerStream(asyncio.Protocol):
         while not self._early:
             if self._error is not None:
                 raise self._error
-            if self._eof:
+            if self._ended.done():
                 return b""
             self._waiter = asyncio.get_running_loop().create_future()
             try:
