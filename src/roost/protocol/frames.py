@@ -83,15 +83,11 @@ class FrameDecoder:
             self._buf = None
             self._need = -1
         if pos < len(data):
-            try:
-                out.extend(self._feed_fresh(data, pos))
-            except ProtocolError as exc:
-                exc.before[:0] = out
-                raise
+            self._feed_fresh(data, pos, out)
         return out
 
-    def _feed_fresh(self, data: bytes, pos: int) -> list[bytes]:
-        out: list[bytes] = []
+    def _feed_fresh(self, data: bytes, pos: int, out: list[bytes]) -> None:
+        """Append to ``out`` the frames of ``data`` from ``pos``; keep what is left."""
         append = out.append
         end = len(data)
         limit = self.max_frame
@@ -118,7 +114,6 @@ class FrameDecoder:
                 self._buf = bytearray(memoryview(data)[pos + HEADER_SIZE :])
             else:
                 self._buf = bytearray(memoryview(data)[pos:])
-        return out
 
     def _check(self, need: int) -> None:
         if need > self.max_frame:
