@@ -6,6 +6,7 @@ a pseudo-terminal), staff acting through `roost admin`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -14,9 +15,13 @@ import sys
 import time
 from typing import Any
 
+import pytest
+
 from conftest import roost_env, run_cli
-from helpers import unique
-from modhelpers import add_account
+from helpers import logged_in, pause_reading, resume_reading, unique
+from modhelpers import add_account, staff
+from roost.cli.common import run_async
+from roost.client.connection import ConnectionLost
 from test_tui_cli import Terminal
 
 BLOCKED, KICKED, SHUTTING_DOWN = 3, 4, 5
@@ -130,6 +135,43 @@ def test_line_chat_of_a_blocked_user_ends_with_the_reason(server: Any) -> None:
     assert status == BLOCKED, (out, err)
     assert "blocked by boss until lifted: rude (blocked)" in err
     assert "blocked by boss" not in out  # said once, on stderr
+
+
+def test_a_request_in_flight_when_the_session_is_blocked_exits_as_blocked(
+    server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A command's request that a block cuts off (the line chat's start-up
+    # reads, a send) fails with the block, so the command exits as blocked,
+    # not as a lost connection (status 1).
+    boss_name = unique("boss")
+    lost: list[ConnectionLost] = []
+
+    @run_async
+    async def command() -> None:
+        boss = await staff(server, boss_name)
+        try:
+            async with logged_in(server) as client:
+                pause_reading(client)  # the bye is on its way, unread
+                assert client.user is not None
+                await boss.block(client.user, reason="rude")
+                # Sent after the server stopped reading: it is never answered.
+                pending = asyncio.ensure_future(client.rooms())
+                await asyncio.sleep(0.2)
+                resume_reading(client)
+                try:
+                    await asyncio.wait_for(pending, 10)
+                except ConnectionLost as exc:
+                    lost.append(exc)
+                    raise
+        finally:
+            await boss.close()
+
+    with pytest.raises(SystemExit) as ended:
+        command()
+    assert ended.value.code == BLOCKED
+    assert lost and lost[0].bye is not None and lost[0].bye.code == "blocked"
+    err = capsys.readouterr().err
+    assert f"blocked by {boss_name} until lifted: rude (blocked)" in err, err
 
 
 def test_full_screen_chat_of_a_kicked_user_ends_with_the_reason(server: Any, tmp_path) -> None:

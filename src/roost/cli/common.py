@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 import msgspec
 
-from roost.client.ending import SessionEnded, ending_line, exit_status
+from roost.client.ending import SessionEnded, ending, ending_line, exit_status
 from roost.protocol.display import visible
 from roost.protocol.durations import parse_duration
 from roost.protocol.errors import RoostError
@@ -140,6 +140,14 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]
             click.echo(ending_line(exc.bye), err=True)
             sys.exit(exc.status)
         except RoostError as exc:
+            # Loaded by now if it was raised (kept out of the CLI's start-up imports).
+            from roost.client.connection import ConnectionLost
+
+            if isinstance(exc, ConnectionLost) and exc.bye is not None and ending(exc.bye):
+                # A request was in flight when the server ended the session (a
+                # block, a kick): that ending is what happened, not a lost connection.
+                click.echo(ending_line(exc.bye), err=True)
+                sys.exit(exit_status(exc.bye.code))
             # A login refused for a block or a ban exits as a session ended by one would.
             fail(f"{visible(exc.message)} ({visible(exc.code)})", exit_status(exc.code))
         except (ConnectionRefusedError, OSError) as exc:

@@ -489,6 +489,10 @@ async def _line_chat(
             await chat.wait_transfers()
         finally:
             events.cancel()
+            if events.done() and not events.cancelled():
+                # Its SessionEnded may race a request that failed with the same
+                # ending (ConnectionLost.bye): that one is reported, this one is not.
+                events.exception()
             if typing is not None:
                 typing.cancel()
             for task in chat.transfers:

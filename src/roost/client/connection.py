@@ -127,8 +127,18 @@ FINAL_ERRORS = {
 
 
 class ConnectionLost(RoostError):
-    def __init__(self, message: str = "connection to the server lost") -> None:
+    """The connection ended before the server answered.
+
+    ``bye`` is the server's bye when it ended the session itself (a block, a
+    kick, a shutdown): a request in flight then fails with this, and the
+    caller can still tell a block from a network fault.
+    """
+
+    def __init__(
+        self, message: str = "connection to the server lost", bye: Bye | None = None
+    ) -> None:
         super().__init__("disconnected", message)
+        self.bye = bye
 
 
 class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMixin, RoomsMixin):
@@ -479,7 +489,7 @@ class Client(ModerationMixin, AccountsMixin, EditsMixin, SearchMixin, ActivityMi
             self._connected.clear()
         if self.bye is not None:
             reason = self.bye.reason
-        self._fail_pending(ConnectionLost(reason))
+        self._fail_pending(ConnectionLost(reason, self.bye))
         if self._closed:
             return
         final = self.bye is not None and self.bye.code in FINAL_CODES
