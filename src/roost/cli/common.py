@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 import msgspec
@@ -17,6 +17,7 @@ from roost.client.ending import SessionEnded, ending, ending_line, exit_status
 from roost.protocol.display import visible
 from roost.protocol.durations import parse_duration
 from roost.protocol.errors import RoostError
+from roost.protocol.messages import Bye
 from roost.protocol.names import check_priority
 from roost.server.config import DEFAULT_PORT
 
@@ -137,17 +138,16 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]
         try:
             return run(fn(*args, **kwargs))
         except SessionEnded as exc:
-            click.echo(ending_line(exc.bye), err=True)
-            sys.exit(exc.status)
+            _ended(exc.bye)
         except RoostError as exc:
             # Loaded by now if it was raised (kept out of the CLI's start-up imports).
             from roost.client.connection import ConnectionLost
 
-            if isinstance(exc, ConnectionLost) and exc.bye is not None and ending(exc.bye):
+            bye = ending(exc.bye) if isinstance(exc, ConnectionLost) else None
+            if bye is not None:
                 # A request was in flight when the server ended the session (a
                 # block, a kick): that ending is what happened, not a lost connection.
-                click.echo(ending_line(exc.bye), err=True)
-                sys.exit(exit_status(exc.bye.code))
+                _ended(bye)
             # A login refused for a block or a ban exits as a session ended by one would.
             fail(f"{visible(exc.message)} ({visible(exc.code)})", exit_status(exc.code))
         except (ConnectionRefusedError, OSError) as exc:
@@ -163,6 +163,12 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]
             sys.exit(130)
 
     return wrapper
+
+
+def _ended(bye: Bye) -> NoReturn:
+    """Say who ended the session and why, and exit with that ending's status."""
+    click.echo(ending_line(bye), err=True)
+    sys.exit(exit_status(bye.code))
 
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
